@@ -1,0 +1,9 @@
+import os
+import sys
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from engine.cli import main  # noqa: E402
+
+sys.exit(main())

@@ -1,0 +1,219 @@
+"""Command line: ``python -m engine train|predict|check|backbones|runs``.
+
+The train flags are generated from RunConfig's fields (one place per parameter). Bad input
+exits with status 2 and one clear line on stderr, never a traceback. ``train`` and ``predict``
+print, as the last stdout line, one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from dataclasses import fields
+from pathlib import Path
+
+from engine.config import RunConfig, config_fields, default_of
+
+EXIT_BAD_INPUT = 2
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="Start from this config.json (or a run folder); other "
+                                         "flags override its values.")
+    for f in config_fields():
+        if f.metadata.get("cli") is False:
+            continue
+        kwargs = {"dest": f.name, "default": None,
+                  "help": f"{f.metadata['help']} (default: {default_of(f)!r})"}
+        if "choices" in f.metadata:
+            kwargs["choices"] = f.metadata["choices"]
+        kind = f.type if isinstance(f.type, str) else f.type.__name__
+        if kind == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["metavar"] = {"int": "N", "float": "X"}.get(kind, "TEXT")
+        parser.add_argument(flag(f.name), **kwargs)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    base = RunConfig.load(args.config).to_dict() if getattr(args, "config", None) else {}
+    for f in fields(RunConfig):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            base[f.name] = value
+    return RunConfig.from_dict(base)
+
+
+def config_to_args(config: RunConfig) -> list[str]:
+    """The CLI flags that reproduce ``config`` (non-default values only)."""
+    out = []
+    for f in fields(RunConfig):
+        value = getattr(config, f.name)
+        if value == default_of(f):
+            continue
+        if isinstance(value, bool):
+            out.append(flag(f.name) if value else "--no-" + f.name.replace("_", "-"))
+        else:
+            out += [flag(f.name), str(value)]
+    return out
+
+
+class ArgParser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, status 2
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = ArgParser(prog="python -m engine", description="Adaptune engine: train, evaluate and "
+                  "predict from the command line (the same engine the web app uses).")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=ArgParser)
+
+    t = sub.add_parser("train", help="Train a run; last stdout line is JSON with the metrics.")
+    add_config_flags(t)
+    t.add_argument("--quiet", action="store_true", help="Do not print progress to stderr.")
+
+    pr = sub.add_parser("predict", help="Predict a table with a finished run.")
+    pr.add_argument("--run", required=True, help="Run folder (runs/<id>).")
+    pr.add_argument("--data", required=True, help="Table to predict (any supported format).")
+    pr.add_argument("--output", required=True, help="Output CSV: input rows + prediction + one "
+                                                    "probability column per label.")
+    pr.add_argument("--text-column", default="", help="Column to predict on (default: the one the "
+                                                      "run was trained on).")
+
+    c = sub.add_parser("check", help="Load and validate a data file; print its summary as JSON.")
+    c.add_argument("--data", required=True)
+    c.add_argument("--text-column", default="")
+    c.add_argument("--label-column", default="")
+    c.add_argument("--test-data", default="")
+
+    sub.add_parser("backbones", help="List the backbone catalogue.")
+    r = sub.add_parser("runs", help="List the runs in a folder.")
+    r.add_argument("--output-dir", default="runs")
+    return p
+
+
+def _echo(record: dict) -> None:
+    kind = record.get("event")
+    if kind == "log":
+        print(f"step {record['step']}/{record['max_steps']}  loss {record['loss']:.4f}  "
+              f"{record['samples_per_second']:.1f} samples/s  ETA {record['eta_seconds']:.0f}s",
+              file=sys.stderr, flush=True)
+    elif kind == "eval":
+        shown = {k[5:]: round(v, 4) for k, v in record.items()
+                 if k.startswith("eval_") and k[5:] in ("loss", "accuracy", "macro_f1")}
+        print(f"eval at step {record['step']}: {shown}", file=sys.stderr, flush=True)
+    elif kind == "start":
+        par = record["parameters"]
+        print(f"{record['device']}; {record['strategy']} on {record['backbone']}: "
+              f"{par['trainable']:,} of {par['total']:,} parameters train ({par['percent']}%); "
+              f"{record['train_rows']} train / {record['validation_rows']} validation / "
+              f"{record['test_rows']} test rows", file=sys.stderr, flush=True)
+    elif kind == "message":
+        print(record["text"], file=sys.stderr, flush=True)
+
+
+def cmd_train(args) -> int:
+    from engine.runs import RunStore
+    from engine.training import preflight, train_run
+
+    config = config_from_args(args)
+    if not config.data:
+        raise ValueError("--data is required: the labelled table to train on.")
+    preflight(config)
+    run = RunStore(config.output_dir).create(config)
+    if not args.quiet:
+        run.echo = _echo
+        print(f"run folder: {run.path}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: graceful stop
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        metrics = train_run(config, run, stop)
+    except BaseException as exc:
+        from engine.jobs import human_error
+
+        run.set_status("failed", error=human_error(exc))
+        run.append_event("end", status="failed", error=human_error(exc))
+        raise
+    out = {"run_dir": str(run.path), "status": metrics["status"], "test": metrics["test"],
+           "validation": metrics["validation"],
+           "train_samples_per_second": metrics["train_samples_per_second"],
+           "train_seconds": metrics["train_seconds"], "global_step": metrics["global_step"],
+           "parameters": metrics["parameters"], "majority_baseline": metrics["majority_baseline"]}
+    print(json.dumps(out))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from engine.data import load_table
+    from engine.predict import Predictor
+
+    predictor = Predictor(args.run)
+    df = load_table(args.data, min_columns=1)
+    result = predictor.predict_table(df, args.text_column)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    result.to_csv(args.output, index=False)
+    counts = result["prediction"].value_counts().to_dict()
+    print(json.dumps({"output": args.output, "rows": len(result), "predictions": counts}))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from engine.data import prepare_data
+
+    spec = prepare_data(args.data, args.text_column, args.label_column, args.test_data)
+    print(json.dumps(spec.to_dict(), ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_backbones(args) -> int:
+    from engine.backbones import CATALOGUE
+
+    for b in CATALOGUE.values():
+        print(f"{b.name:26} {b.family:8} {'bundled' if b.bundled else 'hub':8} {b.description}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from engine.runs import RunStore
+
+    for run in RunStore(args.output_dir).list():
+        s = run.summary()
+        f1 = f"{s['macro_f1']:.3f}" if s["macro_f1"] is not None else "-"
+        print(f"{s['id']:50} {s['status']:11} {s['backbone']:22} {s['strategy']:6} macro-F1 {f1}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"train": cmd_train, "predict": cmd_predict, "check": cmd_check,
+               "backbones": cmd_backbones, "runs": cmd_runs}[args.command]
+    from engine.backbones import BackboneError
+    from engine.config import ConfigError
+    from engine.data import DataError
+    from engine.predict import PredictError
+
+    try:
+        return handler(args)
+    except (DataError, BackboneError, ConfigError, PredictError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line here, the traceback in a file
+        import tempfile
+        import traceback
+
+        from engine.jobs import human_error
+
+        log = Path(tempfile.gettempdir()) / "adaptune-error.log"
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        print(f"error: {human_error(exc)} (details in {log})", file=sys.stderr)
+        return 1

@@ -1,0 +1,212 @@
+"""RunConfig: the one description of a run.
+
+The UI form, the CLI flags and the ``config.json`` saved in every run folder are all views of
+this dataclass. A new knob is one field here with its metadata; the UI widget and the CLI flag
+follow from it.
+
+Field metadata keys:
+  help      one line shown as the widget's info text and the CLI flag's help
+  choices   allowed values (a dropdown in the UI, ``choices=`` on the CLI)
+  group     "data" | "model" | "training" (where the widget lives)
+  advanced  True: shown inside the "Advanced" accordion
+  cli       False: not exposed as a CLI flag (set by the engine itself)
+  minimum / maximum / step   numeric widget bounds
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+TASKS = ["classification"]
+STRATEGIES = ["lora", "full", "head"]
+DEFAULT_STRATEGY = "lora"
+
+
+def _f(default: Any, help: str, group: str, advanced: bool = False, **extra: Any) -> Any:
+    meta = {"help": help, "group": group, "advanced": advanced, **extra}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class RunConfig:
+    # ---- data -------------------------------------------------------------------------------
+    data: str = _f("", "Labelled table to train on (CSV, TSV, JSONL, Parquet or Excel).", "data")
+    text_column: str = _f("", "Column with the input text (empty: inferred from the table).", "data")
+    label_column: str = _f("", "Column with the label (empty: inferred from the table).", "data")
+    test_data: str = _f("", "Optional separate test file with the same columns (empty: split off "
+                            "from the data).", "data", advanced=True)
+    validation_fraction: float = _f(0.1, "Share of rows held out to evaluate during training.",
+                                    "data", advanced=True, minimum=0.02, maximum=0.5, step=0.01)
+    test_fraction: float = _f(0.1, "Share of rows held out for the final test report (ignored when "
+                                   "a test file is given).", "data", advanced=True,
+                              minimum=0.02, maximum=0.5, step=0.01)
+    max_rows: int = _f(0, "Use at most this many rows (a stratified sample; 0 = all).", "data",
+                       advanced=True, minimum=0, step=100)
+    task: str = _f("classification", "What the model learns to do.", "data", choices=TASKS)
+
+    # ---- model ------------------------------------------------------------------------------
+    backbone: str = _f("minilm-l6", "Pretrained model to adapt: a bundled name, a Hugging Face hub "
+                                    "id or a local folder.", "model")
+    strategy: str = _f(DEFAULT_STRATEGY, "How much of the model is trained.", "model",
+                       choices=STRATEGIES)
+    max_length: int = _f(128, "Longest input in tokens; longer texts are truncated.", "model",
+                         advanced=True, minimum=8, maximum=2048, step=8)
+    lora_r: int = _f(8, "LoRA rank: size of the low-rank update (higher = more capacity).",
+                     "model", advanced=True, minimum=1, maximum=256, step=1, strategies=["lora"])
+    lora_alpha: int = _f(16, "LoRA alpha: scale of the update (often 2 x rank).", "model",
+                         advanced=True, minimum=1, maximum=512, step=1, strategies=["lora"])
+    lora_dropout: float = _f(0.1, "Dropout on the LoRA path.", "model", advanced=True,
+                             minimum=0.0, maximum=0.5, step=0.05, strategies=["lora"])
+    lora_target_modules: str = _f("auto", "Comma-separated module names LoRA adapts ('auto': the "
+                                          "attention projections of the backbone family).",
+                                  "model", advanced=True, strategies=["lora"])
+    freeze_embeddings: bool = _f(False, "Freeze the word-embedding table during full fine-tuning "
+                                        "(faster, less memory).", "model", advanced=True,
+                                 strategies=["full"])
+
+    # ---- training ---------------------------------------------------------------------------
+    epochs: float = _f(3.0, "Passes over the training rows.", "training", minimum=0.1,
+                       maximum=100, step=0.5)
+    max_steps: int = _f(0, "Stop after this many optimisation steps (0 = use epochs).",
+                        "training", advanced=True, minimum=0, step=10)
+    learning_rate: float = _f(0.0, "Peak learning rate (0 = the strategy's recommended value).",
+                              "training", minimum=0.0, maximum=0.1, step=1e-5)
+    batch_size: int = _f(16, "Training examples per step.", "training", minimum=1, maximum=512,
+                         step=1)
+    eval_batch_size: int = _f(64, "Examples per step when evaluating.", "training", advanced=True,
+                              minimum=1, maximum=1024, step=1)
+    warmup_ratio: float = _f(0.1, "Share of steps spent warming the learning rate up.",
+                             "training", advanced=True, minimum=0.0, maximum=0.5, step=0.01)
+    weight_decay: float = _f(0.01, "AdamW weight decay.", "training", advanced=True, minimum=0.0,
+                             maximum=0.5, step=0.01)
+    lr_scheduler: str = _f("linear", "How the learning rate decays after warm-up.", "training",
+                           advanced=True, choices=["linear", "cosine", "constant_with_warmup"])
+    evaluations_per_epoch: int = _f(4, "How often the validation rows are scored per epoch.",
+                                    "training", advanced=True, minimum=1, maximum=50, step=1)
+    early_stopping_patience: int = _f(4, "Stop when the validation metric has not improved for "
+                                         "this many evaluations (0 = never).", "training",
+                                      advanced=True, minimum=0, maximum=50, step=1)
+    metric_for_best_model: str = _f("macro_f1", "Validation metric that picks the best checkpoint.",
+                                    "training", advanced=True,
+                                    choices=["macro_f1", "accuracy", "loss"])
+    time_budget_seconds: int = _f(0, "Stop training when this many seconds are spent and keep "
+                                     "the best checkpoint (0 = no limit).", "training",
+                                  advanced=True, minimum=0, step=30)
+    seed: int = _f(42, "Random seed for the split, the head and the data order.", "training",
+                   advanced=True, minimum=0, step=1)
+    device: str = _f("auto", "Where to train ('auto': the GPU when there is one).", "training",
+                     advanced=True, choices=["auto", "cpu", "cuda", "mps"])
+
+    # ---- bookkeeping ------------------------------------------------------------------------
+    run_name: str = _f("", "A name for the run (empty: backbone-strategy-time).", "training")
+    output_dir: str = _f("runs", "Folder that holds the run folders.", "training", advanced=True)
+
+    # ------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], strict: bool = False) -> "RunConfig":
+        """Build from a dict, coercing types; unknown keys are an error only when ``strict``."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown and strict:
+            raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}.")
+        kwargs = {}
+        for name, value in values.items():
+            if name in known and value is not None:
+                kwargs[name] = coerce(known[name], value)
+        cfg = cls(**kwargs)
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        p = Path(path)
+        if p.is_dir():
+            p = p / "config.json"
+        try:
+            values = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"No configuration file at {p}.") from None
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{p} is not a readable configuration file ({e}).") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{p} does not hold a configuration object.")
+        return cls.from_dict(values)
+
+    def save(self, path: str | Path) -> None:
+        from engine.runs import write_json_atomic
+
+        write_json_atomic(Path(path), self.to_dict())
+
+    def validate(self) -> None:
+        for f in fields(self):
+            meta = f.metadata
+            value = getattr(self, f.name)
+            if "choices" in meta and value not in meta["choices"]:
+                raise ConfigError(f"{f.name.replace('_', '-')} must be one of "
+                                  f"{', '.join(meta['choices'])} (got {value!r}).")
+            if "minimum" in meta and isinstance(value, (int, float)) and value < meta["minimum"]:
+                raise ConfigError(f"{f.name.replace('_', '-')} must be at least {meta['minimum']} "
+                                  f"(got {value}).")
+            if "maximum" in meta and isinstance(value, (int, float)) and value > meta["maximum"]:
+                raise ConfigError(f"{f.name.replace('_', '-')} must be at most {meta['maximum']} "
+                                  f"(got {value}).")
+        if self.validation_fraction + (0 if self.test_data else self.test_fraction) >= 0.9:
+            raise ConfigError("validation-fraction and test-fraction leave too few training rows.")
+
+
+class ConfigError(ValueError):
+    """A setting with a value the engine cannot use; the message says which and why."""
+
+
+def coerce(f, value: Any) -> Any:
+    """Convert a UI / CLI / JSON value to the field's type, with a human error."""
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    name = f.name.replace("_", "-")
+    try:
+        if kind == "bool":
+            if isinstance(value, str):
+                v = value.strip().lower()
+                if v in ("1", "true", "yes", "on"):
+                    return True
+                if v in ("0", "false", "no", "off", ""):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if kind == "float":
+            return float(value)
+        return "" if value is None else str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} expects {'a whole number' if kind == 'int' else 'a number' if kind == 'float' else kind} "
+                          f"(got {value!r}).") from None
+
+
+def config_fields(group: str | None = None, advanced: bool | None = None):
+    """The dataclass fields with their metadata, optionally filtered (used by the UI and CLI)."""
+    out = []
+    for f in fields(RunConfig):
+        if group is not None and f.metadata.get("group") != group:
+            continue
+        if advanced is not None and bool(f.metadata.get("advanced")) != advanced:
+            continue
+        out.append(f)
+    return out
+
+
+def default_of(f) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    return f.default_factory()  # type: ignore[misc]

@@ -1,0 +1,130 @@
+"""Background jobs: a queue, one training job at a time per device, graceful stop.
+
+The JobManager owns a single worker thread. ``submit`` creates the run folder at once (status
+``queued``) so the UI can show it; the worker trains runs in order. Everything a caller needs to
+show progress is in the run folder, so the UI never holds job state of its own.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import traceback
+
+from engine.config import RunConfig
+from engine.runs import Run, RunStore
+
+log = logging.getLogger("adaptune.jobs")
+
+
+def human_error(exc: BaseException) -> str:
+    """One line a user can act on, for the errors we expect; type + message otherwise."""
+    from engine.backbones import BackboneError
+    from engine.config import ConfigError
+    from engine.data import DataError
+
+    if isinstance(exc, (DataError, BackboneError, ConfigError)):
+        return str(exc)
+    text = str(exc)
+    if isinstance(exc, MemoryError) or "out of memory" in text.lower():
+        return ("Out of memory: lower the batch size or the max length, or use the LoRA or head "
+                "strategy.")
+    if isinstance(exc, ValueError) and text:
+        return text
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else 'unexpected error'}"
+
+
+class JobManager:
+    def __init__(self, store: RunStore, train_fn=None):
+        self.store = store
+        self._train = train_fn
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._stops: dict[str, threading.Event] = {}
+        self._active: str | None = None
+        self._lock = threading.Lock()
+        self._worker = threading.Thread(target=self._loop, name="adaptune-worker", daemon=True)
+        self._worker.start()
+        store.mark_interrupted()
+
+    # ---- public API ------------------------------------------------------------------------
+    def submit(self, config: RunConfig) -> Run:
+        config.validate()
+        run = self.store.create(config)
+        with self._lock:
+            self._stops[run.id] = threading.Event()
+        run.append_event("message", text="Queued." if self._active else "Starting.")
+        self._queue.put(run.id)
+        return run
+
+    def stop(self, run_id: str) -> bool:
+        """Ask a queued or running job to stop; True if it was ours and still active."""
+        with self._lock:
+            event = self._stops.get(run_id)
+        if event is None:
+            return False
+        event.set()
+        run = self.store.get(run_id)
+        if run.status == "queued":
+            run.set_status("stopped")
+            run.append_event("end", status="stopped")
+        elif run.status == "running":
+            run.set_status("stopping")
+        return True
+
+    @property
+    def active(self) -> str | None:
+        return self._active
+
+    def queued(self) -> list[str]:
+        with self._lock:
+            return [rid for rid, ev in self._stops.items() if rid != self._active
+                    and not ev.is_set()]
+
+    def is_live(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._stops
+
+    def wait(self, run_id: str, timeout: float | None = None) -> bool:
+        """Block until the run has left the queue and finished (tests, CLI)."""
+        import time
+
+        deadline = None if timeout is None else time.time() + timeout
+        while self.is_live(run_id):
+            if deadline is not None and time.time() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    # ---- worker ----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            run_id = self._queue.get()
+            if run_id is None:
+                return
+            with self._lock:
+                stop = self._stops.get(run_id)
+            if stop is None or stop.is_set():
+                with self._lock:
+                    self._stops.pop(run_id, None)
+                continue
+            self._active = run_id
+            try:
+                self._execute(run_id, stop)
+            finally:
+                self._active = None
+                with self._lock:
+                    self._stops.pop(run_id, None)
+
+    def _execute(self, run_id: str, stop: threading.Event) -> None:
+        run = self.store.get(run_id)
+        train = self._train
+        if train is None:
+            from engine.training import train_run as train
+        try:
+            train(run.config(), run, stop)
+        except BaseException as exc:  # noqa: BLE001 - a job must never kill the worker
+            message = human_error(exc)
+            log.error("run %s failed: %s\n%s", run_id, message, traceback.format_exc())
+            (run.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+            run.set_status("failed", error=message)
+            run.append_event("end", status="failed", error=message)

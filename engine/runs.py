@@ -1,0 +1,223 @@
+"""The on-disk run store: everything the UI shows is read from here.
+
+    runs/<id>/config.json    the RunConfig the run was started from
+              data.json      the data summary (labels, columns, split sizes, warnings)
+              events.jsonl   append-only: one JSON object per line (see EVENT KINDS below)
+              status.json    {"status": ..., "pid": ..., "updated": ...}
+              metrics.json   final metrics (validation + test) when the run finished
+              model/         the trained model (adapter or full) + tokenizer + labels.json
+              checkpoints/   Trainer checkpoints while training
+
+Event kinds (``"event"`` key): ``start``, ``log`` (step, loss, learning_rate, epoch,
+samples_per_second, eta_seconds, progress), ``eval`` (step, eval_loss, eval_accuracy, ...),
+``message`` (text), ``end`` (status, error).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+STATUSES = ("queued", "running", "stopping", "completed", "stopped", "failed", "interrupted")
+FINAL_STATUSES = ("completed", "stopped", "failed", "interrupted")
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temp file in the same folder, then rename (never a half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def safe_id(text: str) -> str:
+    """A run id made only of safe characters (no path traversal)."""
+    s = _SAFE.sub("-", text).strip(".-")
+    return s[:80] or "run"
+
+
+@dataclass
+class Run:
+    path: Path
+    echo: Callable[[dict], None] | None = None  # e.g. the CLI prints progress to stderr
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    # ---- files ---------------------------------------------------------------------------
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    def config(self):
+        from engine.config import RunConfig
+
+        return RunConfig.load(self.path / "config.json")
+
+    def config_dict(self) -> dict:
+        return read_json(self.path / "config.json", {}) or {}
+
+    def data_summary(self) -> dict:
+        return read_json(self.path / "data.json", {}) or {}
+
+    def metrics(self) -> dict:
+        return read_json(self.path / "metrics.json", {}) or {}
+
+    def write_metrics(self, metrics: dict) -> None:
+        write_json_atomic(self.path / "metrics.json", metrics)
+
+    # ---- status --------------------------------------------------------------------------
+    def status_info(self) -> dict:
+        return read_json(self.path / "status.json", {}) or {}
+
+    @property
+    def status(self) -> str:
+        return self.status_info().get("status", "unknown")
+
+    def set_status(self, status: str, **extra: Any) -> None:
+        info = {**self.status_info(), "status": status, "updated": time.time(), **extra}
+        if status == "running":
+            info["pid"] = os.getpid()
+            info.setdefault("started", time.time())
+        if status in FINAL_STATUSES:
+            info["finished"] = time.time()
+        write_json_atomic(self.path / "status.json", info)
+
+    # ---- events --------------------------------------------------------------------------
+    def append_event(self, event: str, **values: Any) -> dict:
+        record = {"event": event, "time": round(time.time(), 3), **values}
+        line = json.dumps(record, ensure_ascii=False, default=str)
+        with open(self.path / "events.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+        if self.echo is not None:
+            self.echo(record)
+        return record
+
+    def events(self, kind: str | None = None) -> list[dict]:
+        return list(self.iter_events(kind))
+
+    def iter_events(self, kind: str | None = None) -> Iterator[dict]:
+        try:
+            with open(self.path / "events.jsonl", encoding="utf-8") as fh:
+                for line in fh:
+                    if not line.endswith("\n"):
+                        break  # a line still being written
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue
+                    if kind is None or record.get("event") == kind:
+                        yield record
+        except FileNotFoundError:
+            return
+
+    def summary(self) -> dict:
+        cfg = self.config_dict()
+        st = self.status_info()
+        m = self.metrics()
+        started, finished = st.get("started"), st.get("finished")
+        duration = (finished or (time.time() if st.get("status") == "running" else started or 0)) \
+            - started if started else None
+        test = m.get("test", {})
+        return {
+            "id": self.id,
+            "name": cfg.get("run_name") or self.id,
+            "status": st.get("status", "unknown"),
+            "task": cfg.get("task", ""),
+            "backbone": cfg.get("backbone", ""),
+            "strategy": cfg.get("strategy", ""),
+            "data": Path(cfg.get("data", "")).name,
+            "accuracy": test.get("accuracy"),
+            "macro_f1": test.get("macro_f1"),
+            "duration_s": round(duration, 1) if duration is not None else None,
+            "created": st.get("created") or self.path.stat().st_mtime,
+            "error": st.get("error", ""),
+        }
+
+
+class RunStore:
+    """All runs under one folder."""
+
+    def __init__(self, root: str | Path = "runs"):
+        self.root = Path(root)
+
+    def create(self, config, run_id: str | None = None) -> Run:
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = safe_id(run_id or f"{stamp}-{config.run_name or config.backbone}-{config.strategy}")
+        path = self.root / base
+        n = 1
+        while True:
+            try:
+                path.mkdir(parents=True)
+                break
+            except FileExistsError:
+                n += 1
+                path = self.root / f"{base}-{n}"
+        run = Run(path)
+        config.save(path / "config.json")
+        write_json_atomic(path / "status.json", {"status": "queued", "created": time.time(),
+                                                 "updated": time.time()})
+        (path / "events.jsonl").touch()
+        return run
+
+    def get(self, run_id: str) -> Run:
+        rid = safe_id(Path(str(run_id)).name)
+        path = self.root / rid
+        if not (path / "config.json").exists():
+            raise KeyError(f"No run called {run_id!r} in {self.root}.")
+        return Run(path)
+
+    def list(self) -> list[Run]:
+        if not self.root.is_dir():
+            return []
+        runs = [Run(p) for p in self.root.iterdir() if (p / "config.json").exists()]
+        return sorted(runs, key=lambda r: r.status_info().get("created", 0), reverse=True)
+
+    def mark_interrupted(self, live_ids: set[str] = frozenset()) -> list[str]:
+        """Runs left 'running'/'queued' by a process that is gone become 'interrupted'."""
+        changed = []
+        for run in self.list():
+            info = run.status_info()
+            if info.get("status") not in ("running", "queued", "stopping") or run.id in live_ids:
+                continue
+            pid = info.get("pid")
+            if pid and pid != os.getpid() and _pid_alive(pid):
+                continue  # trained by another live process (e.g. the CLI)
+            run.set_status("interrupted", error="The server stopped while this run was active.")
+            run.append_event("end", status="interrupted")
+            changed.append(run.id)
+        return changed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return False
+    return True

@@ -1,0 +1,266 @@
+"""One training run, start to finish: data -> backbone -> strategy -> Trainer -> report.
+
+``train_run(config, run, stop_event)`` is what the JobManager's worker thread and the CLI both
+call. Progress goes to ``run.append_event`` (events.jsonl); the final report to metrics.json.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import threading
+import time
+
+import numpy as np
+from transformers import TrainerCallback
+
+from engine.backbones import family_of, resolve_backbone
+from engine.config import RunConfig
+from engine.data import prepare_data
+from engine.runs import Run, write_json_atomic
+from engine.strategies import apply_strategy, default_learning_rate, parameter_counts
+from engine.tasks import classification as task
+
+
+def quiet_libraries() -> None:
+    """Progress bars and expected warnings of the libraries would drown our own progress."""
+    import warnings
+
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
+
+def pick_device(setting: str = "auto") -> dict:
+    """Device and precision to train with, and a line that says so."""
+    import torch
+
+    if setting in ("auto", "cuda") and torch.cuda.is_available():
+        bf16 = torch.cuda.is_bf16_supported()
+        name = torch.cuda.get_device_name(0)
+        return {"device": "cuda", "bf16": bf16, "fp16": not bf16,
+                "label": f"GPU: {name} ({'bf16' if bf16 else 'fp16'} mixed precision)"}
+    if setting in ("auto", "mps") and getattr(torch.backends, "mps", None) \
+            and torch.backends.mps.is_available():
+        return {"device": "mps", "bf16": False, "fp16": False, "label": "Apple GPU (MPS), fp32"}
+    if setting == "cuda":
+        raise RuntimeError("device=cuda was asked for but no CUDA GPU is visible; use auto or cpu.")
+    threads = torch.get_num_threads()
+    return {"device": "cpu", "bf16": False, "fp16": False,
+            "label": f"CPU ({threads} threads), fp32 — no GPU found"}
+
+
+class EventsCallback(TrainerCallback):
+    """Trainer callback: writes progress to events.jsonl and honours stop / time budget."""
+
+    def __init__(self, run: Run, stop_event: threading.Event, time_budget: float,
+                 samples_per_step: int):
+        self.run = run
+        self.stop_event = stop_event
+        self.time_budget = time_budget
+        self.samples_per_step = samples_per_step
+        self.start = time.time()
+        self.eval_seconds = 0.0
+        self.stop_reason = ""
+
+    def _elapsed_training(self) -> float:
+        return max(1e-9, time.time() - self.start - self.eval_seconds)
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.start = time.time()
+
+    def on_step_end(self, args, state, control, **kw):
+        if self.stop_event.is_set() and not self.stop_reason:
+            self.stop_reason = "stopped by the user"
+        elif self.time_budget and time.time() - self.start > self.time_budget \
+                and not self.stop_reason:
+            self.stop_reason = f"time budget of {self.time_budget:.0f} s spent"
+        if self.stop_reason:
+            self.run.append_event("message", text=f"Stopping: {self.stop_reason}; evaluating and "
+                                                   "keeping the best checkpoint.")
+            control.should_training_stop = True
+            control.should_evaluate = True
+            control.should_save = True
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        logs = dict(logs or {})
+        if "loss" not in logs:
+            return
+        step, total = state.global_step, max(state.max_steps, 1)
+        elapsed = self._elapsed_training()
+        per_step = elapsed / max(step, 1)
+        self.run.append_event(
+            "log", step=step, max_steps=total, epoch=round(state.epoch or 0, 4),
+            loss=logs.get("loss"), learning_rate=logs.get("learning_rate"),
+            grad_norm=logs.get("grad_norm"),
+            samples_per_second=round(step * self.samples_per_step / elapsed, 2),
+            eta_seconds=round(per_step * (total - step), 1), progress=round(step / total, 4),
+            elapsed_seconds=round(time.time() - self.start, 1))
+
+    def on_evaluate(self, args, state, control, metrics=None, **kw):
+        metrics = dict(metrics or {})
+        self.eval_seconds += float(metrics.get("eval_runtime", 0.0))
+        values = {k: v for k, v in metrics.items() if k.startswith("eval_")
+                  and isinstance(v, (int, float))}
+        self.run.append_event("eval", step=state.global_step, epoch=round(state.epoch or 0, 4),
+                              **values)
+
+
+def _trainer_args(config: RunConfig, run: Run, n_train: int, dev: dict):
+    from transformers import TrainingArguments
+
+    steps_per_epoch = max(1, math.ceil(n_train / config.batch_size))
+    total = config.max_steps or max(1, math.ceil(steps_per_epoch * config.epochs))
+    eval_every = max(1, min(total, math.ceil(steps_per_epoch / config.evaluations_per_epoch)))
+    lr = config.learning_rate or default_learning_rate(config.strategy)
+    best = config.metric_for_best_model
+    return TrainingArguments(
+        output_dir=str(run.checkpoints_dir),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        learning_rate=lr, weight_decay=config.weight_decay, warmup_steps=int(config.warmup_ratio * total),
+        lr_scheduler_type=config.lr_scheduler,
+        num_train_epochs=config.epochs, max_steps=config.max_steps or -1,
+        eval_strategy="steps", eval_steps=eval_every, save_strategy="steps", save_steps=eval_every,
+        save_total_limit=2, load_best_model_at_end=True, save_only_model=True,
+        metric_for_best_model=("eval_loss" if best == "loss" else f"eval_{best}"),
+        greater_is_better=best != "loss",
+        logging_steps=max(1, min(10, eval_every // 2 or 1)), logging_first_step=True,
+        train_sampling_strategy="group_by_length", length_column_name="length",
+        seed=config.seed, data_seed=config.seed, report_to="none", disable_tqdm=True,
+        use_cpu=dev["device"] == "cpu", bf16=dev["bf16"], fp16=dev["fp16"],
+        dataloader_num_workers=0, optim="adamw_torch",
+    ), total, lr
+
+
+def preflight(config: RunConfig):
+    """Check the data and the backbone before a run folder is made; returns the DataSpec.
+
+    Raises DataError / BackboneError / ConfigError with the human message."""
+    config.validate()
+    spec = prepare_data(config.data, config.text_column, config.label_column, config.test_data,
+                        config.validation_fraction, config.test_fraction, config.seed,
+                        config.max_rows, config.max_length)
+    resolve_backbone(config.backbone)
+    return spec
+
+
+def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = None) -> dict:
+    """Train and evaluate one run; returns the metrics written to metrics.json.
+
+    Raises the engine's human errors (DataError, BackboneError, ConfigError) unchanged; the
+    caller records them. A stop request ends training early but still saves and reports.
+    """
+    import torch
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
+
+    stop_event = stop_event or threading.Event()
+    quiet_libraries()
+    run.set_status("running")
+    started = time.time()
+    set_seed(config.seed)
+
+    spec = prepare_data(config.data, config.text_column, config.label_column, config.test_data,
+                        config.validation_fraction, config.test_fraction, config.seed,
+                        config.max_rows, config.max_length)
+    write_json_atomic(run.path / "data.json", spec.to_dict())
+    for w in spec.warnings:
+        run.append_event("message", text=f"Data warning: {w}", level="warning")
+
+    family = family_of(config.backbone)
+    path = resolve_backbone(config.backbone)
+    dev = pick_device(config.device)
+    model, tokenizer = task.load_model(path, spec.labels, family)
+    model = apply_strategy(model, config)
+    counts = parameter_counts(model)
+    train_ds = task.tokenize_frame(spec.train, tokenizer, config.max_length, spec.label2id)
+    val_ds = task.tokenize_frame(spec.validation, tokenizer, config.max_length, spec.label2id)
+    test_ds = task.tokenize_frame(spec.test, tokenizer, config.max_length, spec.label2id)
+    args, total_steps, lr = _trainer_args(config, run, len(train_ds), dev)
+    run.append_event("start", device=dev["label"], backbone=config.backbone, family=family,
+                     strategy=config.strategy, parameters=counts, learning_rate=lr,
+                     max_steps=total_steps, train_rows=len(train_ds), validation_rows=len(val_ds),
+                     test_rows=len(test_ds), labels=spec.labels)
+    callbacks = [EventsCallback(run, stop_event, config.time_budget_seconds,
+                                config.batch_size * args.gradient_accumulation_steps)]
+    if config.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+                      processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+                      compute_metrics=task.compute_metrics, callbacks=callbacks)
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # progress goes to events.jsonl instead
+    result = trainer.train()
+    events_cb = callbacks[0]
+    samples_seen = trainer.state.global_step * config.batch_size
+    train_seconds = max(1e-9, result.metrics.get("train_runtime", 0) - events_cb.eval_seconds)
+
+    # final reports, with the best checkpoint loaded
+    validation = _evaluate(trainer, val_ds, spec.validation, spec.labels)
+    test_t0 = time.time()
+    test = _evaluate(trainer, test_ds, spec.test, spec.labels)
+    test_seconds = time.time() - test_t0
+
+    _save_model(trainer, tokenizer, run, spec)
+    shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
+    stopped = bool(events_cb.stop_reason)
+    metrics = {
+        "status": "stopped" if stop_event.is_set() else "completed",
+        "stop_reason": events_cb.stop_reason,
+        "validation": validation["summary"], "test": test["summary"],
+        "test_report": test["report"], "validation_report": validation["report"],
+        "worst_errors": test["errors"],
+        "majority_baseline": task.majority_baseline(spec.train["label"].tolist(),
+                                                    spec.test["label"].tolist()),
+        "train_samples_per_second": round(samples_seen / train_seconds, 2),
+        "eval_samples_per_second": round(len(test_ds) / max(test_seconds, 1e-9), 2),
+        "train_seconds": round(train_seconds, 2), "total_seconds": round(time.time() - started, 2),
+        "global_step": trainer.state.global_step, "max_steps": total_steps,
+        "best_checkpoint_metric": trainer.state.best_metric,
+        "parameters": counts, "device": dev["label"], "learning_rate": lr,
+        "labels": spec.labels, "early_stopped": (not stopped and trainer.state.global_step
+                                                  < total_steps),
+    }
+    run.write_metrics(metrics)
+    run.append_event("end", status=metrics["status"], test=test["summary"])
+    run.set_status(metrics["status"])
+    del trainer, model
+    if dev["device"] == "cuda":
+        torch.cuda.empty_cache()
+    return metrics
+
+
+def _evaluate(trainer, dataset, frame, labels: list[str]) -> dict:
+    out = trainer.predict(dataset)
+    logits = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
+    probs = task.softmax(np.asarray(logits, dtype=np.float64))
+    preds = probs.argmax(-1).tolist()
+    gold = out.label_ids.tolist()
+    rep = task.report(gold, preds, labels)
+    summary = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"],
+               "loss": float(out.metrics.get("test_loss", float("nan"))), "n": rep["n"]}
+    wrong = [(float(probs[i, preds[i]]), i) for i in range(len(preds)) if preds[i] != gold[i]]
+    wrong.sort(reverse=True)
+    errors = [{"text": frame["text"].iloc[i], "gold": labels[gold[i]], "predicted": labels[preds[i]],
+               "confidence": round(c, 4)} for c, i in wrong[:25]]
+    return {"summary": summary, "report": rep, "errors": errors}
+
+
+def _save_model(trainer, tokenizer, run: Run, spec) -> None:
+    """model/ holds an adapter (LoRA) or a full model, the tokenizer and labels.json."""
+    out = run.model_dir
+    tmp = out.with_name("model.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    write_json_atomic(tmp / "labels.json", {"labels": spec.labels,
+                                            "text_column": spec.text_column,
+                                            "label_column": spec.label_column})
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
