@@ -94,9 +94,12 @@ def _lora_targets(model: torch.nn.Module, setting: str) -> list[str] | None:
 
 
 def parameter_counts(model: torch.nn.Module) -> dict:
-    """Trainable and total parameters, counting a PeftModel's frozen base once."""
+    """Trainable and total parameters; peft's frozen copies of the modules it trains
+    (``original_module``) are not counted twice."""
     trainable = total = 0
-    for p in model.parameters():
+    for name, p in model.named_parameters():
+        if ".original_module." in name:
+            continue
         n = p.numel()
         total += n
         if p.requires_grad:

@@ -264,3 +264,20 @@ def _save_model(trainer, tokenizer, run: Run, spec) -> None:
                                             "label_column": spec.label_column})
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
+
+
+def parameter_preview(config: RunConfig, num_labels: int = 2) -> dict:
+    """Trainable / total parameters for the chosen backbone and strategy, before any training.
+
+    Built on the meta device from the backbone's config: no weights are read, so it is instant.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    path = resolve_backbone(config.backbone)
+    model_cfg = AutoConfig.from_pretrained(path, num_labels=num_labels)
+    if getattr(model_cfg, "pad_token_id", None) is None:
+        model_cfg.pad_token_id = 0
+    with torch.device("meta"):
+        model = AutoModelForSequenceClassification.from_config(model_cfg)
+    return parameter_counts(apply_strategy(model, config))
