@@ -1,0 +1,100 @@
+"""The studio: a header and four tabs (Data, Train, Evaluate, Runs), one module each."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from engine.jobs import JobManager
+from engine.runs import RunStore
+
+from ui import data_tab, evaluate_tab, runs_tab, train_tab
+from ui.common import Context
+from ui.i18n import LANG_CHOICES, T, Translator, t
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Noto Sans",
+         "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "sans-serif"]
+MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+
+
+def theme() -> gr.themes.Base:
+    """Soft theme with system fonts only (no Google Fonts: the studio makes no outbound calls)."""
+    return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=FONTS, font_mono=MONO)
+
+
+def css() -> str:
+    path = ASSETS / "style.css"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def launch_kwargs() -> dict:
+    """Gradio 6 takes theme and css in launch(), not in Blocks()."""
+    return {"theme": theme(), "css": css(), "footer_links": ["gradio", "settings"]}
+
+
+def device_line() -> str:
+    try:
+        from engine.training import pick_device
+
+        return pick_device("auto")["label"]
+    except Exception as e:  # noqa: BLE001 - the header must render even without torch
+        return f"unknown ({type(e).__name__})"
+
+
+def build_app(runs_dir: str | Path = "runs", lang: str = "en",
+              jobs: JobManager | None = None) -> gr.Blocks:
+    store = RunStore(runs_dir)
+    jobs = jobs or JobManager(store)
+    tr = Translator(lang)
+    ctx = Context(store=store, jobs=jobs, tr=tr, device=device_line(),
+                  uploads_dir=Path(runs_dir) / "_uploads")
+
+    with gr.Blocks(title="Adaptune", analytics_enabled=False) as demo:
+        with gr.Row(elem_id="header", equal_height=True):
+            with gr.Column(scale=5, min_width=320):
+                gr.HTML('<div class="brand"><span class="logo">◆</span> Adaptune</div>',
+                        elem_id="brand")
+                tr.make(gr.Markdown, value=T("app.tagline"), elem_id="tagline")
+                tr.make(gr.Markdown, value=T("app.device", device=ctx.device),
+                        elem_id="device-line")
+            with gr.Column(scale=2, min_width=260, elem_id="header-right"):
+                ctx.lang = tr.make(gr.Radio, choices=LANG_CHOICES, value=tr.lang,
+                                   label=T("app.language"), elem_id="lang-switch")
+        ctx.data_path = gr.State("")
+        ctx.test_path = gr.State("")
+        ctx.run_id = gr.State(None)
+
+        with gr.Tabs(elem_id="tabs") as tabs:
+            ctx.tabs = tabs
+            with tr.make(gr.Tab, label=T("tab.data"), id="data", elem_id="tab-data") as tab:
+                ctx.c["data_tab"] = tab
+                data_tab.build(ctx)
+            with tr.make(gr.Tab, label=T("tab.train"), id="train", elem_id="tab-train") as tab:
+                ctx.c["train_tab"] = tab
+                train_tab.build(ctx)
+            with tr.make(gr.Tab, label=T("tab.evaluate"), id="evaluate",
+                         elem_id="tab-evaluate") as tab:
+                ctx.c["eval_tab"] = tab
+                evaluate_tab.build(ctx)
+            with tr.make(gr.Tab, label=T("tab.runs"), id="runs", elem_id="tab-runs") as tab:
+                ctx.c["runs_tab"] = tab
+                runs_tab.build(ctx)
+
+        for wire in ctx.deferred:
+            wire()
+
+        # language switch: every registered label / info / text at once, then the texts
+        # the callbacks wrote (summaries, charts) again in the new language
+        event = ctx.lang.change(tr.updates, ctx.lang, tr.components, show_progress="hidden")
+        for fn, inputs, outputs in ctx.on_lang:
+            event = event.then(fn, inputs, outputs, show_progress="hidden")
+
+        # page load: re-attach the Train tab to the active (or latest) run
+        demo.load(ctx.fn["train_attach"], ctx.lang, ctx.c["train_attach_outputs"],
+                  show_progress="hidden")
+    demo.adaptune = ctx  # for tests and app.py
+    return demo
+
+
+__all__ = ["build_app", "launch_kwargs", "theme", "css", "t"]

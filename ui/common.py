@@ -1,0 +1,116 @@
+"""Small shared pieces: the shared context object, message boxes, number formatting."""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.backbones import BackboneError
+from engine.config import ConfigError
+from engine.data import DataError
+from engine.jobs import JobManager
+from engine.predict import PredictError
+from engine.runs import RunStore
+
+from ui.i18n import Translator, t
+
+# Every error the engine raises on purpose carries a human message; these are shown as-is.
+ENGINE_ERRORS = (DataError, BackboneError, ConfigError, PredictError, ValueError, KeyError,
+                 OSError)
+LIVE_STATUSES = ("queued", "running", "stopping")
+
+
+@dataclass
+class Context:
+    """What every tab's ``build(ctx)`` gets: the engine objects, the translator, and the
+    components other tabs need to read or update."""
+
+    store: RunStore
+    jobs: JobManager
+    tr: Translator
+    device: str
+    uploads_dir: Path
+    lang: Any = None            # gr.Radio: "en" | "zh"
+    data_path: Any = None       # gr.State: the chosen data file
+    test_path: Any = None       # gr.State: the optional separate test file
+    run_id: Any = None          # gr.State: the run the Train tab shows
+    tabs: Any = None            # gr.Tabs
+    fields: dict[str, Any] = field(default_factory=dict)     # RunConfig field -> component
+    c: dict[str, Any] = field(default_factory=dict)          # named components across tabs
+    fn: dict[str, Callable] = field(default_factory=dict)    # shared callbacks across tabs
+    deferred: list[Callable[[], None]] = field(default_factory=list)  # wiring after all tabs
+    on_lang: list[tuple] = field(default_factory=list)  # (fn, inputs, outputs) after a switch
+
+    def field_names(self) -> list[str]:
+        return list(self.fields)
+
+    def field_components(self) -> list[Any]:
+        return list(self.fields.values())
+
+
+def error_message(exc: BaseException) -> str:
+    """One line for the UI: the engine's own message, never a traceback."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def box(kind: str, text: str | list[str], title: str = "") -> str:
+    """A coloured message box: kind is error | warning | ok | info."""
+    if not text:
+        return ""
+    head = f"<strong>{html.escape(title)}</strong> " if title else ""
+    if isinstance(text, list):
+        items = "".join(f"<li>{html.escape(x)}</li>" for x in text)
+        body = f"{head}<ul>{items}</ul>"
+    else:
+        body = f"{head}{html.escape(text)}"
+    return f'<div class="msg msg-{kind}">{body}</div>'
+
+
+def human_number(n: float | int | None) -> str:
+    if n is None:
+        return "–"
+    n = float(n)
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "–"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def fmt_score(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else "–"
+
+
+def params_line(parameters: dict | None, lang: str) -> str:
+    if not parameters or not parameters.get("total"):
+        return ""
+    return t("train.params", lang, trainable=human_number(parameters.get("trainable")),
+             total=human_number(parameters.get("total")),
+             percent=f"{float(parameters.get('percent', 0)):.1f}")
+
+
+def run_label(summary: dict, lang: str = "en") -> str:
+    """Dropdown label for a run: name, status and test score."""
+    acc = summary.get("accuracy")
+    score = f" · acc {acc:.3f}" if isinstance(acc, (int, float)) else ""
+    name = summary.get("name") or summary["id"]
+    suffix = f" ({summary['id']})" if name != summary["id"] else ""
+    return f"{name}{suffix} · {status_text(summary.get('status', ''), lang)}{score}"
+
+
+def status_text(status: str, lang: str) -> str:
+    return t(f"status.{status}", lang) if status else "–"

@@ -1,0 +1,403 @@
+"""Every user-facing text of the studio, in English and Simplified Chinese.
+
+One table, ``TEXT = {key: {"en": ..., "zh": ...}}``. RunConfig fields use their own name as the
+key of the widget label and ``<name>.help`` for its explanation; the English explanation falls
+back to the field's metadata ``help``, so a new knob is explained in English without touching
+this file (add its ``zh`` here). Backbone and strategy descriptions fall back to the engine's.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ui.i18n_core import LANGS, T, Translator, lookup
+
+__all__ = ["TEXT", "LANG_CHOICES", "LANGS", "T", "Translator", "t"]
+
+LANG_CHOICES = [("English", "en"), ("简体中文", "zh")]
+
+TEXT: dict[str, dict[str, str]] = {
+    # ---- header and tabs ----------------------------------------------------------------
+    "app.tagline": {
+        "en": "Fine-tune a text classifier on your own labelled table — no code needed.",
+        "zh": "用你自己的标注表格微调文本分类模型——无需编写代码。"},
+    "app.device": {"en": "Training device: **{device}**", "zh": "训练设备：**{device}**"},
+    "app.language": {"en": "Language", "zh": "语言"},
+    "tab.data": {"en": "1 · Data", "zh": "1 · 数据"},
+    "tab.train": {"en": "2 · Train", "zh": "2 · 训练"},
+    "tab.evaluate": {"en": "3 · Evaluate", "zh": "3 · 评估"},
+    "tab.runs": {"en": "4 · Runs", "zh": "4 · 运行记录"},
+    "common.refresh": {"en": "↻ Refresh", "zh": "↻ 刷新"},
+
+    # ---- run statuses -------------------------------------------------------------------
+    "status.queued": {"en": "queued", "zh": "排队中"},
+    "status.running": {"en": "running", "zh": "训练中"},
+    "status.stopping": {"en": "stopping", "zh": "正在停止"},
+    "status.completed": {"en": "completed", "zh": "已完成"},
+    "status.stopped": {"en": "stopped", "zh": "已停止"},
+    "status.failed": {"en": "failed", "zh": "失败"},
+    "status.interrupted": {"en": "interrupted", "zh": "已中断"},
+    "status.unknown": {"en": "unknown", "zh": "未知"},
+
+    # ---- charts -------------------------------------------------------------------------
+    "chart.waiting": {"en": "The training curves appear here once a run starts.",
+                      "zh": "开始训练后，训练曲线会显示在这里。"},
+    "chart.loss": {"en": "Loss (lower is better)", "zh": "损失（越低越好）"},
+    "chart.scores": {"en": "Validation scores (higher is better)",
+                     "zh": "验证集得分（越高越好）"},
+    "chart.train_loss": {"en": "training loss", "zh": "训练损失"},
+    "chart.val_loss": {"en": "validation loss", "zh": "验证损失"},
+    "chart.val_accuracy": {"en": "validation accuracy", "zh": "验证准确率"},
+    "chart.val_f1": {"en": "validation macro-F1", "zh": "验证宏平均 F1"},
+    "chart.step": {"en": "step", "zh": "步数"},
+    "chart.pick_runs": {"en": "Pick runs above to compare their curves.",
+                        "zh": "在上方选择运行记录以比较它们的曲线。"},
+    "chart.no_data": {"en": "Nothing to show yet.", "zh": "暂无内容。"},
+    "chart.labels": {"en": "Examples per label", "zh": "各标签的样本数"},
+    "chart.label": {"en": "label", "zh": "标签"},
+    "chart.rows": {"en": "rows", "zh": "行数"},
+    "chart.lengths": {"en": "Text length", "zh": "文本长度"},
+    "chart.words": {"en": "words per text", "zh": "每条文本的词数"},
+    "chart.cm_hover": {"en": "true %{y}, predicted %{x}: %{z}",
+                       "zh": "真实 %{y}，预测 %{x}：%{z}"},
+    "chart.predicted": {"en": "predicted label", "zh": "预测标签"},
+    "chart.true": {"en": "true label", "zh": "真实标签"},
+    "chart.confusion": {"en": "Confusion matrix (test set)", "zh": "混淆矩阵（测试集）"},
+    "chart.no_prediction": {"en": "Type a text and press Predict.",
+                            "zh": "输入一段文本，然后点击“预测”。"},
+    "chart.probability": {"en": "probability", "zh": "概率"},
+
+    # ---- data tab -----------------------------------------------------------------------
+    "data.intro": {
+        "en": "**Step 1.** Upload a table with a text column and a label column, or try a "
+              "bundled sample. Check the columns and the messages, then go to **Train**.",
+        "zh": "**第 1 步。** 上传一个包含文本列和标签列的表格，或试用内置示例。"
+              "确认列和提示信息后，前往 **训练**。"},
+    "data.upload": {"en": "Upload a table (CSV, TSV, TXT, JSONL, JSON, Parquet, Excel)",
+                    "zh": "上传表格（CSV、TSV、TXT、JSONL、JSON、Parquet、Excel）"},
+    "data.sample": {"en": "…or use a sample", "zh": "……或使用示例数据"},
+    "data.sample.help": {"en": "Small labelled tables bundled with Adaptune.",
+                         "zh": "Adaptune 自带的小型标注表格。"},
+    "data.use_sample": {"en": "Use sample", "zh": "使用示例"},
+    "data.none": {"en": "No data chosen yet: upload a file or use a sample.",
+                  "zh": "尚未选择数据：请上传文件或使用示例。"},
+    "data.error": {"en": "Problem with the data:", "zh": "数据有问题："},
+    "data.summary": {
+        "en": "**{name}** · {rows} rows · {classes} classes · train {train} / validation "
+              "{validation} / test {test}",
+        "zh": "**{name}** · {rows} 行 · {classes} 个类别 · 训练 {train} / 验证 {validation} / "
+              "测试 {test}"},
+    "data.summary_bad": {"en": "**{name}** · {rows} rows · {columns} columns",
+                         "zh": "**{name}** · {rows} 行 · {columns} 列"},
+    "data.ready": {"en": "The data is ready to train on.", "zh": "数据已就绪，可以开始训练。"},
+    "data.warnings": {"en": "Worth a look:", "zh": "值得注意："},
+    "data.split": {"en": "Split and sampling", "zh": "数据划分与抽样"},
+    "data.preview": {"en": "Preview (first 20 rows)", "zh": "预览（前 20 行）"},
+
+    # ---- train tab ----------------------------------------------------------------------
+    "train.intro": {
+        "en": "**Step 2.** Pick a backbone and a strategy (the defaults are a good start), "
+              "then press **Start training** and watch the curves.",
+        "zh": "**第 2 步。** 选择基础模型和微调策略（默认值就是不错的起点），"
+              "然后点击 **开始训练** 并观察曲线。"},
+    "train.data": {"en": "Training data: **{name}** · text column `{text}` · label column "
+                         "`{label}` (change them in the Data tab)",
+                   "zh": "训练数据：**{name}** · 文本列 `{text}` · 标签列 `{label}`"
+                         "（可在“数据”页更改）"},
+    "train.data_none": {"en": "No data chosen yet: pick a file in the Data tab first.",
+                        "zh": "尚未选择数据：请先在“数据”页选择文件。"},
+    "train.bundled": {"en": "bundled, works offline", "zh": "已内置，可离线使用"},
+    "train.backbone_none": {"en": "Pick a backbone or type a Hugging Face hub id.",
+                            "zh": "请选择基础模型，或输入 Hugging Face Hub 模型 ID。"},
+    "train.backbone_local": {"en": "Local model folder {name}.", "zh": "本地模型文件夹 {name}。"},
+    "train.backbone_hub": {
+        "en": "Hugging Face hub model {name} (downloaded on first use; needs internet).",
+        "zh": "Hugging Face Hub 模型 {name}（首次使用时下载，需要联网）。"},
+    "train.default_lr": {"en": "Recommended learning rate: {lr} (used when the learning rate "
+                               "is 0).",
+                         "zh": "推荐学习率：{lr}（学习率为 0 时使用）。"},
+    "train.queued": {"en": "Waiting in the queue (position {position}); another run is training.",
+                     "zh": "排队等待中（第 {position} 位）；另一个运行正在训练。"},
+    "train.preparing": {"en": "Preparing the data and loading the model…",
+                        "zh": "正在准备数据并加载模型……"},
+    "train.step": {"en": "Step {step} / {total}", "zh": "第 {step} / {total} 步"},
+    "train.eta": {"en": "about {eta} left", "zh": "预计剩余 {eta}"},
+    "train.speed": {"en": "{speed} samples/s", "zh": "{speed} 样本/秒"},
+    "train.epoch": {"en": "epoch {epoch}", "zh": "第 {epoch} 轮"},
+    "train.no_run": {"en": "No run yet: choose data, then press Start training.",
+                     "zh": "还没有运行：先选择数据，再点击“开始训练”。"},
+    "train.failed": {"en": "The run failed:", "zh": "运行失败："},
+    "train.done": {"en": "Test accuracy {accuracy}, macro-F1 {f1}. See the Evaluate tab for "
+                         "details and to try the model.",
+                   "zh": "测试准确率 {accuracy}，宏平均 F1 {f1}。前往“评估”页查看详情并试用模型。"},
+    "train.interrupted": {"en": "The server stopped while this run was training; start it "
+                                "again to retrain.",
+                          "zh": "训练过程中服务器停止了；请重新开始以再次训练。"},
+    "train.device": {"en": "Device: {device}", "zh": "设备：{device}"},
+    "train.params": {"en": "{trainable} of {total} parameters train ({percent}%)",
+                     "zh": "{total} 个参数中有 {trainable} 个参与训练（{percent}%）"},
+    "train.advanced": {"en": "Advanced settings", "zh": "高级设置"},
+    "train.group.model": {"en": "**Model**", "zh": "**模型**"},
+    "train.group.training": {"en": "**Training**", "zh": "**训练**"},
+    "train.saveload": {"en": "Save or load settings", "zh": "保存或加载设置"},
+    "train.save_config": {"en": "Save settings (JSON)", "zh": "保存设置（JSON）"},
+    "train.load_config": {"en": "Load a settings file", "zh": "加载设置文件"},
+    "train.config_file": {"en": "Settings file", "zh": "设置文件"},
+    "train.past_run": {"en": "…or take the settings of a past run",
+                       "zh": "……或沿用过去某次运行的设置"},
+    "train.load_run": {"en": "Load its settings", "zh": "加载其设置"},
+    "train.start": {"en": "▶ Start training", "zh": "▶ 开始训练"},
+    "train.stop": {"en": "■ Stop", "zh": "■ 停止"},
+    "train.need_data": {"en": "Choose a data file in the Data tab first.",
+                        "zh": "请先在“数据”页选择数据文件。"},
+    "train.cannot_start": {"en": "Cannot start:", "zh": "无法开始："},
+    "train.queued_msg": {"en": "Run {id} is queued at position {position}; it starts when the "
+                               "current run ends.",
+                         "zh": "运行 {id} 已排队（第 {position} 位），当前运行结束后开始。"},
+    "train.started": {"en": "Run {id} started.", "zh": "运行 {id} 已开始。"},
+    "train.nothing_to_stop": {"en": "There is no run to stop.", "zh": "没有可停止的运行。"},
+    "train.not_active": {"en": "This run is not training any more.",
+                         "zh": "这个运行已经不在训练中了。"},
+    "train.stopping": {"en": "Stopping: the best checkpoint is evaluated and kept.",
+                       "zh": "正在停止：将评估并保留最佳检查点。"},
+    "train.saved": {"en": "Settings saved; download the file below.",
+                    "zh": "设置已保存；请在下方下载文件。"},
+    "train.loaded": {"en": "Settings loaded from {what}.", "zh": "已从 {what} 加载设置。"},
+    "train.no_file": {"en": "No file was uploaded.", "zh": "没有上传文件。"},
+    "train.pick_run": {"en": "Pick a run first.", "zh": "请先选择一个运行。"},
+    "log.start": {"en": "Training on {device}: {rows} training rows, {steps} steps.",
+                  "zh": "在 {device} 上训练：{rows} 行训练数据，共 {steps} 步。"},
+    "log.eval": {"en": "Step {step}: validation loss {loss} · accuracy {accuracy} · "
+                       "macro-F1 {f1}",
+                 "zh": "第 {step} 步：验证损失 {loss} · 准确率 {accuracy} · 宏平均 F1 {f1}"},
+    "log.end": {"en": "Run ended: {status}.", "zh": "运行结束：{status}。"},
+
+    # strategies (English descriptions fall back to engine/strategies.py)
+    "strategy.lora.name": {"en": "LoRA (recommended)", "zh": "LoRA（推荐）"},
+    "strategy.full.name": {"en": "Full fine-tuning", "zh": "全量微调"},
+    "strategy.head.name": {"en": "Head only", "zh": "仅训练分类头"},
+    "strategy.lora": {"zh": "LoRA：在注意力投影层上做小的低秩更新，并训练新的分类头；速度快、"
+                            "占用内存少，保存为小巧的适配器。"},
+    "strategy.full": {"zh": "全量微调：所有权重都参与训练；容量最大、最慢，保存完整模型。"},
+    "strategy.head": {"zh": "仅训练分类头：冻结主干，只训练新的分类头；最快，但效果最弱。"},
+
+    # backbones (English descriptions fall back to engine/backbones.py)
+    "backbone.minilm-l6": {"zh": "MiniLM-L6（all-MiniLM-L6-v2），2200 万参数的英文编码器；"
+                                 "已内置，在 CPU 上也很快。"},
+    "backbone.smollm2-135m-instruct": {"zh": "SmolLM2-135M-Instruct，小型 Llama 架构解码器；"
+                                             "已内置；通过序列分类头进行分类。"},
+    "backbone.distilbert-base-uncased": {"zh": "DistilBERT base（6600 万参数），英文；"
+                                               "从 Hub 下载。"},
+    "backbone.bert-base-chinese": {"zh": "中文 BERT base（1.02 亿参数）；从 Hub 下载。"},
+    "backbone.roberta-base": {"zh": "RoBERTa base（1.25 亿参数），英文；从 Hub 下载。"},
+    "backbone.deberta-v3-small": {"zh": "DeBERTa-v3 small（1.41 亿参数），性能强的英文编码器；"
+                                        "从 Hub 下载。"},
+    "backbone.xlm-roberta-base": {"zh": "XLM-RoBERTa base（2.78 亿参数），支持约 100 种语言；"
+                                        "从 Hub 下载。"},
+    "backbone.gpt2": {"zh": "GPT-2 small（1.24 亿参数）；从 Hub 下载。"},
+    "backbone.qwen2.5-0.5b": {"zh": "Qwen2.5-0.5B（4.94 亿参数），多语言解码器；从 Hub 下载。"},
+
+    # ---- RunConfig fields: label (key = field name) and help (key = name + ".help") ------
+    "data": {"en": "Data file", "zh": "数据文件"},
+    "data.help": {"zh": "用于训练的标注表格（CSV、TSV、JSONL、Parquet 或 Excel）。"},
+    "text_column": {"en": "Text column", "zh": "文本列"},
+    "text_column.help": {"en": "The column with the input text.", "zh": "包含输入文本的列。"},
+    "label_column": {"en": "Label column", "zh": "标签列"},
+    "label_column.help": {"en": "The column with the class to predict.",
+                          "zh": "包含要预测的类别的列。"},
+    "test_data": {"en": "Separate test file (optional)", "zh": "单独的测试文件（可选）"},
+    "test_data.help": {
+        "en": "Optional: a separate test file with the same columns. Without one, a share of "
+              "the rows is held out for the final test report.",
+        "zh": "可选：列名相同的单独测试文件。不提供时，会从数据中留出一部分行用于最终测试报告。"},
+    "validation_fraction": {"en": "Validation share", "zh": "验证集比例"},
+    "validation_fraction.help": {"zh": "训练过程中留出用于评估的行的比例。"},
+    "test_fraction": {"en": "Test share", "zh": "测试集比例"},
+    "test_fraction.help": {"zh": "留作最终测试报告的行的比例（提供测试文件时忽略）。"},
+    "max_rows": {"en": "Max rows", "zh": "最多使用行数"},
+    "max_rows.help": {"zh": "最多使用这么多行（分层抽样；0 = 全部）。"},
+    "task": {"en": "Task", "zh": "任务"},
+    "task.help": {"zh": "模型要学会做的事情。"},
+    "backbone": {"en": "Backbone model", "zh": "基础模型"},
+    "backbone.help": {"zh": "要适配的预训练模型：内置模型名、Hugging Face Hub 模型 ID 或本地文件夹。"},
+    "strategy": {"en": "Fine-tuning strategy", "zh": "微调策略"},
+    "strategy.help": {"zh": "决定模型的哪些部分参与训练。"},
+    "max_length": {"en": "Max length (tokens)", "zh": "最大长度（词元）"},
+    "max_length.help": {"zh": "输入的最大词元数；更长的文本会被截断。"},
+    "lora_r": {"en": "LoRA rank", "zh": "LoRA 秩"},
+    "lora_r.help": {"zh": "LoRA 秩：低秩更新的大小（越大容量越高）。"},
+    "lora_alpha": {"en": "LoRA alpha", "zh": "LoRA alpha"},
+    "lora_alpha.help": {"zh": "LoRA alpha：更新的缩放系数（通常取秩的 2 倍）。"},
+    "lora_dropout": {"en": "LoRA dropout", "zh": "LoRA dropout"},
+    "lora_dropout.help": {"zh": "LoRA 分支上的 dropout 比例。"},
+    "lora_target_modules": {"en": "LoRA target modules", "zh": "LoRA 目标模块"},
+    "lora_target_modules.help": {"zh": "LoRA 适配的模块名，用逗号分隔（“auto”：该模型系列的"
+                                       "注意力投影层）。"},
+    "freeze_embeddings": {"en": "Freeze embeddings", "zh": "冻结词嵌入"},
+    "freeze_embeddings.help": {"zh": "全量微调时冻结词嵌入表（更快、更省内存）。"},
+    "epochs": {"en": "Epochs", "zh": "训练轮数"},
+    "epochs.help": {"zh": "遍历训练数据的次数。"},
+    "max_steps": {"en": "Max steps", "zh": "最大步数"},
+    "max_steps.help": {"zh": "训练到这么多优化步后停止（0 = 按轮数）。"},
+    "learning_rate": {"en": "Learning rate", "zh": "学习率"},
+    "learning_rate.help": {"zh": "峰值学习率（0 = 使用该策略的推荐值）。"},
+    "batch_size": {"en": "Batch size", "zh": "批大小"},
+    "batch_size.help": {"zh": "每步训练使用的样本数。"},
+    "eval_batch_size": {"en": "Evaluation batch size", "zh": "评估批大小"},
+    "eval_batch_size.help": {"zh": "评估时每步处理的样本数。"},
+    "warmup_ratio": {"en": "Warm-up share", "zh": "预热比例"},
+    "warmup_ratio.help": {"zh": "用于学习率预热的步数比例。"},
+    "weight_decay": {"en": "Weight decay", "zh": "权重衰减"},
+    "weight_decay.help": {"zh": "AdamW 优化器的权重衰减。"},
+    "lr_scheduler": {"en": "Learning-rate schedule", "zh": "学习率调度"},
+    "lr_scheduler.help": {"zh": "预热结束后学习率如何衰减。"},
+    "evaluations_per_epoch": {"en": "Evaluations per epoch", "zh": "每轮评估次数"},
+    "evaluations_per_epoch.help": {"zh": "每轮在验证集上评估的次数。"},
+    "early_stopping_patience": {"en": "Early-stopping patience", "zh": "早停耐心值"},
+    "early_stopping_patience.help": {"zh": "验证指标连续这么多次评估没有提升时停止（0 = 从不早停）。"},
+    "metric_for_best_model": {"en": "Metric for the best model", "zh": "最佳模型指标"},
+    "metric_for_best_model.help": {"zh": "用来挑选最佳检查点的验证指标。"},
+    "time_budget_seconds": {"en": "Time budget (seconds)", "zh": "时间预算（秒）"},
+    "time_budget_seconds.help": {"zh": "训练用满这么多秒后停止，并保留最佳检查点（0 = 不限时）。"},
+    "seed": {"en": "Random seed", "zh": "随机种子"},
+    "seed.help": {"zh": "用于数据划分、分类头初始化和数据顺序的随机种子。"},
+    "device": {"en": "Device", "zh": "设备"},
+    "device.help": {"zh": "在哪里训练（“auto”：有 GPU 时使用 GPU）。"},
+    "run_name": {"en": "Run name (optional)", "zh": "运行名称（可选）"},
+    "run_name.help": {"zh": "给这次运行起个名字（留空：基础模型-策略-时间）。"},
+    "output_dir": {"en": "Runs folder", "zh": "运行目录"},
+    "output_dir.help": {"zh": "存放各次运行文件夹的目录。"},
+
+    # ---- evaluate tab -------------------------------------------------------------------
+    "eval.intro": {
+        "en": "**Step 3.** Pick a finished run to see how well it does on the held-out test "
+              "rows, where it goes wrong, and try it on your own text or file.",
+        "zh": "**第 3 步。** 选择一个已完成的运行，查看它在留出测试集上的表现和出错之处，"
+              "并用你自己的文本或文件试一试。"},
+    "eval.run": {"en": "Finished run", "zh": "已完成的运行"},
+    "eval.pick": {"en": "Pick a finished run to see its results.",
+                  "zh": "选择一个已完成的运行以查看结果。"},
+    "eval.no_metrics": {"en": "This run has no results yet (status: {status}).",
+                        "zh": "这个运行还没有结果（状态：{status}）。"},
+    "eval.summary": {"en": "{name}: {backbone} · {strategy} · trained on {data}.",
+                     "zh": "{name}：{backbone} · {strategy} · 训练数据 {data}。"},
+    "eval.weak": {"en": "The test accuracy is no better than always predicting the most "
+                        "common label: try more epochs, another strategy or more data.",
+                  "zh": "测试准确率并不比总是预测最常见标签更好：可以尝试更多训练轮数、"
+                        "换一种策略或增加数据。"},
+    "eval.metrics": {"en": "Test results", "zh": "测试结果"},
+    "eval.per_class": {"en": "Per-class report (test set)", "zh": "各类别报告（测试集）"},
+    "eval.errors": {"en": "Most confident mistakes (test set)",
+                    "zh": "置信度最高的错误（测试集）"},
+    "eval.m.accuracy": {"en": "Accuracy", "zh": "准确率"},
+    "eval.m.macro_f1": {"en": "Macro-F1", "zh": "宏平均 F1"},
+    "eval.m.weighted_f1": {"en": "Weighted F1", "zh": "加权 F1"},
+    "eval.m.baseline": {"en": "Majority baseline (accuracy)", "zh": "多数类基线（准确率）"},
+    "eval.m.val_accuracy": {"en": "Validation accuracy", "zh": "验证准确率"},
+    "eval.m.val_macro_f1": {"en": "Validation macro-F1", "zh": "验证宏平均 F1"},
+    "eval.m.test_rows": {"en": "Test rows", "zh": "测试行数"},
+    "eval.m.speed": {"en": "Training speed (samples/s)", "zh": "训练速度（样本/秒）"},
+    "eval.m.params": {"en": "Trained parameters", "zh": "训练的参数"},
+    "eval.m.time": {"en": "Total time", "zh": "总用时"},
+    "eval.m.device": {"en": "Device", "zh": "设备"},
+    "eval.params_value": {"en": "{trainable} of {total} ({percent}%)",
+                          "zh": "{total} 中的 {trainable}（{percent}%）"},
+    "eval.col.metric": {"en": "Metric", "zh": "指标"},
+    "eval.col.value": {"en": "Value", "zh": "数值"},
+    "eval.col.label": {"en": "Label", "zh": "标签"},
+    "eval.col.precision": {"en": "Precision", "zh": "精确率"},
+    "eval.col.recall": {"en": "Recall", "zh": "召回率"},
+    "eval.col.f1": {"en": "F1", "zh": "F1"},
+    "eval.col.support": {"en": "Test rows", "zh": "测试行数"},
+    "eval.col.text": {"en": "Text", "zh": "文本"},
+    "eval.col.gold": {"en": "True label", "zh": "真实标签"},
+    "eval.col.predicted": {"en": "Predicted", "zh": "预测标签"},
+    "eval.col.confidence": {"en": "Confidence", "zh": "置信度"},
+    "eval.try": {"en": "#### Predict a text", "zh": "#### 预测一段文本"},
+    "eval.text": {"en": "Text", "zh": "文本"},
+    "eval.text.ph": {"en": "Type or paste a text to classify…",
+                     "zh": "输入或粘贴要分类的文本……"},
+    "eval.predict": {"en": "Predict", "zh": "预测"},
+    "eval.prediction": {"en": "Prediction", "zh": "预测结果"},
+    "eval.pick_first": {"en": "Pick a finished run first (at the top of this tab).",
+                        "zh": "请先在本页顶部选择一个已完成的运行。"},
+    "eval.type_text": {"en": "Type a text to classify first.", "zh": "请先输入要分类的文本。"},
+    "eval.batch": {"en": "#### Predict a file", "zh": "#### 预测整个文件"},
+    "eval.file": {"en": "Table to label (same text column as the training data)",
+                  "zh": "要标注的表格（文本列与训练数据相同）"},
+    "eval.predict_file": {"en": "Predict the file", "zh": "预测该文件"},
+    "eval.upload_first": {"en": "Upload a table first.", "zh": "请先上传表格。"},
+    "eval.predicting": {"en": "Predicting…", "zh": "正在预测……"},
+    "eval.predicted_file": {"en": "Labelled {rows} rows ({spread}); download the CSV below.",
+                            "zh": "已标注 {rows} 行（{spread}）；请在下方下载 CSV。"},
+    "eval.download": {"en": "Predictions (CSV)", "zh": "预测结果（CSV）"},
+
+    # ---- runs tab -----------------------------------------------------------------------
+    "runs.intro": {
+        "en": "**Step 4.** Every run on this computer. Select a few to compare their curves "
+              "and settings, or open one in Evaluate.",
+        "zh": "**第 4 步。** 本机上的所有运行。选择几个来比较曲线和设置，或在“评估”中打开其中一个。"},
+    "runs.table": {"en": "All runs", "zh": "所有运行"},
+    "runs.select": {"en": "Runs to compare", "zh": "要比较的运行"},
+    "runs.select.help": {"en": "Pick one or more runs.", "zh": "选择一个或多个运行。"},
+    "runs.open_eval": {"en": "Open in Evaluate", "zh": "在“评估”中打开"},
+    "runs.load_train": {"en": "Reuse its settings", "zh": "沿用其设置"},
+    "runs.comparison": {"en": "Side by side (differences first)",
+                        "zh": "并排比较（不同之处在前）"},
+    "runs.pick": {"en": "Pick runs to compare.", "zh": "请选择要比较的运行。"},
+    "runs.pick_one": {"en": "Pick a run in “Runs to compare” first.",
+                      "zh": "请先在“要比较的运行”中选择一个运行。"},
+    "runs.no_model": {"en": "Run {id} has no trained model to evaluate.",
+                      "zh": "运行 {id} 没有可评估的已训练模型。"},
+    "runs.differs": {"en": "differs", "zh": "不同"},
+    "runs.col.name": {"en": "Name", "zh": "名称"},
+    "runs.col.status": {"en": "Status", "zh": "状态"},
+    "runs.col.backbone": {"en": "Backbone", "zh": "基础模型"},
+    "runs.col.strategy": {"en": "Strategy", "zh": "策略"},
+    "runs.col.data": {"en": "Data", "zh": "数据"},
+    "runs.col.accuracy": {"en": "Test accuracy", "zh": "测试准确率"},
+    "runs.col.f1": {"en": "Test macro-F1", "zh": "测试宏平均 F1"},
+    "runs.col.duration": {"en": "Duration", "zh": "用时"},
+    "runs.col.created": {"en": "Started", "zh": "开始时间"},
+    "runs.col.setting": {"en": "Setting / result", "zh": "设置 / 结果"},
+    "runs.metric.test_accuracy": {"en": "Test accuracy", "zh": "测试准确率"},
+    "runs.metric.test_macro_f1": {"en": "Test macro-F1", "zh": "测试宏平均 F1"},
+    "runs.metric.val_accuracy": {"en": "Validation accuracy", "zh": "验证准确率"},
+    "runs.metric.val_macro_f1": {"en": "Validation macro-F1", "zh": "验证宏平均 F1"},
+    "runs.metric.speed": {"en": "Training speed (samples/s)", "zh": "训练速度（样本/秒）"},
+    "runs.metric.trainable": {"en": "Trained parameters", "zh": "训练的参数量"},
+    "runs.metric.duration": {"en": "Duration", "zh": "用时"},
+}
+
+
+def _engine_fallback(key: str) -> str | None:
+    """English text the engine already has: field help, backbone and strategy descriptions."""
+    if key.endswith(".help"):
+        from engine.config import RunConfig
+
+        f = RunConfig.__dataclass_fields__.get(key[:-5])
+        return f.metadata.get("help") if f is not None else None
+    if key.startswith("backbone."):
+        from engine.backbones import CATALOGUE
+
+        b = CATALOGUE.get(key[len("backbone."):])
+        return b.description if b is not None else None
+    if key.startswith("strategy."):
+        from engine.strategies import STRATEGIES
+
+        s = STRATEGIES.get(key[len("strategy."):])
+        return s.description if s is not None else None
+    from engine.config import RunConfig
+
+    if key in RunConfig.__dataclass_fields__:  # a new field without a label yet
+        return key.replace("_", " ").capitalize()
+    return None
+
+
+def t(key: str, lang: str = "en", **fmt: Any) -> str:
+    """The text for ``key`` in ``lang`` (falls back to English, then to the engine's text)."""
+    entry = TEXT.get(key, {})
+    if lang != "en" and entry.get(lang):
+        return lookup(TEXT, key, lang, **fmt)
+    if entry.get("en"):
+        return lookup(TEXT, key, "en", **fmt)
+    return lookup(TEXT, key, "en", fallback=_engine_fallback, **fmt)

@@ -1,0 +1,187 @@
+"""Runs tab: every run on disk, and a side-by-side comparison of a few."""
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import pandas as pd
+
+from engine.runs import Run, RunStore
+
+from ui import charts
+from ui.common import (Context, box, error_message, fmt_score, human_duration, human_number,
+                       run_label, status_text)
+from ui.i18n import T, t
+
+METRIC_ROWS = ("test_accuracy", "test_macro_f1", "val_accuracy", "val_macro_f1", "speed",
+               "trainable", "duration")
+
+
+TABLE_COLUMNS = ["name", "status", "backbone", "strategy", "data", "accuracy", "f1", "duration",
+                 "created"]
+TABLE_WIDTHS = ["17%", "10%", "13%", "8%", "17%", "9%", "9%", "7%", "10%"]
+
+
+def runs_table(store: RunStore, lang: str = "en") -> pd.DataFrame:
+    rows = []
+    for run in store.list():
+        s = run.summary()
+        rows.append([s["name"], status_text(s["status"], lang), s["backbone"], s["strategy"],
+                     s["data"], fmt_score(s["accuracy"]), fmt_score(s["macro_f1"]),
+                     human_duration(s["duration_s"]),
+                     time.strftime("%m-%d %H:%M", time.localtime(s["created"]))])
+    return pd.DataFrame(rows, columns=[t(f"runs.col.{c}", lang) for c in TABLE_COLUMNS])
+
+
+def table_signature(store: RunStore) -> str:
+    parts = []
+    for run in store.list():
+        status = run.path / "status.json"
+        parts.append(f"{run.id}:{status.stat().st_mtime if status.exists() else 0}")
+    return "|".join(parts)
+
+
+def _metric_values(run: Run) -> dict[str, str]:
+    m, s = run.metrics(), run.summary()
+    test, val = m.get("test") or {}, m.get("validation") or {}
+    params = m.get("parameters") or {}
+    return {
+        "test_accuracy": fmt_score(test.get("accuracy")),
+        "test_macro_f1": fmt_score(test.get("macro_f1")),
+        "val_accuracy": fmt_score(val.get("accuracy")),
+        "val_macro_f1": fmt_score(val.get("macro_f1")),
+        "speed": f"{m['train_samples_per_second']:.1f}"
+                 if isinstance(m.get("train_samples_per_second"), (int, float)) else "–",
+        "trainable": human_number(params.get("trainable")) if params else "–",
+        "duration": human_duration(s.get("duration_s")),
+    }
+
+
+def compare(store: RunStore, run_ids: list[str] | None, lang: str = "en") -> tuple:
+    """(curves figure, comparison table, message) for the selected runs."""
+    run_ids = [r for r in (run_ids or []) if r]
+    if not run_ids:
+        return (charts.compare_figure({}, lang), empty_comparison(lang),
+                box("info", t("runs.pick", lang)))
+    runs, problems = [], []
+    for rid in run_ids:
+        try:
+            runs.append(store.get(rid))
+        except KeyError as e:
+            problems.append(error_message(e))
+    names = {}
+    for run in runs:  # unique, readable column names
+        name = run.config_dict().get("run_name") or run.id
+        names[run.id] = name if name not in names.values() else f"{name} ({run.id})"
+    curves = charts.compare_figure({names[r.id]: r.events() for r in runs}, lang)
+
+    configs = {r.id: r.config_dict() for r in runs}
+    metrics = {r.id: _metric_values(r) for r in runs}
+    keys = [k for k in dict.fromkeys(k for c in configs.values() for k in c)
+            if k != "output_dir"]
+    rows = []
+    for key in METRIC_ROWS:
+        values = [metrics[r.id][key] for r in runs]
+        rows.append((t(f"runs.metric.{key}", lang), values, True))
+    for key in keys:
+        values = [_plain(configs[r.id].get(key)) for r in runs]
+        rows.append((t(key, lang), values, False))
+    differs = [len(set(v)) > 1 for _, v, _ in rows]
+    # metrics first, then settings that differ, then the settings every run shares
+    order = sorted(range(len(rows)), key=lambda i: (not rows[i][2], not differs[i]))
+    mark = t("runs.differs", lang)
+    table = pd.DataFrame(
+        [[rows[i][0], mark if differs[i] and len(runs) > 1 else "", *rows[i][1]] for i in order],
+        columns=[t("runs.col.setting", lang), "≠", *[names[r.id] for r in runs]])
+    message = box("error", problems) if problems else ""
+    return curves, table, message
+
+
+def empty_comparison(lang: str) -> pd.DataFrame:
+    return pd.DataFrame(columns=[t("runs.col.setting", lang), "≠"])
+
+
+def _plain(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def build(ctx: Context) -> None:
+    tr, store = ctx.tr, ctx.store
+    tr.make(gr.Markdown, value=T("runs.intro"), elem_classes=["tab-intro"])
+    with gr.Row():
+        refresh = tr.make(gr.Button, value=T("common.refresh"), elem_id="runs-refresh",
+                          size="sm", scale=0, min_width=110)
+    table = tr.make(gr.Dataframe, label=T("runs.table"), value=runs_table(store, tr.lang),
+                    interactive=False, wrap=True, max_height=380, elem_id="runs-table",
+                    column_widths=TABLE_WIDTHS)
+    with gr.Row(equal_height=True):
+        select = tr.make(gr.Dropdown, label=T("runs.select"), info=T("runs.select.help"),
+                         choices=[(run_label(r.summary(), tr.lang), r.id) for r in store.list()],
+                         value=[], multiselect=True, elem_id="runs-select", scale=4)
+        with gr.Column(scale=1, min_width=160):
+            open_eval = tr.make(gr.Button, value=T("runs.open_eval"), elem_id="runs-open-eval",
+                                variant="secondary")
+            load_train = tr.make(gr.Button, value=T("runs.load_train"),
+                                 elem_id="runs-load-settings", variant="secondary")
+    message = gr.HTML("", elem_id="runs-message", padding=False)
+    curves = gr.Plot(charts.compare_figure({}, tr.lang), show_label=False,
+                     elem_id="runs-compare-chart")
+    comparison = tr.make(gr.Dataframe, label=T("runs.comparison"), interactive=False, wrap=True,
+                         value=empty_comparison(tr.lang), elem_id="runs-compare-table")
+    timer = gr.Timer(5)
+    sig = gr.State("")
+
+    def refresh_all(lang, selected):
+        choices = [(run_label(r.summary(), lang), r.id) for r in store.list()]
+        ids = {v for _, v in choices}
+        return (runs_table(store, lang), table_signature(store),
+                gr.update(choices=choices, value=[s for s in (selected or []) if s in ids]))
+
+    def tick(lang, selected, last_sig):
+        if table_signature(store) == last_sig:
+            return gr.skip(), gr.skip(), gr.skip()
+        return refresh_all(lang, selected)
+
+    def on_select(run_ids, lang):
+        return compare(store, run_ids, lang)
+
+    def open_in_eval(run_ids, lang):
+        if not run_ids:
+            return gr.skip(), gr.skip(), box("warning", t("runs.pick_one", lang))
+        run_id = run_ids[0]
+        if not (store.root / run_id / "model" / "labels.json").exists():
+            return gr.skip(), gr.skip(), box("warning", t("runs.no_model", lang, id=run_id))
+        from ui.evaluate_tab import finished_runs
+
+        return (gr.Tabs(selected="evaluate"),
+                gr.update(choices=finished_runs(store, lang), value=run_id), "")
+
+    def wire() -> None:
+        lang = ctx.lang
+        refresh.click(refresh_all, [lang, select], [table, sig, select])
+        timer.tick(tick, [lang, select, sig], [table, sig, select], show_progress="hidden")
+        ctx.c["runs_tab"].select(refresh_all, [lang, select], [table, sig, select],
+                                 show_progress="hidden")
+        select.change(on_select, [select, lang], [curves, comparison, message])
+        open_eval.click(open_in_eval, [select, lang], [ctx.tabs, ctx.c["eval_run"], message])
+        form = ctx.field_components()
+        load_fn = ctx.fn["load_run_config"]
+
+        def load_into_train(run_ids, lang_value):
+            if not run_ids:
+                return (*[gr.skip()] * len(form), box("warning", t("runs.pick_one", lang_value)),
+                        gr.skip())
+            out = load_fn(run_ids[0], lang_value)
+            return (*out, gr.Tabs(selected="train"))
+
+        load_train.click(load_into_train, [select, lang], [*form, message, ctx.tabs]).then(
+            ctx.fn["inspect_data"], ctx.c["data_inputs"], ctx.c["data_outputs"]).then(
+            *ctx.c["train_data_line"])
+        ctx.on_lang.append((refresh_all, [lang, select], [table, sig, select]))
+        ctx.on_lang.append((on_select, [select, lang], [curves, comparison, message]))
+
+    ctx.deferred.append(wire)

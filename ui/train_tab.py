@@ -1,0 +1,468 @@
+"""Train tab: the run form (generated from RunConfig), start / stop, live progress."""
+from __future__ import annotations
+
+import html
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from engine.backbones import CATALOGUE, backbone_info
+from engine.config import RunConfig, config_fields
+from engine.data import prepare_data
+from engine.jobs import JobManager
+from engine.runs import Run, RunStore
+from engine.strategies import STRATEGIES
+
+from ui import charts
+from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, fmt_score,
+                       human_duration, params_line, run_label, status_text)
+from ui.form import (STATE_FIELDS, config_to_form, field_widget, form_fields, form_to_config,
+                     strategy_only, values_from, visible_for)
+from ui.i18n import T, t
+
+LOG_LINES = 15
+SPECIAL = {"backbone", "strategy"}  # fields with a richer widget than the generic one
+
+
+# ---- pure helpers (unit-tested) ---------------------------------------------------------------
+
+def backbone_choices(lang: str) -> list[tuple[str, str]]:
+    items = sorted(CATALOGUE.values(), key=lambda b: (not b.bundled, b.params_m, b.name))
+    return [(f"{b.name} · {t('train.bundled', lang)}" if b.bundled else b.name, b.name)
+            for b in items]
+
+
+def backbone_text(name: str | None, lang: str = "en") -> str:
+    if not name:
+        return t("train.backbone_none", lang)
+    info = backbone_info(name)
+    desc = t(f"backbone.{info.name}", lang) if info.name in CATALOGUE else (
+        t("train.backbone_local", lang, name=name) if Path(name).expanduser().is_dir()
+        else t("train.backbone_hub", lang, name=name))
+    return desc
+
+
+def strategy_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t(f"strategy.{name}.name", lang), name) for name in STRATEGIES]
+
+
+def strategy_text(strategy: str | None, lang: str = "en") -> str:
+    if strategy not in STRATEGIES:
+        return ""
+    lr = STRATEGIES[strategy].default_lr
+    return f"{t(f'strategy.{strategy}', lang)} {t('train.default_lr', lang, lr=f'{lr:g}')}"
+
+
+def data_line(path: str | None, text_column: str | None, label_column: str | None,
+              lang: str = "en") -> str:
+    """Which data the Start button will use (set in the Data tab)."""
+    if not path:
+        return box("warning", t("train.data_none", lang))
+    return t("train.data", lang, name=Path(path).name, text=text_column or "?",
+             label=label_column or "?")
+
+
+def last(events: list[dict], kind: str) -> dict | None:
+    for e in reversed(events):
+        if e.get("event") == kind:
+            return e
+    return None
+
+
+def queue_position(jobs: JobManager, run_id: str) -> int | None:
+    queued = jobs.queued()
+    return queued.index(run_id) + 1 if run_id in queued else None
+
+
+def progress_html(run: Run | None, events: list[dict], status: str, lang: str,
+                  position: int | None = None) -> str:
+    if run is None:
+        return ""
+    log = last(events, "log")
+    start = last(events, "start")
+    if status == "queued":
+        text = t("train.queued", lang, position=position or "?")
+        return _bar(0, text, "queued")
+    if log is None:
+        if status in ("running", "stopping"):
+            return _bar(0, t("train.preparing", lang), "busy")
+        if status == "completed":
+            return _bar(1, t("status.completed", lang), "done")
+        return ""
+    total = log.get("max_steps") or (start or {}).get("max_steps") or 1
+    step = max(e.get("step") or 0 for e in events if e.get("event") in ("log", "eval"))
+    frac = 1.0 if status == "completed" else min(1.0, step / max(total, 1))
+    parts = [t("train.step", lang, step=step, total=total), f"{frac:.0%}"]
+    if status in ("running", "stopping") and log.get("eta_seconds") is not None:
+        parts.append(t("train.eta", lang, eta=human_duration(log["eta_seconds"])))
+    if log.get("samples_per_second"):
+        parts.append(t("train.speed", lang, speed=f"{log['samples_per_second']:.1f}"))
+    if log.get("epoch") is not None:
+        parts.append(t("train.epoch", lang, epoch=f"{log['epoch']:.2f}"))
+    kind = {"completed": "done", "failed": "failed", "stopped": "stopped",
+            "interrupted": "stopped"}.get(status, "busy")
+    return _bar(frac, " · ".join(parts), kind)
+
+
+def _bar(frac: float, text: str, kind: str) -> str:
+    width = f"{max(0.0, min(1.0, frac)) * 100:.1f}%"
+    return (f'<div class="progress progress-{kind}"><div class="progress-track">'
+            f'<div class="progress-fill" style="width:{width}"></div></div>'
+            f'<div class="progress-text">{html.escape(text)}</div></div>')
+
+
+def log_lines(events: list[dict], lang: str, limit: int = LOG_LINES) -> str:
+    lines = []
+    for e in events:
+        kind = e.get("event")
+        stamp = time.strftime("%H:%M:%S", time.localtime(e.get("time", 0)))
+        level = "info"
+        if kind == "start":
+            text = t("log.start", lang, device=e.get("device", "?"),
+                     rows=e.get("train_rows", "?"), steps=e.get("max_steps", "?"))
+        elif kind == "eval":
+            text = t("log.eval", lang, step=e.get("step", "?"), loss=fmt_score(e.get("eval_loss")),
+                     accuracy=fmt_score(e.get("eval_accuracy")),
+                     f1=fmt_score(e.get("eval_macro_f1")))
+        elif kind == "message":
+            text, level = str(e.get("text", "")), e.get("level", "info")
+        elif kind == "end":
+            status = e.get("status", "")
+            text = t("log.end", lang, status=status_text(status, lang))
+            if e.get("error"):
+                text += f" — {e['error']}"
+            level = "error" if status == "failed" else "info"
+        else:
+            continue
+        lines.append(f'<div class="log-line log-{html.escape(level)}"><span class="log-time">'
+                     f'{stamp}</span> {html.escape(text)}</div>')
+    if not lines:
+        return ""
+    return '<div class="run-log">' + "".join(lines[-limit:]) + "</div>"
+
+
+def status_html(run: Run | None, events: list[dict], status: str, lang: str) -> str:
+    if run is None:
+        return box("info", t("train.no_run", lang))
+    cfg = run.config_dict()
+    name = cfg.get("run_name") or run.id
+    strategy = cfg.get("strategy", "?")
+    if strategy in STRATEGIES:
+        strategy = t(f"strategy.{strategy}.name", lang)
+    what = f"{cfg.get('backbone', '?')} · {strategy}"
+    head = (f'<div class="run-status status-{html.escape(status)}"><span class="dot"></span>'
+            f'<strong>{html.escape(name)}</strong> · {html.escape(status_text(status, lang))}'
+            f' <span class="muted">({html.escape(what)})</span></div>')
+    end = last(events, "end") or {}
+    if status == "failed":
+        error = run.status_info().get("error") or end.get("error") or "?"
+        head += box("error", error, t("train.failed", lang))
+    elif status in ("completed", "stopped"):
+        test = run.metrics().get("test") or end.get("test") or {}
+        if test:
+            head += box("ok", t("train.done", lang, accuracy=fmt_score(test.get("accuracy")),
+                                 f1=fmt_score(test.get("macro_f1"))))
+    elif status == "interrupted":
+        head += box("warning", t("train.interrupted", lang))
+    return head
+
+
+def render_run(store: RunStore, jobs: JobManager, run_id: str | None, lang: str = "en",
+               default_device: str = "") -> tuple:
+    """(status, progress, parameters, device, chart, log) for the Train tab."""
+    run = None
+    if run_id:
+        try:
+            run = store.get(run_id)
+        except KeyError:
+            run = None
+    if run is None:
+        return (status_html(None, [], "", lang), "", "",
+                t("train.device", lang, device=default_device) if default_device else "",
+                charts.empty_figure(t("chart.waiting", lang)), "")
+    events = run.events()
+    status = run.status
+    start = last(events, "start") or {}
+    params = params_line(start.get("parameters"), lang)
+    if params:
+        params = f"**{params}**"
+    device = start.get("device") or default_device
+    return (status_html(run, events, status, lang),
+            progress_html(run, events, status, lang, queue_position(jobs, run.id)),
+            params, t("train.device", lang, device=device) if device else "",
+            charts.training_figure(events, lang), log_lines(events, lang))
+
+
+def run_signature(store: RunStore, run_id: str | None) -> str:
+    """Changes whenever the run folder has something new to show."""
+    if not run_id:
+        return ""
+    try:
+        run = store.get(run_id)
+    except KeyError:
+        return ""
+    path = run.path / "events.jsonl"
+    size = path.stat().st_size if path.exists() else 0
+    return f"{run_id}:{size}:{run.status}"
+
+
+def pick_run_to_show(store: RunStore, jobs: JobManager) -> str | None:
+    """The active run, else the first queued one, else the newest run on disk."""
+    if jobs.active:
+        return jobs.active
+    queued = jobs.queued()
+    if queued:
+        return queued[0]
+    runs = store.list()
+    live = [r for r in runs if r.status in LIVE_STATUSES]
+    if live:
+        return live[0].id
+    return runs[0].id if runs else None
+
+
+def run_choices(store: RunStore, lang: str = "en") -> list[tuple[str, str]]:
+    return [(run_label(r.summary(), lang), r.id) for r in store.list()]
+
+
+def config_file(values: dict, folder: str | None = None) -> str:
+    """Write the form's RunConfig to a JSON file and return its path (raises ConfigError)."""
+    cfg = form_to_config(values)
+    stem = cfg.run_name or f"{cfg.backbone}-{cfg.strategy}"
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in stem)[:60]
+    out = Path(folder or tempfile.mkdtemp(prefix="adaptune-")) / f"adaptune-config-{safe}.json"
+    out.write_text(cfg.to_json(), encoding="utf-8")
+    return str(out)
+
+
+def form_updates(config: RunConfig, names: list[str]) -> list:
+    """One output value per form component (in ``names`` order) for a loaded config."""
+    values = config_to_form(config)
+    out = []
+    for name in names:
+        value = values.get(name)
+        if name in ("text_column", "label_column"):
+            out.append(gr.update(choices=[value] if value else [], value=value or None))
+        else:
+            out.append(value)
+    return out
+
+
+# ---- the tab ----------------------------------------------------------------------------------
+
+def build(ctx: Context) -> None:
+    tr, store, jobs = ctx.tr, ctx.store, ctx.jobs
+    tr.make(gr.Markdown, value=T("train.intro"), elem_classes=["tab-intro"])
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5, elem_classes=["settings-col"]):
+            data_md = gr.Markdown(data_line("", "", "", tr.lang), elem_id="train-data")
+            backbone = tr.make(gr.Dropdown, label=T("backbone"), info=T("backbone.help"),
+                               choices=backbone_choices(tr.lang),
+                               value=RunConfig().backbone, allow_custom_value=True,
+                               elem_id="train-backbone")
+            tr.register(backbone, choices=backbone_choices)
+            backbone_md = gr.Markdown(backbone_text(RunConfig().backbone, tr.lang),
+                                      elem_id="train-backbone-info", elem_classes=["hint"])
+            strategy = tr.make(gr.Radio, label=T("strategy"), info=T("strategy.help"),
+                               choices=strategy_choices(tr.lang), value=RunConfig().strategy,
+                               elem_id="train-strategy")
+            tr.register(strategy, choices=strategy_choices)
+            strategy_md = gr.Markdown(strategy_text(RunConfig().strategy, tr.lang),
+                                      elem_id="train-strategy-info", elem_classes=["hint"])
+            ctx.fields.update(backbone=backbone, strategy=strategy)
+
+            basic = [f for g in ("model", "training") for f in config_fields(g, advanced=False)
+                     if f.name not in SPECIAL and f.name not in STATE_FIELDS]
+            numeric = [f for f in basic if f.type in ("int", "float", int, float)]
+            with gr.Row():
+                for f in numeric:
+                    ctx.fields[f.name] = field_widget(f, tr, min_width=140)
+            for f in basic:
+                if f not in numeric:
+                    ctx.fields[f.name] = field_widget(f, tr)
+
+            strategy_fields = []
+            with tr.make(gr.Accordion, label=T("train.advanced"), open=False,
+                         elem_id="train-advanced"):
+                for group in ("model", "training"):
+                    tr.make(gr.Markdown, value=T(f"train.group.{group}"),
+                            elem_classes=["group-title"])
+                    adv = [f for f in config_fields(group, advanced=True)
+                           if f.name in {x.name for x in form_fields()}]
+                    # knobs of one strategy sit together, so hiding them leaves no holes
+                    blocks: dict[tuple, list] = {}
+                    for f in adv:
+                        blocks.setdefault(tuple(strategy_only(f) or ()), []).append(f)
+                    for block in blocks.values():
+                        for i in range(0, len(block), 2):
+                            with gr.Row():
+                                for f in block[i:i + 2]:
+                                    comp = field_widget(
+                                        f, tr, min_width=180,
+                                        visible=visible_for(f, RunConfig().strategy))
+                                    ctx.fields[f.name] = comp
+                                    if strategy_only(f):
+                                        strategy_fields.append((f, comp))
+
+            with tr.make(gr.Accordion, label=T("train.saveload"), open=False,
+                         elem_id="train-saveload"):
+                with gr.Row():
+                    save_btn = tr.make(gr.Button, value=T("train.save_config"),
+                                       elem_id="train-save-config", size="sm")
+                    load_btn = tr.make(gr.UploadButton, label=T("train.load_config"),
+                                       file_types=[".json"], type="filepath", size="sm",
+                                       elem_id="train-load-config")
+                config_out = tr.make(gr.File, label=T("train.config_file"), visible=False,
+                                     interactive=False, elem_id="train-config-file", height=80)
+                with gr.Row():
+                    past = tr.make(gr.Dropdown, label=T("train.past_run"), choices=[],
+                                   value=None, elem_id="train-past-run", scale=3)
+                    load_run = tr.make(gr.Button, value=T("train.load_run"),
+                                       elem_id="train-load-run", scale=1, min_width=120)
+
+        with gr.Column(scale=6, elem_classes=["live-col"]):
+            with gr.Row():
+                start = tr.make(gr.Button, value=T("train.start"), variant="primary",
+                                elem_id="train-start", scale=3)
+                stop = tr.make(gr.Button, value=T("train.stop"), variant="stop",
+                               elem_id="train-stop", scale=1, min_width=100)
+            message = gr.HTML("", elem_id="train-message", padding=False)
+            status = gr.HTML(box("info", t("train.no_run", tr.lang)), elem_id="train-status",
+                             padding=False)
+            progress = gr.HTML("", elem_id="train-progress", padding=False)
+            with gr.Row(elem_classes=["facts"]):
+                params = gr.Markdown("", elem_id="train-params")
+                device = gr.Markdown(t("train.device", tr.lang, device=ctx.device),
+                                     elem_id="train-device")
+            chart = gr.Plot(charts.empty_figure(t("chart.waiting", tr.lang)), show_label=False,
+                            elem_id="train-chart")
+            log = gr.HTML("", elem_id="train-log", padding=False)
+    timer = gr.Timer(1.5, active=False)
+    sig = gr.State("")
+    panel = [status, progress, params, device, chart, log]
+    ctx.c.update(train_panel=panel, train_timer=timer, train_past=past)
+
+    # ---- callbacks (closures over ctx) ---------------------------------------------------
+    def show(run_id, lang):
+        return (*render_run(store, jobs, run_id, lang, ctx.device),
+                run_signature(store, run_id))
+
+    def tick(run_id, lang, last_sig):
+        new_sig = run_signature(store, run_id)
+        live = bool(run_id) and (jobs.is_live(run_id) or
+                                 new_sig.rsplit(":", 1)[-1] in LIVE_STATUSES)
+        timer_update = gr.Timer(active=live)
+        if new_sig == last_sig:
+            return (*[gr.skip()] * len(panel), new_sig, timer_update)
+        return (*render_run(store, jobs, run_id, lang, ctx.device), new_sig, timer_update)
+
+    def attach(lang):
+        run_id = pick_run_to_show(store, jobs)
+        live = bool(run_id) and store.get(run_id).status in LIVE_STATUSES
+        return (run_id, gr.Timer(active=live), gr.update(choices=run_choices(store, lang)),
+                *render_run(store, jobs, run_id, lang, ctx.device), run_signature(store, run_id))
+
+    def start_run(lang, *args):
+        vals = values_from(ctx.field_names(), args)
+        fail = (gr.skip(), gr.skip(), gr.skip())
+        if not vals.get("data"):
+            return (box("error", t("train.need_data", lang)), *fail)
+        try:
+            cfg = form_to_config(vals)
+            cfg.output_dir = str(store.root)
+            prepare_data(cfg.data, cfg.text_column, cfg.label_column, cfg.test_data,
+                         cfg.validation_fraction, cfg.test_fraction, cfg.seed, cfg.max_rows,
+                         cfg.max_length)
+            backbone_info(cfg.backbone)
+            run = jobs.submit(cfg)
+        except ENGINE_ERRORS as e:
+            return (box("error", error_message(e), t("train.cannot_start", lang)), *fail)
+        position = queue_position(jobs, run.id) if jobs.active and jobs.active != run.id else None
+        msg = (t("train.queued_msg", lang, id=run.id, position=position) if position
+               else t("train.started", lang, id=run.id))
+        return (box("ok", msg), run.id, gr.Timer(active=True),
+                gr.update(choices=run_choices(store, lang)))
+
+    def stop_run(run_id, lang):
+        if not run_id:
+            return box("warning", t("train.nothing_to_stop", lang))
+        try:
+            stopped = jobs.stop(run_id)
+        except KeyError as e:
+            return box("error", error_message(e))
+        if not stopped:
+            return box("warning", t("train.not_active", lang))
+        return box("ok", t("train.stopping", lang))
+
+    def save_config(lang, *args):
+        try:
+            path = config_file(values_from(ctx.field_names(), args))
+        except ENGINE_ERRORS as e:
+            return gr.update(visible=False), box("error", error_message(e))
+        return gr.update(value=path, visible=True), box("ok", t("train.saved", lang))
+
+    def _load(cfg_or_error, lang, what):
+        names = ctx.field_names()
+        if isinstance(cfg_or_error, Exception):
+            return (*[gr.skip()] * len(names), box("error", error_message(cfg_or_error)))
+        return (*form_updates(cfg_or_error, names), box("ok", t("train.loaded", lang, what=what)))
+
+    def load_config(path, lang):
+        if not path:
+            return _load(ValueError(t("train.no_file", lang)), lang, "")
+        try:
+            cfg = RunConfig.load(path)
+        except ENGINE_ERRORS as e:
+            cfg = e
+        return _load(cfg, lang, Path(path).name)
+
+    def load_run_config(run_id, lang):
+        if not run_id:
+            return _load(ValueError(t("train.pick_run", lang)), lang, "")
+        try:
+            cfg = store.get(run_id).config()
+        except ENGINE_ERRORS as e:
+            cfg = e
+        return _load(cfg, lang, run_id)
+
+    ctx.fn.update(load_run_config=load_run_config, train_attach=attach, start_run=start_run,
+                  stop_run=stop_run, save_config=save_config, load_config=load_config,
+                  train_tick=tick)
+
+    def wire() -> None:
+        lang = ctx.lang
+        form = ctx.field_components()
+        backbone.change(backbone_text, [backbone, lang], backbone_md, show_progress="hidden")
+        strat_out = [comp for _, comp in strategy_fields]
+
+        def strategy_changed(value, lang_value):
+            return (strategy_text(value, lang_value),
+                    *[gr.update(visible=visible_for(f, value)) for f, _ in strategy_fields])
+
+        strategy.change(strategy_changed, [strategy, lang], [strategy_md, *strat_out],
+                        show_progress="hidden")
+        data_args = ([ctx.data_path, ctx.fields["text_column"], ctx.fields["label_column"], lang],
+                     data_md)
+        ctx.c["train_tab"].select(data_line, *data_args, show_progress="hidden")
+        ctx.c["train_data_line"] = (data_line, *data_args)
+        ctx.on_lang.append((data_line, *data_args))
+        ctx.on_lang.append((backbone_text, [backbone, lang], backbone_md))
+        ctx.on_lang.append((strategy_text, [strategy, lang], strategy_md))
+        ctx.on_lang.append((lambda current, lang_value: gr.update(
+            choices=run_choices(store, lang_value), value=current), [past, lang], past))
+        start.click(start_run, [lang, *form], [message, ctx.run_id, timer, past]).then(
+            show, [ctx.run_id, lang], [*panel, sig], show_progress="hidden")
+        stop.click(stop_run, [ctx.run_id, lang], message)
+        timer.tick(tick, [ctx.run_id, lang, sig], [*panel, sig, timer], show_progress="hidden")
+        save_btn.click(save_config, [lang, *form], [config_out, message])
+        data_inputs, data_outputs = ctx.c["data_inputs"], ctx.c["data_outputs"]
+        inspect = ctx.fn["inspect_data"]
+        load_btn.upload(load_config, [load_btn, lang], [*form, message]).then(
+            inspect, data_inputs, data_outputs).then(data_line, *data_args)
+        load_run.click(load_run_config, [past, lang], [*form, message]).then(
+            inspect, data_inputs, data_outputs).then(data_line, *data_args)
+        ctx.c["train_attach_outputs"] = [ctx.run_id, timer, past, *panel, sig]
+        ctx.on_lang.append((show, [ctx.run_id, lang], [*panel, sig]))
+
+    ctx.deferred.append(wire)
