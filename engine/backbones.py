@@ -102,8 +102,10 @@ def _family_from_config(folder: Path) -> str:
     return "encoder"
 
 
-def resolve_backbone(name: str) -> Path:
-    """Local folder with config, tokenizer and weights for ``name``."""
+def resolve_backbone(name: str, download: bool = True) -> Path:
+    """Local folder with config, tokenizer and weights for ``name``.
+
+    ``download=False``: a hub model not yet in the local cache raises instead of downloading."""
     name = (name or "").strip()
     if not name:
         raise BackboneError("No backbone chosen: pick one from the list or type a hub id.")
@@ -119,7 +121,7 @@ def resolve_backbone(name: str) -> Path:
         return folder
     if name.startswith((".", "/", "~")):
         raise BackboneError(f"The folder {name} does not exist.")
-    return _hub_snapshot(CATALOGUE[name].hub_id if name in CATALOGUE else name)
+    return _hub_snapshot(CATALOGUE[name].hub_id if name in CATALOGUE else name, download)
 
 
 def _minilm_path() -> Path:
@@ -184,7 +186,7 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _hub_snapshot(repo_id: str) -> Path:
+def _hub_snapshot(repo_id: str, download: bool = True) -> Path:
     from huggingface_hub import snapshot_download
 
     patterns = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", "*.tiktoken"]
@@ -192,6 +194,8 @@ def _hub_snapshot(repo_id: str) -> Path:
         return Path(snapshot_download(repo_id, local_files_only=True, allow_patterns=patterns))
     except Exception:  # noqa: BLE001 - not in the local cache: maybe fetch it below
         pass
+    if not download:
+        raise BackboneError(f"'{repo_id}' has not been downloaded yet.")
     if not hub_reachable():
         raise BackboneError(f"'{repo_id}' is not a bundled backbone and the Hugging Face Hub "
                             "cannot be reached (offline). Pick a bundled backbone (minilm-l6, "

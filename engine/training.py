@@ -270,11 +270,12 @@ def parameter_preview(config: RunConfig, num_labels: int = 2) -> dict:
     """Trainable / total parameters for the chosen backbone and strategy, before any training.
 
     Built on the meta device from the backbone's config: no weights are read, so it is instant.
+    A hub model not downloaded yet raises BackboneError (nothing is fetched for a preview).
     """
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    path = resolve_backbone(config.backbone)
+    path = resolve_backbone(config.backbone, download=False)
     model_cfg = AutoConfig.from_pretrained(path, num_labels=num_labels)
     if getattr(model_cfg, "pad_token_id", None) is None:
         model_cfg.pad_token_id = 0

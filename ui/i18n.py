@@ -135,6 +135,12 @@ TEXT: dict[str, dict[str, str]] = {
     "train.device": {"en": "Device: {device}", "zh": "设备：{device}"},
     "train.params": {"en": "{trainable} of {total} parameters train ({percent}%)",
                      "zh": "{total} 个参数中有 {trainable} 个参与训练（{percent}%）"},
+    "train.preview": {"en": "Before you start: {trainable} of {total} parameters will train "
+                            "({percent}%); the run saves {saves}.",
+                      "zh": "开始之前：{total} 个参数中将有 {trainable} 个参与训练（{percent}%）；"
+                            "训练结果保存为{saves}。"},
+    "train.saves.adapter": {"en": "a small adapter", "zh": "一个小型适配器"},
+    "train.saves.model": {"en": "the whole model", "zh": "完整模型"},
     "train.advanced": {"en": "Advanced settings", "zh": "高级设置"},
     "train.group.model": {"en": "**Model**", "zh": "**模型**"},
     "train.group.training": {"en": "**Training**", "zh": "**训练**"},

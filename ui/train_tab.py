@@ -10,14 +10,14 @@ import gradio as gr
 
 from engine.backbones import CATALOGUE, backbone_info
 from engine.config import RunConfig, config_fields
-from engine.data import prepare_data
 from engine.jobs import JobManager
 from engine.runs import Run, RunStore
 from engine.strategies import STRATEGIES
+from engine.training import parameter_preview, preflight
 
 from ui import charts
 from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, fmt_score,
-                       human_duration, params_line, run_label, status_text)
+                       human_duration, human_number, params_line, run_label, status_text)
 from ui.form import (STATE_FIELDS, config_to_form, field_widget, form_fields, form_to_config,
                      strategy_only, values_from, visible_for)
 from ui.i18n import T, t
@@ -195,6 +195,20 @@ def render_run(store: RunStore, jobs: JobManager, run_id: str | None, lang: str 
             charts.training_figure(events, lang), log_lines(events, lang))
 
 
+def preview_text(backbone: str | None, strategy: str | None, lora_r, lang: str = "en") -> str:
+    """Trainable / total parameters of the chosen pair, shown before Start."""
+    try:
+        cfg = RunConfig(backbone=backbone or RunConfig().backbone,
+                        strategy=strategy or RunConfig().strategy,
+                        lora_r=int(lora_r or RunConfig().lora_r))
+        counts = parameter_preview(cfg)
+    except Exception:  # noqa: BLE001 - an unknown/offline backbone: Start explains it
+        return ""
+    return t("train.preview", lang, trainable=human_number(counts["trainable"]),
+             total=human_number(counts["total"]), percent=f"{counts['percent']:.2f}",
+             saves=t(f"train.saves.{STRATEGIES[cfg.strategy].saves}", lang))
+
+
 def run_signature(store: RunStore, run_id: str | None) -> str:
     """Changes whenever the run folder has something new to show."""
     if not run_id:
@@ -270,6 +284,8 @@ def build(ctx: Context) -> None:
             tr.register(strategy, choices=strategy_choices)
             strategy_md = gr.Markdown(strategy_text(RunConfig().strategy, tr.lang),
                                       elem_id="train-strategy-info", elem_classes=["hint"])
+            preview_md = gr.Markdown(preview_text(None, None, None, tr.lang),
+                                     elem_id="train-params-preview", elem_classes=["hint"])
             ctx.fields.update(backbone=backbone, strategy=strategy)
 
             basic = [f for g in ("model", "training") for f in config_fields(g, advanced=False)
@@ -371,10 +387,7 @@ def build(ctx: Context) -> None:
         try:
             cfg = form_to_config(vals)
             cfg.output_dir = str(store.root)
-            prepare_data(cfg.data, cfg.text_column, cfg.label_column, cfg.test_data,
-                         cfg.validation_fraction, cfg.test_fraction, cfg.seed, cfg.max_rows,
-                         cfg.max_length)
-            backbone_info(cfg.backbone)
+            preflight(cfg)  # data and backbone checked before a run folder exists
             run = jobs.submit(cfg)
         except ENGINE_ERRORS as e:
             return (box("error", error_message(e), t("train.cannot_start", lang)), *fail)
@@ -442,6 +455,10 @@ def build(ctx: Context) -> None:
 
         strategy.change(strategy_changed, [strategy, lang], [strategy_md, *strat_out],
                         show_progress="hidden")
+        preview_args = ([backbone, strategy, ctx.fields["lora_r"], lang], preview_md)
+        for comp in (backbone, strategy, ctx.fields["lora_r"]):
+            comp.change(preview_text, *preview_args, show_progress="hidden")
+        ctx.on_lang.append((preview_text, *preview_args))
         data_args = ([ctx.data_path, ctx.fields["text_column"], ctx.fields["label_column"], lang],
                      data_md)
         ctx.c["train_tab"].select(data_line, *data_args, show_progress="hidden")

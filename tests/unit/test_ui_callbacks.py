@@ -367,3 +367,13 @@ def test_app_starts_in_chinese(tmp_path):
     assert ctx.fields["epochs"].label == "训练轮数"
     assert CJK.search(train_tab.data_line("", "", "", "zh"))
     assert "reviews.csv" in train_tab.data_line("/x/reviews.csv", "text", "label", "en")
+
+
+def test_parameter_preview_before_start():
+    from ui.train_tab import preview_text
+
+    lora = preview_text("minilm-l6", "lora", 8, "en")
+    assert "222.3K of 22.8M parameters will train" in lora and "small adapter" in lora
+    assert "whole model" in preview_text("minilm-l6", "full", 8, "en")
+    assert "参数" in preview_text("minilm-l6", "head", 8, "zh")
+    assert preview_text("no-such/hub-model", "lora", 8, "en") == ""  # nothing is downloaded
