@@ -138,14 +138,19 @@ def _trainer_args(config: RunConfig, run: Run, n_train: int, dev: dict):
     ), total, lr
 
 
+def data_spec(config: RunConfig):
+    """The run's data, loaded, checked and split as the configuration says."""
+    return prepare_data(config.data, config.text_column, config.label_column, config.test_data,
+                        config.validation_fraction, config.test_fraction, config.seed,
+                        config.max_rows, config.max_length)
+
+
 def preflight(config: RunConfig):
     """Check the data and the backbone before a run folder is made; returns the DataSpec.
 
     Raises DataError / BackboneError / ConfigError with the human message."""
     config.validate()
-    spec = prepare_data(config.data, config.text_column, config.label_column, config.test_data,
-                        config.validation_fraction, config.test_fraction, config.seed,
-                        config.max_rows, config.max_length)
+    spec = data_spec(config)
     resolve_backbone(config.backbone)
     return spec
 
@@ -165,9 +170,7 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     started = time.time()
     set_seed(config.seed)
 
-    spec = prepare_data(config.data, config.text_column, config.label_column, config.test_data,
-                        config.validation_fraction, config.test_fraction, config.seed,
-                        config.max_rows, config.max_length)
+    spec = data_spec(config)
     write_json_atomic(run.path / "data.json", spec.to_dict())
     for w in spec.warnings:
         run.append_event("message", text=f"Data warning: {w}", level="warning")
