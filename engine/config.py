@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 TASKS = ["classification"]
-STRATEGIES = ["lora", "full", "head"]
-DEFAULT_STRATEGY = "lora"
+# Names are the CLI --strategy values and the UI choices; engine/strategies.py describes each.
+STRATEGIES = ["auto", "full", "head", "bitfit", "lora", "rslora", "dora", "pissa", "adalora",
+              "ia3", "loha", "lokr", "vera", "prefix", "prompt", "ptuning", "qlora", "setfit"]
+LORA_FAMILY = ["lora", "rslora", "dora", "pissa", "adalora", "qlora"]
+PROMPT_FAMILY = ["prefix", "prompt", "ptuning"]
+DEFAULT_STRATEGY = "auto"
 
 
 def _f(default: Any, help: str, group: str, advanced: bool = False, **extra: Any) -> Any:
@@ -55,15 +59,26 @@ class RunConfig:
                        choices=STRATEGIES)
     max_length: int = _f(128, "Longest input in tokens; longer texts are truncated.", "model",
                          advanced=True, minimum=8, maximum=2048, step=8)
-    lora_r: int = _f(8, "LoRA rank: size of the low-rank update (higher = more capacity).",
-                     "model", advanced=True, minimum=1, maximum=256, step=1, strategies=["lora"])
-    lora_alpha: int = _f(16, "LoRA alpha: scale of the update (often 2 x rank).", "model",
-                         advanced=True, minimum=1, maximum=512, step=1, strategies=["lora"])
-    lora_dropout: float = _f(0.1, "Dropout on the LoRA path.", "model", advanced=True,
-                             minimum=0.0, maximum=0.5, step=0.05, strategies=["lora"])
-    lora_target_modules: str = _f("auto", "Comma-separated module names LoRA adapts ('auto': the "
-                                          "attention projections of the backbone family).",
-                                  "model", advanced=True, strategies=["lora"])
+    lora_r: int = _f(8, "Rank of the low-rank update (higher = more capacity, more parameters).",
+                     "model", advanced=True, minimum=1, maximum=256, step=1,
+                     strategies=LORA_FAMILY + ["loha", "lokr", "vera"])
+    lora_alpha: int = _f(16, "Scale of the low-rank update (often 2 x rank).", "model",
+                         advanced=True, minimum=1, maximum=512, step=1,
+                         strategies=LORA_FAMILY + ["loha", "lokr"])
+    lora_dropout: float = _f(0.1, "Dropout on the adapter path.", "model", advanced=True,
+                             minimum=0.0, maximum=0.5, step=0.05,
+                             strategies=LORA_FAMILY + ["loha", "lokr", "vera"])
+    lora_target_modules: str = _f("auto", "Comma-separated module names the adapter wraps ('auto': "
+                                          "the attention projections of the backbone family).",
+                                  "model", advanced=True,
+                                  strategies=LORA_FAMILY + ["ia3", "loha", "lokr", "vera"])
+    num_virtual_tokens: int = _f(20, "Number of trainable virtual tokens put before the text.",
+                                 "model", advanced=True, minimum=1, maximum=200, step=1,
+                                 strategies=PROMPT_FAMILY)
+    setfit_iterations: int = _f(10, "SetFit: sentence pairs drawn per labelled example for the "
+                                    "contrastive phase (more = slower, sometimes better).",
+                                "model", advanced=True, minimum=1, maximum=100, step=1,
+                                strategies=["setfit"])
     freeze_embeddings: bool = _f(False, "Freeze the word-embedding table during full fine-tuning "
                                         "(faster, less memory).", "model", advanced=True,
                                  strategies=["full"])
@@ -96,6 +111,26 @@ class RunConfig:
     time_budget_seconds: int = _f(0, "Stop training when this many seconds are spent and keep "
                                      "the best checkpoint (0 = no limit).", "training",
                                   advanced=True, minimum=0, step=30)
+    # ---- regularisation and low-data options ------------------------------------------------
+    dropout: float = _f(-1.0, "Dropout inside the backbone (-1 = keep the backbone's own).",
+                        "training", advanced=True, minimum=-1.0, maximum=0.5, step=0.05)
+    label_smoothing: float = _f(0.0, "Label smoothing: soften the targets (0 = off; 0.1 is "
+                                     "typical).", "training", advanced=True, minimum=0.0,
+                                maximum=0.5, step=0.05)
+    class_weights: str = _f("none", "Weight the loss by inverse class frequency ('balanced') to "
+                                    "help rare classes.", "training", advanced=True,
+                            choices=["none", "balanced"])
+    adversarial: str = _f("none", "Adversarial training on the embeddings (FGM): more robust, "
+                                  "~2x slower per step.", "training", advanced=True,
+                          choices=["none", "fgm"])
+    adversarial_epsilon: float = _f(1.0, "Size of the FGM perturbation.", "training",
+                                    advanced=True, minimum=0.01, maximum=10.0, step=0.1)
+    augment: str = _f("none", "Add generated training examples: token edits (swap, delete, "
+                              "insert), paraphrases by the bundled decoder, or both.", "training",
+                      advanced=True, choices=["none", "tokens", "paraphrase", "both"])
+    augment_per_example: int = _f(1, "New examples generated per training example when "
+                                     "augmenting.", "training", advanced=True, minimum=1,
+                                  maximum=8, step=1)
     seed: int = _f(42, "Random seed for the split, the head and the data order.", "training",
                    advanced=True, minimum=0, step=1)
     device: str = _f("auto", "Where to train ('auto': the GPU when there is one).", "training",

@@ -27,13 +27,21 @@ class Predictor:
         self.labels: list[str] = meta["labels"]
         self.text_column: str = meta.get("text_column", "text")
         self.run = run
-        self.model, self.tokenizer = _load(model_dir, run.config().backbone)
         self.max_length = run.config().max_length
         self._lock = threading.Lock()
+        from engine.fewshot import is_setfit_model, load_setfit
+
+        self._setfit = load_setfit(model_dir, self.max_length) if is_setfit_model(model_dir) \
+            else None
+        if self._setfit is None:
+            self.model, self.tokenizer = _load(model_dir, run.config().backbone)
 
     def predict_proba(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         import torch
 
+        if self._setfit is not None:
+            with self._lock:
+                return self._setfit.predict_proba(list(texts), batch_size=batch_size)
         out = []
         with self._lock, torch.inference_mode():
             order = np.argsort([len(t) for t in texts])  # similar lengths batch together
@@ -79,19 +87,21 @@ class Predictor:
 def _load(model_dir: Path, backbone: str):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     if (model_dir / "adapter_config.json").exists():
-        from peft import PeftModel
-
         from engine.backbones import resolve_backbone
+        from engine.strategies import load_adapter
 
         labels = read_json(model_dir / "labels.json", {})["labels"]
+        hf_logging.set_verbosity_error()  # the base's fresh head is replaced by the adapter's
         base = AutoModelForSequenceClassification.from_pretrained(
             resolve_backbone(backbone), num_labels=len(labels),
             id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
         if base.config.pad_token_id is None:
             base.config.pad_token_id = tokenizer.pad_token_id
-        model = PeftModel.from_pretrained(base, model_dir)
+        model = load_adapter(base, model_dir)
     else:
         model = AutoModelForSequenceClassification.from_pretrained(model_dir)
     model.eval()

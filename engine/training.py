@@ -12,13 +12,17 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 from transformers import TrainerCallback
 
+from engine import augment as augmentation
+from engine import regularization
 from engine.backbones import family_of, resolve_backbone
-from engine.config import RunConfig
+from engine.config import ConfigError, RunConfig
 from engine.data import prepare_data
 from engine.runs import Run, write_json_atomic
-from engine.strategies import apply_strategy, default_learning_rate, parameter_counts
+from engine.strategies import (STRATEGIES, apply_strategy, default_learning_rate, padding_side,
+                               parameter_counts, strategy_callbacks, support)
 from engine.tasks import classification as task
 
 
@@ -145,6 +149,26 @@ def data_spec(config: RunConfig):
                         config.max_rows, config.max_length)
 
 
+def check_support(config: RunConfig) -> None:
+    """ConfigError with the one-line reason when the strategy cannot train this backbone here."""
+    from transformers import AutoConfig
+
+    if config.strategy == "auto":
+        return
+    path = resolve_backbone(config.backbone)
+    model_type = getattr(AutoConfig.from_pretrained(path), "model_type", "")
+    reason = support(config.strategy, family_of(config.backbone), model_type, config.device)
+    if reason:
+        raise ConfigError(reason)
+
+
+def plan_run(config: RunConfig, spec) -> tuple[RunConfig, object]:
+    """Resolve ``strategy=auto`` with the planner; other strategies pass through unchanged."""
+    from engine.planner import resolve_auto
+
+    return resolve_auto(config, spec)
+
+
 def preflight(config: RunConfig):
     """Check the data and the backbone before a run folder is made; returns the DataSpec.
 
@@ -152,6 +176,9 @@ def preflight(config: RunConfig):
     config.validate()
     spec = data_spec(config)
     resolve_backbone(config.backbone)
+    check_support(plan_run(config, spec)[0])
+    if config.augment in ("paraphrase", "both"):
+        resolve_backbone("smollm2-135m-instruct")  # the paraphrasing model must be there
     return spec
 
 
@@ -162,7 +189,7 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     caller records them. A stop request ends training early but still saves and reports.
     """
     import torch
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
     stop_event = stop_event or threading.Event()
     quiet_libraries()
@@ -174,17 +201,30 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     write_json_atomic(run.path / "data.json", spec.to_dict())
     for w in spec.warnings:
         run.append_event("message", text=f"Data warning: {w}", level="warning")
+    if config.strategy == "auto":
+        config, plan = plan_run(config, spec)
+        write_json_atomic(run.path / "plan.json", plan.to_dict())
+        run.append_event("message", text=f"Auto plan: {plan.summary()}", plan=plan.to_dict())
+    check_support(config)
+    if STRATEGIES[config.strategy].trainer == "fewshot":
+        from engine.fewshot import train_setfit
+
+        return train_setfit(config, run, spec, stop_event)
+
+    train_frame, augment_info = _augmented_train(config, spec, run, stop_event)
 
     family = family_of(config.backbone)
     path = resolve_backbone(config.backbone)
     dev = pick_device(config.device)
-    model, tokenizer = task.load_model(path, spec.labels, family)
-    model = apply_strategy(model, config)
-    counts = parameter_counts(model)
-    train_ds = task.tokenize_frame(spec.train, tokenizer, config.max_length, spec.label2id)
+    dropout = regularization.dropout_overrides(path, config.dropout)
+    model, tokenizer = task.load_model(path, spec.labels, family, config_overrides=dropout)
+    tokenizer.padding_side = padding_side(config.strategy, family)
+    train_ds = task.tokenize_frame(train_frame, tokenizer, config.max_length, spec.label2id)
     val_ds = task.tokenize_frame(spec.validation, tokenizer, config.max_length, spec.label2id)
     test_ds = task.tokenize_frame(spec.test, tokenizer, config.max_length, spec.label2id)
     args, total_steps, lr = _trainer_args(config, run, len(train_ds), dev)
+    model = apply_strategy(model, config, total_steps=total_steps)
+    counts = parameter_counts(model)
     run.append_event("start", device=dev["label"], backbone=config.backbone, family=family,
                      strategy=config.strategy, parameters=counts, learning_rate=lr,
                      max_steps=total_steps, train_rows=len(train_ds), validation_rows=len(val_ds),
@@ -193,9 +233,12 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
                                 config.batch_size * args.gradient_accumulation_steps)]
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
-    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-                      processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
-                      compute_metrics=task.compute_metrics, callbacks=callbacks)
+    callbacks += strategy_callbacks(model)
+    reg = regularization.Regularization.from_config(config, train_frame["label"], spec.labels)
+    trainer = regularization.AdaptuneTrainer(
+        model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+        processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=task.compute_metrics, callbacks=callbacks, regularization=reg)
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # progress goes to events.jsonl instead
@@ -229,6 +272,7 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
         "parameters": counts, "device": dev["label"], "learning_rate": lr,
         "labels": spec.labels, "early_stopped": (not stopped and trainer.state.global_step
                                                   < total_steps),
+        "regularization": _regularization_summary(config, reg, dropout, augment_info, trainer),
     }
     run.write_metrics(metrics)
     run.append_event("end", status=metrics["status"], test=test["summary"])
@@ -285,3 +329,59 @@ def parameter_preview(config: RunConfig, num_labels: int = 2) -> dict:
     with torch.device("meta"):
         model = AutoModelForSequenceClassification.from_config(model_cfg)
     return parameter_counts(apply_strategy(model, config))
+
+
+# ---- regularisation and augmentation (engine/regularization.py, engine/augment.py) ----------
+def _augmented_train(config: RunConfig, spec, run: Run,
+                     stop_event: threading.Event) -> tuple[pd.DataFrame, dict]:
+    """The rows to train on: the train split plus, when ``config.augment`` asks, generated rows.
+
+    Only the train split is augmented (validation and test stay as they are). The new rows are
+    saved to ``<run>/augmented.csv`` so the user can see exactly what was trained on."""
+    info = {"augment": config.augment, "augment_per_example": config.augment_per_example,
+            "train_rows_original": len(spec.train), "augmented_rows": 0}
+    if config.augment == "none":
+        return spec.train, info
+    if config.augment in ("paraphrase", "both"):
+        seconds = augmentation.paraphrase_seconds(spec.train["text"].tolist(),
+                                                  config.augment_per_example)
+        large = len(spec.train) > augmentation.LARGE_TRAIN_ROWS
+        took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+        run.append_event("message", level="warning" if large else "info",
+                         text=f"Paraphrasing {len(spec.train)} training rows with SmolLM2 "
+                              f"(x{config.augment_per_example}): about {took} on a CPU"
+                              + (" (a large set: token edits are instant)." if large else "."))
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if time.time() - last[0] >= 30 or done == total:
+            last[0] = time.time()
+            run.append_event("message", text=f"Paraphrased {done} of {total} texts.")
+
+    t0 = time.time()
+    new = augmentation.augment_frame(spec.train, config.augment, config.augment_per_example,
+                                     config.seed, progress=progress,
+                                     should_stop=stop_event.is_set)
+    augmentation.release_paraphraser()
+    new.to_csv(run.path / "augmented.csv", index=False)
+    counts = new["method"].value_counts().to_dict() if len(new) else {}
+    info.update(augmented_rows=len(new), augment_seconds=round(time.time() - t0, 2),
+                augmented_by_method={str(k): int(v) for k, v in counts.items()})
+    run.append_event("message", text=f"Augmentation ({config.augment}): {len(new)} new training "
+                                     f"rows added to {len(spec.train)} (saved to augmented.csv).")
+    frame = pd.concat([spec.train[["text", "label"]], new[["text", "label"]]],
+                      ignore_index=True)
+    return frame, info
+
+
+def _regularization_summary(config: RunConfig, reg, dropout: dict, augment_info: dict,
+                            trainer) -> dict:
+    """What metrics.json records under "regularization" (all options, on or off)."""
+    out = {"dropout": config.dropout if config.dropout >= 0 else None,
+           "dropout_fields": sorted(dropout),
+           "label_smoothing": reg.label_smoothing, "class_weights": config.class_weights,
+           "class_weight_values": reg.describe()["class_weights"],
+           "adversarial": reg.adversarial, "adversarial_epsilon": reg.adversarial_epsilon,
+           "adversarial_steps": getattr(trainer, "adversarial_steps", 0)}
+    out.update(augment_info)
+    return out

@@ -178,13 +178,43 @@ TEXT: dict[str, dict[str, str]] = {
     "log.end": {"en": "Run ended: {status}.", "zh": "运行结束：{status}。"},
 
     # strategies (English descriptions fall back to engine/strategies.py)
-    "strategy.lora.name": {"en": "LoRA (recommended)", "zh": "LoRA（推荐）"},
+    "strategy.lora.name": {"en": "LoRA", "zh": "LoRA"},
     "strategy.full.name": {"en": "Full fine-tuning", "zh": "全量微调"},
     "strategy.head.name": {"en": "Head only", "zh": "仅训练分类头"},
     "strategy.lora": {"zh": "LoRA：在注意力投影层上做小的低秩更新，并训练新的分类头；速度快、"
                             "占用内存少，保存为小巧的适配器。"},
     "strategy.full": {"zh": "全量微调：所有权重都参与训练；容量最大、最慢，保存完整模型。"},
     "strategy.head": {"zh": "仅训练分类头：冻结主干，只训练新的分类头；最快，但效果最弱。"},
+    "strategy.auto.name": {"en": "Automatic (recommended)", "zh": "自动（推荐）"},
+    "strategy.auto": {"zh": "自动：根据主干模型、数据量和硬件为你选择策略和超参数。"},
+    "strategy.bitfit.name": {"zh": "BitFit"},
+    "strategy.bitfit": {"zh": "BitFit：只训练主干的偏置项和新的分类头；很小很快，比仅训练分类头更强一些。"},
+    "strategy.rslora.name": {"zh": "rsLoRA"},
+    "strategy.rslora": {"zh": "rsLoRA：采用秩稳定缩放的 LoRA，秩较高时依然学得好；保存一个小型适配器。"},
+    "strategy.dora.name": {"zh": "DoRA"},
+    "strategy.dora": {"zh": "DoRA：分别学习每个权重的大小和方向的 LoRA；通常略好，略慢。"},
+    "strategy.pissa.name": {"zh": "PiSSA"},
+    "strategy.pissa": {"zh": "PiSSA：从预训练权重最重要的方向初始化的 LoRA；通常比 LoRA 收敛更快。"},
+    "strategy.adalora.name": {"zh": "AdaLoRA"},
+    "strategy.adalora": {"zh": "AdaLoRA：训练中把秩预算分配给最需要的层的 LoRA。"},
+    "strategy.ia3.name": {"zh": "IA3"},
+    "strategy.ia3": {"zh": "IA3：为注意力层和前馈层的每个通道学习一个缩放系数；可训练参数最少。"},
+    "strategy.loha.name": {"zh": "LoHa"},
+    "strategy.loha": {"zh": "LoHa：由哈达玛积构成的低秩更新；同样大小下比 LoRA 表达力更强。"},
+    "strategy.lokr.name": {"zh": "LoKr"},
+    "strategy.lokr": {"zh": "LoKr：由克罗内克积构成的低秩更新；可训练参数很少。"},
+    "strategy.vera.name": {"zh": "VeRA"},
+    "strategy.vera": {"zh": "VeRA：共享一个冻结的随机投影，只训练小的缩放向量；比 LoRA 更小。"},
+    "strategy.prefix.name": {"zh": "前缀微调（Prefix tuning）"},
+    "strategy.prefix": {"zh": "前缀微调：在每个注意力层中学习少量虚拟词元；主干保持冻结。"},
+    "strategy.prompt.name": {"zh": "提示微调（Prompt tuning）"},
+    "strategy.prompt": {"zh": "提示微调：在文本前学习少量虚拟词；主干保持冻结。"},
+    "strategy.ptuning.name": {"zh": "P-tuning"},
+    "strategy.ptuning": {"zh": "P-tuning：由一个小网络生成、放在文本前的虚拟词；主干保持冻结。"},
+    "strategy.qlora.name": {"zh": "QLoRA"},
+    "strategy.qlora": {"zh": "QLoRA：在主干的 4 位量化副本上做 LoRA；能在小显卡上微调大模型。"},
+    "strategy.setfit.name": {"zh": "SetFit（少样本）"},
+    "strategy.setfit": {"zh": "SetFit：面向句向量编码器的少样本学习；每个标签 8 个样例即可。"},
 
     # backbones (English descriptions fall back to engine/backbones.py)
     "backbone.minilm-l6": {"zh": "MiniLM-L6（all-MiniLM-L6-v2），2200 万参数的英文编码器；"
@@ -229,7 +259,7 @@ TEXT: dict[str, dict[str, str]] = {
     "strategy.help": {"zh": "决定模型的哪些部分参与训练。"},
     "max_length": {"en": "Max length (tokens)", "zh": "最大长度（词元）"},
     "max_length.help": {"zh": "输入的最大词元数；更长的文本会被截断。"},
-    "lora_r": {"en": "LoRA rank", "zh": "LoRA 秩"},
+    "lora_r": {"en": "Rank (r)", "zh": "秩（r）"},
     "lora_r.help": {"zh": "LoRA 秩：低秩更新的大小（越大容量越高）。"},
     "lora_alpha": {"en": "LoRA alpha", "zh": "LoRA alpha"},
     "lora_alpha.help": {"zh": "LoRA alpha：更新的缩放系数（通常取秩的 2 倍）。"},
@@ -238,6 +268,24 @@ TEXT: dict[str, dict[str, str]] = {
     "lora_target_modules": {"en": "LoRA target modules", "zh": "LoRA 目标模块"},
     "lora_target_modules.help": {"zh": "LoRA 适配的模块名，用逗号分隔（“auto”：该模型系列的"
                                        "注意力投影层）。"},
+    "num_virtual_tokens": {"en": "Virtual tokens", "zh": "虚拟词元数"},
+    "num_virtual_tokens.help": {"zh": "放在文本前、参与训练的虚拟词元数量。"},
+    "setfit_iterations": {"en": "SetFit pairs per example", "zh": "SetFit 每个样例的句对数"},
+    "setfit_iterations.help": {"zh": "SetFit：对比学习阶段为每个标注样例抽取的句对数（越多越慢，有时更好）。"},
+    "dropout": {"en": "Dropout override", "zh": "Dropout 覆盖"},
+    "dropout.help": {"zh": "主干内部的 dropout（-1 表示保留主干自带的值）。"},
+    "label_smoothing": {"en": "Label smoothing", "zh": "标签平滑"},
+    "label_smoothing.help": {"zh": "标签平滑：软化训练目标（0 为关闭，常用 0.1）。"},
+    "class_weights": {"en": "Class weights", "zh": "类别权重"},
+    "class_weights.help": {"zh": "按类别频率的倒数为损失加权（balanced），帮助少数类。"},
+    "adversarial": {"en": "Adversarial training", "zh": "对抗训练"},
+    "adversarial.help": {"zh": "在词嵌入上做对抗训练（FGM）：更稳健，每步约慢一倍。"},
+    "adversarial_epsilon": {"en": "FGM epsilon", "zh": "FGM 扰动大小"},
+    "adversarial_epsilon.help": {"zh": "FGM 扰动的大小。"},
+    "augment": {"en": "Data augmentation", "zh": "数据增强"},
+    "augment.help": {"zh": "添加生成的训练样例：词级编辑（交换、删除、插入）、由内置解码器生成的改写，或两者都用。"},
+    "augment_per_example": {"en": "New examples per example", "zh": "每个样例生成的新样例数"},
+    "augment_per_example.help": {"zh": "数据增强时每个训练样例生成的新样例数。"},
     "freeze_embeddings": {"en": "Freeze embeddings", "zh": "冻结词嵌入"},
     "freeze_embeddings.help": {"zh": "全量微调时冻结词嵌入表（更快、更省内存）。"},
     "epochs": {"en": "Epochs", "zh": "训练轮数"},
@@ -390,7 +438,11 @@ def _engine_fallback(key: str) -> str | None:
     if key.startswith("strategy."):
         from engine.strategies import STRATEGIES
 
-        s = STRATEGIES.get(key[len("strategy."):])
+        name = key[len("strategy."):]
+        if name.endswith(".name"):
+            s = STRATEGIES.get(name[:-5])
+            return s.title if s is not None else None
+        s = STRATEGIES.get(name)
         return s.description if s is not None else None
     from engine.config import RunConfig
 

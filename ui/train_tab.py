@@ -278,7 +278,7 @@ def build(ctx: Context) -> None:
             tr.register(backbone, choices=backbone_choices)
             backbone_md = gr.Markdown(backbone_text(RunConfig().backbone, tr.lang),
                                       elem_id="train-backbone-info", elem_classes=["hint"])
-            strategy = tr.make(gr.Radio, label=T("strategy"), info=T("strategy.help"),
+            strategy = tr.make(gr.Dropdown, label=T("strategy"), info=T("strategy.help"),
                                choices=strategy_choices(tr.lang), value=RunConfig().strategy,
                                elem_id="train-strategy")
             tr.register(strategy, choices=strategy_choices)

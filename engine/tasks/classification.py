@@ -8,8 +8,12 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 
-def load_model(backbone_path: Path, labels: list[str], family: str):
-    """A *ForSequenceClassification model with a fresh head for ``labels``, and its tokenizer."""
+def load_model(backbone_path: Path, labels: list[str], family: str,
+               config_overrides: dict | None = None):
+    """A *ForSequenceClassification model with a fresh head for ``labels``, and its tokenizer.
+
+    ``config_overrides``: backbone-config fields to set before the model is built (e.g. the
+    dropout probabilities from engine.regularization.dropout_overrides)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -21,7 +25,8 @@ def load_model(backbone_path: Path, labels: list[str], family: str):
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
             backbone_path, num_labels=len(labels),
-            id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+            id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
+            **(config_overrides or {}))
     finally:
         hf_logging.set_verbosity(verbosity)
     if model.config.pad_token_id is None:

@@ -1,6 +1,6 @@
 """End to end in headless Chromium: the whole studio, as a user drives it.
 
-Data (bundled sample) -> Train (MiniLM-L6 + LoRA, 1 epoch, live loss curve) -> Evaluate
+Data (bundled sample) -> Train (MiniLM-L6 + Auto strategy, 1 epoch, live loss curve) -> Evaluate
 (metrics, confusion matrix, a prediction) -> Runs -> the Chinese interface -> a bad upload,
 all on one page against a real ``app.py`` subprocess (see conftest.py). The steps are ordered
 test functions sharing that page; a step whose prerequisite failed is skipped.
@@ -169,7 +169,7 @@ def test_2_train_tab_live_run(page: Page, artifacts_dir):
     open_tab(page, "train")
     expect(page.locator("#train-data")).to_contain_text(SAMPLE)
     expect(page.locator("#train-backbone input")).to_have_value(re.compile(r"^minilm-l6\b"))
-    expect(page.locator("#train-strategy input[value=lora]")).to_be_checked()
+    expect(page.locator("#train-strategy input")).to_have_value(re.compile(r"^Automatic"))
 
     epochs = page.locator("#cfg-epochs input")
     epochs.fill("1")
