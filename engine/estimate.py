@@ -260,11 +260,12 @@ def calibrate_time(config, spec_or_sample_texts, n_steps: int = 3, *,
     from engine.backbones import family_of, resolve_backbone
     from engine.strategies import apply_strategy, default_learning_rate, parameter_counts
     from engine.tasks import classification as task
-    from engine.training import pick_device
+    from engine.training import pick_device, quiet_libraries
 
     if config.strategy == "auto":
         raise ValueError("Resolve the 'auto' strategy (engine.planner.resolve_auto) before "
                          "timing it.")
+    quiet_libraries()
     n_steps = max(1, int(n_steps))
     setfit = config.strategy == "setfit"
     batch = config.batch_size * (2 if setfit else 1)

@@ -31,7 +31,8 @@ Rules (first matching row wins for the strategy; the other rows always apply)
   | max_length       | always                                      | 1.5 x p95 tokens, rounded up |
   |                  |                                             | to 16 (<=128) or 32, >= 32;  |
   |                  |                                             | cap 128 on CPU (256 when p95 |
-  |                  |                                             | > 128 tokens), 512 on a GPU  |
+  |                  |                                             | > 128 tokens), 512 on a GPU; |
+  |                  |                                             | never beyond the longest text|
   | batch_size       | setfit                                      | 16 sentence pairs            |
   |                  | CPU: encoder, max_length <= 128             | 16                           |
   |                  | CPU: decoder or max_length > 128            | 8                            |
@@ -60,7 +61,9 @@ English-only backbone it adds a note recommending a multilingual one.
 
 The bench case (2,000 rows of short binary sentiment, CPU, minilm-l6) gives lora, lr 1e-3,
 3 epochs, batch 16 -- the configuration measured ~6x faster than the reference recipe at equal
-accuracy.
+accuracy -- with max_length 64 (p95 36 tokens; the texts over 64 tokens are under 1%): test
+accuracy 0.930 through the engine CLI with strategy auto, vs 0.920 recorded at 128 and 0.916 for
+the reference.
 """
 from __future__ import annotations
 

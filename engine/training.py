@@ -204,7 +204,7 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     if config.strategy == "auto":
         config, plan = plan_run(config, spec)
         write_json_atomic(run.path / "plan.json", plan.to_dict())
-        run.append_event("message", text=f"Auto plan: {plan.summary()}", plan=plan.to_dict())
+        run.append_event("message", text=plan.summary(), plan=plan.to_dict())
     check_support(config)
     if STRATEGIES[config.strategy].trainer == "fewshot":
         from engine.fewshot import train_setfit

@@ -141,6 +141,13 @@ TEXT: dict[str, dict[str, str]] = {
                             "训练结果保存为{saves}。"},
     "train.saves.adapter": {"en": "a small adapter", "zh": "一个小型适配器"},
     "train.saves.model": {"en": "the whole model", "zh": "完整模型"},
+    "train.plan": {"en": "**What Auto will do** with this data (change any setting to override it; "
+                         "settings you changed are kept):",
+                   "zh": "**自动模式将如何训练**这份数据（修改任一设置即可覆盖；你改过的设置会保留）："},
+    "train.plan_needs_data": {"en": "Auto picks the strategy and settings from your data: choose "
+                                    "a table in the Data tab to see its plan.",
+                              "zh": "自动模式根据你的数据选择策略和设置：请先在“数据”页选择表格以查看方案。"},
+    "train.unavailable": {"en": "Not available here", "zh": "此处不可用"},
     "train.advanced": {"en": "Advanced settings", "zh": "高级设置"},
     "train.group.model": {"en": "**Model**", "zh": "**模型**"},
     "train.group.training": {"en": "**Training**", "zh": "**训练**"},

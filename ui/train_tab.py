@@ -195,18 +195,54 @@ def render_run(store: RunStore, jobs: JobManager, run_id: str | None, lang: str 
             charts.training_figure(events, lang), log_lines(events, lang))
 
 
+def unsupported_reason(cfg: RunConfig) -> str | None:
+    """The engine's one-line reason why this strategy cannot train this backbone, if any."""
+    from engine.training import check_support
+
+    try:
+        check_support(cfg)
+    except ENGINE_ERRORS as e:
+        return error_message(e)
+    return None
+
+
 def preview_text(backbone: str | None, strategy: str | None, lora_r, lang: str = "en") -> str:
     """Trainable / total parameters of the chosen pair, shown before Start."""
     try:
         cfg = RunConfig(backbone=backbone or RunConfig().backbone,
                         strategy=strategy or RunConfig().strategy,
                         lora_r=int(lora_r or RunConfig().lora_r))
+        if cfg.strategy == "auto":
+            return ""  # the plan below shows the planned strategy's parameters
+        reason = unsupported_reason(cfg)
+        if reason:
+            return box("warning", reason, t("train.unavailable", lang))
         counts = parameter_preview(cfg)
     except Exception:  # noqa: BLE001 - an unknown/offline backbone: Start explains it
         return ""
     return t("train.preview", lang, trainable=human_number(counts["trainable"]),
              total=human_number(counts["total"]), percent=f"{counts['percent']:.2f}",
              saves=t(f"train.saves.{STRATEGIES[cfg.strategy].saves}", lang))
+
+
+def plan_text(lang: str, *args) -> str:
+    """For strategy=auto: the plan (values and reasons) and the planned strategy's parameters."""
+    from engine.planner import preview_plan
+
+    vals = values_from(_FORM_NAMES, args)
+    if (vals.get("strategy") or "auto") != "auto":
+        return ""
+    if not vals.get("data"):
+        return t("train.plan_needs_data", lang)
+    try:
+        plan = preview_plan(form_to_config(vals))
+    except ENGINE_ERRORS as e:
+        return error_message(e)
+    params = preview_text(vals.get("backbone"), plan.values["strategy"], vals.get("lora_r"), lang)
+    return f"{t('train.plan', lang)}\n\n{plan.to_markdown()}\n\n{params}"
+
+
+_FORM_NAMES: list[str] = []
 
 
 def run_signature(store: RunStore, run_id: str | None) -> str:
@@ -286,6 +322,7 @@ def build(ctx: Context) -> None:
                                       elem_id="train-strategy-info", elem_classes=["hint"])
             preview_md = gr.Markdown(preview_text(None, None, None, tr.lang),
                                      elem_id="train-params-preview", elem_classes=["hint"])
+            plan_md = gr.Markdown("", elem_id="train-plan", elem_classes=["hint"])
             ctx.fields.update(backbone=backbone, strategy=strategy)
 
             basic = [f for g in ("model", "training") for f in config_fields(g, advanced=False)
@@ -459,6 +496,12 @@ def build(ctx: Context) -> None:
         for comp in (backbone, strategy, ctx.fields["lora_r"]):
             comp.change(preview_text, *preview_args, show_progress="hidden")
         ctx.on_lang.append((preview_text, *preview_args))
+        _FORM_NAMES[:] = ctx.field_names()
+        plan_args = ([lang, *form], plan_md)
+        for comp in (backbone, strategy):
+            comp.change(plan_text, *plan_args, show_progress="hidden")
+        ctx.c["train_tab"].select(plan_text, *plan_args, show_progress="hidden")
+        ctx.on_lang.append((plan_text, *plan_args))
         data_args = ([ctx.data_path, ctx.fields["text_column"], ctx.fields["label_column"], lang],
                      data_md)
         ctx.c["train_tab"].select(data_line, *data_args, show_progress="hidden")

@@ -377,3 +377,30 @@ def test_parameter_preview_before_start():
     assert "whole model" in preview_text("minilm-l6", "full", 8, "en")
     assert "参数" in preview_text("minilm-l6", "head", 8, "zh")
     assert preview_text("no-such/hub-model", "lora", 8, "en") == ""  # nothing is downloaded
+
+
+def test_auto_plan_shown_before_start(tmp_path):
+    from engine.config import RunConfig
+    from tests.conftest import SAMPLE_CSV
+    from ui import train_tab
+    from ui.app import build_app
+    from ui.form import config_to_form
+
+    build_app(runs_dir=tmp_path)  # wires the form, which fixes the field order
+    names = train_tab._FORM_NAMES
+    values = config_to_form(RunConfig(data=str(SAMPLE_CSV), text_column="text",
+                                      label_column="label"))
+    text = train_tab.plan_text("en", *[values[n] for n in names])
+    assert "What Auto will do" in text and "| strategy | lora |" in text
+    assert "parameters will train" in text
+    values["strategy"] = "full"
+    assert train_tab.plan_text("en", *[values[n] for n in names]) == ""
+    values.update(strategy="auto", data="")
+    assert "choose a table" in train_tab.plan_text("en", *[values[n] for n in names])
+
+
+def test_unavailable_pair_explained_before_start():
+    from ui.train_tab import preview_text
+
+    assert "CUDA GPU" in preview_text("minilm-l6", "qlora", 8, "en")
+    assert "encoder backbone" in preview_text("smollm2-135m-instruct", "setfit", 8, "en")
