@@ -225,6 +225,30 @@ def preview_text(backbone: str | None, strategy: str | None, lora_r, lang: str =
              saves=t(f"train.saves.{STRATEGIES[cfg.strategy].saves}", lang))
 
 
+def augment_preview(lang: str, *args):
+    """A few training texts and what the chosen augmentation makes of them, before training."""
+    import pandas as pd
+
+    from engine.augment import preview
+    from engine.training import data_spec
+
+    vals = values_from(_FORM_NAMES, args)
+    if not vals.get("data"):
+        return gr.update(visible=False), box("error", t("train.need_data", lang))
+    if (vals.get("augment") or "none") == "none":
+        return gr.update(visible=False), box("info", t("train.augment_off", lang))
+    try:
+        cfg = form_to_config(vals)
+        texts = data_spec(cfg).train["text"].head(5).tolist()
+        rows = preview(texts, cfg.augment, cfg.seed)
+    except ENGINE_ERRORS as e:
+        return gr.update(visible=False), box("error", error_message(e))
+    frame = pd.DataFrame([{t("train.augment_original", lang): r["original"],
+                           t("train.augment_new", lang): r["augmented"] or "—",
+                           t("train.augment_method", lang): r["method"]} for r in rows])
+    return gr.update(value=frame, visible=True), ""
+
+
 def plan_text(lang: str, *args) -> str:
     """For strategy=auto: the plan (values and reasons) and the planned strategy's parameters."""
     from engine.planner import preview_plan
@@ -357,6 +381,11 @@ def build(ctx: Context) -> None:
                                     ctx.fields[f.name] = comp
                                     if strategy_only(f):
                                         strategy_fields.append((f, comp))
+                with gr.Row():
+                    aug_btn = tr.make(gr.Button, value=T("train.augment_preview"), size="sm",
+                                      elem_id="train-augment-preview")
+                aug_table = gr.Dataframe(visible=False, wrap=True, interactive=False,
+                                         elem_id="train-augment-table")
 
             with tr.make(gr.Accordion, label=T("train.saveload"), open=False,
                          elem_id="train-saveload"):
@@ -501,6 +530,7 @@ def build(ctx: Context) -> None:
         for comp in (backbone, strategy):
             comp.change(plan_text, *plan_args, show_progress="hidden")
         ctx.c["train_tab"].select(plan_text, *plan_args, show_progress="hidden")
+        aug_btn.click(augment_preview, [lang, *form], [aug_table, message])
         ctx.on_lang.append((plan_text, *plan_args))
         data_args = ([ctx.data_path, ctx.fields["text_column"], ctx.fields["label_column"], lang],
                      data_md)

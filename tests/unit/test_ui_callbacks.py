@@ -404,3 +404,21 @@ def test_unavailable_pair_explained_before_start():
 
     assert "CUDA GPU" in preview_text("minilm-l6", "qlora", 8, "en")
     assert "encoder backbone" in preview_text("smollm2-135m-instruct", "setfit", 8, "en")
+
+
+def test_augmentation_preview_before_training(tmp_path):
+    from engine.config import RunConfig
+    from tests.conftest import SAMPLE_CSV
+    from ui import train_tab
+    from ui.app import build_app
+    from ui.form import config_to_form
+
+    build_app(runs_dir=tmp_path)
+    values = config_to_form(RunConfig(data=str(SAMPLE_CSV), augment="tokens"))
+    table, message = train_tab.augment_preview("en", *[values[n] for n in train_tab._FORM_NAMES])
+    assert message == "" and table["visible"]
+    frame = table["value"]
+    assert len(frame) == 5 and (frame["Original"] != frame["Generated"]).any()
+    values["augment"] = "none"
+    _, message = train_tab.augment_preview("en", *[values[n] for n in train_tab._FORM_NAMES])
+    assert "augmentation is off" in message
