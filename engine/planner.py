@@ -384,9 +384,9 @@ def plan(stats: dict, backbone: str, device: str, n_labels: int, language: str =
         if strategy == "lora":
             lr = 1e-3 if params_m <= 200 else 5e-4
             v["learning_rate"] = lr
-            r["learning_rate"] = (f"{_sci(lr)} suits LoRA: adapters start at zero and need a higher "
-                                  "rate than full fine-tuning (measured on MiniLM: 1e-3 matches "
-                                  "full fine-tuning's accuracy; 5e-4 can stall)."
+            r["learning_rate"] = (f"{_sci(lr)} suits LoRA: adapters start at zero and need a "
+                                  "higher rate than full fine-tuning (measured on MiniLM: 1e-3 "
+                                  "matches full fine-tuning's accuracy; 5e-4 can stall)."
                                   if lr == 1e-3 else
                                   f"{_sci(lr)}: half the small-model LoRA rate for a backbone of "
                                   f"{params_m:g}M parameters, whose updates are larger.")

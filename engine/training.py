@@ -202,9 +202,16 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     for w in spec.warnings:
         run.append_event("message", text=f"Data warning: {w}", level="warning")
     if config.strategy == "auto":
+        requested = config
         config, plan = plan_run(config, spec)
-        write_json_atomic(run.path / "plan.json", plan.to_dict())
+        # config.json holds what actually trains (predict reads max_length from it); the form
+        # the run was started from is kept in plan.json
+        write_json_atomic(run.path / "plan.json", {**plan.to_dict(),
+                                                   "requested": requested.to_dict()})
+        config.save(run.path / "config.json")
         run.append_event("message", text=plan.summary(), plan=plan.to_dict())
+        for note in plan.notes:
+            run.append_event("message", text=note, level="warning")
     check_support(config)
     if STRATEGIES[config.strategy].trainer == "fewshot":
         from engine.fewshot import train_setfit

@@ -148,6 +148,9 @@ TEXT: dict[str, dict[str, str]] = {
                                     "a table in the Data tab to see its plan.",
                               "zh": "自动模式根据你的数据选择策略和设置：请先在“数据”页选择表格以查看方案。"},
     "train.unavailable": {"en": "Not available here", "zh": "此处不可用"},
+    "train.estimate": {"en": "Estimated peak memory {memory} (batch {batch}, length {length}); "
+                             "saved size {size}.",
+                       "zh": "预计内存峰值 {memory}（批大小 {batch}，长度 {length}）；保存大小 {size}。"},
     "train.augment_preview": {"en": "Preview augmentation on 5 training texts",
                               "zh": "在 5 条训练文本上预览数据增强"},
     "train.augment_off": {"en": "Data augmentation is off: pick a method above first.",

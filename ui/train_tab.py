@@ -13,7 +13,8 @@ from engine.config import RunConfig, config_fields
 from engine.jobs import JobManager
 from engine.runs import Run, RunStore
 from engine.strategies import STRATEGIES
-from engine.training import parameter_preview, preflight
+from engine.estimate import estimate_before_start
+from engine.training import preflight
 
 from ui import charts
 from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, fmt_score,
@@ -217,12 +218,15 @@ def preview_text(backbone: str | None, strategy: str | None, lora_r, lang: str =
         reason = unsupported_reason(cfg)
         if reason:
             return box("warning", reason, t("train.unavailable", lang))
-        counts = parameter_preview(cfg)
+        est = estimate_before_start(cfg)
     except Exception:  # noqa: BLE001 - an unknown/offline backbone: Start explains it
         return ""
+    counts = est["parameters"]
     return t("train.preview", lang, trainable=human_number(counts["trainable"]),
              total=human_number(counts["total"]), percent=f"{counts['percent']:.2f}",
-             saves=t(f"train.saves.{STRATEGIES[cfg.strategy].saves}", lang))
+             saves=t(f"train.saves.{STRATEGIES[cfg.strategy].saves}", lang)) + " " + \
+        t("train.estimate", lang, memory=est["memory"]["human"]["peak"], size=est["saved_human"],
+          batch=cfg.batch_size, length=cfg.max_length)
 
 
 def augment_preview(lang: str, *args):
