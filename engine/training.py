@@ -149,13 +149,13 @@ def data_spec(config: RunConfig):
                         config.max_rows, config.max_length)
 
 
-def check_support(config: RunConfig) -> None:
+def check_support(config: RunConfig, download: bool = True) -> None:
     """ConfigError with the one-line reason when the strategy cannot train this backbone here."""
     from transformers import AutoConfig
 
     if config.strategy == "auto":
         return
-    path = resolve_backbone(config.backbone)
+    path = resolve_backbone(config.backbone, download=download)
     model_type = getattr(AutoConfig.from_pretrained(path), "model_type", "")
     reason = support(config.strategy, family_of(config.backbone), model_type, config.device)
     if reason:

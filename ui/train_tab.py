@@ -198,10 +198,13 @@ def render_run(store: RunStore, jobs: JobManager, run_id: str | None, lang: str 
 
 def unsupported_reason(cfg: RunConfig) -> str | None:
     """The engine's one-line reason why this strategy cannot train this backbone, if any."""
+    from engine.backbones import BackboneError
     from engine.training import check_support
 
     try:
-        check_support(cfg)
+        check_support(cfg, download=False)  # a preview never downloads a model
+    except BackboneError:
+        return None  # not available locally: Start explains it
     except ENGINE_ERRORS as e:
         return error_message(e)
     return None
