@@ -5,7 +5,6 @@ Needs the bundled MiniLM body and ../shared/data/uci_sentiment_sentences.csv (sk
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 
@@ -58,10 +57,7 @@ def test_setfit_eight_shots_beats_majority_and_reloads(tmp_path):
     print(f"\nSetFit {SHOTS}/class: {seconds:.1f} s, test accuracy "
           f"{metrics['test']['accuracy']:.3f}, macro-F1 {metrics['test']['macro_f1']:.3f}, "
           f"majority {metrics['majority_baseline']:.3f}, {metrics['global_step']} steps")
-    # The time limit holds on an idle 2-core machine; with the cores shared by other jobs
-    # (load 5-7 measured 50-140 s) it would only measure the neighbours.
-    if os.getloadavg()[0] < 2.5:
-        assert seconds < 90
+    # the time is printed, not asserted: speed targets live in bench/, not in tests
     assert run.status == "completed" and metrics["status"] == "completed"
     # the same schema as train_run's metrics.json
     for key in ("validation", "test", "test_report", "worst_errors", "majority_baseline",
@@ -131,9 +127,7 @@ def test_setfit_on_a_tiny_random_encoder_is_fast(tmp_path, small_csv, tiny_encod
                     batch_size=16, max_length=16, class_weights="balanced")
     spec = data_spec(cfg)
     run = RunStore(cfg.output_dir).create(cfg)
-    t0 = time.time()
     metrics = train_setfit(cfg, run, spec)
-    assert time.time() - t0 < 60
     assert metrics["status"] == "completed" and metrics["labels"] == ["neg", "pos"]
     assert metrics["global_step"] == metrics["max_steps"] > 0
     assert metrics["test"]["n"] == len(spec.test)
