@@ -22,7 +22,7 @@ from engine.config import ConfigError, RunConfig
 from engine.data import prepare_data
 from engine.runs import Run, write_json_atomic
 from engine.strategies import (STRATEGIES, apply_strategy, default_learning_rate, padding_side,
-                               parameter_counts, strategy_callbacks, support)
+                               parameter_counts, save_model, strategy_callbacks, support)
 from engine.tasks import classification as task
 
 
@@ -115,13 +115,14 @@ class EventsCallback(TrainerCallback):
                               **values)
 
 
-def _trainer_args(config: RunConfig, run: Run, n_train: int, dev: dict):
+def _trainer_args(config: RunConfig, run: Run, n_train: int, dev: dict,
+                  family: str = "encoder"):
     from transformers import TrainingArguments
 
     steps_per_epoch = max(1, math.ceil(n_train / config.batch_size))
     total = config.max_steps or max(1, math.ceil(steps_per_epoch * config.epochs))
     eval_every = max(1, min(total, math.ceil(steps_per_epoch / config.evaluations_per_epoch)))
-    lr = config.learning_rate or default_learning_rate(config.strategy)
+    lr = config.learning_rate or default_learning_rate(config.strategy, family)
     best = config.metric_for_best_model
     return TrainingArguments(
         output_dir=str(run.checkpoints_dir),
@@ -229,7 +230,7 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     train_ds = task.tokenize_frame(train_frame, tokenizer, config.max_length, spec.label2id)
     val_ds = task.tokenize_frame(spec.validation, tokenizer, config.max_length, spec.label2id)
     test_ds = task.tokenize_frame(spec.test, tokenizer, config.max_length, spec.label2id)
-    args, total_steps, lr = _trainer_args(config, run, len(train_ds), dev)
+    args, total_steps, lr = _trainer_args(config, run, len(train_ds), dev, family)
     model = apply_strategy(model, config, total_steps=total_steps)
     counts = parameter_counts(model)
     run.append_event("start", device=dev["label"], backbone=config.backbone, family=family,
@@ -311,7 +312,7 @@ def _save_model(trainer, tokenizer, run: Run, spec) -> None:
     out = run.model_dir
     tmp = out.with_name("model.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    trainer.model.save_pretrained(tmp)
+    save_model(trainer.model, tmp)  # PiSSA becomes a plain LoRA adapter for the original base
     tokenizer.save_pretrained(tmp)
     write_json_atomic(tmp / "labels.json", {"labels": spec.labels,
                                             "text_column": spec.text_column,

@@ -112,7 +112,7 @@ def test_strategy_trains_saves_and_reloads(strategy, backbone, tmp_path):
     _, batch = _batch(path, strategy, family)
     params = [p for p in pm.parameters() if p.requires_grad]
     start = {n: p.detach().clone() for n, p in pm.named_parameters() if p.requires_grad}
-    opt = torch.optim.AdamW(params, lr=S.default_learning_rate(strategy))
+    opt = torch.optim.AdamW(params, lr=S.default_learning_rate(strategy, family))
     pm.train()
     for step in range(STEPS):
         loss = pm(**batch, labels=LABELS).loss
@@ -134,7 +134,9 @@ def test_strategy_trains_saves_and_reloads(strategy, backbone, tmp_path):
     if S.STRATEGIES[strategy].saves == "adapter":
         assert (out / "adapter_config.json").exists()
         base = _load(path)
-        if strategy == "prefix":
+        if strategy == "prefix" or (family == "decoder" and strategy in ("prompt", "ptuning")):
+            # PeftModel.from_pretrained plus the model-side shim the method needs
+            # (prefix: the cache argument; decoder prompts: position ids over left padding)
             reloaded = S.load_adapter(base, out)
         else:
             from peft import PeftModel
@@ -147,15 +149,29 @@ def test_strategy_trains_saves_and_reloads(strategy, backbone, tmp_path):
         reloaded = AutoModelForSequenceClassification.from_pretrained(out)
     reloaded.eval()
     got = _logits(reloaded, batch)
-    # prompt / p-tuning on a decoder pad on the left; left-padded batches through the tiny random
-    # Llama differ by up to ~1e-3 between two identical models (seen in CI, not understood yet)
-    tol = 5e-3 if (family, strategy) in {("decoder", "prompt"), ("decoder", "ptuning")} else 1e-5
-    assert torch.allclose(got, expected, atol=tol), (got - expected).abs().max()
+    assert torch.allclose(got, expected, atol=1e-5), (got - expected).abs().max()
 
     # a padded batch is scored like each text alone
     tok, _ = _batch(path, strategy, family)
     alone = torch.cat([_logits(reloaded, tok([t], return_tensors="pt")) for t in TEXTS])
-    assert torch.allclose(alone, got, atol=tol), (alone - got).abs().max()
+    assert torch.allclose(alone, got, atol=1e-5), (alone - got).abs().max()
+
+
+def test_decoder_prompt_needs_positions_over_left_padding(tiny_decoder, tmp_path):
+    """peft puts the virtual tokens in front of the left padding and drops position ids: without
+    ``load_adapter``'s position ids the padded batch no longer scores like each text alone."""
+    from peft import PeftModel
+
+    pm = S.apply_strategy(_load(tiny_decoder), RunConfig(strategy="prompt", num_virtual_tokens=4))
+    with torch.no_grad():
+        for p in pm.prompt_encoder.parameters():
+            p.mul_(20)  # a prompt that matters, as after training
+    S.save_model(pm, tmp_path)
+    tok, batch = _batch(tiny_decoder, "prompt", "decoder")
+    for reload, same in ((S.load_adapter, True), (PeftModel.from_pretrained, False)):
+        model = reload(_load(tiny_decoder), tmp_path).eval()
+        alone = torch.cat([_logits(model, tok([t], return_tensors="pt")) for t in TEXTS])
+        assert torch.allclose(alone, _logits(model, batch), atol=1e-5) == same
 
 
 def test_pissa_adapter_is_plain_lora_for_the_original_base(tiny_encoder, tmp_path):
@@ -282,6 +298,13 @@ def test_apply_strategy_refuses_what_it_does_not_train(tiny_encoder):
     for strategy in ("auto", "setfit", "nope"):
         with pytest.raises(ValueError):
             S.apply_strategy(_load(tiny_encoder), SimpleNamespace(strategy=strategy))
+
+
+def test_default_learning_rates():
+    assert S.default_learning_rate("full") == 5e-5
+    assert S.default_learning_rate("lora", "decoder") == S.default_learning_rate("lora") == 1e-3
+    assert S.default_learning_rate("ptuning", "decoder") < S.default_learning_rate("ptuning")
+    assert all(S.default_learning_rate(n, f) > 0 for n in S.STRATEGIES for f in S.FAMILIES)
 
 
 def test_padding_side():
