@@ -6,6 +6,7 @@
 #   make test         the whole test suite (needs /usr/bin/chromium for the browser tests)
 #   make test-unit    tests/unit only
 #   make bench        speed benchmark: reference PyTorch loop vs Adaptune's default recipe
+#   make bench-strategies  every strategy + the few-shot table (~20 min on 2 cores)
 #   make clean        remove runs/ and caches (keeps .venv)
 
 SHELL := /bin/bash
@@ -31,10 +32,10 @@ STAMP_DEV := $(VENV)/.installed-dev-$(call hash_of,$(REQ_DEV))
 TEST_ENV := GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: help install install-dev run test test-unit bench clean check-chromium
+.PHONY: help install install-dev run test test-unit bench bench-strategies clean check-chromium
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -81,3 +82,7 @@ bench: install
 clean:
 	rm -rf runs .pytest_cache .gradio .cache test-artifacts
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+bench-strategies: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+	  $(PY) bench/bench_strategies.py $(BENCH_ARGS)
