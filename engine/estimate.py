@@ -258,7 +258,8 @@ def calibrate_time(config, spec_or_sample_texts, n_steps: int = 3, *,
     import torch
 
     from engine.backbones import family_of, resolve_backbone
-    from engine.strategies import apply_strategy, default_learning_rate, parameter_counts
+    from engine.strategies import (after_optimizer_step, apply_strategy, default_learning_rate,
+                                   padding_side, parameter_counts)
     from engine.tasks import classification as task
     from engine.training import pick_device, quiet_libraries
 
@@ -277,11 +278,12 @@ def calibrate_time(config, spec_or_sample_texts, n_steps: int = 3, *,
     family = family_of(config.backbone)
     model, tokenizer = task.load_model(resolve_backbone(config.backbone), names, family)
     model_cfg = config if not setfit else _as_full(config)
-    model = apply_strategy(model, model_cfg)
+    tokenizer.padding_side = padding_side(model_cfg.strategy, family)
+    model = apply_strategy(model, model_cfg, total_steps=max(n_steps + 1, 10))
     model.to(dev["device"]).train()
     load_seconds = time.time() - t0
     params = [p for p in model.parameters() if p.requires_grad]
-    lr = config.learning_rate or _default_lr(config.strategy, default_learning_rate)
+    lr = config.learning_rate or _default_lr(config.strategy, default_learning_rate, family)
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay)
     label2id = {n: i for i, n in enumerate(names)}
 
@@ -302,6 +304,7 @@ def calibrate_time(config, spec_or_sample_texts, n_steps: int = 3, *,
             loss = model(**enc, labels=y).loss
         loss.backward()
         optimizer.step()
+        after_optimizer_step(model, step)  # AdaLoRA's rank budget, as in a real run
         optimizer.zero_grad(set_to_none=True)
         _sync(dev)
         if step:  # step 0 is the warm-up
@@ -341,11 +344,11 @@ def _as_full(config):
     return replace(config, strategy="full")
 
 
-def _default_lr(strategy: str, default_learning_rate) -> float:
+def _default_lr(strategy: str, default_learning_rate, family: str = "encoder") -> float:
     if strategy == "setfit":
         return 2e-5
     try:
-        return default_learning_rate(strategy)
+        return default_learning_rate(strategy, family)
     except KeyError:
         return 1e-4
 

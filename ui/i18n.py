@@ -148,6 +148,13 @@ TEXT: dict[str, dict[str, str]] = {
                                     "a table in the Data tab to see its plan.",
                               "zh": "自动模式根据你的数据选择策略和设置：请先在“数据”页选择表格以查看方案。"},
     "train.unavailable": {"en": "Not available here", "zh": "此处不可用"},
+    "train.measure_speed": {"en": "Measure speed (a few real training steps)",
+                            "zh": "测速（运行几步真实训练）"},
+    "train.speed_estimate": {"en": "{strategy}: about {per_epoch} per epoch, {total} for the whole run "
+                          "({rate} samples/s over {steps} measured steps; validation adds a "
+                          "little).",
+                    "zh": "{strategy}：每轮约 {per_epoch}，整个训练约 {total}（实测 {steps} 步，"
+                          "每秒 {rate} 个样本；验证会另外花一点时间）。"},
     "train.estimate": {"en": "Estimated peak memory {memory} (batch {batch}, length {length}); "
                              "saved size {size}.",
                        "zh": "预计内存峰值 {memory}（批大小 {batch}，长度 {length}）；保存大小 {size}。"},

@@ -210,12 +210,15 @@ def unsupported_reason(cfg: RunConfig) -> str | None:
     return None
 
 
-def preview_text(backbone: str | None, strategy: str | None, lora_r, lang: str = "en") -> str:
-    """Trainable / total parameters of the chosen pair, shown before Start."""
+def preview_text(backbone: str | None, strategy: str | None, lora_r, lang: str = "en",
+                 batch_size=None, max_length=None) -> str:
+    """Trainable / total parameters of the chosen pair, peak memory at the form's batch size
+    and length, and the saved size, shown before Start."""
+    d = RunConfig()
     try:
-        cfg = RunConfig(backbone=backbone or RunConfig().backbone,
-                        strategy=strategy or RunConfig().strategy,
-                        lora_r=int(lora_r or RunConfig().lora_r))
+        cfg = RunConfig(backbone=backbone or d.backbone, strategy=strategy or d.strategy,
+                        lora_r=int(lora_r or d.lora_r), batch_size=int(batch_size or d.batch_size),
+                        max_length=int(max_length or d.max_length))
         if cfg.strategy == "auto":
             return ""  # the plan below shows the planned strategy's parameters
         reason = unsupported_reason(cfg)
@@ -256,6 +259,29 @@ def augment_preview(lang: str, *args):
     return gr.update(value=frame, visible=True), ""
 
 
+def measure_speed(lang: str, *args) -> str:
+    """Time a few real training steps of the chosen (or planned) setup on the user's data."""
+    from engine.estimate import calibrate_time
+    from engine.training import data_spec, plan_run
+
+    vals = values_from(_FORM_NAMES, args)
+    if not vals.get("data"):
+        return box("error", t("train.need_data", lang))
+    try:
+        cfg = form_to_config(vals)
+        spec = data_spec(cfg)
+        cfg = plan_run(cfg, spec)[0]
+        reason = unsupported_reason(cfg)
+        if reason:
+            return box("warning", reason, t("train.unavailable", lang))
+        out = calibrate_time(cfg, spec, n_steps=3)
+    except ENGINE_ERRORS as e:
+        return box("error", error_message(e))
+    return box("info", t("train.speed_estimate", lang, per_epoch=out["human"]["per_epoch"],
+                         total=out["human"]["training"], rate=f"{out['samples_per_second']:.1f}",
+                         steps=out["n_steps"], strategy=cfg.strategy))
+
+
 def plan_text(lang: str, *args) -> str:
     """For strategy=auto: the plan (values and reasons) and the planned strategy's parameters."""
     from engine.planner import preview_plan
@@ -269,7 +295,9 @@ def plan_text(lang: str, *args) -> str:
         plan = preview_plan(form_to_config(vals))
     except ENGINE_ERRORS as e:
         return error_message(e)
-    params = preview_text(vals.get("backbone"), plan.values["strategy"], vals.get("lora_r"), lang)
+    planned = {**vals, **plan.values, **plan.kept}
+    params = preview_text(vals.get("backbone"), plan.values["strategy"], planned.get("lora_r"),
+                          lang, planned.get("batch_size"), planned.get("max_length"))
     return f"{t('train.plan', lang)}\n\n{plan.to_markdown()}\n\n{params}"
 
 
@@ -354,6 +382,10 @@ def build(ctx: Context) -> None:
             preview_md = gr.Markdown(preview_text(None, None, None, tr.lang),
                                      elem_id="train-params-preview", elem_classes=["hint"])
             plan_md = gr.Markdown("", elem_id="train-plan", elem_classes=["hint"])
+            with gr.Row():
+                speed_btn = tr.make(gr.Button, value=T("train.measure_speed"), size="sm",
+                                    elem_id="train-measure-speed")
+            speed_md = gr.HTML("", elem_id="train-speed", padding=False)
             ctx.fields.update(backbone=backbone, strategy=strategy)
 
             basic = [f for g in ("model", "training") for f in config_fields(g, advanced=False)
@@ -528,16 +560,21 @@ def build(ctx: Context) -> None:
 
         strategy.change(strategy_changed, [strategy, lang], [strategy_md, *strat_out],
                         show_progress="hidden")
-        preview_args = ([backbone, strategy, ctx.fields["lora_r"], lang], preview_md)
-        for comp in (backbone, strategy, ctx.fields["lora_r"]):
+        sizes = [ctx.fields["lora_r"], lang, ctx.fields["batch_size"], ctx.fields["max_length"]]
+        preview_args = ([backbone, strategy, *sizes], preview_md)
+        for comp in (backbone, strategy, ctx.fields["lora_r"], ctx.fields["batch_size"],
+                     ctx.fields["max_length"]):
             comp.change(preview_text, *preview_args, show_progress="hidden")
         ctx.on_lang.append((preview_text, *preview_args))
         _FORM_NAMES[:] = ctx.field_names()
         plan_args = ([lang, *form], plan_md)
-        for comp in (backbone, strategy):
+        planned = ("epochs", "learning_rate", "batch_size", "max_length", "lora_r",
+                   "class_weights", "warmup_ratio", "evaluations_per_epoch", "max_steps")
+        for comp in (backbone, strategy, *[ctx.fields[n] for n in planned]):
             comp.change(plan_text, *plan_args, show_progress="hidden")
         ctx.c["train_tab"].select(plan_text, *plan_args, show_progress="hidden")
         aug_btn.click(augment_preview, [lang, *form], [aug_table, message])
+        speed_btn.click(measure_speed, [lang, *form], speed_md)
         ctx.on_lang.append((plan_text, *plan_args))
         data_args = ([ctx.data_path, ctx.fields["text_column"], ctx.fields["label_column"], lang],
                      data_md)

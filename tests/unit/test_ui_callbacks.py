@@ -422,3 +422,20 @@ def test_augmentation_preview_before_training(tmp_path):
     values["augment"] = "none"
     _, message = train_tab.augment_preview("en", *[values[n] for n in train_tab._FORM_NAMES])
     assert "augmentation is off" in message
+
+
+def test_measure_speed_and_memory_at_the_form_size(tmp_path, small_csv, tiny_encoder):
+    from engine.config import RunConfig
+    from ui import train_tab
+    from ui.app import build_app
+    from ui.form import config_to_form
+
+    build_app(runs_dir=tmp_path)
+    values = config_to_form(RunConfig(data=str(small_csv), backbone=str(tiny_encoder),
+                                      strategy="lora", batch_size=8, max_length=32))
+    text = train_tab.measure_speed("en", *[values[n] for n in train_tab._FORM_NAMES])
+    assert "per epoch" in text and "samples/s over 3 measured steps" in text
+    small = train_tab.preview_text("minilm-l6", "full", 8, "en", 8, 64)
+    big = train_tab.preview_text("minilm-l6", "full", 8, "en", 64, 256)
+    assert "(batch 8, length 64)" in small and "(batch 64, length 256)" in big
+    assert small != big
