@@ -19,7 +19,10 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-TASKS = ["classification"]
+# Names are the CLI --task values; engine/tasks/<module>.py implements each (see engine/tasks).
+TASKS = ["classification", "multilabel", "ner", "relation", "qa", "summarization", "translation",
+         "dialogue"]
+GENERATION_TASKS = ["summarization", "translation", "dialogue"]
 # Names are the CLI --strategy values and the UI choices; engine/strategies.py describes each.
 STRATEGIES = ["auto", "full", "head", "bitfit", "lora", "rslora", "dora", "pissa", "adalora",
               "ia3", "loha", "lokr", "vera", "prefix", "prompt", "ptuning", "qlora", "setfit"]
@@ -39,8 +42,11 @@ def _f(default: Any, help: str, group: str, advanced: bool = False, **extra: Any
 class RunConfig:
     # ---- data -------------------------------------------------------------------------------
     data: str = _f("", "Labelled table to train on (CSV, TSV, JSONL, Parquet or Excel).", "data")
-    text_column: str = _f("", "Column with the input text (empty: inferred from the table).", "data")
-    label_column: str = _f("", "Column with the label (empty: inferred from the table).", "data")
+    text_column: str = _f("", "Column with the input text (NER: the tokens or text; QA: the "
+                              "context; generation: the source). Empty: inferred.", "data")
+    label_column: str = _f("", "Column with the label (multi-label: labels separated by ; or |; "
+                               "NER: the tags or entity spans; relation: the relation; QA: the "
+                               "answer; generation: the target). Empty: inferred.", "data")
     test_data: str = _f("", "Optional separate test file with the same columns (empty: split off "
                             "from the data).", "data", advanced=True)
     validation_fraction: float = _f(0.1, "Share of rows held out to evaluate during training.",
@@ -51,6 +57,31 @@ class RunConfig:
     max_rows: int = _f(0, "Use at most this many rows (a stratified sample; 0 = all).", "data",
                        advanced=True, minimum=0, step=100)
     task: str = _f("classification", "What the model learns to do.", "data", choices=TASKS)
+    label_columns: str = _f("", "Multi-label with one 0/1 column per label: those columns, "
+                                "comma-separated (empty: one label column with labels separated "
+                                "by ; or |).", "data", advanced=True, tasks=["multilabel"])
+    head_column: str = _f("", "Column with the head (first) entity of the relation (empty: "
+                              "inferred).", "data", tasks=["relation"])
+    tail_column: str = _f("", "Column with the tail (second) entity of the relation (empty: "
+                              "inferred).", "data", tasks=["relation"])
+    question_column: str = _f("", "Column with the question (empty: inferred).", "data",
+                              tasks=["qa"])
+    answer_start_column: str = _f("", "Optional column with the answer's character offset in the "
+                                      "context (empty: the answer text is searched for).", "data",
+                                  advanced=True, tasks=["qa"])
+    prompt_template: str = _f("", "Instruction template; {source} is the input text (empty: the "
+                                  "task's default template).", "model", advanced=True,
+                              tasks=GENERATION_TASKS + ["qa"])
+    target_language: str = _f("", "Translation: the language to translate into, named in the "
+                                  "default template (e.g. Spanish).", "data",
+                              tasks=["translation"])
+    max_new_tokens: int = _f(64, "Longest generated answer, in tokens.", "model", advanced=True,
+                             minimum=1, maximum=1024, step=8, tasks=GENERATION_TASKS + ["qa"])
+    packing: bool = _f(False, "Pack several short examples into one sequence (faster on short "
+                              "texts).", "model", advanced=True, tasks=GENERATION_TASKS)
+    generation_eval_rows: int = _f(100, "Test rows generated for the final scores (generation is "
+                                        "slow on a CPU; 0 = all).", "training", advanced=True,
+                                   minimum=0, step=10, tasks=GENERATION_TASKS + ["qa"])
 
     # ---- model ------------------------------------------------------------------------------
     backbone: str = _f("minilm-l6", "Pretrained model to adapt: a bundled name, a Hugging Face hub "
@@ -105,9 +136,11 @@ class RunConfig:
     early_stopping_patience: int = _f(4, "Stop when the validation metric has not improved for "
                                          "this many evaluations (0 = never).", "training",
                                       advanced=True, minimum=0, maximum=50, step=1)
-    metric_for_best_model: str = _f("macro_f1", "Validation metric that picks the best checkpoint.",
+    metric_for_best_model: str = _f("macro_f1", "Validation metric that picks the best checkpoint "
+                                                "(a task without it uses its own main metric).",
                                     "training", advanced=True,
-                                    choices=["macro_f1", "accuracy", "loss"])
+                                    choices=["macro_f1", "accuracy", "loss", "micro_f1", "f1",
+                                             "exact_match"])
     time_budget_seconds: int = _f(0, "Stop training when this many seconds are spent and keep "
                                      "the best checkpoint (0 = no limit).", "training",
                                   advanced=True, minimum=0, step=30)

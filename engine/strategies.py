@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 # Head modules of *ForSequenceClassification models across families.
-HEAD_NAMES = ("classifier", "score", "pre_classifier")
+HEAD_NAMES = ("classifier", "score", "pre_classifier", "qa_outputs")
 # Pooler on top of [CLS]: sentence-transformer checkpoints (MiniLM) never trained it for
 # classification, so LoRA with a frozen pooler collapses to the majority class (measured).
 # It feeds only the classifier, so every strategy trains it together with the head.
@@ -298,12 +298,15 @@ def _on_meta(model: torch.nn.Module) -> bool:
     return any(p.is_meta for p in model.parameters())
 
 
-def apply_strategy(model: torch.nn.Module, config, total_steps: int | None = None
-                   ) -> torch.nn.Module:
+def apply_strategy(model: torch.nn.Module, config, total_steps: int | None = None,
+                   task_type: str = "SEQ_CLS") -> torch.nn.Module:
     """Return the model prepared for ``config.strategy`` (may wrap it in a PeftModel).
 
     ``total_steps``: the run's number of optimisation steps (AdaLoRA schedules its rank budget
     over it; without it ``config.max_steps`` or a placeholder is used, fine for a preview).
+    ``task_type``: peft's TaskType name for the model's head: "SEQ_CLS" (classification,
+    multi-label, relation), "TOKEN_CLS" (NER), "QUESTION_ANS" (extractive QA) or "CAUSAL_LM"
+    (generation; no new head, so nothing extra is saved with the adapter).
     Raises ValueError with a human message when the strategy cannot train this model.
     """
     strategy = config.strategy
@@ -335,7 +338,7 @@ def apply_strategy(model: torch.nn.Module, config, total_steps: int | None = Non
             p.requires_grad = _is_head_param(name, heads) or (
                 strategy == "bitfit" and name.endswith(".bias"))
         return model
-    return _apply_peft(model, config, strategy, total_steps)
+    return _apply_peft(model, config, strategy, total_steps, task_type)
 
 
 def _is_quantized(model: torch.nn.Module) -> bool:
@@ -343,11 +346,12 @@ def _is_quantized(model: torch.nn.Module) -> bool:
                                                                       False))
 
 
-def _apply_peft(model, config, strategy: str, total_steps: int | None):
+def _apply_peft(model, config, strategy: str, total_steps: int | None,
+                task_type: str = "SEQ_CLS"):
     import peft
     from peft import TaskType, get_peft_model
 
-    seq = TaskType.SEQ_CLS
+    seq = TaskType[task_type]
     save = head_modules(model) or None
     r, alpha, dropout = config.lora_r, config.lora_alpha, config.lora_dropout
     setting = getattr(config, "lora_target_modules", "auto")

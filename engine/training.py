@@ -115,16 +115,29 @@ class EventsCallback(TrainerCallback):
                               **values)
 
 
-def _trainer_args(config: RunConfig, run: Run, n_train: int, dev: dict,
-                  family: str = "encoder"):
+def best_metric(config: RunConfig, reported: set[str] | list[str], default: str) -> str:
+    """The metric that picks the best checkpoint: the user's choice when the task reports it,
+    else the task's own main metric ("loss" is always reported)."""
+    chosen = config.metric_for_best_model
+    return chosen if chosen == "loss" or chosen in reported else default
+
+
+def trainer_arguments(config: RunConfig, run: Run, n_train: int, dev: dict,
+                      family: str = "encoder", metric: str | None = None, **overrides):
+    """TrainingArguments for a run, shared by every task: evaluation/saving schedule, best
+    checkpoint, seed, device precision, length grouping. Returns (args, total_steps, lr).
+
+    ``metric``: the validation metric for the best checkpoint (default: the config's).
+    ``overrides``: extra TrainingArguments fields (e.g. train_sampling_strategy="random" when the
+    dataset has no "length" column)."""
     from transformers import TrainingArguments
 
     steps_per_epoch = max(1, math.ceil(n_train / config.batch_size))
     total = config.max_steps or max(1, math.ceil(steps_per_epoch * config.epochs))
     eval_every = max(1, min(total, math.ceil(steps_per_epoch / config.evaluations_per_epoch)))
     lr = config.learning_rate or default_learning_rate(config.strategy, family)
-    best = config.metric_for_best_model
-    return TrainingArguments(
+    best = metric or config.metric_for_best_model
+    kwargs = dict(
         output_dir=str(run.checkpoints_dir),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.eval_batch_size,
@@ -140,7 +153,10 @@ def _trainer_args(config: RunConfig, run: Run, n_train: int, dev: dict,
         seed=config.seed, data_seed=config.seed, report_to="none", disable_tqdm=True,
         use_cpu=dev["device"] == "cpu", bf16=dev["bf16"], fp16=dev["fp16"],
         dataloader_num_workers=0, optim="adamw_torch",
-    ), total, lr
+    )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs), total, lr
+
 
 
 def data_spec(config: RunConfig):
@@ -159,6 +175,10 @@ def check_support(config: RunConfig, download: bool = True) -> None:
     path = resolve_backbone(config.backbone, download=download)
     model_type = getattr(AutoConfig.from_pretrained(path), "model_type", "")
     reason = support(config.strategy, family_of(config.backbone), model_type, config.device)
+    if not reason and config.task != "classification":
+        from engine.tasks import get_task
+
+        reason = get_task(config.task).unsupported(config.strategy, family_of(config.backbone))
     if reason:
         raise ConfigError(reason)
 
@@ -175,6 +195,13 @@ def preflight(config: RunConfig):
 
     Raises DataError / BackboneError / ConfigError with the human message."""
     config.validate()
+    if config.task != "classification":
+        from engine.tasks import get_task
+
+        data = get_task(config.task).prepare(config)
+        resolve_backbone(config.backbone)
+        check_support(resolve_task_strategy(config))
+        return data
     spec = data_spec(config)
     resolve_backbone(config.backbone)
     check_support(plan_run(config, spec)[0])
@@ -197,6 +224,8 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     run.set_status("running")
     started = time.time()
     set_seed(config.seed)
+    if config.task != "classification":
+        return _train_task(config, run, stop_event)
 
     spec = data_spec(config)
     write_json_atomic(run.path / "data.json", spec.to_dict())
@@ -230,7 +259,7 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     train_ds = task.tokenize_frame(train_frame, tokenizer, config.max_length, spec.label2id)
     val_ds = task.tokenize_frame(spec.validation, tokenizer, config.max_length, spec.label2id)
     test_ds = task.tokenize_frame(spec.test, tokenizer, config.max_length, spec.label2id)
-    args, total_steps, lr = _trainer_args(config, run, len(train_ds), dev, family)
+    args, total_steps, lr = trainer_arguments(config, run, len(train_ds), dev, family)
     model = apply_strategy(model, config, total_steps=total_steps)
     counts = parameter_counts(model)
     run.append_event("start", device=dev["label"], backbone=config.backbone, family=family,
@@ -289,6 +318,40 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     if dev["device"] == "cuda":
         torch.cuda.empty_cache()
     return metrics
+
+
+def resolve_task_strategy(config: RunConfig) -> RunConfig:
+    """``strategy=auto`` for a task other than classification: the task's own default for the
+    backbone family (the classification planner reads class statistics these tasks lack)."""
+    from dataclasses import replace
+
+    from engine.tasks import get_task
+
+    if config.strategy != "auto":
+        return config
+    module = get_task(config.task)
+    return replace(config, strategy=module.DEFAULT_STRATEGY(family_of(config.backbone)))
+
+
+def _train_task(config: RunConfig, run: Run, stop_event: threading.Event) -> dict:
+    """Every task but classification: the task module prepares, trains and reports."""
+    from engine.tasks import get_task
+
+    module = get_task(config.task)
+    data = module.prepare(config)
+    write_json_atomic(run.path / "data.json", data.to_dict())
+    for w in data.warnings:
+        run.append_event("message", text=f"Data warning: {w}", level="warning")
+    if config.strategy == "auto":
+        resolved = resolve_task_strategy(config)
+        run.append_event("message", text=f"Auto: {resolved.strategy} for the {config.task} task "
+                                         f"on {config.backbone}.")
+        write_json_atomic(run.path / "plan.json", {"strategy": resolved.strategy,
+                                                   "requested": config.to_dict()})
+        config = resolved
+        config.save(run.path / "config.json")
+    check_support(config)
+    return module.train(config, run, stop_event, data)
 
 
 def _evaluate(trainer, dataset, frame, labels: list[str]) -> dict:

@@ -1,0 +1,101 @@
+"""Tasks: one module per task, all behind the same small contract.
+
+``RunConfig.task`` names the task; ``get_task(name)`` returns its module. The spine
+(engine/training.py: ``train_run``; engine/cli.py; the UI) only talks to a task through this
+contract, so a new task is a new module plus one line in ``TASK_MODULES``.
+
+Contract of a task module (``classification`` is the spine's own path in engine/training.py and
+predict.py; every other task implements all of these):
+
+``DEFAULT_METRIC: str``
+    The validation metric that picks the best checkpoint when ``config.metric_for_best_model`` is
+    not one the task reports (e.g. "f1" for NER, "chrf" for translation). Direction: higher is
+    better except "loss".
+``DEFAULT_STRATEGY(family: str) -> str``  (a function)
+    What ``strategy=auto`` becomes for this task on an "encoder" or "decoder" backbone.
+``unsupported(strategy: str, family: str) -> str | None``
+    None when the strategy trains this task on a backbone of that family ("encoder"|"decoder"),
+    else one human line why not (e.g. generation on an encoder, SetFit outside classification).
+    engine.training.check_support asks it after the generic engine.strategies.support, so the
+    CLI refuses and the Train tab disables the pair with that line.
+``prepare(config) -> TaskData``
+    Load, check and split the data the configuration names. Every user mistake raises
+    ``engine.data.DataError`` with one or two human sentences naming the file, the column, the
+    row when useful, and the fix. Never writes anything.
+``train(config, run, stop_event, data) -> dict``
+    Train, evaluate and save. Must: report progress through ``engine.training.EventsCallback``
+    (events.jsonl "start"/"log"/"eval"/"end" events, stop flag and time budget honoured); save
+    the model under ``run.model_dir`` (``engine.strategies.apply_strategy(model, config,
+    total_steps, task_type=...)`` to prepare it, ``engine.strategies.save_model`` + tokenizer +
+    ``task.json`` with what ``Predictor`` needs); write ``run.write_metrics(metrics)`` and set the
+    status. ``metrics`` holds at least: "status", "task", "test" (a flat dict of the task's
+    metrics: floats plus "n"), "validation", "train_samples_per_second", "train_seconds",
+    "global_step", "max_steps", "parameters", "device"; plus "examples": a list of dicts the
+    Evaluate tab shows (NER: tokens, gold and predicted spans; generation: source, reference,
+    before, after) and, where the task has one, "before" (the same test metrics of the untrained
+    / zero-shot model) and "report" (per-label or per-type rows).
+``Predictor(run_dir)``
+    ``.predict(inputs: list) -> list[dict]`` for one or more inputs (a text, or a dict with the
+    task's fields, e.g. {"context": ..., "question": ...}); each answer is JSON-serialisable.
+    ``.predict_table(df) -> df`` adds the prediction columns to a table.
+``INPUT_FIELDS: list[str]``
+    The fields one prediction needs ("text"; relation: "text", "head", "tail"; qa: "context",
+    "question"), used by the Evaluate tab's "try it" box and the HTTP API.
+
+``TaskData`` (below) is what ``prepare`` returns: three pandas frames in the task's own column
+layout, the label set (classes, entity types or relations; empty for generation), warnings, and a
+JSON summary saved as the run's data.json.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+
+TASK_MODULES = {
+    "classification": "engine.tasks.classification",
+    "multilabel": "engine.tasks.multilabel",
+    "ner": "engine.tasks.ner",
+    "relation": "engine.tasks.relation",
+    "qa": "engine.tasks.qa",
+    "summarization": "engine.tasks.generation",
+    "translation": "engine.tasks.generation",
+    "dialogue": "engine.tasks.generation",
+}
+
+
+def get_task(name: str) -> ModuleType:
+    """The module implementing task ``name``; ConfigError for an unknown name."""
+    from engine.config import ConfigError
+
+    if name not in TASK_MODULES:
+        raise ConfigError(f"Unknown task {name!r}; choose one of: {', '.join(TASK_MODULES)}.")
+    return importlib.import_module(TASK_MODULES[name])
+
+
+@dataclass
+class TaskData:
+    task: str
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+    labels: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)   # role -> the user's column name
+    info: dict[str, Any] = field(default_factory=dict)      # task-specific facts (tag scheme, ...)
+
+    def to_dict(self) -> dict:
+        """The run's data.json."""
+        return {"task": self.task, "labels": list(self.labels), "warnings": list(self.warnings),
+                "columns": dict(self.columns), "info": _plain(self.info),
+                "rows": {"train": len(self.train), "validation": len(self.validation),
+                         "test": len(self.test)}}
+
+
+def _plain(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))
