@@ -35,6 +35,9 @@ CATALOGUE: dict[str, Backbone] = {b.name: b for b in [
     Backbone("smollm2-135m-instruct", "decoder", "SmolLM2-135M-Instruct, a small Llama-style "
              "decoder; bundled; classifies through a sequence-classification head.",
              bundled=True, params_m=134.5),
+    Backbone("e5-small-multilingual", "encoder", "multilingual-e5-small, a 118M-parameter encoder "
+             "for Chinese, Japanese and ~100 other languages (English too); bundled, works "
+             "offline.", bundled=True, params_m=117.7),
     Backbone("distilbert-base-uncased", "encoder", "DistilBERT base (66M), English; from the hub.",
              hub_id="distilbert-base-uncased", params_m=66),
     Backbone("bert-base-chinese", "encoder", "BERT base for Chinese (102M); from the hub.",
@@ -113,6 +116,10 @@ def resolve_backbone(name: str, download: bool = True) -> Path:
         return _minilm_path()
     if name == "smollm2-135m-instruct":
         return _smollm2_path()
+    if name == "e5-small-multilingual":
+        from engine.e5convert import e5_path
+
+        return e5_path()
     folder = Path(name).expanduser()
     if folder.is_dir():
         if not (folder / "config.json").exists():

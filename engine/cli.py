@@ -86,11 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--text-column", default="", help="Column to predict on (default: the one the "
                                                       "run was trained on).")
 
-    c = sub.add_parser("check", help="Load and validate a data file; print its summary as JSON.")
-    c.add_argument("--data", required=True)
-    c.add_argument("--text-column", default="")
-    c.add_argument("--label-column", default="")
-    c.add_argument("--test-data", default="")
+    c = sub.add_parser("check", help="Load and validate a data file for a task (the same flags "
+                                     "as train); print its summary as JSON.")
+    add_config_flags(c)
 
     sub.add_parser("backbones", help="List the backbone catalogue.")
     r = sub.add_parser("runs", help="List the runs in a folder.")
@@ -106,7 +104,8 @@ def _echo(record: dict) -> None:
               file=sys.stderr, flush=True)
     elif kind == "eval":
         shown = {k[5:]: round(v, 4) for k, v in record.items()
-                 if k.startswith("eval_") and k[5:] in ("loss", "accuracy", "macro_f1")}
+                 if k.startswith("eval_") and k[5:] in ("loss", "accuracy", "macro_f1", "f1",
+                                                        "micro_f1", "exact_match")}
         print(f"eval at step {record['step']}: {shown}", file=sys.stderr, flush=True)
     elif kind == "start":
         par = record["parameters"]
@@ -141,33 +140,53 @@ def cmd_train(args) -> int:
         run.set_status("failed", error=human_error(exc))
         run.append_event("end", status="failed", error=human_error(exc))
         raise
-    out = {"run_dir": str(run.path), "status": metrics["status"], "test": metrics["test"],
-           "validation": metrics["validation"],
-           "train_samples_per_second": metrics["train_samples_per_second"],
-           "train_seconds": metrics["train_seconds"], "global_step": metrics["global_step"],
-           "parameters": metrics["parameters"], "majority_baseline": metrics["majority_baseline"]}
+    out = {"run_dir": str(run.path), "task": config.task, "status": metrics["status"],
+           "test": metrics["test"], "validation": metrics.get("validation", {}),
+           "train_samples_per_second": metrics.get("train_samples_per_second"),
+           "train_seconds": metrics.get("train_seconds"), "global_step": metrics.get("global_step"),
+           "parameters": metrics.get("parameters")}
+    for key in ("majority_baseline", "before"):  # classification's baseline; tasks' untrained
+        if key in metrics:
+            out[key] = metrics[key]
     print(json.dumps(out))
     return 0
 
 
 def cmd_predict(args) -> int:
     from engine.data import load_table
-    from engine.predict import Predictor
+    from engine.predict import load_predictor, run_task
 
-    predictor = Predictor(args.run)
+    predictor = load_predictor(args.run)
     df = load_table(args.data, min_columns=1)
-    result = predictor.predict_table(df, args.text_column)
+    if run_task(args.run) == "classification":
+        result = predictor.predict_table(df, args.text_column)
+    else:
+        result = predictor.predict_table(df)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(args.output, index=False)
-    counts = result["prediction"].value_counts().to_dict()
-    print(json.dumps({"output": args.output, "rows": len(result), "predictions": counts}))
+    out = {"output": args.output, "rows": len(result)}
+    if "prediction" in result.columns:
+        out["predictions"] = {str(k): int(v) for k, v in
+                              result["prediction"].astype(str).value_counts().head(50).items()}
+    print(json.dumps(out, ensure_ascii=False))
     return 0
 
 
 def cmd_check(args) -> int:
     from engine.data import prepare_data
 
-    spec = prepare_data(args.data, args.text_column, args.label_column, args.test_data)
+    config = config_from_args(args)
+    if not config.data:
+        raise ValueError("--data is required: the table to check.")
+    if config.task != "classification":
+        from engine.tasks import get_task
+
+        data = get_task(config.task).prepare(config)
+        print(json.dumps(data.to_dict(), ensure_ascii=False, default=str))
+        return 0
+    spec = prepare_data(config.data, config.text_column, config.label_column, config.test_data,
+                        config.validation_fraction, config.test_fraction, config.seed,
+                        config.max_rows, config.max_length)
     print(json.dumps(spec.to_dict(), ensure_ascii=False, default=str))
     return 0
 
@@ -185,8 +204,10 @@ def cmd_runs(args) -> int:
 
     for run in RunStore(args.output_dir).list():
         s = run.summary()
-        f1 = f"{s['macro_f1']:.3f}" if s["macro_f1"] is not None else "-"
-        print(f"{s['id']:50} {s['status']:11} {s['backbone']:22} {s['strategy']:6} macro-F1 {f1}")
+        value = s.get("main_value")
+        shown = f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+        print(f"{s['id']:50} {s['status']:11} {s['task'] or 'classification':14} "
+              f"{s['backbone']:22} {s['strategy']:6} {s['main_metric']} {shown}")
     return 0
 
 

@@ -57,7 +57,10 @@ Rules (first matching row wins for the strategy; the other rows always apply)
   |                  |                                             | clamped to 2..20             |
 
 Language: the planner never changes the backbone; for CJK or other non-English text with an
-English-only backbone it adds a note recommending a multilingual one.
+English-only backbone it adds a note recommending a multilingual one (the bundled
+e5-small-multilingual first). ``suggest_backbone(language, current)`` is the separate, explicit
+switch a caller (the Data tab) may apply: it replaces the default English-only MiniLM with
+e5-small-multilingual for non-English text and otherwise keeps the user's choice.
 
 The bench case (2,000 rows of short binary sentiment, CPU, minilm-l6) gives lora, lr 1e-3,
 3 epochs, batch 16 -- the configuration measured ~6x faster than the reference recipe at equal
@@ -88,6 +91,10 @@ TOKENS_PER_WORD = {"en": 1.3, "cjk": 1.0, "other": 1.6}
 # Backbones (names or name fragments) trained on many languages.
 MULTILINGUAL_HINTS = ("xlm", "multilingual", "mbert", "qwen", "e5", "labse", "mdeberta", "bloom")
 CJK_BACKBONE_HINTS = ("chinese", "japanese", "korean", "-zh", "zh-", "-ja", "cjk")
+# The bundled multilingual encoder, and the backbones suggest_backbone may replace by it (the
+# default, English-only MiniLM; "" stands for the default).
+MULTILINGUAL_BACKBONE = "e5-small-multilingual"
+REPLACEABLE_BACKBONES = ("", "minilm-l6")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _EN_STOPWORDS = {"the", "a", "an", "and", "or", "is", "are", "was", "were", "it", "this", "that",
@@ -223,6 +230,32 @@ def _is_multilingual(backbone: str, language: str) -> bool:
     if any(h in name for h in MULTILINGUAL_HINTS):
         return True
     return language == "cjk" and any(h in name for h in CJK_BACKBONE_HINTS)
+
+
+def suggest_backbone(language: str, current: str = "minilm-l6") -> tuple[str, str]:
+    """``(backbone, reason)`` for data in ``language`` ("en" | "cjk" | "other", an ISO code, or
+    what ``guess_language`` returns) when ``current`` is selected.
+
+    Non-English text with the default English-only MiniLM gives the bundled multilingual
+    encoder (e5-small-multilingual); anything else keeps ``current``, with a reason saying why
+    (for another English-only backbone the user picked, the reason recommends the switch
+    without making it)."""
+    current = (current or "").strip()
+    shown = current or "minilm-l6"
+    lang = normalise_language(language)
+    what = {"cjk": "Chinese, Japanese or Korean", "other": "not English"}.get(lang, "English")
+    if lang == "en":
+        return shown, f"The texts look English, which {shown} handles."
+    if _is_multilingual(shown, lang):
+        return shown, f"The texts look {what}; {shown} already covers that language."
+    if current in REPLACEABLE_BACKBONES:
+        return MULTILINGUAL_BACKBONE, (
+            f"The texts look {what}, but {shown} was trained on English only: switched to "
+            f"{MULTILINGUAL_BACKBONE} (bundled, works offline), which knows Chinese, Japanese "
+            "and about 100 other languages.")
+    return shown, (f"The texts look {what}; you chose {shown}, kept as is. If it was trained on "
+                   f"English only, {MULTILINGUAL_BACKBONE} (bundled, about 100 languages) will "
+                   "likely do much better.")
 
 
 # ---- the plan -----------------------------------------------------------------------------------
@@ -429,10 +462,12 @@ def plan(stats: dict, backbone: str, device: str, n_labels: int, language: str =
     if lang != "en" and not _is_multilingual(backbone, lang):
         what = "Chinese, Japanese or Korean" if lang == "cjk" else "not English"
         p.notes.append(f"The texts look {what}, but {backbone} was trained on English: a "
-                       "multilingual backbone (for example xlm-roberta-base"
+                       f"multilingual backbone such as {MULTILINGUAL_BACKBONE} (bundled, works "
+                       "offline; or xlm-roberta-base from the hub"
                        + (", or bert-base-chinese for Chinese" if lang == "cjk" else "")
                        + ") will do much better.")
-        r["strategy"] += f" (The texts look {what}; see the note on the backbone.)"
+        r["strategy"] += (f" (The texts look {what}; see the note on the backbone: "
+                          f"{MULTILINGUAL_BACKBONE} is recommended.)")
     if lang == "cjk":
         r["max_length"] += " For CJK text each character counts as about one token."
     if per_min < 5:

@@ -108,13 +108,33 @@ def _load(model_dir: Path, backbone: str):
     return model, tokenizer
 
 
+def run_task(run_dir: str | Path) -> str:
+    """The task a run folder was trained for ("classification" for runs older than tasks)."""
+    cfg = read_json(Path(run_dir) / "config.json", {}) or {}
+    return cfg.get("task") or "classification"
+
+
+def load_predictor(run_dir: str | Path):
+    """The predictor of a finished run, whatever its task (each task module has its own)."""
+    task = run_task(run_dir)
+    if task == "classification":
+        return Predictor(run_dir)
+    from engine.tasks import get_task
+
+    run = Run(Path(run_dir))
+    if not run.has_model:
+        raise PredictError(f"{run.path} has no trained model yet (status: {run.status}). "
+                           "Pick a finished run.")
+    return get_task(task).Predictor(run_dir)
+
+
 @lru_cache(maxsize=4)
-def cached_predictor(run_dir: str, model_mtime: float) -> Predictor:
+def cached_predictor(run_dir: str, model_mtime: float):
     """Predictor cached per run folder (the mtime makes a re-trained run reload)."""
-    return Predictor(run_dir)
+    return load_predictor(run_dir)
 
 
-def get_predictor(run_dir: str | Path) -> Predictor:
+def get_predictor(run_dir: str | Path):
     model_dir = Path(run_dir) / "model"
     mtime = model_dir.stat().st_mtime if model_dir.exists() else 0.0
     return cached_predictor(str(Path(run_dir).resolve()), mtime)

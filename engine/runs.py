@@ -66,6 +66,12 @@ class Run:
 
     # ---- files ---------------------------------------------------------------------------
     @property
+    def has_model(self) -> bool:
+        """A trained model is saved (classification: labels.json; other tasks: task.json)."""
+        return (self.model_dir / "labels.json").exists() or \
+            (self.model_dir / "task.json").exists()
+
+    @property
     def model_dir(self) -> Path:
         return self.path / "model"
 
@@ -144,6 +150,10 @@ class Run:
         duration = (finished or (time.time() if st.get("status") == "running" else started or 0)) \
             - started if started else None
         test = m.get("test", {})
+        from engine.tasks import MAIN_METRIC
+
+        task = cfg.get("task", "") or "classification"
+        main = MAIN_METRIC.get(task, "macro_f1")
         return {
             "id": self.id,
             "name": cfg.get("run_name") or self.id,
@@ -154,6 +164,7 @@ class Run:
             "data": Path(cfg.get("data", "")).name,
             "accuracy": test.get("accuracy"),
             "macro_f1": test.get("macro_f1"),
+            "main_metric": main, "main_value": test.get(main),
             "duration_s": round(duration, 1) if duration is not None else None,
             "created": st.get("created") or self.path.stat().st_mtime,
             "error": st.get("error", ""),

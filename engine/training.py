@@ -338,6 +338,10 @@ def _train_task(config: RunConfig, run: Run, stop_event: threading.Event) -> dic
     from engine.tasks import get_task
 
     module = get_task(config.task)
+    if config.augment != "none":
+        run.append_event("message", level="warning",
+                         text=f"Augmentation ({config.augment}) is for text classification; the "
+                              f"{config.task} task trains on the rows as they are.")
     data = module.prepare(config)
     write_json_atomic(run.path / "data.json", data.to_dict())
     for w in data.warnings:
@@ -391,15 +395,30 @@ def parameter_preview(config: RunConfig, num_labels: int = 2) -> dict:
     A hub model not downloaded yet raises BackboneError (nothing is fetched for a preview).
     """
     import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    import transformers
+    from transformers import AutoConfig
 
     path = resolve_backbone(config.backbone, download=False)
     model_cfg = AutoConfig.from_pretrained(path, num_labels=num_labels)
     if getattr(model_cfg, "pad_token_id", None) is None:
         model_cfg.pad_token_id = 0
+    auto_class, task_type = TASK_MODEL_CLASSES.get(config.task, TASK_MODEL_CLASSES["classification"])
     with torch.device("meta"):
-        model = AutoModelForSequenceClassification.from_config(model_cfg)
-    return parameter_counts(apply_strategy(model, config))
+        model = getattr(transformers, auto_class).from_config(model_cfg)
+    return parameter_counts(apply_strategy(model, config, task_type=task_type))
+
+
+# The transformers auto class and peft task type each task trains (for previews and estimates).
+TASK_MODEL_CLASSES = {
+    "classification": ("AutoModelForSequenceClassification", "SEQ_CLS"),
+    "multilabel": ("AutoModelForSequenceClassification", "SEQ_CLS"),
+    "relation": ("AutoModelForSequenceClassification", "SEQ_CLS"),
+    "ner": ("AutoModelForTokenClassification", "TOKEN_CLS"),
+    "qa": ("AutoModelForQuestionAnswering", "QUESTION_ANS"),
+    "summarization": ("AutoModelForCausalLM", "CAUSAL_LM"),
+    "translation": ("AutoModelForCausalLM", "CAUSAL_LM"),
+    "dialogue": ("AutoModelForCausalLM", "CAUSAL_LM"),
+}
 
 
 # ---- regularisation and augmentation (engine/regularization.py, engine/augment.py) ----------

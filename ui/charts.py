@@ -42,12 +42,15 @@ def _series(events: Iterable[dict], kind: str, key: str) -> tuple[list, list]:
     return xs, ys
 
 
+# Validation scores in [0, 1] a task may report during training, in legend order.
+SCORE_KEYS = ("accuracy", "macro_f1", "micro_f1", "f1", "precision", "recall", "exact_match")
+SCORE_LABELS = {"accuracy": "chart.val_accuracy", "macro_f1": "chart.val_f1"}
+
+
 def training_figure(events: list[dict], lang: str = "en") -> go.Figure:
     """Loss (train + validation) and validation accuracy / macro-F1 against the step."""
     steps, loss = _series(events, "log", "loss")
     vsteps, vloss = _series(events, "eval", "eval_loss")
-    asteps, acc = _series(events, "eval", "eval_accuracy")
-    fsteps, f1 = _series(events, "eval", "eval_macro_f1")
     if not steps and not vsteps:
         return empty_figure(t("chart.waiting", lang))
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
@@ -57,11 +60,15 @@ def training_figure(events: list[dict], lang: str = "en") -> go.Figure:
     fig.add_trace(go.Scatter(x=vsteps, y=vloss, name=t("chart.val_loss", lang),
                              mode="lines+markers", line={"color": COLORS[1], "width": 2}),
                   row=1, col=1)
-    fig.add_trace(go.Scatter(x=asteps, y=acc, name=t("chart.val_accuracy", lang),
-                             mode="lines+markers", line={"color": COLORS[2], "width": 2}),
-                  row=1, col=2)
-    fig.add_trace(go.Scatter(x=fsteps, y=f1, name=t("chart.val_f1", lang), mode="lines+markers",
-                             line={"color": COLORS[3], "width": 2}), row=1, col=2)
+    for i, key in enumerate(SCORE_KEYS):  # whichever scores the task reports while training
+        xs, ys = _series(events, "eval", "eval_" + key)
+        if not xs and key not in ("accuracy", "macro_f1"):
+            continue
+        label = t(SCORE_LABELS[key], lang) if key in SCORE_LABELS else \
+            t("chart.val_score", lang, name=key.replace("_", " "))
+        fig.add_trace(go.Scatter(x=xs, y=ys, name=label, mode="lines+markers",
+                                 line={"color": COLORS[(2 + i) % len(COLORS)], "width": 2}),
+                      row=1, col=2)
     fig.update_xaxes(title_text=t("chart.step", lang))
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)

@@ -8,9 +8,11 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from engine.config import RunConfig, config_fields
+from engine.config import TASKS, RunConfig, config_fields
 from engine.data import (SUPPORTED_SUFFIXES, DataError, infer_columns, label_distribution,
                          list_sample_files, load_table, prepare_data, text_lengths)
+
+from engine.tasks import COLUMN_ROLES, guess_task
 
 from ui import charts
 from ui.common import ENGINE_ERRORS, Context, box, error_message
@@ -19,7 +21,14 @@ from ui.i18n import T, t
 
 PREVIEW_ROWS = 20
 # the data-group knobs of the "Split and sampling" accordion (the files themselves are uploads)
-SPLIT_FIELDS = [f.name for f in config_fields("data", advanced=True) if f.name not in STATE_FIELDS]
+SPLIT_FIELDS = [f.name for f in config_fields("data", advanced=True)
+                if f.name not in STATE_FIELDS and not f.metadata.get("tasks")]
+# columns (and the target language) that only some tasks have: shown for those tasks only
+TASK_COLUMN_FIELDS = ["head_column", "tail_column", "question_column", "answer_start_column",
+                      "label_columns"]
+TASK_FIELDS = TASK_COLUMN_FIELDS + ["target_language"]
+# extra file types some tasks read (CoNLL for NER)
+UPLOAD_SUFFIXES = list(SUPPORTED_SUFFIXES) + [".conll", ".bio", ".iob"]
 _DEFAULTS = RunConfig()
 
 
@@ -127,12 +136,154 @@ def preview_update(df: pd.DataFrame, text_column: str = "") -> dict:
     return gr.update(value=preview, column_widths=widths, visible=True)
 
 
+def task_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t(f"task.{name}", lang), name) for name in TASKS]
+
+
+def _column_updates(task: str, columns: list[str], values: dict, lang: str) -> list:
+    """Updates of the task-only column pickers: choices, value kept when still valid, shown for
+    the tasks that use them."""
+    out = []
+    for name in TASK_COLUMN_FIELDS:
+        f = _field(name)
+        visible = task in f.metadata["tasks"]
+        value = values.get(name)
+        if name == "label_columns":
+            picked = [c for c in (value or []) if c in columns]
+            out.append(gr.update(choices=columns, value=picked, visible=visible))
+        else:
+            out.append(gr.update(choices=[""] + columns,
+                                 value=value if value in columns else "", visible=visible))
+    return out
+
+
+def _role_labels(task: str, lang: str) -> tuple[str, str]:
+    text_role, label_role = COLUMN_ROLES.get(task, ("text", "label"))
+    return t(f"role.{text_role}", lang), t(f"role.{label_role}", lang)
+
+
+def inspect_task(path, text_column="", label_column="", lang="en", validation_fraction=None,
+                 test_fraction=None, max_rows=None, test_path="", seed=None, max_length=None,
+                 task="classification", head_column="", tail_column="", question_column="",
+                 answer_start_column="", label_columns=None, target_language="") -> tuple:
+    """The Data tab for any task: ``inspect_data``'s seven outputs, the text/label pickers
+    relabelled for the task (tokens/tags, context/answer, source/target...), then the updates of
+    the task-only column pickers. Never raises for a bad file."""
+    task = task or "classification"
+    extra = {"head_column": head_column, "tail_column": tail_column,
+             "question_column": question_column, "answer_start_column": answer_start_column,
+             "label_columns": label_columns}
+    text_label, label_label = _role_labels(task, lang)
+    if task == "classification" or not path:
+        out = list(inspect_data(path, text_column, label_column, lang, validation_fraction,
+                                test_fraction, max_rows, test_path, seed, max_length))
+        columns = list(out[0].get("choices") or []) if isinstance(out[0], dict) else []
+        columns = [c[1] if isinstance(c, (list, tuple)) else c for c in columns]
+        out[0] = {**out[0], "label": text_label}
+        out[1] = {**out[1], "label": label_label}
+        return (*out, *_column_updates(task, columns, extra, lang))
+    return _inspect_other(path, text_column, label_column, lang, validation_fraction,
+                          test_fraction, max_rows, test_path, seed, max_length, task, extra,
+                          target_language, text_label, label_label)
+
+
+def _inspect_other(path, text_column, label_column, lang, validation_fraction, test_fraction,
+                   max_rows, test_path, seed, max_length, task, extra, target_language,
+                   text_label, label_label) -> tuple:
+    from engine.tasks import get_task
+
+    name = Path(path).name
+    no_chart = charts.empty_figure(t("chart.no_data", lang), 280)
+    df, columns = None, []
+    try:
+        df = load_table(path, min_columns=1)
+        columns = [str(c) for c in df.columns]
+    except ENGINE_ERRORS:
+        pass  # e.g. a CoNLL file: the task's own loader reads it below
+    values = {"text_column": text_column if text_column in columns else "",
+              "label_column": label_column if label_column in columns else ""}
+    settings = {**values, **{k: (",".join(v) if isinstance(v, (list, tuple)) else (v or ""))
+                             for k, v in extra.items()},
+                "target_language": target_language or "", "data": path, "task": task,
+                "test_data": test_path or "",
+                "validation_fraction": _num(validation_fraction, _DEFAULTS.validation_fraction),
+                "test_fraction": _num(test_fraction, _DEFAULTS.test_fraction),
+                "max_rows": int(_num(max_rows, _DEFAULTS.max_rows)),
+                "seed": int(_num(seed, _DEFAULTS.seed)),
+                "max_length": int(_num(max_length, _DEFAULTS.max_length))}
+    data, error = None, ""
+    try:
+        data = get_task(task).prepare(RunConfig.from_dict(settings))
+    except ENGINE_ERRORS + (ImportError,) as e:
+        error = error_message(e)
+    label_chart = length_chart = no_chart
+    if data is not None:
+        used = data.columns or {}
+        text_role, label_role = COLUMN_ROLES.get(task, ("text", "label"))
+        values["text_column"] = values["text_column"] or used.get(text_role) or \
+            used.get("text") or ""
+        values["label_column"] = values["label_column"] or used.get(label_role) or \
+            used.get("label") or ""
+        counts = (data.info or {}).get("label_counts") or {}
+        if counts and len(counts) <= 200:
+            label_chart = charts.label_figure(list(counts), list(counts.values()), lang)
+        rows = data.to_dict()["rows"]
+        summary = t("data.summary_task", lang, name=name, task=t(f"task.{task}", lang),
+                    train=rows["train"], validation=rows["validation"], test=rows["test"],
+                    labels=len(data.labels))
+        messages = box("ok", t("data.ready", lang))
+        if data.warnings:
+            messages += box("warning", data.warnings, t("data.warnings", lang))
+    else:
+        summary = t("data.summary_bad", lang, name=name, rows=len(df) if df is not None else 0,
+                    columns=len(columns))
+        messages = box("error", error, t("data.error", lang))
+    try:
+        if df is not None and values["text_column"] in columns:
+            length_chart = charts.length_figure(text_lengths(df, values["text_column"]).tolist(),
+                                                lang)
+    except ENGINE_ERRORS + (TypeError,):
+        pass
+    if df is not None:
+        preview = preview_update(df, values["text_column"])
+    elif data is not None:
+        shown = data.train.head(PREVIEW_ROWS).copy()
+        for c in shown.columns:  # token lists read better as one line
+            shown[c] = shown[c].map(lambda v: " ".join(map(str, v)) if isinstance(v, list)
+                                    else v)
+        preview = gr.update(value=shown, column_widths=None, visible=True)
+    else:
+        preview = gr.update(value=None, visible=False)
+    return (gr.update(choices=columns, value=values["text_column"] or None, label=text_label),
+            gr.update(choices=columns, value=values["label_column"] or None, label=label_label),
+            preview, label_chart, length_chart, summary, messages,
+            *_column_updates(task, columns, extra, lang))
+
+
+def guess_task_update(path: str | None, current: str | None):
+    """Pre-select the task a new file obviously holds (a .conll file, tokens/tags columns...);
+    otherwise keep the user's choice."""
+    if not path:
+        return gr.update()
+    columns: list[str] = []
+    try:
+        columns = [str(c) for c in load_table(path, max_rows=5, min_columns=1).columns]
+    except ENGINE_ERRORS:
+        pass
+    guess = guess_task(Path(path).name, columns)
+    return gr.update(value=guess) if guess and guess != current else gr.update()
+
+
 def build(ctx: Context) -> None:
     tr = ctx.tr
     tr.make(gr.Markdown, value=T("data.intro"), elem_classes=["tab-intro"])
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
-            upload = tr.make(gr.File, label=T("data.upload"), file_types=list(SUPPORTED_SUFFIXES),
+            task = tr.make(gr.Dropdown, label=T("task"), info=T("task.help"),
+                           choices=task_choices(tr.lang), value=_DEFAULTS.task,
+                           elem_id="cfg-task")
+            tr.register(task, choices=task_choices)
+            upload = tr.make(gr.File, label=T("data.upload"), file_types=UPLOAD_SUFFIXES,
                              type="filepath", elem_id="data-upload", height=150)
             samples = sample_choices()
             with gr.Row(elem_classes=["sample-row"]):
@@ -150,6 +301,17 @@ def build(ctx: Context) -> None:
                 label_col = tr.make(gr.Dropdown, label=T("label_column"),
                                     info=T("label_column.help"), choices=[], value=None,
                                     elem_id="label-column")
+            with gr.Row():
+                task_cols = {}
+                for name in TASK_COLUMN_FIELDS:
+                    f = _field(name)
+                    multi = name == "label_columns"
+                    task_cols[name] = tr.make(
+                        gr.Dropdown, label=T(name), info=T(name + ".help"),
+                        choices=[] if multi else [""],
+                        value=[] if multi else "", multiselect=multi, visible=False,
+                        elem_id="cfg-" + name.replace("_", "-"))
+                target_language = field_widget(_field("target_language"), tr, visible=False)
             messages = gr.HTML(box("info", t("data.none", tr.lang)), elem_id="data-messages",
                                padding=False)
     with tr.make(gr.Accordion, label=T("data.split"), open=False, elem_id="data-split"):
@@ -157,11 +319,9 @@ def build(ctx: Context) -> None:
             split = {name: field_widget(_field(name), tr) for name in SPLIT_FIELDS}
         with gr.Row():
             test_upload = tr.make(gr.File, label=T("test_data"),
-                                  file_types=list(SUPPORTED_SUFFIXES), type="filepath",
+                                  file_types=UPLOAD_SUFFIXES, type="filepath",
                                   elem_id="data-test-upload", height=110)
             tr.make(gr.Markdown, value=T("test_data.help"), elem_classes=["hint"])
-        task = field_widget(_field("task"), tr, visible=len(RunConfig.__dataclass_fields__[
-            "task"].metadata["choices"]) > 1)
     preview = tr.make(gr.Dataframe, label=T("data.preview"), interactive=False, wrap=True,
                       max_height=420, max_chars=200, elem_id="data-preview", visible=False)
     with gr.Row():
@@ -171,10 +331,12 @@ def build(ctx: Context) -> None:
                                show_label=False, elem_id="data-length-chart")
 
     ctx.fields.update({"data": ctx.data_path, "text_column": text_col, "label_column": label_col,
-                       "test_data": ctx.test_path, **split, "task": task})
-    outputs = [text_col, label_col, preview, label_chart, length_chart, summary, messages]
+                       "test_data": ctx.test_path, **split, "task": task, **task_cols,
+                       "target_language": target_language})
+    outputs = [text_col, label_col, preview, label_chart, length_chart, summary, messages,
+               *task_cols.values()]
     ctx.c.update(data_outputs=outputs, data_summary=summary, data_messages=messages)
-    ctx.fn["inspect_data"] = inspect_data
+    ctx.fn["inspect_data"] = inspect_task
 
     def from_upload(path):
         try:
@@ -185,24 +347,30 @@ def build(ctx: Context) -> None:
 
     def wire() -> None:
         # seed and max_length live in the Train tab but change the split and the length warning
+        tail = [task, *task_cols.values(), target_language]
         inputs = [ctx.data_path, text_col, label_col, ctx.lang, *split.values(), ctx.test_path,
-                  ctx.fields["seed"], ctx.fields["max_length"]]
+                  ctx.fields["seed"], ctx.fields["max_length"], *tail]
+        blank = [gr.State("")] * len(task_cols)
         fresh = [ctx.data_path, gr.State(""), gr.State(""), ctx.lang, *split.values(),
-                 ctx.test_path, ctx.fields["seed"], ctx.fields["max_length"]]
+                 ctx.test_path, ctx.fields["seed"], ctx.fields["max_length"], task, *blank,
+                 target_language]
         ctx.c["data_inputs"] = inputs
-        ctx.on_lang.append((inspect_data, inputs, outputs))
-        upload.upload(from_upload, upload, ctx.data_path).then(inspect_data, fresh, outputs)
-        upload.clear(lambda: "", None, ctx.data_path).then(inspect_data, fresh, outputs)
+        ctx.on_lang.append((inspect_task, inputs, outputs))
+        upload.upload(from_upload, upload, ctx.data_path).then(
+            guess_task_update, [ctx.data_path, task], task).then(inspect_task, fresh, outputs)
+        upload.clear(lambda: "", None, ctx.data_path).then(inspect_task, fresh, outputs)
         use_sample.click(lambda p: p or "", sample, ctx.data_path).then(
-            inspect_data, fresh, outputs)
-        for comp in (text_col, label_col, *split.values()):
-            # dropdowns re-validate on a pick, number boxes once the user leaves the box
-            event = comp.blur if isinstance(comp, gr.Number) else comp.input
-            event(inspect_data, inputs, outputs, show_progress="minimal",
+            guess_task_update, [ctx.data_path, task], task).then(inspect_task, fresh, outputs)
+        task.input(inspect_task, fresh, outputs, show_progress="minimal")
+        for comp in (text_col, label_col, *split.values(), *task_cols.values(),
+                     target_language):
+            # dropdowns re-validate on a pick, number/text boxes once the user leaves the box
+            event = comp.blur if isinstance(comp, (gr.Number, gr.Textbox)) else comp.input
+            event(inspect_task, inputs, outputs, show_progress="minimal",
                   trigger_mode="always_last")
         test_upload.upload(from_upload, test_upload, ctx.test_path).then(
-            inspect_data, inputs, outputs)
-        test_upload.clear(lambda: "", None, ctx.test_path).then(inspect_data, inputs, outputs)
+            inspect_task, inputs, outputs)
+        test_upload.clear(lambda: "", None, ctx.test_path).then(inspect_task, inputs, outputs)
 
     ctx.deferred.append(wire)
 

@@ -61,9 +61,15 @@ def field_widget(f: Field, tr: Translator, **overrides: Any):
     return tr.make(gr.Textbox, **kw)
 
 
-def visible_for(f: Field, strategy: str) -> bool:
-    only = strategy_only(f)
-    return only is None or strategy in only
+def task_only(f: Field) -> list[str] | None:
+    """The tasks a knob applies to (None: all)."""
+    return f.metadata.get("tasks")
+
+
+def visible_for(f: Field, strategy: str, task: str | None = None) -> bool:
+    only, tasks = strategy_only(f), task_only(f)
+    task = task or default_of(RunConfig.__dataclass_fields__["task"])
+    return (only is None or strategy in only) and (tasks is None or task in tasks)
 
 
 def form_to_config(values: dict[str, Any]) -> RunConfig:

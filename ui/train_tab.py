@@ -20,7 +20,7 @@ from ui import charts
 from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, fmt_score,
                        human_duration, human_number, params_line, run_label, status_text)
 from ui.form import (STATE_FIELDS, config_to_form, field_widget, form_fields, form_to_config,
-                     strategy_only, values_from, visible_for)
+                     strategy_only, task_only, values_from, visible_for)
 from ui.i18n import T, t
 
 LOG_LINES = 15
@@ -211,16 +211,20 @@ def unsupported_reason(cfg: RunConfig) -> str | None:
 
 
 def preview_text(backbone: str | None, strategy: str | None, lora_r, lang: str = "en",
-                 batch_size=None, max_length=None) -> str:
+                 batch_size=None, max_length=None, task: str | None = None) -> str:
     """Trainable / total parameters of the chosen pair, peak memory at the form's batch size
     and length, and the saved size, shown before Start."""
+    from engine.training import resolve_task_strategy
+
     d = RunConfig()
     try:
         cfg = RunConfig(backbone=backbone or d.backbone, strategy=strategy or d.strategy,
                         lora_r=int(lora_r or d.lora_r), batch_size=int(batch_size or d.batch_size),
-                        max_length=int(max_length or d.max_length))
+                        max_length=int(max_length or d.max_length), task=task or d.task)
         if cfg.strategy == "auto":
-            return ""  # the plan below shows the planned strategy's parameters
+            if cfg.task == "classification":
+                return ""  # the plan below shows the planned strategy's parameters
+            cfg = resolve_task_strategy(cfg)
         reason = unsupported_reason(cfg)
         if reason:
             return box("warning", reason, t("train.unavailable", lang))
@@ -267,6 +271,8 @@ def measure_speed(lang: str, *args) -> str:
     vals = values_from(_FORM_NAMES, args)
     if not vals.get("data"):
         return box("error", t("train.need_data", lang))
+    if (vals.get("task") or "classification") != "classification":
+        return box("info", t("train.speed_task", lang))
     try:
         cfg = form_to_config(vals)
         spec = data_spec(cfg)
@@ -289,6 +295,20 @@ def plan_text(lang: str, *args) -> str:
     vals = values_from(_FORM_NAMES, args)
     if (vals.get("strategy") or "auto") != "auto":
         return ""
+    task = vals.get("task") or "classification"
+    if task != "classification":
+        from engine.tasks import get_task
+        from engine.backbones import family_of
+
+        try:
+            planned = get_task(task).DEFAULT_STRATEGY(family_of(vals.get("backbone") or
+                                                                RunConfig().backbone))
+        except ENGINE_ERRORS + (ImportError,) as e:
+            return error_message(e)
+        params = preview_text(vals.get("backbone"), planned, vals.get("lora_r"), lang,
+                              vals.get("batch_size"), vals.get("max_length"), task)
+        return t("train.plan_task", lang, strategy=planned, task=t("task." + task, lang)) + \
+            "\n\n" + params
     if not vals.get("data"):
         return t("train.plan_needs_data", lang)
     try:
@@ -409,7 +429,8 @@ def build(ctx: Context) -> None:
                     # knobs of one strategy sit together, so hiding them leaves no holes
                     blocks: dict[tuple, list] = {}
                     for f in adv:
-                        blocks.setdefault(tuple(strategy_only(f) or ()), []).append(f)
+                        blocks.setdefault((tuple(strategy_only(f) or ()),
+                                           tuple(task_only(f) or ())), []).append(f)
                     for block in blocks.values():
                         for i in range(0, len(block), 2):
                             with gr.Row():
@@ -418,7 +439,7 @@ def build(ctx: Context) -> None:
                                         f, tr, min_width=180,
                                         visible=visible_for(f, RunConfig().strategy))
                                     ctx.fields[f.name] = comp
-                                    if strategy_only(f):
+                                    if strategy_only(f) or task_only(f):
                                         strategy_fields.append((f, comp))
                 with gr.Row():
                     aug_btn = tr.make(gr.Button, value=T("train.augment_preview"), size="sm",
@@ -554,23 +575,27 @@ def build(ctx: Context) -> None:
         backbone.change(backbone_text, [backbone, lang], backbone_md, show_progress="hidden")
         strat_out = [comp for _, comp in strategy_fields]
 
-        def strategy_changed(value, lang_value):
+        def strategy_changed(value, lang_value, task_value):
             return (strategy_text(value, lang_value),
-                    *[gr.update(visible=visible_for(f, value)) for f, _ in strategy_fields])
+                    *[gr.update(visible=visible_for(f, value, task_value))
+                      for f, _ in strategy_fields])
 
-        strategy.change(strategy_changed, [strategy, lang], [strategy_md, *strat_out],
+        task_comp = ctx.fields["task"]
+        for comp in (strategy, task_comp):
+            comp.change(strategy_changed, [strategy, lang, task_comp], [strategy_md, *strat_out],
                         show_progress="hidden")
-        sizes = [ctx.fields["lora_r"], lang, ctx.fields["batch_size"], ctx.fields["max_length"]]
+        sizes = [ctx.fields["lora_r"], lang, ctx.fields["batch_size"], ctx.fields["max_length"],
+                 ctx.fields["task"]]
         preview_args = ([backbone, strategy, *sizes], preview_md)
         for comp in (backbone, strategy, ctx.fields["lora_r"], ctx.fields["batch_size"],
-                     ctx.fields["max_length"]):
+                     ctx.fields["max_length"], ctx.fields["task"]):
             comp.change(preview_text, *preview_args, show_progress="hidden")
         ctx.on_lang.append((preview_text, *preview_args))
         _FORM_NAMES[:] = ctx.field_names()
         plan_args = ([lang, *form], plan_md)
         planned = ("epochs", "learning_rate", "batch_size", "max_length", "lora_r",
                    "class_weights", "warmup_ratio", "evaluations_per_epoch", "max_steps")
-        for comp in (backbone, strategy, *[ctx.fields[n] for n in planned]):
+        for comp in (backbone, strategy, ctx.fields["task"], *[ctx.fields[n] for n in planned]):
             comp.change(plan_text, *plan_args, show_progress="hidden")
         ctx.c["train_tab"].select(plan_text, *plan_args, show_progress="hidden")
         aug_btn.click(augment_preview, [lang, *form], [aug_table, message])

@@ -67,6 +67,48 @@ TASK_MODULES = {
 }
 
 
+# The one number that sums a run up in the Runs table, the CLI's `runs` list and comparisons.
+MAIN_METRIC = {"classification": "macro_f1", "multilabel": "micro_f1", "ner": "f1",
+               "relation": "macro_f1", "qa": "f1", "summarization": "rougeL",
+               "translation": "chrf", "dialogue": "rougeL"}
+# What the text / label columns mean for each task (the Data tab relabels its dropdowns).
+COLUMN_ROLES = {"classification": ("text", "label"), "multilabel": ("text", "labels"),
+                "ner": ("tokens", "tags"), "relation": ("text", "relation"),
+                "qa": ("context", "answer"), "summarization": ("source", "target"),
+                "translation": ("source", "target"), "dialogue": ("source", "target")}
+_NAME_HINTS = [("ner", ("ner", "conll", "wnut", "entities", "entity")),
+               ("multilabel", ("multilabel", "multi_label", "multi-label")),
+               ("relation", ("relation",)), ("qa", ("qa", "squad", "question_answer")),
+               ("translation", ("translation", "parallel", "bible")),
+               ("summarization", ("summar",)), ("dialogue", ("dialog", "chat"))]
+
+
+def guess_task(name: str, columns: list[str] | None = None) -> str | None:
+    """The task a file most likely holds, from its name and columns; None when nothing says.
+
+    Used by the Data tab to pre-select the task when a sample or an upload makes it obvious
+    (a .conll file, tokens/tags columns, head/tail columns, context/question columns...)."""
+    import re
+
+    stem = name.lower().rsplit("/", 1)[-1]
+    if stem.endswith((".conll", ".bio", ".iob")):
+        return "ner"
+    cols = {c.lower() for c in (columns or [])}
+    if {"tokens", "tags"} <= cols or {"tokens", "ner_tags"} <= cols or "entities" in cols \
+            or "spans" in cols:
+        return "ner"
+    if ({"head", "tail"} <= cols or {"subject", "object"} <= cols or {"e1", "e2"} <= cols) \
+            and cols & {"relation", "label"}:
+        return "relation"
+    if "question" in cols and "context" in cols:
+        return "qa"
+    words = re.split(r"[^a-z]+", stem)
+    for task, hints in _NAME_HINTS:
+        if any(h in words or (len(h) > 4 and h in stem) for h in hints):
+            return task
+    return None
+
+
 def get_task(name: str) -> ModuleType:
     """The module implementing task ``name``; ConfigError for an unknown name."""
     from engine.config import ConfigError

@@ -1,0 +1,393 @@
+"""Plumbing shared by the multilabel, relation and qa task modules (private).
+
+Column look-up with human errors, row-list formatting, splitting (stratified or by group),
+loading a backbone with a given head, one Trainer loop with the spine's callbacks and arguments,
+and saving / reloading ``model/`` (adapter or full model + tokenizer + task.json).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from engine.data import DataError, _resolve_column
+from engine.runs import Run, read_json, write_json_atomic
+
+TASK_FILE = "task.json"
+
+
+# ---- columns and rows ------------------------------------------------------------------------
+
+def _norm(name: str) -> str:
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def find_column(df: pd.DataFrame, wanted: str, names: Iterable[str], source: str,
+                exclude: Iterable[str] = ()) -> str:
+    """The user's column (exact, case-insensitive, or a DataError with a hint) when ``wanted``,
+    else the first column whose normalised name is in ``names``; "" when none matches."""
+    if wanted:
+        return _resolve_column(df, wanted, source)
+    skip = set(exclude)
+    lowered = {_norm(c): str(c) for c in reversed(list(df.columns)) if str(c) not in skip}
+    return next((lowered[n] for n in names if n in lowered), "")
+
+
+def rows_text(rows: list[int], limit: int = 5) -> str:
+    """ "rows 3, 7 and 9" / "rows 3, 7, 9, 10, 12 and 4 more" (1-based data rows)."""
+    shown = [str(r) for r in rows[:limit]]
+    more = len(rows) - len(shown)
+    if more:
+        return f"rows {', '.join(shown)} and {more} more"
+    if len(shown) == 1:
+        return f"row {shown[0]}"
+    return f"rows {', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def cell_text(value: Any) -> str | None:
+    """A cell as stripped text; None for a missing or blank cell."""
+    if isinstance(value, (list, tuple, dict, np.ndarray)):
+        return None
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    text = str(value).strip()
+    return text or None
+
+
+# ---- splitting ---------------------------------------------------------------------------------
+
+def holdout(frame: pd.DataFrame, fraction: float, seed: int, strata: pd.Series | None = None,
+            groups: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off ``fraction`` of the rows: by whole groups when ``groups`` is given (rows that
+    share a group, e.g. a QA context, stay on one side), else stratified by ``strata`` where every
+    stratum has two rows or more (the others stay in the rest), else at random."""
+    from sklearn.model_selection import train_test_split
+
+    frame = frame.reset_index(drop=True)
+    if fraction <= 0 or len(frame) < 2:
+        return frame, frame.iloc[:0].copy()
+    size = max(1, round(fraction * len(frame)))
+    if groups is not None:
+        groups = groups.reset_index(drop=True)
+        unique = pd.unique(groups)
+        if len(unique) >= 4:
+            rng = np.random.default_rng(seed)
+            order = list(unique)
+            rng.shuffle(order)
+            held_groups, count = set(), 0
+            counts = groups.value_counts()
+            for g in order:
+                if count >= size or len(held_groups) >= len(unique) - 1:
+                    break
+                held_groups.add(g)
+                count += int(counts[g])
+            held = groups.isin(held_groups)
+            return frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
+    if strata is not None:
+        strata = strata.reset_index(drop=True).astype(str)
+        counts = strata.value_counts()
+        lonely = strata.isin(counts[counts < 2].index)
+        pool = frame[~lonely]
+        if len(pool) - size >= 1:
+            try:
+                rest, held = train_test_split(pool, test_size=size, random_state=seed,
+                                              stratify=strata[~lonely])
+                rest = pd.concat([rest, frame[lonely]])
+                return rest.reset_index(drop=True), held.reset_index(drop=True)
+            except ValueError:
+                pass
+    if len(frame) - size < 1:
+        return frame, frame.iloc[:0].copy()
+    rest, held = train_test_split(frame, test_size=size, random_state=seed)
+    return rest.reset_index(drop=True), held.reset_index(drop=True)
+
+
+def split(frame: pd.DataFrame, config, has_test_file: bool, warnings: list[str],
+          strata: Callable[[pd.DataFrame], pd.Series] | None = None,
+          groups: Callable[[pd.DataFrame], pd.Series] | None = None):
+    """(train, validation, test) as the configuration's fractions say; test is empty when the
+    user gave a test file (the caller loads it)."""
+    def cut(part: pd.DataFrame, fraction: float):
+        return holdout(part, fraction, config.seed, strata(part) if strata else None,
+                       groups(part) if groups else None)
+
+    if has_test_file:
+        rest, test = frame.reset_index(drop=True), frame.iloc[:0].copy()
+        train, validation = cut(rest, config.validation_fraction)
+    else:
+        rest, test = cut(frame, config.test_fraction)
+        share = config.validation_fraction / max(1e-9, 1 - config.test_fraction)
+        train, validation = cut(rest, share)
+    if len(validation) == 0:
+        raise DataError(f"There are too few rows ({len(frame)}) to hold out validation rows; "
+                        "add more rows (a few hundred work much better).")
+    if len(test) == 0 and not has_test_file:
+        raise DataError(f"There are too few rows ({len(frame)}) to hold out test rows; add more "
+                        "rows or give a separate test file.")
+    if len(train) < 2:
+        raise DataError(f"Only {len(train)} rows are left to train on; add more rows.")
+    return train, validation, test
+
+
+def sample(frame: pd.DataFrame, max_rows: int, seed: int, warnings: list[str]) -> pd.DataFrame:
+    if max_rows <= 0 or len(frame) <= max_rows:
+        return frame
+    warnings.append(f"Using a sample of {max_rows} of the {len(frame)} rows (the max rows "
+                    "setting).")
+    return frame.sample(n=max_rows, random_state=seed).reset_index(drop=True)
+
+
+# ---- model loading -----------------------------------------------------------------------------
+
+def load_tokenizer(path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:  # decoders (GPT-2, Llama) often have none
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
+
+
+def load_model(auto_class, path, tokenizer, quantization=None, **kwargs):
+    """``auto_class.from_pretrained(path, **kwargs)`` with the library's "newly initialised
+    head" notices silenced. When the head class names its backbone differently from the saved
+    checkpoint (LlamaForQuestionAnswering's ``transformer`` vs LlamaForCausalLM's ``model``, so
+    the body would silently stay random), the body is loaded with ``AutoModel`` and put in."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        extra = {"quantization_config": quantization} if quantization is not None else {}
+        model, info = auto_class.from_pretrained(path, output_loading_info=True, **extra,
+                                                 **kwargs)
+        missing = [k for k in info.get("missing_keys", [])
+                   if not any(h in k for h in ("qa_outputs", "classifier", "score", "pooler"))]
+        if missing and quantization is None:
+            from transformers import AutoModel
+
+            prefix = model.base_model_prefix
+            body = AutoModel.from_pretrained(path, **{k: v for k, v in kwargs.items()
+                                                      if k not in ("num_labels", "id2label",
+                                                                   "label2id", "problem_type")})
+            if hasattr(model, prefix):
+                setattr(model, prefix, body.to(next(model.parameters()).dtype))
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def backbone(config, auto_class, **kwargs):
+    """(model, tokenizer, family, backbone path) for a run: the dropout override and, for QLoRA,
+    the 4-bit load applied; the tokenizer pads as the strategy needs."""
+    from engine import regularization
+    from engine.backbones import family_of, resolve_backbone
+    from engine.strategies import padding_side, quantization_config
+
+    path = resolve_backbone(config.backbone)
+    family = family_of(config.backbone)
+    tokenizer = load_tokenizer(path)
+    tokenizer.padding_side = padding_side(config.strategy, family)
+    dropout = regularization.dropout_overrides(path, config.dropout)
+    model = load_model(auto_class, path, tokenizer, quantization_config(config.strategy),
+                       **dropout, **kwargs)
+    return model, tokenizer, family, path
+
+
+# ---- training ----------------------------------------------------------------------------------
+
+class Fit:
+    """What ``fit`` leaves behind: the trainer (best checkpoint loaded) and the run's facts."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def unused_options(config, run: Run, task: str, keep: tuple[str, ...] = ()) -> None:
+    """A message for run options this task does not use (augmentation, loss options)."""
+    ignored = []
+    if config.augment != "none":
+        ignored.append(f"augment={config.augment}")
+    if "loss" not in keep and config.label_smoothing:
+        ignored.append(f"label_smoothing={config.label_smoothing}")
+    if "loss" not in keep and config.class_weights != "none":
+        ignored.append(f"class_weights={config.class_weights}")
+    if ignored:
+        run.append_event("message", level="warning",
+                         text=f"The {task} task does not use {', '.join(ignored)}; "
+                              "trained without.")
+
+
+def fit(config, run: Run, stop_event: threading.Event, *, model, tokenizer, family: str,
+        train_ds, val_ds, task: str, task_type: str, metric: str, compute_metrics,
+        data_collator, regularization=None, start_info: dict | None = None,
+        before: Callable[[Any], dict] | None = None, label_names: list[str] | None = None,
+        args_overrides: dict | None = None) -> Fit:
+    """Prepare the model for the strategy and train it with the spine's Trainer set-up
+    (events, stop flag and time budget, early stopping, best checkpoint by ``metric``).
+
+    ``before(trainer)``: called once before training (the untrained model's scores)."""
+    from transformers import EarlyStoppingCallback
+    from transformers.trainer_callback import PrinterCallback
+
+    from engine import regularization as reg_module
+    from engine.strategies import apply_strategy, parameter_counts, strategy_callbacks
+    from engine.training import EventsCallback, pick_device, trainer_arguments
+
+    dev = pick_device(config.device)
+    overrides = {"label_names": label_names or ["labels"], **(args_overrides or {})}
+    args, total_steps, lr = trainer_arguments(config, run, len(train_ds), dev, family,
+                                              metric=metric, **overrides)
+    model = apply_strategy(model, config, total_steps=total_steps, task_type=task_type)
+    counts = parameter_counts(model)
+    run.append_event("start", device=dev["label"], backbone=config.backbone, family=family,
+                     strategy=config.strategy, parameters=counts, learning_rate=lr,
+                     max_steps=total_steps, train_rows=len(train_ds),
+                     validation_rows=len(val_ds), task=task, **(start_info or {}))
+    callbacks = [EventsCallback(run, stop_event, config.time_budget_seconds,
+                                config.batch_size * args.gradient_accumulation_steps)]
+    if config.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+    callbacks += strategy_callbacks(model)
+    trainer = reg_module.AdaptuneTrainer(
+        model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+        processing_class=tokenizer, data_collator=data_collator,
+        compute_metrics=compute_metrics, callbacks=callbacks,
+        regularization=regularization or reg_module.Regularization(
+            adversarial=config.adversarial, adversarial_epsilon=config.adversarial_epsilon))
+    trainer.remove_callback(PrinterCallback)  # progress goes to events.jsonl instead
+    before_scores = before(trainer) if before else None
+    result = trainer.train()
+    events_cb = callbacks[0]
+    train_seconds = max(1e-9, result.metrics.get("train_runtime", 0) - events_cb.eval_seconds)
+    samples_seen = trainer.state.global_step * config.batch_size
+    return Fit(trainer=trainer, model=trainer.model, counts=counts, dev=dev, lr=lr,
+               total_steps=total_steps, callback=events_cb, before=before_scores,
+               train_seconds=train_seconds,
+               samples_per_second=round(samples_seen / train_seconds, 2))
+
+
+def base_metrics(config, run: Run, stop_event: threading.Event, result: Fit, task: str,
+                 started: float) -> dict:
+    """The fields every task's metrics.json has (the task adds test/validation/report...)."""
+    stopped = bool(result.callback.stop_reason)
+    return {
+        "status": "stopped" if stop_event.is_set() else "completed",
+        "stop_reason": result.callback.stop_reason, "task": task,
+        "train_samples_per_second": result.samples_per_second,
+        "train_seconds": round(result.train_seconds, 2),
+        "total_seconds": round(time.time() - started, 2),
+        "global_step": result.trainer.state.global_step, "max_steps": result.total_steps,
+        "best_checkpoint_metric": result.trainer.state.best_metric,
+        "parameters": result.counts, "device": result.dev["label"], "learning_rate": result.lr,
+        "early_stopped": (not stopped and result.trainer.state.global_step
+                          < result.total_steps),
+    }
+
+
+def finish(run: Run, metrics: dict, result: Fit) -> dict:
+    """Write metrics.json, the end event and the final status; free the model."""
+    run.write_metrics(metrics)
+    run.append_event("end", status=metrics["status"], test=metrics.get("test"))
+    run.set_status(metrics["status"])
+    shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
+    if result.dev["device"] == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+    return metrics
+
+
+def predict_logits(trainer, dataset):
+    """The model's raw outputs on ``dataset`` (a tuple for several heads) and the loss."""
+    out = trainer.predict(dataset)
+    return out.predictions, float(out.metrics.get("test_loss", float("nan")))
+
+
+# ---- saving and reloading ----------------------------------------------------------------------
+
+def save(model, tokenizer, run: Run, info: dict) -> None:
+    """model/ = the adapter (or full model) + tokenizer + task.json, replaced atomically."""
+    from engine.strategies import save_model
+
+    out = run.model_dir
+    tmp = out.with_name("model.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model(model, tmp)
+    tokenizer.save_pretrained(tmp)
+    write_json_atomic(tmp / TASK_FILE, info)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+
+
+def load_saved(run_dir: str | Path, auto_class, head_kwargs: Callable[[dict], dict]):
+    """(model in eval mode, tokenizer, task.json, RunConfig) of a finished run.
+
+    An adapter is put on a fresh base of the original backbone with the same head
+    (``head_kwargs(task_info)``), a full model is loaded as saved."""
+    from engine.backbones import resolve_backbone
+    from engine.predict import PredictError
+    from engine.strategies import load_adapter
+
+    run = Run(Path(run_dir))
+    model_dir = run.model_dir
+    info = read_json(model_dir / TASK_FILE, None)
+    if info is None:
+        raise PredictError(f"{run.path} has no trained model yet (status: {run.status}). "
+                           "Pick a finished run.")
+    config = run.config()
+    tokenizer = load_tokenizer(model_dir)
+    if (model_dir / "adapter_config.json").exists():
+        base = load_model(auto_class, resolve_backbone(config.backbone), tokenizer,
+                          **head_kwargs(info))
+        model = load_adapter(base, model_dir)
+    else:
+        model = load_model(auto_class, model_dir, tokenizer)
+    model.eval()
+    tokenizer.padding_side = info.get("padding_side", tokenizer.padding_side)
+    return model, tokenizer, info, config
+
+
+def input_dicts(inputs: Any, fields: list[str], first: str) -> list[dict]:
+    """Inputs as a list of dicts with ``fields``: a single dict or text becomes a list of one;
+    a bare text fills field ``first``. DataError names a missing field."""
+    if isinstance(inputs, (str, dict)):
+        inputs = [inputs]
+    out = []
+    for i, item in enumerate(inputs, start=1):
+        if isinstance(item, str):
+            item = {first: item}
+        if not isinstance(item, dict):
+            raise DataError(f"Input {i} must be a text or an object with the fields "
+                            f"{', '.join(fields)}.")
+        missing = [f for f in fields if cell_text(item.get(f)) is None]
+        if missing:
+            raise DataError(f"Input {i} lacks {', '.join(map(repr, missing))}; give "
+                            f"{', '.join(fields)}.")
+        out.append({f: str(item[f]) for f in fields})
+    return out
+
+
+def table_column(df: pd.DataFrame, wanted: str, names: Iterable[str], role: str) -> str:
+    """The column of a table to predict on for ``role``: the run's own column name when the
+    table has it, else a conventional name; DataError otherwise."""
+    if wanted and wanted in df.columns:
+        return wanted
+    col = find_column(df, "", [n for n in [_norm(wanted)] if n] + list(names), "the table")
+    if not col:
+        raise DataError(f"The table has no {role} column (looked for {wanted or 'a usual name'}; "
+                        f"its columns are: {', '.join(map(str, df.columns))}).")
+    return col
