@@ -154,3 +154,16 @@ def probabilities_figure(probabilities: dict[str, float], lang: str = "en") -> g
     fig = _layout(fig, max(200, 60 + 36 * len(items)), legend=False)
     fig.update_layout(hovermode="closest", margin={"l": 90, "r": 20, "t": 20, "b": 40})
     return fig
+
+
+def scores_figure(scores: dict[str, float], lang: str = "en") -> go.Figure:
+    """Test F1 per label / entity type / relation, as horizontal bars."""
+    items = sorted(scores.items(), key=lambda kv: kv[1])
+    fig = go.Figure(go.Bar(x=[v for _, v in items], y=[str(k) for k, _ in items],
+                           orientation="h", marker_color=COLORS[2],
+                           text=[f"{v:.2f}" for _, v in items], textposition="auto"))
+    fig.update_xaxes(range=[0, 1.02], title_text=t("chart.f1_per_label", lang))
+    fig.update_yaxes(type="category")
+    fig.update_layout(title={"text": t("chart.f1_per_label_title", lang), "x": 0,
+                             "font": {"size": 14}})
+    return _layout(fig, max(280, min(640, 90 + 30 * len(items))), legend=False)

@@ -11,7 +11,7 @@ from engine.data import load_table
 from engine.predict import get_predictor
 from engine.runs import RunStore
 
-from ui import charts
+from ui import charts, task_views
 from ui.common import ENGINE_ERRORS, Context, box, error_message, fmt_score, human_duration, \
     human_number, run_label
 from ui.i18n import T, t
@@ -21,8 +21,7 @@ BATCH = 64
 
 def finished_runs(store: RunStore, lang: str = "en") -> list[tuple[str, str]]:
     """(label, id) of the runs that have a trained model."""
-    return [(run_label(r.summary(), lang), r.id) for r in store.list()
-            if (r.model_dir / "labels.json").exists()]
+    return [(run_label(r.summary(), lang), r.id) for r in store.list() if r.has_model]
 
 
 def metrics_table(metrics: dict, lang: str) -> pd.DataFrame:
@@ -84,6 +83,9 @@ def show_run(store: RunStore, run_id: str | None, lang: str = "en") -> tuple:
     metrics = run.metrics()
     if not metrics:
         return (box("warning", t("eval.no_metrics", lang, status=run.status)), *empty)
+    summary = run.summary()
+    if summary["task"] not in ("", "classification"):
+        return _show_task_run(summary, metrics, lang)
     report = metrics.get("test_report") or {}
     cm = charts.confusion_figure(report.get("confusion_matrix") or [],
                                  report.get("labels") or metrics.get("labels") or [], lang)
@@ -97,6 +99,92 @@ def show_run(store: RunStore, run_id: str | None, lang: str = "en") -> tuple:
         kind = "warning"
     return (box(kind, note), metrics_table(metrics, lang), cm, per_class_table(metrics, lang),
             errors_table(metrics, lang))
+
+
+def _show_task_run(summary: dict, metrics: dict, lang: str) -> tuple:
+    """show_run's five outputs for a task other than classification."""
+    task = summary["task"]
+    note = t("eval.summary_task", lang, name=summary["name"], task=t(f"task.{task}", lang),
+             backbone=summary["backbone"], strategy=summary["strategy"], data=summary["data"])
+    main = summary.get("main_metric")
+    after = (metrics.get("test") or {}).get(main)
+    before = (metrics.get("before") or {}).get(main)
+    kind = "ok"
+    if isinstance(after, (int, float)) and isinstance(before, (int, float)):
+        note += " " + t("eval.before_after", lang, metric=t(task_views.METRIC_NAMES.get(
+            main, main), lang) if main in task_views.METRIC_NAMES else main,
+            before=task_views.fmt(before), after=task_views.fmt(after))
+        if after <= before:
+            kind = "warning"
+    report = metrics.get("report") or {}
+    if isinstance(report, dict) and report.get("confusion_matrix"):
+        fig = charts.confusion_figure(report["confusion_matrix"], report.get("labels") or
+                                      metrics.get("labels") or [], lang)
+    else:
+        rows = task_views.report_rows(metrics)
+        scores = {k: float(v.get("f1", v.get("f1-score", 0)) or 0) for k, v in rows.items()}
+        fig = charts.scores_figure(scores, lang) if scores else \
+            charts.empty_figure(t("chart.no_data", lang), 360)
+    return (box(kind, note), task_views.task_metrics_table(metrics, lang), fig,
+            task_views.task_report_table(metrics, lang), task_views.examples_table(metrics, lang))
+
+
+def task_extras(store: RunStore, run_id: str | None, lang: str = "en") -> tuple:
+    """Updates that adapt the tab to the run's task: the NER highlight view (shown for NER, with
+    the first example), the extra "try it" boxes (question / head / tail), the text box's label,
+    and which answer widget is shown (probabilities, highlighted entities, or text)."""
+    task, metrics = "classification", {}
+    if run_id:
+        try:
+            run = store.get(run_id)
+            task = run.summary()["task"] or "classification"
+            metrics = run.metrics()
+        except KeyError:
+            pass
+    is_ner = task == "ner"
+    n_examples = len(metrics.get("examples") or []) if is_ner else 0
+    gold, pred = task_views.ner_example(metrics, 0) if is_ner else (None, None)
+    roles = task_views.INPUT_ROLES.get(task, ("text", None, None))
+    kind = task_views.OUTPUT_KIND.get(task, "label")
+    return (gr.update(visible=is_ner and n_examples > 0),
+            gr.update(maximum=max(n_examples - 1, 1), value=0),
+            gold, pred,
+            gr.update(label=t(f"eval.role.{roles[0]}", lang)),
+            gr.update(visible=roles[1] is not None, value="",
+                      label=t(f"eval.role.{roles[1]}", lang) if roles[1] else ""),
+            gr.update(visible=roles[2] is not None, value="",
+                      label=t(f"eval.role.{roles[2]}", lang) if roles[2] else ""),
+            gr.update(visible=kind == "label", value=None),
+            gr.update(visible=kind == "label"),
+            gr.update(visible=kind == "entities", value=None),
+            gr.update(visible=kind == "text", value=""))
+
+
+def predict_any(store: RunStore, run_id: str | None, first: str | None, second: str | None,
+                third: str | None, lang: str = "en") -> tuple:
+    """Try a finished run of any task. (label value, probabilities chart, highlighted value,
+    answer text, message)."""
+    no_fig = charts.probabilities_figure({}, lang)
+    if not run_id:
+        return None, no_fig, None, "", box("warning", t("eval.pick_first", lang))
+    try:
+        run = store.get(run_id)
+    except KeyError as e:
+        return None, no_fig, None, "", box("error", error_message(e))
+    task = run.summary()["task"] or "classification"
+    if task == "classification":
+        label, fig, msg = predict_text(store, run_id, first, lang)
+        return label, fig, None, "", msg
+    value, missing = task_views.prediction_input(task, first or "", second or "", third or "")
+    if missing:
+        return None, no_fig, None, "", box("warning", t(missing, lang))
+    try:
+        result = get_predictor(run.path).predict([value])[0]
+    except ENGINE_ERRORS as e:
+        return None, no_fig, None, "", box("error", error_message(e))
+    label, highlighted, answer = task_views.prediction_outputs(task, result)
+    fig = charts.probabilities_figure(label, lang) if label else no_fig
+    return label, fig, highlighted, answer, ""
 
 
 def predict_text(store: RunStore, run_id: str | None, text: str | None, lang: str = "en") -> tuple:
@@ -135,8 +223,11 @@ def predict_file(store: RunStore, run_id: str | None, path: str | None, lang: st
         return gr.update(value=None, visible=False), box("error", error_message(e))
     out = Path(tempfile.mkdtemp(prefix="adaptune-")) / f"{Path(path).stem}-predictions.csv"
     result.to_csv(out, index=False)
-    counts = result["prediction"].value_counts()
-    spread = ", ".join(f"{k}: {v}" for k, v in counts.items())
+    if "prediction" in result.columns:
+        counts = result["prediction"].astype(str).value_counts().head(12)
+        spread = ", ".join(f"{k}: {v}" for k, v in counts.items())
+    else:
+        spread = ", ".join(c for c in result.columns if c not in df.columns)
     return (gr.update(value=str(out), visible=True),
             box("ok", t("eval.predicted_file", lang, rows=len(result), spread=spread)))
 
@@ -163,11 +254,24 @@ def build(ctx: Context) -> None:
                      value=errors_table({}, tr.lang), max_height=360, elem_id="eval-errors",
                      column_widths=["64%", "12%", "12%", "12%"])
 
+    with gr.Group(visible=False, elem_id="eval-ner") as ner_group:
+        tr.make(gr.Markdown, value=T("eval.ner_title"), elem_classes=["section-title"])
+        ner_index = tr.make(gr.Slider, label=T("eval.ner_example"), minimum=0, maximum=1,
+                            step=1, value=0, elem_id="eval-ner-index")
+        with gr.Row():
+            ner_gold = tr.make(gr.HighlightedText, label=T("eval.ner_gold"),
+                               elem_id="eval-ner-gold", show_legend=True, combine_adjacent=False)
+            ner_pred = tr.make(gr.HighlightedText, label=T("eval.ner_predicted"),
+                               elem_id="eval-ner-predicted", show_legend=True,
+                               combine_adjacent=False)
+
     tr.make(gr.Markdown, value=T("eval.try"), elem_classes=["section-title"])
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             text = tr.make(gr.Textbox, label=T("eval.text"), placeholder=T("eval.text.ph"),
                            lines=3, elem_id="predict-text")
+            second = gr.Textbox(label="", lines=1, visible=False, elem_id="predict-second")
+            third = gr.Textbox(label="", lines=1, visible=False, elem_id="predict-third")
             predict_btn = tr.make(gr.Button, value=T("eval.predict"), variant="primary",
                                   elem_id="predict-button")
             predict_msg = gr.HTML("", elem_id="predict-message", padding=False)
@@ -176,6 +280,11 @@ def build(ctx: Context) -> None:
                             elem_id="predict-label")
             probs = gr.Plot(charts.probabilities_figure({}, tr.lang), show_label=False,
                             elem_id="predict-chart")
+            entities = tr.make(gr.HighlightedText, label=T("eval.prediction"), visible=False,
+                               elem_id="predict-entities", show_legend=True,
+                               combine_adjacent=False)
+            answer = tr.make(gr.Textbox, label=T("eval.answer"), visible=False, lines=4,
+                             interactive=False, elem_id="predict-answer")
     tr.make(gr.Markdown, value=T("eval.batch"), elem_classes=["section-title"])
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
@@ -200,8 +309,19 @@ def build(ctx: Context) -> None:
     def on_run(run_id, lang):
         return show_run(store, run_id, lang)
 
-    def on_predict(run_id, value, lang):
-        return predict_text(store, run_id, value, lang)
+    def on_predict(run_id, value, value2, value3, lang):
+        return predict_any(store, run_id, value, value2, value3, lang)
+
+    def on_extras(run_id, lang):
+        return task_extras(store, run_id, lang)
+
+    def on_ner_index(run_id, index):
+        if not run_id:
+            return None, None
+        try:
+            return task_views.ner_example(store.get(run_id).metrics(), index)
+        except KeyError:
+            return None, None
 
     def on_file(run_id, path, lang, progress=gr.Progress()):
         return predict_file(store, run_id, path, lang, progress)
@@ -211,15 +331,18 @@ def build(ctx: Context) -> None:
     def wire() -> None:
         lang = ctx.lang
         outs = [note, metrics, cm, per_class, errors]
-        run_dd.change(on_run, [run_dd, lang], outs)
+        extras = [ner_group, ner_index, ner_gold, ner_pred, text, second, third, label, probs,
+                  entities, answer]
+        run_dd.change(on_run, [run_dd, lang], outs).then(on_extras, [run_dd, lang], extras)
+        ner_index.release(on_ner_index, [run_dd, ner_index], [ner_gold, ner_pred])
         refresh.click(refresh_choices, [run_dd, lang], run_dd)
         ctx.c["eval_tab"].select(refresh_choices, [run_dd, lang], run_dd, show_progress="hidden")
         ctx.on_lang.append((refresh_choices, [run_dd, lang], run_dd))
         ctx.on_lang.append((on_run, [run_dd, lang], outs))
-        predict_btn.click(on_predict, [run_dd, text, lang], [label, probs, predict_msg],
-                          concurrency_limit=2)
-        text.submit(on_predict, [run_dd, text, lang], [label, probs, predict_msg],
-                    concurrency_limit=2)
+        try_in = [run_dd, text, second, third, lang]
+        try_out = [label, probs, entities, answer, predict_msg]
+        predict_btn.click(on_predict, try_in, try_out, concurrency_limit=2)
+        text.submit(on_predict, try_in, try_out, concurrency_limit=2)
         file_btn.click(on_file, [run_dd, upload, lang], [download, file_msg],
                        concurrency_limit=1)
 

@@ -17,17 +17,31 @@ METRIC_ROWS = ("test_accuracy", "test_macro_f1", "val_accuracy", "val_macro_f1",
                "trainable", "duration")
 
 
-TABLE_COLUMNS = ["name", "status", "backbone", "strategy", "data", "accuracy", "f1", "duration",
-                 "created"]
-TABLE_WIDTHS = ["17%", "10%", "13%", "8%", "17%", "9%", "9%", "7%", "10%"]
+TABLE_COLUMNS = ["name", "status", "task", "backbone", "strategy", "data", "accuracy", "f1",
+                 "duration", "created"]
+TABLE_WIDTHS = ["15%", "9%", "9%", "12%", "7%", "14%", "8%", "10%", "7%", "9%"]
+
+
+def main_score(summary: dict, lang: str) -> str:
+    """The run's headline score: macro-F1 for classification, the task's own metric otherwise
+    (entity F1, micro-F1, chrF...), named when it is not macro-F1."""
+    from ui.task_views import METRIC_NAMES, fmt
+
+    metric, value = summary.get("main_metric", "macro_f1"), summary.get("main_value")
+    if metric == "macro_f1":
+        return fmt_score(value)
+    if not isinstance(value, (int, float)):
+        return "–"
+    return f"{fmt(value)} {t(METRIC_NAMES.get(metric, metric), lang)}"
 
 
 def runs_table(store: RunStore, lang: str = "en") -> pd.DataFrame:
     rows = []
     for run in store.list():
         s = run.summary()
-        rows.append([s["name"], status_text(s["status"], lang), s["backbone"], s["strategy"],
-                     s["data"], fmt_score(s["accuracy"]), fmt_score(s["macro_f1"]),
+        rows.append([s["name"], status_text(s["status"], lang),
+                     t(f"task.{s['task'] or 'classification'}", lang), s["backbone"],
+                     s["strategy"], s["data"], fmt_score(s["accuracy"]), main_score(s, lang),
                      human_duration(s["duration_s"]),
                      time.strftime("%m-%d %H:%M", time.localtime(s["created"]))])
     return pd.DataFrame(rows, columns=[t(f"runs.col.{c}", lang) for c in TABLE_COLUMNS])
@@ -153,7 +167,7 @@ def build(ctx: Context) -> None:
         if not run_ids:
             return gr.skip(), gr.skip(), box("warning", t("runs.pick_one", lang))
         run_id = run_ids[0]
-        if not (store.root / run_id / "model" / "labels.json").exists():
+        if not store.get(run_id).has_model:
             return gr.skip(), gr.skip(), box("warning", t("runs.no_model", lang, id=run_id))
         from ui.evaluate_tab import finished_runs
 

@@ -391,3 +391,25 @@ def table_column(df: pd.DataFrame, wanted: str, names: Iterable[str], role: str)
         raise DataError(f"The table has no {role} column (looked for {wanted or 'a usual name'}; "
                         f"its columns are: {', '.join(map(str, df.columns))}).")
     return col
+
+
+def batched_logits(model, tokenizer, texts: list[str], max_length: int,
+                   batch_size: int = 32) -> np.ndarray:
+    """Sequence-classification logits for ``texts`` (batched by similar length), float64."""
+    import torch
+
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            enc = tokenizer([texts[i] for i in idx], truncation=True, padding=True,
+                            max_length=max_length, return_tensors="pt")
+            enc = {k: v.to(model.device) for k, v in enc.items()}
+            logits = model(**enc).logits.float().cpu().numpy().astype(np.float64)
+            out.append((idx, logits))
+    width = out[0][1].shape[-1] if out else 0
+    result = np.zeros((len(texts), width))
+    for idx, logits in out:
+        result[idx] = logits
+    return result

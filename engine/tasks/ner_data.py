@@ -42,7 +42,11 @@ MIN_SENTENCES = 4       # fewer cannot be split into train / validation / test
 _CJK_CHARS = "\u2e80-\u2fdf\u3000-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff" \
              "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
 _CJK = re.compile(f"[{_CJK_CHARS}]")
-_WORD = re.compile(f"[{_CJK_CHARS}]|(?:(?![{_CJK_CHARS}])\\w)+|[^\\w\\s]")
+_LATIN_WORD = f"(?:(?![{_CJK_CHARS}])\\w)+"
+# URLs, @mentions and #hashtags stay whole (as tweet data tokenises them), then single CJK
+# characters, runs of letters / digits, and single punctuation marks.
+_WORD = re.compile(f"https?://\\S+|www\\.\\S+|[@#]{_LATIN_WORD}|[{_CJK_CHARS}]|{_LATIN_WORD}"
+                   f"|[^\\w\\s]")
 _TAG = re.compile(r"^([BIESLUbiesul])-(\S.*)$")
 _LOOSE_TAG = re.compile(r"^([BIESLU])[_.:/ ](.+)$")
 
