@@ -206,7 +206,8 @@ def _hub_snapshot(repo_id: str, download: bool = True) -> Path:
     if not hub_reachable():
         raise BackboneError(f"'{repo_id}' is not a bundled backbone and the Hugging Face Hub "
                             "cannot be reached (offline). Pick a bundled backbone (minilm-l6, "
-                            "smollm2-135m-instruct) or a local model folder.")
+                            "smollm2-135m-instruct, e5-small-multilingual) or a local model "
+                            "folder.")
     try:
         return Path(snapshot_download(repo_id, allow_patterns=patterns))
     except Exception as e:  # noqa: BLE001 - hub errors come in many classes

@@ -260,6 +260,37 @@ def _inspect_other(path, text_column, label_column, lang, validation_fraction, t
             *_column_updates(task, columns, extra, lang))
 
 
+def backbone_hint(path: str | None, text_column: str | None, backbone: str | None,
+                  task: str | None, lang: str = "en") -> tuple:
+    """(backbone update, hint) for the data's language: text that is not English moves the
+    default English-only MiniLM to the bundled multilingual encoder (e5-small-multilingual) and
+    says so; a backbone the user picked is kept, with advice. Generation tasks use decoders and
+    are left alone."""
+    from engine.config import GENERATION_TASKS
+    from engine.planner import guess_language, suggest_backbone
+
+    if not path or (task or "classification") in GENERATION_TASKS:
+        return gr.update(), ""
+    try:
+        if Path(path).suffix.lower() in (".conll", ".bio", ".iob"):
+            texts = Path(path).read_text(encoding="utf-8", errors="replace").split("\n")[:2000]
+        else:
+            df = load_table(path, max_rows=500, min_columns=1)
+            column = text_column if text_column in df.columns else df.columns[0]
+            texts = [" ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+                     for v in df[column].tolist()]
+    except ENGINE_ERRORS + (TypeError,):
+        return gr.update(), ""
+    language = guess_language(texts)
+    suggested, reason = suggest_backbone(language, backbone or "")
+    if suggested != (backbone or ""):
+        return gr.update(value=suggested), box("info", t("data.backbone_switched", lang,
+                                                         backbone=suggested))
+    if language != "en" and "kept as is" in reason:
+        return gr.update(), box("warning", reason)
+    return gr.update(), ""
+
+
 def guess_task_update(path: str | None, current: str | None):
     """Pre-select the task a new file obviously holds (a .conll file, tokens/tags columns...);
     otherwise keep the user's choice."""
@@ -322,6 +353,7 @@ def build(ctx: Context) -> None:
                                   file_types=UPLOAD_SUFFIXES, type="filepath",
                                   elem_id="data-test-upload", height=110)
             tr.make(gr.Markdown, value=T("test_data.help"), elem_classes=["hint"])
+    language_hint = gr.HTML("", elem_id="data-language-hint", padding=False)
     preview = tr.make(gr.Dataframe, label=T("data.preview"), interactive=False, wrap=True,
                       max_height=420, max_chars=200, elem_id="data-preview", visible=False)
     with gr.Row():
@@ -368,6 +400,10 @@ def build(ctx: Context) -> None:
             event = comp.blur if isinstance(comp, (gr.Number, gr.Textbox)) else comp.input
             event(inspect_task, inputs, outputs, show_progress="minimal",
                   trigger_mode="always_last")
+        hint_args = ([ctx.data_path, text_col, ctx.fields["backbone"], task, ctx.lang],
+                     [ctx.fields["backbone"], language_hint])
+        # the suggestion follows the data once its columns are known
+        summary.change(backbone_hint, *hint_args, show_progress="hidden")
         test_upload.upload(from_upload, test_upload, ctx.test_path).then(
             inspect_task, inputs, outputs)
         test_upload.clear(lambda: "", None, ctx.test_path).then(inspect_task, inputs, outputs)

@@ -99,6 +99,11 @@ TEXT: dict[str, dict[str, str]] = {
                                 "{test} test rows · {labels} labels",
                           "zh": "**{name}** · {task} · 训练 {train} / 验证 {validation} / 测试 {test} 行 · "
                                 "{labels} 个标签"},
+    "data.backbone_switched": {"en": "The texts are not English: the Train tab now uses "
+                                     "{backbone} (bundled, about 100 languages including "
+                                     "Chinese and Japanese). You can change it there.",
+                               "zh": "文本不是英文：训练页已改用 {backbone}（内置，支持中文、日文等约 100 种"
+                                     "语言）。可以在训练页改回。"},
     "role.text": {"en": "Text column", "zh": "文本列"},
     "role.tokens": {"en": "Tokens (or text) column", "zh": "词元（或文本）列"},
     "role.context": {"en": "Context column", "zh": "上下文列"},
@@ -266,6 +271,8 @@ TEXT: dict[str, dict[str, str]] = {
     # backbones (English descriptions fall back to engine/backbones.py)
     "backbone.minilm-l6": {"zh": "MiniLM-L6（all-MiniLM-L6-v2），2200 万参数的英文编码器；"
                                  "已内置，在 CPU 上也很快。"},
+    "backbone.e5-small-multilingual": {"zh": "multilingual-e5-small（1.18 亿参数），支持中文、日文等约 100 种"
+                                             "语言的编码器；已内置（由 4 位权重转换一次）。"},
     "backbone.smollm2-135m-instruct": {"zh": "SmolLM2-135M-Instruct，小型 Llama 架构解码器；"
                                              "已内置；通过序列分类头进行分类。"},
     "backbone.distilbert-base-uncased": {"zh": "DistilBERT base（6600 万参数），英文；"

@@ -53,7 +53,8 @@ def test_job_manager_runs_a_real_job_in_the_background(tmp_path):
     assert run.metrics()["test"]["n"] == 60
 
 
-@pytest.mark.parametrize("backbone", ["minilm-l6", "smollm2-135m-instruct"])
+@pytest.mark.parametrize("backbone", ["minilm-l6", "smollm2-135m-instruct",
+                                      "e5-small-multilingual"])
 def test_bundled_backbones_resolve_offline(backbone):
     from engine.backbones import resolve_backbone
 

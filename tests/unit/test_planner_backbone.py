@@ -8,7 +8,8 @@ from engine.planner import (MULTILINGUAL_BACKBONE, guess_language, plan, suggest
 
 ZH = ["这部电影非常好看，我很喜欢。", "质量太差了，不推荐购买。", "物流很快，包装完好。"]
 JA = ["この映画はとても面白かったです。", "品質が悪くて残念でした。"]
-FR = ["Ceci est un très bon film, je le recommande vivement.", "Livraison rapide, produit conforme."]
+FR = ["Ceci est un très bon film, je le recommande vivement.",
+      "Livraison rapide, produit conforme."]
 EN = ["This is the best phone I have ever had.", "It was not good at all."]
 
 
