@@ -622,7 +622,12 @@ def text_lengths(df: pd.DataFrame, text_column: str) -> pd.Series:
 
 def list_sample_files() -> list[Path]:
     """The bundled example tables in <repo>/sample_data."""
+    from engine.tasks import guess_task
+
     if not SAMPLE_DIR.is_dir():
         return []
-    return sorted(p for p in SAMPLE_DIR.iterdir()
-                  if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+    files = [p for p in SAMPLE_DIR.iterdir()
+             if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES + (".conll",)]
+    # the text-classification samples first (the first one is the Data tab's default), then the
+    # other tasks' samples grouped by task
+    return sorted(files, key=lambda p: (guess_task(p.name) or "", p.name))

@@ -34,16 +34,26 @@ def spam(n: int = 500) -> pd.DataFrame:
                          "label": out["label"].map({0: "ham", 1: "spam"})})
 
 
+def bible_translation(n: int = 400, max_chars: int = 140) -> pd.DataFrame:
+    """English -> Spanish: ``n`` short verse pairs (public domain) for the translation task."""
+    df = pd.read_csv(SHARED / "bible_en_web__es_rv1909.csv").dropna(subset=["en", "es"])
+    df = df[(df["en"].str.len() <= max_chars) & (df["es"].str.len() <= max_chars)]
+    out = df.sample(n=n, random_state=SEED)
+    return pd.DataFrame({"en": out["en"].str.strip(), "es": out["es"].str.strip()})
+
+
 def main() -> None:
     jobs = {"uci_sentiment_sentences.csv": ("reviews_sentiment.csv", sentiment),
-            "sms_spam.csv": ("sms_spam_sample.csv", spam)}
+            "sms_spam.csv": ("sms_spam_sample.csv", spam),
+            "bible_en_web__es_rv1909.csv": ("translation_bible_en_es.csv", bible_translation)}
     for source, (target, make) in jobs.items():
         if not (SHARED / source).is_file():
             print(f"skip {target}: {SHARED / source} not found")
             continue
         df = make()
         df.to_csv(HERE / target, index=False)
-        print(f"wrote {target}: {len(df)} rows, {df['label'].value_counts().to_dict()}")
+        labels = df["label"].value_counts().to_dict() if "label" in df else "no labels"
+        print(f"wrote {target}: {len(df)} rows, {labels}")
 
 
 if __name__ == "__main__":
