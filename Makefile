@@ -7,6 +7,7 @@
 #   make test-unit    tests/unit only
 #   make bench        speed benchmark: reference PyTorch loop vs Adaptune's default recipe
 #   make bench-strategies  every strategy + the few-shot table (~20 min on 2 cores)
+#   make bench-tasks  every task on shared data: before vs after fine-tuning (~20 min)
 #   make clean        remove runs/ and caches (keeps .venv)
 
 SHELL := /bin/bash
@@ -32,10 +33,11 @@ STAMP_DEV := $(VENV)/.installed-dev-$(call hash_of,$(REQ_DEV))
 TEST_ENV := GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: help install install-dev run test test-unit bench bench-strategies clean check-chromium
+.PHONY: help install install-dev run test test-unit bench bench-strategies bench-tasks clean \
+        check-chromium
 
 help:
-	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -86,3 +88,7 @@ clean:
 bench-strategies: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
 	  $(PY) bench/bench_strategies.py $(BENCH_ARGS)
+
+bench-tasks: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+	  $(PY) bench/bench_tasks.py $(BENCH_ARGS)

@@ -49,6 +49,8 @@ TEXT: dict[str, dict[str, str]] = {
     "chart.val_accuracy": {"en": "validation accuracy", "zh": "验证准确率"},
     "chart.val_f1": {"en": "validation macro-F1", "zh": "验证宏平均 F1"},
     "chart.step": {"en": "step", "zh": "步数"},
+    "train.done_task": {"en": "Done. Test {metric} {value}.", "zh": "完成。测试集 {metric} {value}。"},
+    "train.done_before": {"en": "(Before fine-tuning: {before}.)", "zh": "（微调前：{before}。）"},
     "train.speed_task": {"en": "Measuring speed before Start works for text classification; for "
                                "this task start a run with a small Max steps to time it.",
                          "zh": "开始前测速目前只支持文本分类；其他任务可以先用较小的“最大步数”运行一次来计时。"},

@@ -161,10 +161,22 @@ def status_html(run: Run | None, events: list[dict], status: str, lang: str) -> 
         error = run.status_info().get("error") or end.get("error") or "?"
         head += box("error", error, t("train.failed", lang))
     elif status in ("completed", "stopped"):
-        test = run.metrics().get("test") or end.get("test") or {}
-        if test:
+        metrics = run.metrics()
+        test = metrics.get("test") or end.get("test") or {}
+        task = cfg.get("task") or "classification"
+        if test and task == "classification":
             head += box("ok", t("train.done", lang, accuracy=fmt_score(test.get("accuracy")),
                                  f1=fmt_score(test.get("macro_f1"))))
+        elif test:
+            from engine.tasks import MAIN_METRIC
+            from ui.task_views import METRIC_NAMES, fmt
+
+            key = MAIN_METRIC.get(task, "f1")
+            before = (metrics.get("before") or {}).get(key)
+            metric = t(METRIC_NAMES[key], lang) if key in METRIC_NAMES else key
+            head += box("ok", t("train.done_task", lang, metric=metric, value=fmt(test.get(key)))
+                        + (" " + t("train.done_before", lang, before=fmt(before))
+                           if isinstance(before, (int, float)) else ""))
     elif status == "interrupted":
         head += box("warning", t("train.interrupted", lang))
     return head
