@@ -28,7 +28,7 @@ TASK_COLUMN_FIELDS = ["head_column", "tail_column", "question_column", "answer_s
                       "label_columns"]
 TASK_FIELDS = TASK_COLUMN_FIELDS + ["target_language"]
 # extra file types some tasks read (CoNLL for NER)
-UPLOAD_SUFFIXES = list(SUPPORTED_SUFFIXES) + [".conll", ".bio", ".iob"]
+UPLOAD_SUFFIXES = list(SUPPORTED_SUFFIXES) + [".conll", ".bio", ".iob", ".iob2", ".bioes"]
 _DEFAULTS = RunConfig()
 
 
@@ -272,7 +272,7 @@ def backbone_hint(path: str | None, text_column: str | None, backbone: str | Non
     if not path or (task or "classification") in GENERATION_TASKS:
         return gr.update(), ""
     try:
-        if Path(path).suffix.lower() in (".conll", ".bio", ".iob"):
+        if Path(path).suffix.lower() in (".conll", ".bio", ".iob", ".iob2", ".bioes"):
             texts = Path(path).read_text(encoding="utf-8", errors="replace").split("\n")[:2000]
         else:
             df = load_table(path, max_rows=500, min_columns=1)

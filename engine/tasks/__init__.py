@@ -91,7 +91,7 @@ def guess_task(name: str, columns: list[str] | None = None) -> str | None:
     import re
 
     stem = name.lower().rsplit("/", 1)[-1]
-    if stem.endswith((".conll", ".bio", ".iob")):
+    if stem.endswith((".conll", ".bio", ".iob", ".iob2", ".bioes")):
         return "ner"
     cols = {c.lower() for c in (columns or [])}
     if {"tokens", "tags"} <= cols or {"tokens", "ner_tags"} <= cols or "entities" in cols \

@@ -4,12 +4,12 @@ Data (engine/tasks/ner_data.py): JSONL tokens + tags, CoNLL, or text + character
 BIO-family scheme, normalised to IOB2. The model is ``AutoModelForTokenClassification`` (BERT-like
 encoders and Llama-like decoders alike) prepared by ``apply_strategy(..., task_type="TOKEN_CLS")``.
 
-Word-level labels: the first sub-word of each word carries the word's tag, every other sub-word
-and the special tokens carry -100 (ignored by the loss and the scores). A sentence longer than
-``max_length`` sub-words is cut into pieces at word boundaries that fit (for training and for
-prediction alike), so no word is ever dropped; the pieces of a test sentence are put back
-together before scoring. Scores are seqeval's entity-level precision / recall / F1 (an entity
-counts only when its type and both ends are right) and the word-level tag accuracy.
+Word-level labels: the first sub-word of each word carries the word's tag (skipping a bare "▁"
+word-start piece), every other sub-word and the special tokens carry -100 (ignored by the loss and
+the scores). A sentence longer than ``max_length`` sub-words is cut into pieces at word boundaries
+that fit (for training and for prediction alike), so no word is ever dropped; the pieces of a test
+sentence are put back together before scoring. Scores are seqeval's entity-level precision / recall
+/ F1 (an entity counts only when its type and both ends are right) and the word-level tag accuracy.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import os
 import shutil
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,32 @@ REPORTED = {"f1", "precision", "recall", "accuracy"}
 MAX_EXAMPLES = 50
 
 
+# Peak learning rates when the run leaves it at 0, where NER needs more than the strategy's
+# classification default (a fresh per-token head over mostly "O" tags). Measured with batch 16:
+# MiniLM-L6, 40 steps on sample_data/ner_english_demo.jsonl, test entity F1: full 5e-5 0.24,
+# 1e-4 0.49, 2e-4 0.83; LoRA 1e-3 0.07, 3e-3 0.79, 6e-3 0.83. MiniLM-L6, 120 steps on 800
+# WNUT-16 tweets, validation F1: full 5e-5 0.00, 2e-4 0.21; LoRA 1e-3 0.00, 3e-3 0.07, 6e-3 and
+# 1.2e-2 0.00 (everything "O"). SmolLM2-135M LoRA (batch 8, 30 steps, English demo): 1e-3 0.42,
+# 3e-3 0.53. (e5-small-multilingual LoRA on the Chinese demo wanted more: 1.2e-2 0.93 vs 6e-3
+# 0.60 in 60 steps; not the default, since the same rate collapsed on WNUT.)
+NER_LEARNING_RATES = {"encoder": {"full": 2e-4, "lora": 3e-3, "rslora": 3e-3, "dora": 3e-3,
+                                  "pissa": 3e-3},
+                      "decoder": {"lora": 3e-3, "rslora": 3e-3, "dora": 3e-3, "pissa": 3e-3}}
+
+
 def DEFAULT_STRATEGY(family: str) -> str:  # noqa: N802 - the contract's name
-    """Full fine-tuning on encoders (on MiniLM it learned NER much faster than LoRA in the same
-    steps, see the module's tests / report), LoRA on decoders (too big to train whole on a CPU)."""
+    """Full fine-tuning on encoders: on MiniLM it learned NER better than LoRA in the same steps
+    (WNUT-16, 120 steps at their NER rates: validation F1 0.21 vs 0.07); LoRA on decoders."""
     return "full" if family == "encoder" else "lora"
+
+
+def learning_rate(config, family: str) -> float:
+    """The run's peak learning rate: the user's, else the NER rate of the strategy, else the
+    strategy's own default."""
+    from engine.strategies import default_learning_rate
+
+    return config.learning_rate or NER_LEARNING_RATES.get(family, {}).get(config.strategy) \
+        or default_learning_rate(config.strategy, family)
 
 
 def unsupported(strategy: str, family: str) -> str | None:
@@ -93,8 +116,13 @@ def prepare(config) -> TaskData:
     if missing:
         warnings.append(f"Entity type(s) {', '.join(missing)} never occur in the training split, "
                         "so the model cannot learn them.")
+    seen = set(map(tuple, train["tokens"]))
+    repeated = sum(tuple(t) in seen for t in test["tokens"])
+    if repeated:
+        warnings.append(f"{repeated} of {len(test)} test sentences also occur in the training "
+                        "split, so the test scores flatter the model on new text.")
     lengths = _subword_lengths(config, everything["tokens"])
-    long = int((lengths > config.max_length - 2).sum())
+    long = int((lengths > config.max_length).sum())
     if long:
         warnings.append(f"{long} of {len(everything)} sentences are longer than max length "
                         f"({config.max_length} tokens); each is cut into pieces that fit at word "
@@ -174,6 +202,7 @@ class WordEncoder:
         self.specials = tokenizer.num_special_tokens_to_add(pair=False)
         self.budget = max(1, max_length - self.specials)
         self.space_prefix = _needs_space_prefix(tokenizer)
+        self.bare_space = _bare_space_ids(tokenizer)
 
     def words(self, tokens: list[str]) -> list[str]:
         """The words as the tokenizer is given them."""
@@ -224,11 +253,14 @@ class WordEncoder:
             for i in range(len(enc["input_ids"])):
                 s, a, _ = pieces[start + i]
                 row = {k: enc[k][i] for k in enc.keys()}
-                first, prev = [], None
+                first: list[tuple[int, int]] = []
                 for pos, w in enumerate(enc.word_ids(i)):
-                    if w is not None and w != prev:
+                    if w is None:
+                        continue
+                    if not first or first[-1][0] != a + w:
                         first.append((a + w, pos))
-                    prev = w
+                    elif row["input_ids"][first[-1][1]] in self.bare_space:
+                        first[-1] = (a + w, pos)  # "▁" alone says nothing: use the next piece
                 if tag_lists is not None:
                     labels = [-100] * len(row["input_ids"])
                     for w, pos in first:
@@ -244,6 +276,19 @@ class WordEncoder:
 
         features, _, _ = self.encode(frame["tokens"].tolist(), frame["tags"].tolist(), label2id)
         return Dataset.from_list(features)
+
+
+def _bare_space_ids(tokenizer) -> set[int]:
+    """Ids of a word-start marker alone ("▁" in SentencePiece, "Ġ" in byte-level BPE). XLM-R
+    style tokenizers split a Chinese character given as a word into "▁" + the character; the
+    label then goes on the character, the piece that carries it."""
+    unk = tokenizer.unk_token_id
+    ids = set()
+    for marker in ("\u2581", "\u0120"):
+        i = tokenizer.convert_tokens_to_ids(marker)
+        if isinstance(i, int) and i != unk and i is not None:
+            ids.add(i)
+    return ids
 
 
 def _needs_space_prefix(tokenizer) -> bool:
@@ -392,7 +437,9 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     train_ds = encoder.dataset(data.train, label2id)
     val_ds = encoder.dataset(data.validation, label2id)
     metric = best_metric(config, REPORTED, DEFAULT_METRIC)
-    args, total_steps, lr = trainer_arguments(config, run, len(train_ds), dev, family,
+    args, total_steps, lr = trainer_arguments(replace(config,
+                                                      learning_rate=learning_rate(config, family)),
+                                              run, len(train_ds), dev, family,
                                               metric=metric,
                                               label_smoothing_factor=config.label_smoothing)
     model = apply_strategy(model, config, total_steps=total_steps, task_type="TOKEN_CLS")
@@ -464,8 +511,10 @@ def evaluate(model, encoder: WordEncoder, frame: pd.DataFrame, id2tag: dict[int,
 
 
 def examples(token_lists, gold_lists, pred_lists, limit: int = MAX_EXAMPLES) -> list[dict]:
-    """Test sentences for the Evaluate tab, those with a mistake first: tokens, the joined text,
-    gold and predicted entities (token and character positions) and HighlightedText pairs."""
+    """Test sentences for the Evaluate tab, those with a mistake first: the joined text, gold and
+    predicted entities as a readable string ("gold", "predicted") and as lists with token and
+    character positions ("gold_entities", "predicted_entities"; end_token / end exclusive), the
+    tokens, and (substring, label or None) pairs for gradio's HighlightedText."""
     rows = []
     for tokens, gold, pred in zip(token_lists, gold_lists, pred_lists):
         text, offsets = join_tokens(tokens)
@@ -474,12 +523,18 @@ def examples(token_lists, gold_lists, pred_lists, limit: int = MAX_EXAMPLES) -> 
         if not g and not p:
             continue
         key = lambda e: (e["start_token"], e["end_token"], e["label"])  # noqa: E731
-        rows.append({"tokens": list(tokens), "text": text, "gold": g, "predicted": p,
+        rows.append({"text": text, "gold": _listed(g), "predicted": _listed(p),
                      "correct": sorted(map(key, g)) == sorted(map(key, p)),
+                     "tokens": list(tokens), "gold_entities": g, "predicted_entities": p,
                      "gold_highlighted": highlighted(text, g),
                      "predicted_highlighted": highlighted(text, p)})
     rows.sort(key=lambda r: r["correct"])  # stable: mistakes first, each group in test order
     return rows[:limit]
+
+
+def _listed(entities: list[dict]) -> str:
+    """ "Ada Lovelace [PER], London [LOC]" (the examples table shows plain strings)."""
+    return ", ".join(f"{e['text']} [{e['label']}]" for e in entities) or "—"
 
 
 def _note_ignored_options(config, run) -> None:

@@ -405,8 +405,8 @@ def _row(tokens: Any, tags: Any, where: str, tok_col: str, tag_col: str) -> dict
                             f"{tok_col!r} must hold the text as a string.")
         return {**spans_to_tokens(tokens, tag_list, where), "where": where, "spans": True}
     if any(isinstance(t, bool) or isinstance(t, (int, float)) for t in tag_list):
-        raise DataError(f"{where}: column {tag_col!r} holds numbers ({tag_list[:3]}...), which look "
-                        "like class ids; write the tag names instead (O, B-PER, I-PER, ...).")
+        raise DataError(f"{where}: column {tag_col!r} holds numbers ({tag_list[:3]}...), which "
+                        "look like class ids; write the tag names instead (O, B-PER, I-PER, ...).")
     token_list = _as_list(tokens, where, tok_col)
     if token_list is None:
         token_list = tokens.split() if isinstance(tokens, str) else []
