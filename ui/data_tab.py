@@ -224,7 +224,14 @@ def _inspect_other(path, text_column, label_column, lang, validation_fraction, t
             used.get("text") or ""
         values["label_column"] = values["label_column"] or used.get(label_role) or \
             used.get("label") or ""
-        counts = (data.info or {}).get("label_counts") or {}
+        for field_name, role in (("head_column", "head"), ("tail_column", "tail"),
+                                 ("question_column", "question"),
+                                 ("answer_start_column", "answer_start")):
+            if not extra.get(field_name) and used.get(role):
+                extra[field_name] = used[role]  # show what the task inferred
+        info = data.info or {}
+        counts = info.get("label_counts") or info.get("entity_counts") or \
+            info.get("relation_counts") or {}
         if counts and len(counts) <= 200:
             label_chart = charts.label_figure(list(counts), list(counts.values()), lang)
         rows = data.to_dict()["rows"]

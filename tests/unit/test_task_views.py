@@ -120,3 +120,38 @@ def test_predict_any_asks_for_the_missing_field(tmp_path):
     store, _ = fake_task_run(tmp_path, "qa", "qa", {"test": {"f1": 0.5, "n": 3}})
     out = evaluate_tab.predict_any(store, "qa", "Some context.", "", "", "en")
     assert "msg-warning" in out[-1] and "question" in out[-1]
+
+
+def test_data_tab_inspects_a_task_file_with_its_own_columns():
+    from ui import data_tab
+
+    out = data_tab.inspect_task("sample_data/relation_sample.csv", "", "", "en", None, None,
+                                None, "", None, None, "relation")
+    text_col, label_col, _, label_chart, _, summary, messages, head, tail, question, *_ = out
+    assert "msg-ok" in messages and "Relation extraction" in summary
+    assert text_col["value"] == "sentence" and label_col["label"] == "Relation column"
+    assert head["visible"] and head["value"] == "head" and tail["value"] == "tail"
+    assert not question["visible"]
+    assert len(label_chart.data) == 1 and len(label_chart.data[0].y) == 5  # 5 relations
+
+
+def test_data_tab_gives_a_human_message_for_a_wrong_task_file(tmp_path):
+    from ui import data_tab
+
+    bad = tmp_path / "tags.jsonl"
+    bad.write_text('{"tokens": ["a", "b"], "tags": ["O"]}\n' * 10, encoding="utf-8")
+    out = data_tab.inspect_task(str(bad), "", "", "en", None, None, None, "", None, None, "ner")
+    assert "msg-error" in out[6] and "Traceback" not in out[6]
+
+
+def test_data_tab_switches_to_the_multilingual_encoder_for_chinese():
+    from ui import data_tab
+
+    update, hint = data_tab.backbone_hint("sample_data/ner_chinese_demo.jsonl", "tokens",
+                                          "minilm-l6", "ner", "en")
+    assert update["value"] == "e5-small-multilingual" and "msg-info" in hint
+    assert data_tab.backbone_hint("sample_data/reviews_sentiment.csv", "text", "minilm-l6",
+                                  "classification", "en") == ({"__type__": "update"}, "")
+    # generation tasks train decoders: left alone
+    assert data_tab.backbone_hint("sample_data/ner_chinese_demo.jsonl", "tokens", "minilm-l6",
+                                  "translation", "en")[1] == ""
