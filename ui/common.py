@@ -107,6 +107,11 @@ def run_label(summary: dict, lang: str = "en") -> str:
     """Dropdown label for a run: name, status and test score."""
     acc = summary.get("accuracy")
     score = f" · acc {acc:.3f}" if isinstance(acc, (int, float)) else ""
+    task, value = summary.get("task") or "classification", summary.get("main_value")
+    if task != "classification" and isinstance(value, (int, float)):
+        metric = summary.get("main_metric", "")
+        shown = f"{value:.3f}" if abs(value) <= 1 else f"{value:.1f}"
+        score = f" · {t('task.' + task, lang)} · {metric} {shown}"
     name = summary.get("name") or summary["id"]
     suffix = f" ({summary['id']})" if name != summary["id"] else ""
     return f"{name}{suffix} · {status_text(summary.get('status', ''), lang)}{score}"

@@ -157,7 +157,11 @@ def task_extras(store: RunStore, run_id: str | None, lang: str = "en") -> tuple:
             gr.update(visible=kind == "label", value=None),
             gr.update(visible=kind == "label"),
             gr.update(visible=kind == "entities", value=None),
-            gr.update(visible=kind == "text", value=""))
+            gr.update(visible=kind == "text", value=""),
+            gr.update(label=t("eval.per_class" if task == "classification" else "eval.per_label",
+                              lang)),
+            gr.update(label=t("eval.errors" if task == "classification" else "eval.examples",
+                              lang)))
 
 
 def predict_any(store: RunStore, run_id: str | None, first: str | None, second: str | None,
@@ -254,7 +258,7 @@ def build(ctx: Context) -> None:
                      value=errors_table({}, tr.lang), max_height=360, elem_id="eval-errors",
                      column_widths=["64%", "12%", "12%", "12%"])
 
-    with gr.Group(visible=False, elem_id="eval-ner") as ner_group:
+    with gr.Column(visible=False, elem_id="eval-ner") as ner_group:
         tr.make(gr.Markdown, value=T("eval.ner_title"), elem_classes=["section-title"])
         ner_index = tr.make(gr.Slider, label=T("eval.ner_example"), minimum=0, maximum=1,
                             step=1, value=0, elem_id="eval-ner-index")
@@ -332,7 +336,7 @@ def build(ctx: Context) -> None:
         lang = ctx.lang
         outs = [note, metrics, cm, per_class, errors]
         extras = [ner_group, ner_index, ner_gold, ner_pred, text, second, third, label, probs,
-                  entities, answer]
+                  entities, answer, per_class, errors]
         run_dd.change(on_run, [run_dd, lang], outs).then(on_extras, [run_dd, lang], extras)
         ner_index.release(on_ner_index, [run_dd, ner_index], [ner_gold, ner_pred])
         refresh.click(refresh_choices, [run_dd, lang], run_dd)

@@ -18,8 +18,9 @@ LANG_CHOICES = [("English", "en"), ("简体中文", "zh")]
 TEXT: dict[str, dict[str, str]] = {
     # ---- header and tabs ----------------------------------------------------------------
     "app.tagline": {
-        "en": "Fine-tune a text classifier on your own labelled table — no code needed.",
-        "zh": "用你自己的标注表格微调文本分类模型——无需编写代码。"},
+        "en": "Adapt a language model to your own labelled data — classify, tag entities, extract "
+              "relations, answer questions, summarize or translate — no code needed.",
+        "zh": "用你自己的标注数据适配语言模型——分类、实体识别、关系抽取、问答、摘要或翻译——无需编写代码。"},
     "app.device": {"en": "Training device: **{device}**", "zh": "训练设备：**{device}**"},
     "app.language": {"en": "Language", "zh": "语言"},
     "tab.data": {"en": "1 · Data", "zh": "1 · 数据"},
@@ -437,6 +438,8 @@ TEXT: dict[str, dict[str, str]] = {
     "eval.ex.predicted": {"en": "Predicted", "zh": "预测"},
     "eval.ex.text": {"en": "Text", "zh": "文本"},
     "eval.ex.score": {"en": "Score", "zh": "得分"},
+    "eval.per_label": {"en": "Per-label report (test set)", "zh": "各标签报告（测试集）"},
+    "eval.examples": {"en": "Test examples", "zh": "测试样例"},
     "eval.ner_title": {"en": "#### Entities in the test sentences", "zh": "#### 测试句子中的实体"},
     "eval.ner_example": {"en": "Test sentence", "zh": "测试句子"},
     "eval.ner_gold": {"en": "True entities", "zh": "真实实体"},

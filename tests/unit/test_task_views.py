@@ -99,8 +99,9 @@ def test_evaluate_tab_shows_a_generation_run_with_examples(tmp_path):
     assert list(examples.columns) == ["Source", "Reference", "Before fine-tuning",
                                       "After fine-tuning"]
     extras = evaluate_tab.task_extras(store, "gen", "en")
-    ner_group, answer = extras[0], extras[-1]
+    ner_group, answer = extras[0], extras[10]
     assert ner_group["visible"] is False and answer["visible"] is True
+    assert extras[-1]["label"] == "Test examples"
     table = runs_tab.runs_table(store, "en")
     assert "40.0 chrF" in set(table.iloc[:, 7]) and "Translation" in set(table["Task"])
 
