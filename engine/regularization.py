@@ -219,6 +219,17 @@ class AdaptuneTrainer(Trainer):
         if self.regularization.adversarial not in ("none", "fgm"):
             raise ValueError(f"Unknown adversarial training {self.regularization.adversarial!r}.")
 
+    def _get_eval_sampler(self, eval_dataset):
+        """Evaluate and predict in the dataset's row order. transformers 5 also applies
+        ``train_sampling_strategy="group_by_length"`` to evaluation (a LengthGroupedSampler), so
+        ``predict`` returned rows length-sorted: the scores were right (labels move with their
+        rows) but the "worst mistakes" paired a text with another row's labels."""
+        from torch.utils.data import SequentialSampler
+
+        if eval_dataset is None or not hasattr(eval_dataset, "__len__"):
+            return None
+        return SequentialSampler(eval_dataset)
+
     # ---- loss ------------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         reg = self.regularization

@@ -128,3 +128,19 @@ def test_cli_bad_input_exit_2_one_line(args, words, small_csv, tmp_path):
     assert "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()  # nothing created for bad input
+
+
+def test_worst_errors_pair_each_text_with_its_own_labels(tmp_path, tiny_encoder):
+    """Predictions come back in the test rows' order (transformers 5 length-groups evaluation
+    batches unless told otherwise), so each listed mistake shows its own text's gold label."""
+    rows = [("good " * (i % 7 + 1) + f"thing {i}", "pos" if i % 2 else "neg") for i in range(80)]
+    data = tmp_path / "varied.csv"
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(data, index=False)
+    cfg = _config(data, tiny_encoder, tmp_path, strategy="head", max_steps=2,
+                  test_fraction=0.4, eval_batch_size=4)
+    run = RunStore(cfg.output_dir).create(cfg)
+    metrics = train_run(cfg, run)
+    gold_of = dict(rows)
+    errors = metrics["worst_errors"]
+    assert errors, "an untrained head makes some mistakes"
+    assert all(e["gold"] == gold_of[e["text"]] for e in errors)
