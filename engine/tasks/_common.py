@@ -174,15 +174,16 @@ def load_model(auto_class, path, tokenizer, quantization=None, **kwargs):
                                                  **kwargs)
         missing = [k for k in info.get("missing_keys", [])
                    if not any(h in k for h in ("qa_outputs", "classifier", "score", "pooler"))]
-        if missing and quantization is None:
+        prefix = getattr(model, "base_model_prefix", "")
+        if missing and prefix and hasattr(model, prefix):
             from transformers import AutoModel
 
-            prefix = model.base_model_prefix
-            body = AutoModel.from_pretrained(path, **{k: v for k, v in kwargs.items()
-                                                      if k not in ("num_labels", "id2label",
-                                                                   "label2id", "problem_type")})
-            if hasattr(model, prefix):
-                setattr(model, prefix, body.to(next(model.parameters()).dtype))
+            body = AutoModel.from_pretrained(path, **extra, **{
+                k: v for k, v in kwargs.items()
+                if k not in ("num_labels", "id2label", "label2id", "problem_type")})
+            if quantization is None:
+                body = body.to(next(model.parameters()).dtype)
+            setattr(model, prefix, body)
     finally:
         hf_logging.set_verbosity(verbosity)
     if getattr(model.config, "pad_token_id", None) is None:
@@ -208,6 +209,27 @@ def backbone(config, auto_class, **kwargs):
 
 
 # ---- training ----------------------------------------------------------------------------------
+
+def _sequential_eval_trainer():
+    from torch.utils.data import SequentialSampler
+
+    from engine.regularization import AdaptuneTrainer
+
+    class SequentialEvalTrainer(AdaptuneTrainer):
+        """AdaptuneTrainer whose evaluation / prediction keeps the dataset's row order.
+
+        transformers 5 also applies ``train_sampling_strategy="group_by_length"`` to the eval
+        and predict dataloaders (a LengthGroupedSampler), so predictions come back in a shuffled,
+        length-sorted order; decoding spans per window (QA) and matching predictions to the rows
+        of a frame need them in the dataset's order."""
+
+        def _get_eval_sampler(self, eval_dataset):
+            if eval_dataset is None or not hasattr(eval_dataset, "__len__"):
+                return None
+            return SequentialSampler(eval_dataset)
+
+    return SequentialEvalTrainer
+
 
 class Fit:
     """What ``fit`` leaves behind: the trainer (best checkpoint loaded) and the run's facts."""
@@ -247,6 +269,8 @@ def fit(config, run: Run, stop_event: threading.Event, *, model, tokenizer, fami
     from engine.strategies import apply_strategy, parameter_counts, strategy_callbacks
     from engine.training import EventsCallback, pick_device, trainer_arguments
 
+    SequentialEvalTrainer = _sequential_eval_trainer()  # noqa: N806
+
     dev = pick_device(config.device)
     overrides = {"label_names": label_names or ["labels"], **(args_overrides or {})}
     args, total_steps, lr = trainer_arguments(config, run, len(train_ds), dev, family,
@@ -262,7 +286,7 @@ def fit(config, run: Run, stop_event: threading.Event, *, model, tokenizer, fami
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
     callbacks += strategy_callbacks(model)
-    trainer = reg_module.AdaptuneTrainer(
+    trainer = SequentialEvalTrainer(
         model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
         processing_class=tokenizer, data_collator=data_collator,
         compute_metrics=compute_metrics, callbacks=callbacks,
@@ -312,8 +336,13 @@ def finish(run: Run, metrics: dict, result: Fit) -> dict:
 
 
 def predict_logits(trainer, dataset):
-    """The model's raw outputs on ``dataset`` (a tuple for several heads) and the loss."""
-    out = trainer.predict(dataset)
+    """The model's raw outputs on ``dataset`` (a tuple for several heads) and the loss.
+    The trainer's compute_metrics (written for the validation rows) is not run here."""
+    saved, trainer.compute_metrics = trainer.compute_metrics, None
+    try:
+        out = trainer.predict(dataset)
+    finally:
+        trainer.compute_metrics = saved
     return out.predictions, float(out.metrics.get("test_loss", float("nan")))
 
 

@@ -64,8 +64,10 @@ def unsupported(strategy: str, family: str) -> str | None:
 
 def detect_separator(cells: list[str]) -> str | None:
     """The separator of a label column: ``;`` or ``|`` (the one in more cells), else ``,`` when
-    it is unambiguous (no empty piece, and splitting leaves fewer distinct values than the whole
-    cells have, i.e. the pieces repeat as labels), else None (one label per row)."""
+    it is unambiguous, else None (one label per row). A comma separates labels only when no
+    piece is empty or longer than four words and at least half of the pieces of the cells with
+    commas also stand alone as a whole cell ("sports,politics" next to rows labelled "sports"
+    and "politics"); "Paris, France" next to "Lyon, France" stays one label."""
     counts = {s: sum(s in c for c in cells) for s in SEPARATORS}
     best = max(counts, key=lambda s: counts[s])
     if counts[best]:
@@ -73,12 +75,11 @@ def detect_separator(cells: list[str]) -> str | None:
     with_comma = [c for c in cells if "," in c]
     if not with_comma:
         return None
-    pieces = [p.strip() for c in cells for p in c.split(",")]
-    if any(not p for p in pieces):
+    pieces = [p.strip() for c in with_comma for p in c.split(",")]
+    if any(not p or len(p.split()) > 4 for p in pieces):
         return None
-    if len(set(pieces)) < len(set(cells)) and all(len(p.split()) <= 4 for p in pieces):
-        return ","
-    return None
+    alone = {c.strip() for c in cells if "," not in c}
+    return "," if sum(p in alone for p in pieces) >= 0.5 * len(pieces) else None
 
 
 def split_labels(cell: str | None, separator: str | None) -> list[str]:
@@ -194,7 +195,7 @@ def prepare(config) -> TaskData:
     text_col, label_col, label_cols = _columns(df, config, name)
     separator = None
     if label_col:
-        cells = [c for c in df[label_col].map(common.cell_text) if c is not None]
+        cells = [c for c in map(common.cell_text, df[label_col]) if c is not None]
         if not cells:
             raise DataError(f"Column {label_col!r} of {name} is empty; it must list each row's "
                             "labels separated by ; or |.")
