@@ -167,3 +167,22 @@ def scores_figure(scores: dict[str, float], lang: str = "en") -> go.Figure:
     fig.update_layout(title={"text": t("chart.f1_per_label_title", lang), "x": 0,
                              "font": {"size": 14}})
     return _layout(fig, max(280, min(640, 90 + 30 * len(items))), legend=False)
+
+
+def before_after_figure(after: dict, before: dict, names: dict[str, str],
+                        lang: str = "en") -> go.Figure:
+    """The task's test metrics before and after fine-tuning, side by side (same rows)."""
+    keys = [k for k, v in after.items() if k in names and k != "loss"
+            and isinstance(v, (int, float)) and isinstance(before.get(k), (int, float))]
+    if not keys:
+        return empty_figure(t("chart.no_data", lang), 360)
+    labels = [names[k] for k in keys]
+    fig = go.Figure([
+        go.Bar(name=t("chart.before", lang), x=labels, y=[before[k] for k in keys],
+               marker_color=COLORS[1]),
+        go.Bar(name=t("chart.after", lang), x=labels, y=[after[k] for k in keys],
+               marker_color=COLORS[0])])
+    fig.update_layout(barmode="group", title={"text": t("chart.before_after", lang), "x": 0,
+                                              "font": {"size": 14}})
+    fig.update_xaxes(type="category")
+    return _layout(fig, 360)

@@ -154,6 +154,7 @@ def _column_updates(task: str, columns: list[str], values: dict, lang: str) -> l
         else:
             out.append(gr.update(choices=[""] + columns,
                                  value=value if value in columns else "", visible=visible))
+    out.append(gr.update(visible=task in _field("target_language").metadata["tasks"]))
     return out
 
 
@@ -373,7 +374,7 @@ def build(ctx: Context) -> None:
                        "test_data": ctx.test_path, **split, "task": task, **task_cols,
                        "target_language": target_language})
     outputs = [text_col, label_col, preview, label_chart, length_chart, summary, messages,
-               *task_cols.values()]
+               *task_cols.values(), target_language]
     ctx.c.update(data_outputs=outputs, data_summary=summary, data_messages=messages)
     ctx.fn["inspect_data"] = inspect_task
 

@@ -123,8 +123,12 @@ def _show_task_run(summary: dict, metrics: dict, lang: str) -> tuple:
     else:
         rows = task_views.report_rows(metrics)
         scores = {k: float(v.get("f1", v.get("f1-score", 0)) or 0) for k, v in rows.items()}
-        fig = charts.scores_figure(scores, lang) if scores else \
-            charts.empty_figure(t("chart.no_data", lang), 360)
+        if scores:
+            fig = charts.scores_figure(scores, lang)
+        else:  # generation: before vs after on the same rows
+            names = {k: t(v, lang) for k, v in task_views.METRIC_NAMES.items()}
+            fig = charts.before_after_figure(metrics.get("test") or {},
+                                             metrics.get("before") or {}, names, lang)
     return (box(kind, note), task_views.task_metrics_table(metrics, lang), fig,
             task_views.task_report_table(metrics, lang), task_views.examples_table(metrics, lang))
 
@@ -159,7 +163,8 @@ def task_extras(store: RunStore, run_id: str | None, lang: str = "en") -> tuple:
             gr.update(visible=kind == "entities", value=None),
             gr.update(visible=kind == "text", value=""),
             gr.update(label=t("eval.per_class" if task == "classification" else "eval.per_label",
-                              lang)),
+                              lang),
+                      visible=task == "classification" or bool(task_views.report_rows(metrics))),
             gr.update(label=t("eval.errors" if task == "classification" else "eval.examples",
                               lang)))
 

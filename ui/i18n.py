@@ -60,6 +60,10 @@ TEXT: dict[str, dict[str, str]] = {
 
     "chart.f1_per_label": {"en": "F1 (test set)", "zh": "F1（测试集）"},
     "chart.f1_per_label_title": {"en": "F1 per label (test set)", "zh": "各标签 F1（测试集）"},
+    "chart.before": {"en": "before fine-tuning", "zh": "微调前"},
+    "chart.after": {"en": "after fine-tuning", "zh": "微调后"},
+    "chart.before_after": {"en": "Test scores before and after fine-tuning (same rows)",
+                           "zh": "微调前后的测试得分（同一批行）"},
     "chart.val_score": {"en": "validation {name}", "zh": "验证 {name}"},
     "chart.pick_runs": {"en": "Pick runs above to compare their curves.",
                         "zh": "在上方选择运行记录以比较它们的曲线。"},

@@ -156,3 +156,14 @@ def test_data_tab_switches_to_the_multilingual_encoder_for_chinese():
     # generation tasks train decoders: left alone
     assert data_tab.backbone_hint("sample_data/ner_chinese_demo.jsonl", "tokens", "minilm-l6",
                                   "translation", "en")[1] == ""
+
+
+def test_generation_run_shows_before_after_bars_and_no_empty_report(tmp_path):
+    store, _ = fake_task_run(tmp_path, "sum", "summarization",
+                             {"test": {"rougeL": 30.0, "chrf": 40.0, "loss": 2.0, "n": 3},
+                              "before": {"rougeL": 10.0, "chrf": 20.0, "loss": 3.0}})
+    fig = evaluate_tab.show_run(store, "sum", "en")[2]
+    assert [trace.name for trace in fig.data] == ["before fine-tuning", "after fine-tuning"]
+    assert list(fig.data[1].y) == [30.0, 40.0]  # loss is not a score to compare as a bar
+    per_label = evaluate_tab.task_extras(store, "sum", "en")[-2]
+    assert per_label["visible"] is False
