@@ -115,6 +115,25 @@ class EventsCallback(TrainerCallback):
                               **values)
 
 
+def early_stopping(patience: int):
+    """EarlyStoppingCallback that only starts counting once the score has left zero.
+
+    Entity F1 (NER), exact match and other span scores sit at exactly 0 for the first
+    evaluations while a fresh head still predicts "O" everywhere; counting those as "no
+    improvement" stopped a Chinese NER run after 15 steps at F1 0.0 (measured). A loss never
+    sits at 0, so "loss" runs behave as before."""
+    from transformers import EarlyStoppingCallback
+
+    class PatientEarlyStopping(EarlyStoppingCallback):
+        def check_metric_value(self, args, state, control, metric_value):
+            if args.greater_is_better and not metric_value and not state.best_metric:
+                self.early_stopping_patience_counter = 0  # nothing learnt yet: keep going
+                return
+            super().check_metric_value(args, state, control, metric_value)
+
+    return PatientEarlyStopping(patience)
+
+
 def best_metric(config: RunConfig, reported: set[str] | list[str], default: str) -> str:
     """The metric that picks the best checkpoint: the user's choice when the task reports it,
     else the task's own main metric ("loss" is always reported)."""
@@ -217,7 +236,7 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     caller records them. A stop request ends training early but still saves and reports.
     """
     import torch
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
+    from transformers import DataCollatorWithPadding, set_seed
 
     stop_event = stop_event or threading.Event()
     quiet_libraries()
@@ -269,7 +288,7 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     callbacks = [EventsCallback(run, stop_event, config.time_budget_seconds,
                                 config.batch_size * args.gradient_accumulation_steps)]
     if config.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+        callbacks.append(early_stopping(config.early_stopping_patience))
     callbacks += strategy_callbacks(model)
     reg = regularization.Regularization.from_config(config, train_frame["label"], spec.labels)
     trainer = regularization.AdaptuneTrainer(

@@ -262,7 +262,7 @@ def fit(config, run: Run, stop_event: threading.Event, *, model, tokenizer, fami
     (events, stop flag and time budget, early stopping, best checkpoint by ``metric``).
 
     ``before(trainer)``: called once before training (the untrained model's scores)."""
-    from transformers import EarlyStoppingCallback
+    from engine.training import early_stopping
     from transformers.trainer_callback import PrinterCallback
 
     from engine import regularization as reg_module
@@ -284,7 +284,7 @@ def fit(config, run: Run, stop_event: threading.Event, *, model, tokenizer, fami
     callbacks = [EventsCallback(run, stop_event, config.time_budget_seconds,
                                 config.batch_size * args.gradient_accumulation_steps)]
     if config.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+        callbacks.append(early_stopping(config.early_stopping_patience))
     callbacks += strategy_callbacks(model)
     trainer = SequentialEvalTrainer(
         model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,

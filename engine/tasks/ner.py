@@ -415,13 +415,14 @@ def load_model(backbone_path, tags: list[str], config_overrides: dict | None = N
 def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     """Fine-tune a token classifier on ``data``, score it on the test split, save it."""
     import torch
-    from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, Trainer
+    from transformers import DataCollatorForTokenClassification, Trainer
     from transformers.trainer_callback import PrinterCallback
 
     from engine import regularization
     from engine.backbones import family_of, resolve_backbone
     from engine.strategies import apply_strategy, parameter_counts, strategy_callbacks
-    from engine.training import EventsCallback, best_metric, pick_device, trainer_arguments
+    from engine.training import (EventsCallback, best_metric, early_stopping, pick_device,
+                                 trainer_arguments)
 
     started = time.time()
     family = family_of(config.backbone)
@@ -444,6 +445,8 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
                                               label_smoothing_factor=config.label_smoothing)
     model = apply_strategy(model, config, total_steps=total_steps, task_type="TOKEN_CLS")
     counts = parameter_counts(model)
+    # the untrained head on the same test sentences: the "before" of the Evaluate tab
+    before = evaluate(model, encoder, data.test, id2tag, config.eval_batch_size)["summary"]
     run.append_event("start", task="ner", device=dev["label"], backbone=config.backbone,
                      family=family, strategy=config.strategy, parameters=counts,
                      learning_rate=lr, max_steps=total_steps, train_rows=len(data.train),
@@ -452,7 +455,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     callbacks = [EventsCallback(run, stop_event, config.time_budget_seconds,
                                 config.batch_size * args.gradient_accumulation_steps)]
     if config.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+        callbacks.append(early_stopping(config.early_stopping_patience))
     callbacks += strategy_callbacks(model)
     trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
                       processing_class=tokenizer,
@@ -477,7 +480,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     metrics = {
         "status": "stopped" if stop_event.is_set() else "completed",
         "stop_reason": events_cb.stop_reason, "task": "ner",
-        "test": test["summary"], "validation": validation["summary"],
+        "test": test["summary"], "validation": validation["summary"], "before": before,
         "report": test["report"], "validation_report": validation["report"],
         "examples": test["examples"],
         "train_samples_per_second": round(samples_seen / train_seconds, 2),

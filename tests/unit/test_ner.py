@@ -335,6 +335,7 @@ def test_train_run_saves_reports_and_predicts(request, tmp_path, fixture, strate
     assert run.status == "completed" and metrics["task"] == "ner"
     assert set(metrics["test"]) == {"f1", "precision", "recall", "accuracy", "macro_f1", "n"}
     assert metrics["test"]["n"] == 6 and 0 <= metrics["test"]["f1"] <= 1
+    assert set(metrics["before"]) == set(metrics["test"])  # the untrained head, same rows
     assert set(metrics["report"]) >= {"per_type", "micro", "macro"}
     assert metrics["global_step"] == 4 and metrics["train_samples_per_second"] > 0
     assert metrics["labels"] == ["LOC", "ORG", "PER"] and metrics["scheme"] == "IOB2"

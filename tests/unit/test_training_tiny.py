@@ -144,3 +144,24 @@ def test_worst_errors_pair_each_text_with_its_own_labels(tmp_path, tiny_encoder)
     errors = metrics["worst_errors"]
     assert errors, "an untrained head makes some mistakes"
     assert all(e["gold"] == gold_of[e["text"]] for e in errors)
+
+
+def test_early_stopping_waits_until_the_score_leaves_zero():
+    from types import SimpleNamespace
+
+    from engine.training import early_stopping
+
+    cb = early_stopping(2)
+    args = SimpleNamespace(greater_is_better=True)
+    state = SimpleNamespace(best_metric=0.0)
+    for _ in range(5):  # a fresh NER head: F1 exactly 0 for a while
+        cb.check_metric_value(args, state, None, 0.0)
+    assert cb.early_stopping_patience_counter == 0
+    state.best_metric = 0.4  # once it has learnt something, no improvement counts
+    cb.check_metric_value(args, state, None, 0.3)
+    cb.check_metric_value(args, state, None, 0.3)
+    assert cb.early_stopping_patience_counter == 2
+    loss = SimpleNamespace(greater_is_better=False)
+    cb2 = early_stopping(2)
+    cb2.check_metric_value(loss, SimpleNamespace(best_metric=0.5), None, 0.6)
+    assert cb2.early_stopping_patience_counter == 1
