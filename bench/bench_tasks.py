@@ -6,7 +6,7 @@ measure it, of the model before fine-tuning on the same test rows ("before": the
 or the base decoder; for classification-like tasks without one, the majority baseline).
 
     .venv/bin/python bench/bench_tasks.py            # all rows (~15-25 min on 2 CPU cores)
-    .venv/bin/python bench/bench_tasks.py ner qa     # only these tasks
+    .venv/bin/python bench/bench_tasks.py ner qa     # only these tasks (or data file names)
     make bench-tasks
 
 Rows whose data is missing are reported as skipped. Prints one markdown table; also writes
@@ -38,7 +38,7 @@ ROWS = [
     ("relation", SAMPLES / "relation_sample.csv", "macro_f1",
      ["--backbone", "minilm-l6", "--epochs", "4"]),
     ("qa", SAMPLES / "qa_sample.jsonl", "f1",
-     ["--backbone", "minilm-l6", "--epochs", "3", "--max-length", "192"]),
+     ["--backbone", "minilm-l6", "--epochs", "4", "--batch-size", "8", "--max-length", "192"]),
     ("translation", SHARED / "bible_en_web__es_rv1909.csv", "chrf",
      ["--backbone", "smollm2-135m-instruct", "--text-column", "en", "--label-column", "es",
       "--target-language", "Spanish", "--max-rows", "600", "--max-steps", "60",
@@ -73,7 +73,7 @@ def main(only: list[str]) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="bench-tasks-") as out_dir:
         for task, data, metric, flags in ROWS:
-            if only and task not in only:
+            if only and task not in only and data.name not in only:
                 continue
             backbone = flags[flags.index("--backbone") + 1]
             if not data.exists():

@@ -25,8 +25,11 @@ Packing (``config.packing``)
     detects the packed format from the position ids and gives every example its own causal
     block: an example never attends to its neighbours and its logits equal those of the example
     alone (tests/unit/test_generation.py checks this). The collator pads a row's tail as one more
-    segment with labels -100. Validation and test rows are never packed, so the losses compare
-    across runs.
+    segment with labels -100, and passes ``use_cache=False``: with a cache (which a model with
+    ``use_cache`` makes even while training) transformers ignores the packed format and the
+    examples would attend to each other. Validation and test rows are never packed, so their
+    losses compare across runs. Prompt-learning strategies train unpacked (their virtual tokens
+    would be shared by a row's examples).
 
 Evaluation
     Validation loss during training picks the best checkpoint (DEFAULT_METRIC "loss").
@@ -34,7 +37,7 @@ Evaluation
     ``config.generation_eval_rows`` test rows are generated greedily (batched, left padded,
     stopped at eos / end of turn) by the untrained backbone ("before") and the fine-tuned model
     ("after") from the same prompts, and scored with ``score``: ROUGE-1/2/L, BLEU, chrF and exact
-    match, all on a 0-100 scale.
+    match, all on a 0-100 scale; "loss" is the loss per target token on those same rows.
 
 Reusable pieces (e.g. for generative QA): ``Formatter`` (prompt rendering, response-only label
 masking), ``CausalCollator``, ``generate`` and ``score``.
@@ -42,7 +45,6 @@ masking), ``CausalCollator``, ``generate`` and ``score``.
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import os
 import re
@@ -64,7 +66,6 @@ MIN_ROWS = 8                 # fewer usable rows cannot give train / validation 
 MAX_EXAMPLES = 50            # generated examples kept in metrics.json
 PROGRESS_SECONDS = 30.0      # a progress message at most this often while generating
 CPU_GENERATION_BATCH = 16    # prompts generated together on a CPU (more only adds padding work)
-LOSS_ROWS = 512              # test rows whose loss is measured (at least the generated rows)
 
 DEFAULT_TEMPLATES = {
     "summarization": "Summarize the following text.\n\n{source}",
@@ -107,16 +108,18 @@ def DEFAULT_STRATEGY(family: str) -> str:  # noqa: N802 - the contract's name
 
 _ENCODER = ("Generation needs a decoder backbone such as smollm2-135m-instruct; {b} is an "
             "encoder.")
-# Found by training every strategy for a few steps on a tiny Llama (SmolLM2's family) as a causal
-# LM, saving, reloading and generating (tests/unit/test_generation.py keeps the supported ones
-# honest).
+# Found by training every strategy for 30 steps on a tiny Llama (SmolLM2's shape: grouped-query
+# attention, tied embeddings) as a causal LM, saving, reloading, and checking that greedy
+# ``generate`` gives the tokens a step-by-step forward pass gives, batched (left padded) as alone.
+# Every LoRA variant, AdaLoRA, IA3, LoHa, LoKr, VeRA, full, prompt and p-tuning pass; BitFit is
+# refused by engine.strategies.support on Llama (no biases).
 _UNSUPPORTED = {
     "setfit": "SetFit trains sentence-embedding classifiers; it cannot generate text.",
     "head": "Head only trains a new classification head, and a generation model has none (its "
             "output layer is tied to the word embeddings); pick LoRA.",
-    "prefix": "Prefix tuning does not reach the model for generation with transformers 5 (peft "
-              "0.21 hands the prefix as past_key_values, which transformers 5 ignores); pick "
-              "LoRA or prompt tuning.",
+    "prefix": "Prefix tuning cannot generate correctly with transformers 5 and peft 0.21 (the "
+              "prefix and the generation cache disagree after the first token); pick LoRA or "
+              "prompt tuning.",
 }
 
 
@@ -585,6 +588,10 @@ class CausalCollator:
                 extra.append([1] * n + [0] * gap)
         batch = {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels)}
         batch["position_ids" if packed else "attention_mask"] = torch.tensor(extra)
+        if packed:
+            # transformers only reads packed rows from the position ids when there is no
+            # attention mask and no cache (a model with use_cache makes one even in training)
+            batch["use_cache"] = False
         return batch
 
 
@@ -741,6 +748,20 @@ def load_causal_lm(path, strategy: str = "lora", config_overrides: dict | None =
     return model, tokenizer
 
 
+def drop_position_compat(model) -> None:
+    """Undo engine.strategies._position_compat on a causal LM (prompt / p-tuning).
+
+    That wrapper counts position ids over the attention mask for sequence classification; in
+    ``generate`` of a peft causal LM it meets a mask that already includes the virtual tokens
+    while the cached step has one token, and fails (measured: RuntimeError in rotary
+    embeddings). peft's own causal-LM path needs no help: its greedy generation equals the
+    step-by-step forward, batched with left padding as alone (measured)."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    wrapped = vars(inner).get("forward")
+    if wrapped is not None and getattr(wrapped, "__name__", "") == "forward_with_positions":
+        del inner.forward
+
+
 def sequence_loss(model, dataset, collator, batch_size: int = 8) -> float:
     """Mean loss per target token of ``dataset`` (unpacked rows), as the Trainer would report
     it for one batch holding everything."""
@@ -760,6 +781,7 @@ def sequence_loss(model, dataset, collator, batch_size: int = 8) -> float:
                 batch = {k: v.to(device) for k, v in batch.items()}
                 labels = batch.pop("labels")
                 logits = model(**batch).logits.float()
+                logits = logits[:, -labels.shape[1]:]  # prompt tuning puts virtual tokens first
                 shift = logits[:, :-1].reshape(-1, logits.shape[-1])
                 target = labels[:, 1:].reshape(-1)
                 loss = torch.nn.functional.cross_entropy(shift, target, ignore_index=-100,
@@ -795,7 +817,6 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
 
     from engine.backbones import family_of, resolve_backbone
     from engine.regularization import dropout_overrides
-    from engine.runs import write_json_atomic
     from engine.strategies import apply_strategy, parameter_counts, strategy_callbacks
     from engine.training import (EventsCallback, best_metric, pick_device, trainer_arguments)
 
@@ -819,11 +840,19 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     val_ds = tokenize_pairs(fmt, data.validation, config.max_length)
     n_gen = len(data.test) if not config.generation_eval_rows else \
         min(len(data.test), config.generation_eval_rows)
-    gen_rows = data.test.iloc[:n_gen]
-    loss_rows = data.test.iloc[:max(n_gen, min(len(data.test), LOSS_ROWS))]
-    test_ds = tokenize_pairs(fmt, loss_rows, config.max_length)
-    overrides = {"prediction_loss_only": True, "remove_unused_columns": False}
-    if config.packing:
+    gen_rows = data.test.iloc[:n_gen]  # generated, scored and their loss measured, both times
+    test_ds = tokenize_pairs(fmt, gen_rows, config.max_length)
+    gen_batch = _generation_batch(config, dev)
+    # a vocabulary of ~50k makes the logits of a 64-row evaluation batch gigabytes on a CPU
+    overrides = {"prediction_loss_only": True, "remove_unused_columns": False,
+                 "per_device_eval_batch_size": gen_batch}
+    packing = bool(config.packing)
+    if packing and config.strategy in ("prompt", "ptuning", "prefix"):
+        packing = False
+        run.append_event("message", level="warning",
+                         text="Packing is off for prompt-learning strategies (their virtual "
+                              "tokens would be shared by the packed examples).")
+    if packing:
         train_rows = packed_dataset(train_ds, config.max_length, config.seed)
         run.append_event("message", text=f"Packing: {len(train_ds)} training examples in "
                                          f"{len(train_rows)} rows of up to {config.max_length} "
@@ -835,7 +864,6 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     args, total_steps, lr = trainer_arguments(config, run, len(train_rows), dev, family,
                                               metric=metric, **overrides)
     prompts = [fmt.prompt_ids(s, config.max_length) for s in gen_rows["source"]]
-    gen_batch = _generation_batch(config, dev)
     if dev["device"] != "cpu":
         model.to(dev["device"])
 
@@ -848,6 +876,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     before_loss = sequence_loss(model, test_ds, collator, gen_batch)
 
     model = apply_strategy(model, config, total_steps=total_steps, task_type="CAUSAL_LM")
+    drop_position_compat(model)
     counts = parameter_counts(model)
     run.append_event("start", device=dev["label"], backbone=config.backbone, family=family,
                      strategy=config.strategy, parameters=counts, learning_rate=lr,
@@ -859,6 +888,8 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
     callbacks += strategy_callbacks(model)
+    use_cache = getattr(model.config, "use_cache", None)
+    model.config.use_cache = False  # no key/value cache while training (generation sets its own)
     trainer = Trainer(model=model, args=args, train_dataset=train_rows, eval_dataset=val_ds,
                       processing_class=tokenizer, data_collator=collator, callbacks=callbacks)
     trainer.remove_callback(PrinterCallback)
@@ -867,7 +898,11 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     train_seconds = max(1e-9, result.metrics.get("train_runtime", 0) - events_cb.eval_seconds)
     samples_seen = trainer.state.global_step * config.batch_size
     model = trainer.model
-    val_loss = sequence_loss(model, val_ds, collator, gen_batch)
+    if use_cache is not None:
+        model.config.use_cache = use_cache
+    val_loss = trainer.state.best_metric if metric == "loss" else None
+    if val_loss is None:
+        val_loss = sequence_loss(model, val_ds, collator, gen_batch)
     test_loss = sequence_loss(model, test_ds, collator, gen_batch)
 
     run.append_event("message", text=f"Generating {len(prompts)} test rows with the fine-tuned "
@@ -881,9 +916,9 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
             and before_out[i] is not None]
     refs = [gen_rows["target"].iloc[i] for i in done]
     test = score([after_out[i] for i in done], refs, lang)
-    test.update(loss=round(test_loss, 4), loss_rows=len(test_ds))
+    test["loss"] = round(test_loss, 4)
     before = score([before_out[i] for i in done], refs, lang)
-    before.update(loss=round(before_loss, 4), loss_rows=len(test_ds))
+    before["loss"] = round(before_loss, 4)
     examples = [{"source": gen_rows["source"].iloc[i], "reference": gen_rows["target"].iloc[i],
                  "before": before_out[i], "after": after_out[i]} for i in done[:MAX_EXAMPLES]]
 
@@ -893,7 +928,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     metrics = {
         "status": "stopped" if stop_event.is_set() else "completed",
         "stop_reason": events_cb.stop_reason, "task": config.task,
-        "validation": {"loss": round(val_loss, 4), "n": len(val_ds)},
+        "validation": {"loss": round(float(val_loss), 4), "n": len(val_ds)},
         "test": test, "before": before, "examples": examples,
         "template": template, "target_language": lang,
         "train_samples_per_second": round(samples_seen / train_seconds, 2),
@@ -903,13 +938,11 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
         "global_step": trainer.state.global_step, "max_steps": total_steps,
         "best_checkpoint_metric": trainer.state.best_metric,
         "parameters": counts, "device": dev["label"], "learning_rate": lr,
-        "packing": bool(config.packing), "train_rows": len(train_rows),
+        "packing": packing, "train_rows": len(train_rows),
         "early_stopped": (not stopped and trainer.state.global_step < total_steps),
     }
     run.write_metrics(metrics)
-    summary = {k: v for k, v in test.items() if k != "loss_rows"}
-    run.append_event("end", status=metrics["status"], test=summary,
-                     before={k: v for k, v in before.items() if k != "loss_rows"})
+    run.append_event("end", status=metrics["status"], test=test, before=before)
     run.set_status(metrics["status"])
     del trainer, model
     if dev["device"] == "cuda":
@@ -1046,21 +1079,23 @@ class Predictor:
         with self._lock:
             thread = threading.Thread(target=work, daemon=True)
             thread.start()
-            text_so_far = ""
+            text_so_far, finished = "", False
             try:
                 for piece in streamer:
                     text_so_far += piece
                     hit = min((text_so_far.find(s) for s in stops if s in text_so_far),
                               default=-1)
                     if hit >= 0:
-                        halt.set()
                         yield text_so_far[:hit].rstrip()
                         break
                     yield text_so_far
+                else:
+                    finished = True
             finally:
-                halt.set()
-                for _ in streamer:  # drain so that the worker can finish
-                    pass
+                halt.set()  # the worker stops after its current token
+                if not finished:
+                    for _ in streamer:  # until the worker's end-of-stream signal
+                        pass
                 thread.join()
         if errors:
             raise errors[0]
@@ -1085,6 +1120,7 @@ def _load(model_dir: Path, backbone: str):
             if base.config.pad_token_id is None:
                 base.config.pad_token_id = tokenizer.pad_token_id
             model = load_adapter(base, model_dir)
+            drop_position_compat(model)
         else:
             model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     finally:
