@@ -284,7 +284,8 @@ def backbone_hint(path: str | None, text_column: str | None, backbone: str | Non
             texts = Path(path).read_text(encoding="utf-8", errors="replace").split("\n")[:2000]
         else:
             df = load_table(path, max_rows=500, min_columns=1)
-            column = text_column if text_column in df.columns else df.columns[0]
+            column = text_column if text_column in df.columns else max(
+                df.columns, key=lambda c: df[c].astype(str).str.len().mean())
             texts = [" ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
                      for v in df[column].tolist()]
     except ENGINE_ERRORS + (TypeError,):
@@ -408,7 +409,9 @@ def build(ctx: Context) -> None:
             event = comp.blur if isinstance(comp, (gr.Number, gr.Textbox)) else comp.input
             event(inspect_task, inputs, outputs, show_progress="minimal",
                   trigger_mode="always_last")
-        hint_args = ([ctx.data_path, text_col, ctx.fields["backbone"], task, ctx.lang],
+        # (not the text dropdown as an input: gradio rejects a value that a concurrent update
+        # has just removed from its choices; the column is inferred again instead)
+        hint_args = ([ctx.data_path, gr.State(""), ctx.fields["backbone"], task, ctx.lang],
                      [ctx.fields["backbone"], language_hint])
         # the suggestion follows the data once its columns are known
         summary.change(backbone_hint, *hint_args, show_progress="hidden")
