@@ -111,12 +111,13 @@ _ENCODER = ("Generation needs a decoder backbone such as smollm2-135m-instruct; 
 # Found by training every strategy for 30 steps on a tiny Llama (SmolLM2's shape: grouped-query
 # attention, tied embeddings) as a causal LM, saving, reloading, and checking that greedy
 # ``generate`` gives the tokens a step-by-step forward pass gives, batched (left padded) as alone.
-# Every LoRA variant, AdaLoRA, IA3, LoHa, LoKr, VeRA, full, prompt and p-tuning pass; BitFit is
-# refused by engine.strategies.support on Llama (no biases).
+# Every LoRA variant, AdaLoRA, IA3, LoHa, LoKr, VeRA, full, prompt and p-tuning pass (the last two
+# once ``drop_position_compat`` removes the classification-only wrapper); BitFit is refused by
+# engine.strategies.support on Llama (no biases).
 _UNSUPPORTED = {
     "setfit": "SetFit trains sentence-embedding classifiers; it cannot generate text.",
-    "head": "Head only trains a new classification head, and a generation model has none (its "
-            "output layer is tied to the word embeddings); pick LoRA.",
+    "head": "Head only trains a new classification head, and a generation model has none (it "
+            "writes text with its pretrained language-model layer); pick LoRA.",
     "prefix": "Prefix tuning cannot generate correctly with transformers 5 and peft 0.21 (the "
               "prefix and the generation cache disagree after the first token); pick LoRA or "
               "prompt tuning.",
@@ -450,7 +451,12 @@ class Formatter:
             self.end_ids = [tokenizer.convert_tokens_to_ids(eos)]
         else:
             self.end_ids = []
-        stops = set(self.end_ids[:1])
+        special = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "added_tokens_decoder",
+                                                               {}) or {})
+        # the end of a turn stops generation when it is one token or starts with a special one
+        # (a template that ends turns with plain text relies on eos alone)
+        stops = set(self.end_ids[:1]) if len(self.end_ids) == 1 or \
+            (self.end_ids and self.end_ids[0] in special) else set()
         if tokenizer.eos_token_id is not None:
             stops.add(tokenizer.eos_token_id)
         if not self.chat and tokenizer.sep_token_id is not None and tokenizer.eos_token is None:
@@ -460,8 +466,9 @@ class Formatter:
         self._bos = [bos] if (bos is not None and not self.chat) else []
 
     def _turn_end(self) -> str:
-        """What the chat template writes after an assistant message, up to the first newline
-        (e.g. "<|im_end|>"); "" when the template does not render a plain user/assistant turn."""
+        """What the chat template writes after an assistant message, without trailing
+        whitespace (e.g. "<|im_end|>"); "" when the template does not render a plain
+        user/assistant turn."""
         tok, marker = self.tokenizer, "XqZ7 answer"
         try:
             prompt = tok.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False,
