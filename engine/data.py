@@ -398,8 +398,9 @@ def _check_fractions(validation: float, test: float) -> None:
                         "between 0 and 1 and leave at least 10% of the rows for training.")
 
 
-def _resolve_column(df: pd.DataFrame, wanted: str, name: str) -> str:
-    """The named column, matched exactly or case-insensitively; else a DataError with a hint."""
+def _resolve_column(df: pd.DataFrame, wanted: str, name: str, role: str = "") -> str:
+    """The named column, matched exactly or case-insensitively; else a DataError with a hint.
+    ``role`` ("source", "target"...) names what the column was asked for in the message."""
     columns = [str(c) for c in df.columns]
     if wanted in columns:
         return wanted
@@ -408,7 +409,8 @@ def _resolve_column(df: pd.DataFrame, wanted: str, name: str) -> str:
         return lowered[wanted.strip().lower()]
     close = difflib.get_close_matches(wanted.strip().lower(), list(lowered), n=1, cutoff=0.5)
     hint = f" Did you mean {lowered[close[0]]!r}?" if close else ""
-    raise DataError(f"Column {wanted!r} is not in {name} (columns: {', '.join(columns)}).{hint}")
+    what = f"The {role} column" if role else "Column"
+    raise DataError(f"{what} {wanted!r} is not in {name} (columns: {', '.join(columns)}).{hint}")
 
 
 def _clean(df: pd.DataFrame, text_column: str, label_column: str, name: str,

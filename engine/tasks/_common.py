@@ -39,6 +39,21 @@ def find_column(df: pd.DataFrame, wanted: str, names: Iterable[str], source: str
     return next((lowered[n] for n in names if n in lowered), "")
 
 
+def check_roles(roles: dict[str, str], hints: dict[str, str], source: str,
+                columns: Iterable[str]) -> None:
+    """DataError when a role found no column (naming the setting to fill in) or when two roles
+    share one column."""
+    missing = [r for r, c in roles.items() if not c]
+    if missing:
+        raise DataError(f"Could not tell which column of {source} holds the "
+                        f"{' and '.join(missing)} (columns: {', '.join(map(str, columns))}); "
+                        f"set {', '.join(hints[m] for m in missing)}.")
+    if len(set(roles.values())) < len(roles):
+        names = ", ".join(roles)
+        raise DataError(f"The {names} columns of {source} must be {len(roles)} different "
+                        f"columns (got {', '.join(f'{r}={c!r}' for r, c in roles.items())}).")
+
+
 def rows_text(rows: list[int], limit: int = 5) -> str:
     """ "rows 3, 7 and 9" / "rows 3, 7, 9, 10, 12 and 4 more" (1-based data rows)."""
     shown = [str(r) for r in rows[:limit]]

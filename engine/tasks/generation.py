@@ -44,7 +44,6 @@ masking), ``CausalCollator``, ``generate`` and ``score``.
 """
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -150,16 +149,9 @@ def language_name(name: str) -> str:
 
 
 def _resolve(df: pd.DataFrame, wanted: str, name: str, role: str) -> str:
-    columns = [str(c) for c in df.columns]
-    if wanted in columns:
-        return wanted
-    lowered = {c.lower(): c for c in columns}
-    if wanted.strip().lower() in lowered:
-        return lowered[wanted.strip().lower()]
-    close = difflib.get_close_matches(wanted.strip().lower(), list(lowered), n=1, cutoff=0.5)
-    hint = f" Did you mean {lowered[close[0]]!r}?" if close else ""
-    raise DataError(f"The {role} column {wanted!r} is not in {name} (columns: "
-                    f"{', '.join(columns)}).{hint}")
+    from engine.data import _resolve_column
+
+    return _resolve_column(df, wanted, name, role)
 
 
 def _textual(df: pd.DataFrame, col: str) -> bool:

@@ -151,17 +151,8 @@ def _columns(df: pd.DataFrame, config, name: str) -> dict[str, str]:
     start = common.find_column(df, config.answer_start_column, START_NAMES, name,
                                exclude={question, answer, context})
     roles = {"context": context, "question": question, "answer": answer}
-    missing = [r for r, c in roles.items() if not c]
-    if missing:
-        hints = {"context": "text_column", "question": "question_column",
-                 "answer": "label_column"}
-        raise DataError(f"Could not tell which column of {name} holds the "
-                        f"{' and '.join(missing)} (columns: {', '.join(map(str, df.columns))}); "
-                        f"set {', '.join(hints[m] for m in missing)}.")
-    if len(set(roles.values())) < 3:
-        raise DataError(f"The context, question and answer columns of {name} must be three "
-                        f"different columns (got "
-                        f"{', '.join(f'{r}={c!r}' for r, c in roles.items())}).")
+    common.check_roles(roles, {"context": "text_column", "question": "question_column",
+                               "answer": "label_column"}, name, df.columns)
     if start:
         roles["answer_start"] = start
     return roles

@@ -158,17 +158,9 @@ def _columns(df: pd.DataFrame, config, name: str) -> dict[str, str]:
     text = common.find_column(df, config.text_column, TEXT_NAMES, name,
                               exclude={head, tail, relation})
     roles = {"text": text, "head": head, "tail": tail, "relation": relation}
-    missing = [r for r, c in roles.items() if not c]
-    if missing:
-        hints = {"head": "head_column", "tail": "tail_column", "relation": "label_column",
-                 "text": "text_column"}
-        raise DataError(f"Could not tell which column of {name} holds the "
-                        f"{' and '.join(missing)} (columns: {', '.join(map(str, df.columns))}); "
-                        f"set {', '.join(hints[m] for m in missing)}.")
-    if len(set(roles.values())) < 4:
-        raise DataError(f"The text, head, tail and relation columns of {name} must be four "
-                        f"different columns (got "
-                        f"{', '.join(f'{r}={c!r}' for r, c in roles.items())}).")
+    common.check_roles(roles, {"head": "head_column", "tail": "tail_column",
+                               "relation": "label_column", "text": "text_column"},
+                       name, df.columns)
     return roles
 
 
