@@ -63,11 +63,46 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def adapted_model_folder(name: str) -> Path | None:
+    """The model folder of an adapted backbone (a finished pre-training run): ``run:FOLDER``,
+    ``run:ID`` (under ``ADAPTUNE_RUNS`` or ./runs) or the run folder's path itself. None when
+    ``name`` is not a run; BackboneError when it says ``run:`` but the run has no model."""
+    name = (name or "").strip()
+    is_run = name.startswith("run:")
+    raw = name[4:].strip() if is_run else name
+    if not raw:
+        return None
+    candidates = [Path(raw).expanduser()]
+    if is_run and not Path(raw).is_absolute():
+        candidates.append(Path(os.environ.get("ADAPTUNE_RUNS", "runs")) / raw)
+    for folder in candidates:
+        if (folder / "model" / "adapted.json").exists():
+            return folder / "model"
+        if folder.name == "model" and (folder / "adapted.json").exists():
+            return folder
+    if is_run:
+        raise BackboneError(f"No adapted backbone at {raw}: the folder is not a finished "
+                            "pre-training run (it has no model/adapted.json).")
+    return None
+
+
 def backbone_info(name: str) -> Backbone:
     """Catalogue entry, or a synthetic one for a hub id / local folder the user typed."""
     name = (name or "").strip()
     if name in CATALOGUE:
         return CATALOGUE[name]
+    adapted = _adapted_folder_or_none(name)
+    if adapted is not None:
+        import json
+
+        try:
+            meta = json.loads((adapted / "adapted.json").read_text())
+        except (OSError, ValueError):
+            meta = {}
+        return Backbone(name, meta.get("family") or _family_from_config(adapted),
+                        f"Adapted from {meta.get('base_backbone', '?')} by continued "
+                        f"pre-training on {meta.get('data', 'domain text')}.",
+                        params_m=float(meta.get("params_m") or 0.0))
     folder = Path(name).expanduser()
     family = "encoder"
     if folder.is_dir():
@@ -85,6 +120,13 @@ def family_of(name: str) -> str:
         except BackboneError:
             return info.family
     return info.family
+
+
+def _adapted_folder_or_none(name: str) -> Path | None:
+    try:
+        return adapted_model_folder(name)
+    except BackboneError:
+        return None
 
 
 def _family_from_config(folder: Path) -> str:
@@ -120,6 +162,9 @@ def resolve_backbone(name: str, download: bool = True) -> Path:
         from engine.e5convert import e5_path
 
         return e5_path()
+    adapted = adapted_model_folder(name)
+    if adapted is not None:
+        return adapted
     folder = Path(name).expanduser()
     if folder.is_dir():
         if not (folder / "config.json").exists():

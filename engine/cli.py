@@ -1,4 +1,4 @@
-"""Command line: ``python -m engine train|predict|check|backbones|runs``.
+"""Command line: ``python -m engine train|pretrain|report|predict|check|backbones|runs``.
 
 The train flags are generated from RunConfig's fields (one place per parameter). Bad input
 exits with status 2 and one clear line on stderr, never a traceback. ``train`` and ``predict``
@@ -14,7 +14,7 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
-from engine.config import RunConfig, config_fields, default_of
+from engine.config import PretrainConfig, RunConfig, config_fields, default_of
 
 EXIT_BAD_INPUT = 2
 
@@ -23,10 +23,12 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, cls: type = RunConfig) -> None:
+    """One flag per field of the configuration dataclass ``cls`` (RunConfig or
+    PretrainConfig), generated from its metadata."""
     parser.add_argument("--config", help="Start from this config.json (or a run folder); other "
                                          "flags override its values.")
-    for f in config_fields():
+    for f in config_fields(cls=cls):
         if f.metadata.get("cli") is False:
             continue
         kwargs = {"dest": f.name, "default": None,
@@ -41,13 +43,13 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag(f.name), **kwargs)
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    base = RunConfig.load(args.config).to_dict() if getattr(args, "config", None) else {}
-    for f in fields(RunConfig):
+def config_from_args(args: argparse.Namespace, cls: type = RunConfig):
+    base = cls.load(args.config).to_dict() if getattr(args, "config", None) else {}
+    for f in fields(cls):
         value = getattr(args, f.name, None)
         if value is not None:
             base[f.name] = value
-    return RunConfig.from_dict(base)
+    return cls.from_dict(base)
 
 
 def config_to_args(config: RunConfig) -> list[str]:
@@ -78,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(t)
     t.add_argument("--quiet", action="store_true", help="Do not print progress to stderr.")
 
+    pt = sub.add_parser("pretrain", help="Continued pre-training on unlabelled domain text (masked-"
+                        "LM or causal LM); last stdout line is JSON with the perplexity before "
+                        "and after and the adapted backbone (use it as train --backbone run:DIR).")
+    add_config_flags(pt, PretrainConfig)
+    pt.add_argument("--quiet", action="store_true", help="Do not print progress to stderr.")
+    rp = sub.add_parser("report", help="The domain report only (vocabulary fit, base perplexity, "
+                                       "verdict) for domain text and a backbone, as JSON.")
+    add_config_flags(rp, PretrainConfig)
+
     pr = sub.add_parser("predict", help="Predict a table with a finished run.")
     pr.add_argument("--run", required=True, help="Run folder (runs/<id>).")
     pr.add_argument("--data", required=True, help="Table to predict (any supported format).")
@@ -105,14 +116,19 @@ def _echo(record: dict) -> None:
     elif kind == "eval":
         shown = {k[5:]: round(v, 4) for k, v in record.items()
                  if k.startswith("eval_") and k[5:] in ("loss", "accuracy", "macro_f1", "f1",
-                                                        "micro_f1", "exact_match")}
+                                                        "micro_f1", "exact_match", "perplexity")}
         print(f"eval at step {record['step']}: {shown}", file=sys.stderr, flush=True)
     elif kind == "start":
         par = record["parameters"]
+        if record.get("kind") == "pretrain":
+            sizes = (f"{record['train_rows']} training windows / {record['validation_rows']} "
+                     "held-out documents")
+        else:
+            sizes = (f"{record['train_rows']} train / {record['validation_rows']} validation / "
+                     f"{record.get('test_rows', '?')} test rows")
         print(f"{record['device']}; {record['strategy']} on {record['backbone']}: "
               f"{par['trainable']:,} of {par['total']:,} parameters train ({par['percent']}%); "
-              f"{record['train_rows']} train / {record['validation_rows']} validation / "
-              f"{record['test_rows']} test rows", file=sys.stderr, flush=True)
+              f"{sizes}", file=sys.stderr, flush=True)
     elif kind == "message":
         print(record["text"], file=sys.stderr, flush=True)
 
@@ -149,6 +165,48 @@ def cmd_train(args) -> int:
         if key in metrics:
             out[key] = metrics[key]
     print(json.dumps(out))
+    return 0
+
+
+def cmd_pretrain(args) -> int:
+    from engine.adaptive import preflight, pretrain_run
+    from engine.runs import RunStore
+
+    config = config_from_args(args, PretrainConfig)
+    if not config.data:
+        raise ValueError("--data is required: the unlabelled domain text (.txt or a table).")
+    preflight(config)
+    run = RunStore(config.output_dir).create(config)
+    if not args.quiet:
+        run.echo = _echo
+        print(f"run folder: {run.path}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        metrics = pretrain_run(config, run, stop)
+    except BaseException as exc:
+        from engine.jobs import human_error
+
+        run.set_status("failed", error=human_error(exc))
+        run.append_event("end", status="failed", error=human_error(exc))
+        raise
+    keys = ("status", "objective", "perplexity_kind", "perplexity_before", "perplexity_after",
+            "perplexity_drop_pct", "global_step", "train_seconds", "train_samples_per_second",
+            "parameters", "adapted_backbone", "verdict")
+    print(json.dumps({"run_dir": str(run.path), **{k: metrics.get(k) for k in keys}},
+                     ensure_ascii=False))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from engine.adaptive import domain_report
+
+    config = config_from_args(args, PretrainConfig)
+    if not config.data:
+        raise ValueError("--data is required: the unlabelled domain text (.txt or a table).")
+    report = domain_report(config, say=lambda text: print(text, file=sys.stderr, flush=True))
+    print(json.dumps(report, ensure_ascii=False, default=str))
     return 0
 
 
@@ -213,7 +271,8 @@ def cmd_runs(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"train": cmd_train, "predict": cmd_predict, "check": cmd_check,
+    handler = {"train": cmd_train, "pretrain": cmd_pretrain, "report": cmd_report,
+               "predict": cmd_predict, "check": cmd_check,
                "backbones": cmd_backbones, "runs": cmd_runs}[args.command]
     from engine.backbones import BackboneError
     from engine.config import ConfigError

@@ -38,8 +38,68 @@ def _f(default: Any, help: str, group: str, advanced: bool = False, **extra: Any
     return field(default=default, metadata=meta)
 
 
+class ConfigBase:
+    """What every configuration dataclass shares: dict / JSON round trips with type coercion,
+    loading from a file or run folder, and validation against the field metadata."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], strict: bool = False):
+        """Build from a dict, coercing types; unknown keys are an error only when ``strict``."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown and strict:
+            raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}.")
+        kwargs = {}
+        for name, value in values.items():
+            if name in known and value is not None:
+                kwargs[name] = coerce(known[name], value)
+        cfg = cls(**kwargs)
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path):
+        p = Path(path)
+        if p.is_dir():
+            p = p / "config.json"
+        try:
+            values = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"No configuration file at {p}.") from None
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{p} is not a readable configuration file ({e}).") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{p} does not hold a configuration object.")
+        return cls.from_dict(values)
+
+    def save(self, path: str | Path) -> None:
+        from engine.runs import write_json_atomic
+
+        write_json_atomic(Path(path), self.to_dict())
+
+    def validate(self) -> None:
+        for f in fields(self):
+            meta = f.metadata
+            value = getattr(self, f.name)
+            if "choices" in meta and value not in meta["choices"]:
+                raise ConfigError(f"{f.name.replace('_', '-')} must be one of "
+                                  f"{', '.join(meta['choices'])} (got {value!r}).")
+            if "minimum" in meta and isinstance(value, (int, float)) and value < meta["minimum"]:
+                raise ConfigError(f"{f.name.replace('_', '-')} must be at least {meta['minimum']} "
+                                  f"(got {value}).")
+            if "maximum" in meta and isinstance(value, (int, float)) and value > meta["maximum"]:
+                raise ConfigError(f"{f.name.replace('_', '-')} must be at most {meta['maximum']} "
+                                  f"(got {value}).")
+
+
 @dataclass
-class RunConfig:
+class RunConfig(ConfigBase):
     # ---- data -------------------------------------------------------------------------------
     data: str = _f("", "Labelled table to train on (CSV, TSV, JSONL, Parquet or Excel).", "data")
     text_column: str = _f("", "Column with the input text (NER: the tokens or text; QA: the "
@@ -174,62 +234,111 @@ class RunConfig:
     output_dir: str = _f("runs", "Folder that holds the run folders.", "training", advanced=True)
 
     # ------------------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], strict: bool = False) -> "RunConfig":
-        """Build from a dict, coercing types; unknown keys are an error only when ``strict``."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown and strict:
-            raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}.")
-        kwargs = {}
-        for name, value in values.items():
-            if name in known and value is not None:
-                kwargs[name] = coerce(known[name], value)
-        cfg = cls(**kwargs)
-        cfg.validate()
-        return cfg
-
-    @classmethod
-    def load(cls, path: str | Path) -> "RunConfig":
-        p = Path(path)
-        if p.is_dir():
-            p = p / "config.json"
-        try:
-            values = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"No configuration file at {p}.") from None
-        except (OSError, json.JSONDecodeError) as e:
-            raise ConfigError(f"{p} is not a readable configuration file ({e}).") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{p} does not hold a configuration object.")
-        return cls.from_dict(values)
-
-    def save(self, path: str | Path) -> None:
-        from engine.runs import write_json_atomic
-
-        write_json_atomic(Path(path), self.to_dict())
-
     def validate(self) -> None:
-        for f in fields(self):
-            meta = f.metadata
-            value = getattr(self, f.name)
-            if "choices" in meta and value not in meta["choices"]:
-                raise ConfigError(f"{f.name.replace('_', '-')} must be one of "
-                                  f"{', '.join(meta['choices'])} (got {value!r}).")
-            if "minimum" in meta and isinstance(value, (int, float)) and value < meta["minimum"]:
-                raise ConfigError(f"{f.name.replace('_', '-')} must be at least {meta['minimum']} "
-                                  f"(got {value}).")
-            if "maximum" in meta and isinstance(value, (int, float)) and value > meta["maximum"]:
-                raise ConfigError(f"{f.name.replace('_', '-')} must be at most {meta['maximum']} "
-                                  f"(got {value}).")
+        super().validate()
         if self.validation_fraction + (0 if self.test_data else self.test_fraction) >= 0.9:
             raise ConfigError("validation-fraction and test-fraction leave too few training rows.")
+
+
+# ---- adaptive pre-training ---------------------------------------------------------------------
+OBJECTIVES = ["auto", "mlm", "clm"]
+CURRICULA = ["none", "length", "loss"]
+PRETRAIN_SOURCES = ["text", "labelled-train"]
+
+
+@dataclass
+class PretrainConfig(ConfigBase):
+    """One continued pre-training run (engine/adaptive.py): unlabelled domain text in, an adapted
+    backbone out. Same metadata conventions as RunConfig; the Adapt tab and ``python -m engine
+    pretrain`` are generated from it."""
+
+    kind: str = _f("pretrain", "What the run folder holds.", "training", cli=False)
+    # ---- data -------------------------------------------------------------------------------
+    data: str = _f("", "Unlabelled domain text: a .txt file (one document per line, or "
+                       "documents separated by blank lines) or a CSV / TSV / JSONL / Parquet / "
+                       "Excel table with a text column.", "data")
+    text_column: str = _f("", "Column with the text when the data is a table (empty: inferred).",
+                          "data")
+    source: str = _f("text", "'text': every document of the file; 'labelled-train': the file is "
+                             "a labelled table and only the rows a fine-tuning run with the same "
+                             "seed trains on are used (its validation and test rows are left "
+                             "out): task-adaptive pre-training.", "data", advanced=True,
+                     choices=PRETRAIN_SOURCES)
+    label_column: str = _f("", "labelled-train: the label column (to split the table the way "
+                               "fine-tuning does; empty: inferred).", "data", advanced=True)
+    eval_fraction: float = _f(0.1, "Share of the documents held out to measure the domain "
+                                   "perplexity (never trained on).", "data", advanced=True,
+                              minimum=0.02, maximum=0.5, step=0.01)
+    max_documents: int = _f(0, "Use at most this many documents (a random sample; 0 = all).",
+                            "data", advanced=True, minimum=0, step=100)
+    # ---- model ------------------------------------------------------------------------------
+    backbone: str = _f("minilm-l6", "Backbone to adapt: a bundled name, a hub id, a local folder "
+                                    "or an adapted run (run:FOLDER).", "model")
+    objective: str = _f("auto", "Masked-LM (encoders) or causal LM (decoders); 'auto' picks by "
+                                "the backbone.", "model", choices=OBJECTIVES)
+    strategy: str = _f("full", "Train every weight ('full') or low-rank adapters merged into "
+                               "the backbone at the end ('lora').", "model",
+                       choices=["full", "lora"])
+    max_length: int = _f(128, "Tokens per training sequence (causal LM: the packed context "
+                              "length).", "model", advanced=True, minimum=16, maximum=2048, step=8)
+    mask_probability: float = _f(0.15, "Masked-LM: share of tokens masked.", "model",
+                                 advanced=True, minimum=0.05, maximum=0.5, step=0.01)
+    whole_word_mask: bool = _f(False, "Masked-LM: mask every piece of a word together (harder; "
+                                      "better for domain words split into many pieces).",
+                               "model", advanced=True)
+    packing: bool = _f(True, "Causal LM: pack documents end to end into full-length sequences "
+                             "(no padding).", "model", advanced=True)
+    lora_r: int = _f(16, "LoRA rank.", "model", advanced=True, minimum=1, maximum=256, step=1)
+    lora_alpha: int = _f(32, "LoRA scale (often 2 x rank).", "model", advanced=True, minimum=1,
+                         maximum=512, step=1)
+    head_warmup_steps: int = _f(100, "Masked-LM on a checkpoint shipped without its LM head: "
+                                     "steps fitting the new head (tied to the word embeddings) "
+                                     "with the body frozen before the 'before' perplexity.",
+                                "model", advanced=True, minimum=0, maximum=5000, step=10)
+    # ---- training ---------------------------------------------------------------------------
+    curriculum: str = _f("none", "Order of the training documents: 'length' (short first), "
+                                 "'loss' (lowest base-model loss first: easy to hard) or 'none' "
+                                 "(shuffled).", "training", choices=CURRICULA)
+    grow_length: bool = _f(False, "Start with short sequences and grow to the full length over "
+                                  "the first half of training.", "training", advanced=True)
+    max_steps: int = _f(200, "Optimisation steps (0 = use epochs).", "training", minimum=0,
+                        step=10)
+    epochs: float = _f(1.0, "Passes over the documents when max steps is 0.", "training",
+                       advanced=True, minimum=0.1, maximum=100, step=0.5)
+    learning_rate: float = _f(0.0, "Peak learning rate (0 = recommended: 1e-4 full, 1e-3 "
+                                   "LoRA).", "training", minimum=0.0, maximum=0.1, step=1e-5)
+    batch_size: int = _f(16, "Sequences per step.", "training", minimum=1, maximum=512, step=1)
+    warmup_ratio: float = _f(0.06, "Share of steps warming the learning rate up.", "training",
+                             advanced=True, minimum=0.0, maximum=0.5, step=0.01)
+    weight_decay: float = _f(0.01, "AdamW weight decay.", "training", advanced=True,
+                             minimum=0.0, maximum=0.5, step=0.01)
+    evaluations: int = _f(5, "How many times the held-out domain perplexity is measured during "
+                             "training.", "training", advanced=True, minimum=1, maximum=100,
+                          step=1)
+    eval_tokens: int = _f(1024, "Tokens scored per perplexity measurement (more = steadier, "
+                                "slower; masked-LM scores each token with it masked).",
+                          "training", advanced=True, minimum=64, maximum=100000, step=64)
+    early_stopping_patience: int = _f(2, "Stop when the domain perplexity has not improved for "
+                                         "this many measurements (0 = never).", "training",
+                                      advanced=True, minimum=0, maximum=50, step=1)
+    plateau_lr: bool = _f(True, "Halve the learning rate when the domain perplexity stops "
+                                "improving (instead of a fixed decay).", "training",
+                          advanced=True)
+    time_budget_seconds: int = _f(0, "Stop after this many seconds and keep the best checkpoint "
+                                     "(0 = no limit).", "training", advanced=True, minimum=0,
+                                  step=30)
+    seed: int = _f(42, "Random seed for the held-out slice, masking and order.", "training",
+                   advanced=True, minimum=0, step=1)
+    device: str = _f("auto", "Where to train ('auto': the GPU when there is one).", "training",
+                     advanced=True, choices=["auto", "cpu", "cuda", "mps"])
+    run_name: str = _f("", "A name for the adapted backbone (empty: adapt-backbone-time).",
+                       "training")
+    output_dir: str = _f("runs", "Folder that holds the run folders.", "training", advanced=True)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.kind != "pretrain":
+            raise ConfigError("kind must be 'pretrain' for a pre-training configuration.")
 
 
 class ConfigError(ValueError):
@@ -262,10 +371,12 @@ def coerce(f, value: Any) -> Any:
                           f"(got {value!r}).") from None
 
 
-def config_fields(group: str | None = None, advanced: bool | None = None):
-    """The dataclass fields with their metadata, optionally filtered (used by the UI and CLI)."""
+def config_fields(group: str | None = None, advanced: bool | None = None, cls: type | None = None):
+    """The dataclass fields with their metadata, optionally filtered (used by the UI and CLI).
+
+    ``cls``: the configuration dataclass (default RunConfig; PretrainConfig for pre-training)."""
     out = []
-    for f in fields(RunConfig):
+    for f in fields(cls or RunConfig):
         if group is not None and f.metadata.get("group") != group:
             continue
         if advanced is not None and bool(f.metadata.get("advanced")) != advanced:

@@ -11,7 +11,7 @@ import queue
 import threading
 import traceback
 
-from engine.config import RunConfig
+from engine.config import PretrainConfig, RunConfig
 from engine.runs import Run, RunStore
 
 log = logging.getLogger("adaptune.jobs")
@@ -47,7 +47,7 @@ class JobManager:
         store.mark_interrupted()
 
     # ---- public API ------------------------------------------------------------------------
-    def submit(self, config: RunConfig) -> Run:
+    def submit(self, config: RunConfig | PretrainConfig) -> Run:
         config.validate()
         run = self.store.create(config)
         with self._lock:
@@ -118,7 +118,9 @@ class JobManager:
     def _execute(self, run_id: str, stop: threading.Event) -> None:
         run = self.store.get(run_id)
         train = self._train
-        if train is None:
+        if run.kind == "pretrain":
+            from engine.adaptive import pretrain_run as train
+        elif train is None:
             from engine.training import train_run as train
         try:
             train(run.config(), run, stop)

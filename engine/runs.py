@@ -79,10 +79,17 @@ class Run:
     def checkpoints_dir(self) -> Path:
         return self.path / "checkpoints"
 
-    def config(self):
-        from engine.config import RunConfig
+    @property
+    def kind(self) -> str:
+        """"train" (a fine-tuning run) or "pretrain" (continued pre-training, engine/adaptive)."""
+        return self.config_dict().get("kind", "train") or "train"
 
-        return RunConfig.load(self.path / "config.json")
+    def config(self):
+        """The run's configuration: a RunConfig, or a PretrainConfig for a pre-training run."""
+        from engine.config import PretrainConfig, RunConfig
+
+        cls = PretrainConfig if self.kind == "pretrain" else RunConfig
+        return cls.load(self.path / "config.json")
 
     def config_dict(self) -> dict:
         return read_json(self.path / "config.json", {}) or {}
@@ -154,17 +161,21 @@ class Run:
 
         task = cfg.get("task", "") or "classification"
         main = MAIN_METRIC.get(task, "macro_f1")
+        main_value = test.get(main)
+        if cfg.get("kind") == "pretrain":
+            task, main, main_value = "pretrain", "perplexity", m.get("perplexity_after")
         return {
             "id": self.id,
             "name": cfg.get("run_name") or self.id,
             "status": st.get("status", "unknown"),
-            "task": cfg.get("task", ""),
+            "task": "pretrain" if cfg.get("kind") == "pretrain" else cfg.get("task", ""),
+            "kind": cfg.get("kind", "train") or "train",
             "backbone": cfg.get("backbone", ""),
             "strategy": cfg.get("strategy", ""),
             "data": Path(cfg.get("data", "")).name,
             "accuracy": test.get("accuracy"),
             "macro_f1": test.get("macro_f1"),
-            "main_metric": main, "main_value": test.get(main),
+            "main_metric": main, "main_value": main_value,
             "duration_s": round(duration, 1) if duration is not None else None,
             "created": st.get("created") or self.path.stat().st_mtime,
             "error": st.get("error", ""),
@@ -180,7 +191,13 @@ class RunStore:
     def create(self, config, run_id: str | None = None) -> Run:
         self.root.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = safe_id(run_id or f"{stamp}-{config.run_name or config.backbone}-{config.strategy}")
+        backbone = config.backbone
+        if backbone.startswith("run:"):
+            backbone = Path(backbone[4:]).name
+        what = f"{config.run_name or backbone}-{config.strategy}"
+        if getattr(config, "kind", "") == "pretrain":
+            what = "adapt-" + what
+        base = safe_id(run_id or f"{stamp}-{what}")
         path = self.root / base
         n = 1
         while True:
