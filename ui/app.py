@@ -1,4 +1,4 @@
-"""The studio: a header and four tabs (Data, Train, Evaluate, Runs), one module each."""
+"""The studio: a header and five tabs (Data, Adapt, Train, Evaluate, Runs), one module each."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import gradio as gr
 from engine.jobs import JobManager
 from engine.runs import RunStore
 
-from ui import data_tab, evaluate_tab, runs_tab, train_tab
+from ui import adapt_tab, data_tab, evaluate_tab, runs_tab, train_tab
 from ui.common import Context
 from ui.i18n import LANG_CHOICES, T, Translator, t
 
@@ -70,6 +70,9 @@ def build_app(runs_dir: str | Path = "runs", lang: str = "en",
             with tr.make(gr.Tab, label=T("tab.data"), id="data", elem_id="tab-data") as tab:
                 ctx.c["data_tab"] = tab
                 data_tab.build(ctx)
+            with tr.make(gr.Tab, label=T("tab.adapt"), id="adapt", elem_id="tab-adapt") as tab:
+                ctx.c["adapt_tab"] = tab
+                adapt_tab.build(ctx)
             with tr.make(gr.Tab, label=T("tab.train"), id="train", elem_id="tab-train") as tab:
                 ctx.c["train_tab"] = tab
                 train_tab.build(ctx)
@@ -93,6 +96,9 @@ def build_app(runs_dir: str | Path = "runs", lang: str = "en",
         # page load: re-attach the Train tab to the active (or latest) run
         demo.load(ctx.fn["train_attach"], ctx.lang, ctx.c["train_attach_outputs"],
                   show_progress="hidden")
+        # ... the Adapt tab to the latest adaptation run; lists read from the run store again
+        for fn, inputs, outputs in ctx.on_load:
+            demo.load(fn, inputs, outputs, show_progress="hidden")
     demo.adaptune = ctx  # for tests and app.py
     return demo
 

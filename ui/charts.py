@@ -75,6 +75,31 @@ def training_figure(events: list[dict], lang: str = "en") -> go.Figure:
     return _layout(fig, 340)
 
 
+def pretrain_figure(events: list[dict], lang: str = "en") -> go.Figure:
+    """Continued pre-training: training and held-out loss, and the held-out perplexity (the
+    step-0 point is the model before any training), against the step."""
+    steps, loss = _series(events, "log", "loss")
+    vsteps, vloss = _series(events, "eval", "eval_loss")
+    psteps, ppl = _series(events, "eval", "eval_perplexity")
+    if not steps and not psteps:
+        return empty_figure(t("chart.adapt_waiting", lang))
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=(t("chart.loss", lang), t("chart.ppl", lang)))
+    fig.add_trace(go.Scatter(x=steps, y=loss, name=t("chart.train_loss", lang), mode="lines",
+                             line={"color": COLORS[0], "width": 2}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=vsteps, y=vloss, name=t("chart.held_loss", lang),
+                             mode="lines+markers", line={"color": COLORS[1], "width": 2}),
+                  row=1, col=1)
+    fig.add_trace(go.Scatter(x=psteps, y=ppl, name=t("chart.held_ppl", lang),
+                             mode="lines+markers", line={"color": COLORS[2], "width": 2}),
+                  row=1, col=2)
+    fig.update_xaxes(title_text=t("chart.step", lang), rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    if ppl and max(ppl) / max(min(ppl), 1e-9) > 20:  # a huge first value flattens the rest
+        fig.update_yaxes(type="log", row=1, col=2)
+    return _layout(fig, 340)
+
+
 def compare_figure(runs: dict[str, list[dict]], lang: str = "en") -> go.Figure:
     """Training loss and validation macro-F1 of several runs, one colour per run."""
     if not runs:

@@ -42,6 +42,7 @@ class Context:
     fn: dict[str, Callable] = field(default_factory=dict)    # shared callbacks across tabs
     deferred: list[Callable[[], None]] = field(default_factory=list)  # wiring after all tabs
     on_lang: list[tuple] = field(default_factory=list)  # (fn, inputs, outputs) after a switch
+    on_load: list[tuple] = field(default_factory=list)  # (fn, inputs, outputs) at page load
 
     def field_names(self) -> list[str]:
         return list(self.fields)
@@ -110,6 +111,8 @@ def run_label(summary: dict, lang: str = "en") -> str:
     task, value = summary.get("task") or "classification", summary.get("main_value")
     if task != "classification" and isinstance(value, (int, float)):
         metric = summary.get("main_metric", "")
+        if metric == "perplexity":
+            metric = t("runs.m.perplexity", lang)
         shown = f"{value:.3f}" if abs(value) <= 1 else f"{value:.1f}"
         score = f" · {t('task.' + task, lang)} · {metric} {shown}"
     name = summary.get("name") or summary["id"]

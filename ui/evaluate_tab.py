@@ -20,8 +20,10 @@ BATCH = 64
 
 
 def finished_runs(store: RunStore, lang: str = "en") -> list[tuple[str, str]]:
-    """(label, id) of the runs that have a trained model."""
-    return [(run_label(r.summary(), lang), r.id) for r in store.list() if r.has_model]
+    """(label, id) of the runs that have a trained model (not the Adapt tab's runs: they hold
+    an adapted backbone, not a predictor)."""
+    return [(run_label(r.summary(), lang), r.id) for r in store.list()
+            if r.has_model and r.kind != "pretrain"]
 
 
 def metrics_table(metrics: dict, lang: str) -> pd.DataFrame:
@@ -80,6 +82,8 @@ def show_run(store: RunStore, run_id: str | None, lang: str = "en") -> tuple:
         run = store.get(run_id)
     except KeyError as e:
         return (box("error", error_message(e)), *empty)
+    if run.kind == "pretrain":
+        return (box("warning", t("adapt.no_model_eval", lang, id=run.id)), *empty)
     metrics = run.metrics()
     if not metrics:
         return (box("warning", t("eval.no_metrics", lang, status=run.status)), *empty)

@@ -1,17 +1,22 @@
-"""The run form as a view of RunConfig: one widget per field, generated from its metadata.
+"""Run forms as views of the configuration dataclasses: one widget per field, generated from its
+metadata (RunConfig for the Train tab, PretrainConfig for the Adapt tab).
 
 ``form_to_config`` and ``config_to_form`` are the only places that translate between widget
-values and a RunConfig, so a new knob in engine/config.py shows up here without UI code.
+values and a configuration, so a new knob in engine/config.py shows up here without UI code.
+
+A form's ``prefix`` names its texts and element ids: RunConfig fields use the bare field name
+as the i18n key (``lora_r``, ``lora_r.help``) and ``cfg-<name>`` as elem_id; PretrainConfig
+fields use ``pretrain.<name>`` and ``adapt-cfg-<name>`` (see ``FormKind``).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import Field, fields
+from dataclasses import Field, dataclass, fields
 from typing import Any, Iterable
 
-from engine.config import RunConfig, default_of
+from engine.config import PretrainConfig, RunConfig, default_of
 
-from ui.i18n import T, Translator
+from ui.i18n import T, TEXT, Translator
 
 # Fields the form never shows: the run folder root is the app's own --runs-dir.
 HIDDEN = {"output_dir"}
@@ -19,13 +24,33 @@ HIDDEN = {"output_dir"}
 STATE_FIELDS = {"data", "test_data"}
 
 
+@dataclass(frozen=True)
+class FormKind:
+    """Which configuration a form edits, and how its texts and element ids are named."""
+
+    cls: type
+    key_prefix: str = ""        # i18n key of field X: f"{key_prefix}X", help: "...X.help"
+    id_prefix: str = "cfg-"     # elem_id of field X: id_prefix + X with dashes
+
+    def key(self, name: str) -> str:
+        return self.key_prefix + name
+
+    def elem_id(self, name: str) -> str:
+        return self.id_prefix + name.replace("_", "-")
+
+
+TRAIN = FormKind(RunConfig)
+PRETRAIN = FormKind(PretrainConfig, key_prefix="pretrain.", id_prefix="adapt-cfg-")
+
+
 def kind_of(f: Field) -> str:
     return f.type if isinstance(f.type, str) else f.type.__name__
 
 
-def form_fields() -> list[Field]:
-    """Every RunConfig field the form carries, in dataclass order."""
-    return [f for f in fields(RunConfig) if f.name not in HIDDEN]
+def form_fields(cls: type = RunConfig) -> list[Field]:
+    """Every field of ``cls`` the form carries, in dataclass order (not the hidden ones, nor
+    those the engine sets itself: metadata ``cli=False``)."""
+    return [f for f in fields(cls) if f.name not in HIDDEN and f.metadata.get("cli", True)]
 
 
 def strategy_only(f: Field) -> list[str] | None:
@@ -33,29 +58,41 @@ def strategy_only(f: Field) -> list[str] | None:
     return f.metadata.get("strategies")
 
 
-def elem_id(name: str) -> str:
-    return "cfg-" + name.replace("_", "-")
+def elem_id(name: str, kind: FormKind = TRAIN) -> str:
+    return kind.elem_id(name)
 
 
-def field_widget(f: Field, tr: Translator, **overrides: Any):
-    """A gradio component for one RunConfig field, labelled and explained from i18n."""
+def choice_labels(f: Field, kind: FormKind = TRAIN) -> list:
+    """A dropdown's choices: (translated label, value) when i18n names every value
+    (``<key>.choice.<value>``), else the raw values."""
+    values = list(f.metadata["choices"])
+    keys = [f"{kind.key(f.name)}.choice.{v}" for v in values]
+    if all(k in TEXT for k in keys):
+        return [(T(k), v) for k, v in zip(keys, values)]
+    return values
+
+
+def field_widget(f: Field, tr: Translator, kind: FormKind = TRAIN, **overrides: Any):
+    """A gradio component for one configuration field, labelled and explained from i18n.
+    ``choices=`` in ``overrides`` makes a dropdown of any field (e.g. a column picker)."""
     import gradio as gr
 
     meta = f.metadata
-    kind = kind_of(f)
-    kw: dict[str, Any] = {"label": T(f.name), "info": T(f.name + ".help"),
-                          "value": default_of(f), "elem_id": elem_id(f.name)}
+    ftype = kind_of(f)
+    kw: dict[str, Any] = {"label": T(kind.key(f.name)), "info": T(kind.key(f.name) + ".help"),
+                          "value": default_of(f), "elem_id": kind.elem_id(f.name)}
     kw.update(overrides)
-    if "choices" in meta:
-        kw.setdefault("choices", list(meta["choices"]))
+    if "choices" in meta or "choices" in kw:
+        if "choices" not in kw:
+            kw["choices"] = choice_labels(f, kind)  # translated ones are registered too
         return tr.make(gr.Dropdown, **kw)
-    if kind == "bool":
+    if ftype == "bool":
         return tr.make(gr.Checkbox, **kw)
-    if kind in ("int", "float"):
+    if ftype in ("int", "float"):
         for key in ("minimum", "maximum", "step"):
             if key in meta:
                 kw.setdefault(key, meta[key])
-        if kind == "int":
+        if ftype == "int":
             kw.setdefault("precision", 0)
         return tr.make(gr.Number, **kw)
     return tr.make(gr.Textbox, **kw)
@@ -72,10 +109,11 @@ def visible_for(f: Field, strategy: str, task: str | None = None) -> bool:
     return (only is None or strategy in only) and (tasks is None or task in tasks)
 
 
-def form_to_config(values: dict[str, Any]) -> RunConfig:
-    """Widget values -> RunConfig. Empty boxes take the field's default; raises ConfigError."""
+def form_to_config(values: dict[str, Any], cls: type = RunConfig):
+    """Widget values -> a ``cls`` configuration (RunConfig by default). Empty boxes take the
+    field's default; raises ConfigError."""
     clean: dict[str, Any] = {}
-    for f in fields(RunConfig):
+    for f in fields(cls):
         if f.name not in values:
             continue
         value = values[f.name]
@@ -88,14 +126,14 @@ def form_to_config(values: dict[str, Any]) -> RunConfig:
         if isinstance(value, (list, tuple)):  # a multiselect never feeds a config field
             value = ",".join(map(str, value))
         clean[f.name] = value
-    return RunConfig.from_dict(clean)
+    return cls.from_dict(clean)
 
 
-def config_to_form(config: RunConfig | dict) -> dict[str, Any]:
-    """RunConfig (or its dict) -> widget values for every form field."""
+def config_to_form(config, cls: type | None = None) -> dict[str, Any]:
+    """A configuration (or its dict) -> widget values for every form field."""
     if isinstance(config, dict):
-        config = RunConfig.from_dict(config)
-    return {f.name: getattr(config, f.name) for f in form_fields()}
+        config = (cls or RunConfig).from_dict(config)
+    return {f.name: getattr(config, f.name) for f in form_fields(type(config))}
 
 
 def values_from(names: Iterable[str], args: Iterable[Any]) -> dict[str, Any]:

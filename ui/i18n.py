@@ -3,7 +3,9 @@
 One table, ``TEXT = {key: {"en": ..., "zh": ...}}``. RunConfig fields use their own name as the
 key of the widget label and ``<name>.help`` for its explanation; the English explanation falls
 back to the field's metadata ``help``, so a new knob is explained in English without touching
-this file (add its ``zh`` here). Backbone and strategy descriptions fall back to the engine's.
+this file (add its ``zh`` here). PretrainConfig fields (the Adapt tab) do the same under
+``pretrain.<name>``; a label missing there is the RunConfig field's label of the same name.
+Backbone and strategy descriptions fall back to the engine's.
 """
 from __future__ import annotations
 
@@ -411,6 +413,259 @@ TEXT: dict[str, dict[str, str]] = {
     "output_dir": {"en": "Runs folder", "zh": "运行目录"},
     "output_dir.help": {"zh": "存放各次运行文件夹的目录。"},
 
+    # ---- adapt tab (domain-adaptive pre-training) --------------------------------------
+    "tab.adapt": {"en": "1b · Adapt (optional)", "zh": "1b · 领域适配（可选）"},
+    "task.pretrain": {"en": "Domain adaptation", "zh": "领域适配"},
+    "adapt.intro": {
+        "en": "**Optional.** Teach a backbone the language of your domain before fine-tuning: "
+              "continued pre-training on unlabelled text (masked-LM for encoders, causal LM for "
+              "decoders). Start with the **Domain report**: it says how far your text is from "
+              "what the backbone knows. A finished run becomes a backbone you can pick in "
+              "**Train**.",
+        "zh": "**可选。** 在微调之前，先让基础模型熟悉你所在领域的语言：在无标注文本上继续预训练"
+              "（编码器用掩码语言模型，解码器用因果语言模型）。先看 **领域报告**：它会告诉你这些文本与"
+              "基础模型已掌握的内容相差多远。完成的运行会成为一个基础模型，可在 **训练** 页中选择。"},
+    "adapt.upload": {"en": "Domain text: a .txt file (one document per line, or paragraphs) or "
+                           "a table (CSV, TSV, JSONL, JSON, Parquet, Excel) with a text column",
+                     "zh": "领域文本：.txt 文件（每行一篇，或按段落分隔），或带文本列的表格"
+                           "（CSV、TSV、JSONL、JSON、Parquet、Excel）"},
+    "adapt.group.data": {"en": "**Domain text**", "zh": "**领域文本**"},
+    "adapt.group.model": {"en": "**Model**", "zh": "**模型**"},
+    "adapt.group.training": {"en": "**Training**", "zh": "**训练**"},
+    "adapt.use_labelled": {"en": "Use the texts of my labelled training set",
+                           "zh": "使用我的标注训练集中的文本"},
+    "adapt.use_labelled.hint": {
+        "en": "Uses the table chosen in the Data tab, training rows only: its validation and "
+              "test rows are left out, so the final test stays unseen.",
+        "zh": "使用“数据”页中选择的表格，且只用训练行：验证行和测试行不参与，最终测试因此保持未见过。"},
+    "adapt.need_labelled": {"en": "Choose a labelled table in the Data tab first.",
+                            "zh": "请先在“数据”页选择一个标注表格。"},
+    "adapt.data_none": {"en": "No domain text yet: upload a file or use the texts of your "
+                              "labelled training set.",
+                        "zh": "还没有领域文本：请上传文件，或使用标注训练集中的文本。"},
+    "adapt.data_line": {"en": "Domain text: **{name}** · {documents} documents · {words} words",
+                        "zh": "领域文本：**{name}** · {documents} 篇文档 · {words} 个词"},
+    "adapt.data_column": {"en": "text column `{column}`", "zh": "文本列 `{column}`"},
+    "adapt.data_labelled": {"en": "training rows of the labelled table only ({held} validation "
+                                  "and test rows left out)",
+                            "zh": "仅使用标注表格的训练行（{held} 行验证和测试数据不参与）"},
+    "adapt.report_btn": {"en": "🔎 Domain report", "zh": "🔎 领域报告"},
+    "adapt.report_none": {
+        "en": "Press **Domain report** to see how far this text is from what the backbone was "
+              "trained on (it loads the backbone: up to a minute on a CPU).",
+        "zh": "点击 **领域报告**，查看这些文本与基础模型训练语料的差距（需要加载模型：在 CPU 上最多约一分钟）。"},
+    "adapt.report_progress": {"en": "Loading the backbone and measuring the domain…",
+                              "zh": "正在加载基础模型并分析领域文本……"},
+    "adapt.report_failed": {"en": "No report:", "zh": "无法生成报告："},
+    "adapt.report_title": {"en": "Domain report · {backbone} · {name}",
+                           "zh": "领域报告 · {backbone} · {name}"},
+    "adapt.verdict.close": {"en": "Close to what the backbone was trained on",
+                            "zh": "与基础模型的训练语料接近"},
+    "adapt.verdict.moderate": {"en": "Somewhat different from what the backbone was trained on",
+                               "zh": "与基础模型的训练语料有一定差异"},
+    "adapt.verdict.far": {"en": "Far from what the backbone was trained on",
+                          "zh": "与基础模型的训练语料差距很大"},
+    "adapt.advice.close": {"en": "Continued pre-training is unlikely to change much; fine-tune "
+                                 "directly.",
+                           "zh": "继续预训练可能帮助不大；可以直接微调。"},
+    "adapt.advice.moderate": {"en": "Continued pre-training may help, mostly for the domain's "
+                                    "own words.",
+                              "zh": "继续预训练可能有帮助，主要体现在领域特有的词语上。"},
+    "adapt.advice.far": {"en": "Continued pre-training on this text is likely to help.",
+                         "zh": "在这些文本上继续预训练很可能有帮助。"},
+    "adapt.r.measure": {"en": "Measure", "zh": "指标"},
+    "adapt.r.value": {"en": "Value", "zh": "数值"},
+    "adapt.r.subwords": {"en": "Sub-words per word (general text: about 1.1–1.3)",
+                         "zh": "每个词的子词数（一般文本约 1.1–1.3）"},
+    "adapt.r.unknown": {"en": "Unknown-token rate", "zh": "未知词元比例"},
+    "adapt.r.byte_level": {"en": "0 (byte-level tokenizer: no token is ever unknown)",
+                           "zh": "0（字节级分词器：不会出现未知词元）"},
+    "adapt.r.perplexity": {"en": "Base {kind} on the held-out text",
+                           "zh": "留出文本上的初始{kind}"},
+    "adapt.r.perplexity_value": {"en": "{value} ({tokens} tokens scored)",
+                                 "zh": "{value}（评估了 {tokens} 个词元）"},
+    "adapt.r.documents": {"en": "Documents", "zh": "文档数"},
+    "adapt.r.documents_value": {"en": "{train} to train on · {held} held out (never trained on)",
+                                "zh": "{train} 篇用于训练 · {held} 篇留出（从不参与训练）"},
+    "adapt.r.objective": {"en": "Objective", "zh": "训练目标"},
+    "adapt.r.head": {"en": "The language-model head", "zh": "语言模型输出头"},
+    "adapt.kind.pseudo-perplexity": {"en": "pseudo-perplexity", "zh": "伪困惑度"},
+    "adapt.kind.perplexity": {"en": "perplexity", "zh": "困惑度"},
+    "adapt.objective.mlm": {"en": "masked-LM", "zh": "掩码语言模型"},
+    "adapt.objective.clm": {"en": "causal LM", "zh": "因果语言模型"},
+    "adapt.head.fitted": {"en": "The checkpoint ships without a masked-LM head: a head tied to "
+                                "the word embeddings was fitted for {steps} steps on the "
+                                "training documents (body frozen; loss {start} → {end}). "
+                                "'Before' and 'after' are both measured through it.",
+                          "zh": "该检查点不含掩码语言模型输出头：已在训练文档上拟合了一个与词嵌入绑定的新输出头，"
+                                "共 {steps} 步（主干冻结；损失 {start} → {end}）。“之前”和“之后”都通过它测量。"},
+    "adapt.head.random": {"en": "The checkpoint ships without a masked-LM head and no warm-up "
+                                "was asked for: the 'before' perplexity goes through a random "
+                                "head and means little.",
+                          "zh": "该检查点不含掩码语言模型输出头，且未设置预热步数：“之前”的困惑度经由随机输出头计算，"
+                                "参考意义不大。"},
+    "adapt.head.clm": {"en": "Causal-LM perplexity through the model's own LM head.",
+                       "zh": "通过模型自带的语言模型输出头计算因果语言模型困惑度。"},
+    "adapt.head.own": {"en": "Pseudo-perplexity through the checkpoint's own masked-LM head.",
+                       "zh": "通过检查点自带的掩码语言模型输出头计算伪困惑度。"},
+    "adapt.frag.title": {"en": "Most fragmented frequent words", "zh": "被切得最碎的常见词"},
+    "adapt.frag.word": {"en": "Word", "zh": "词"},
+    "adapt.frag.count": {"en": "Occurrences", "zh": "出现次数"},
+    "adapt.frag.pieces": {"en": "Pieces the tokenizer makes", "zh": "分词器切出的子词"},
+    "adapt.start": {"en": "▶ Start adapting", "zh": "▶ 开始适配"},
+    "adapt.stop": {"en": "■ Stop", "zh": "■ 停止"},
+    "adapt.need_data": {"en": "Choose the domain text first: upload a file or use the texts of "
+                              "your labelled training set.",
+                        "zh": "请先选择领域文本：上传文件，或使用标注训练集中的文本。"},
+    "adapt.started": {"en": "Adaptation run {id} started.", "zh": "适配运行 {id} 已开始。"},
+    "adapt.queued": {"en": "Adaptation run {id} is queued at position {position}; it starts "
+                           "when the current run ends.",
+                     "zh": "适配运行 {id} 已排队（第 {position} 位），当前运行结束后开始。"},
+    "adapt.no_run": {"en": "No adaptation run yet: choose the domain text, then press Start "
+                           "adapting.",
+                     "zh": "还没有适配运行：先选择领域文本，再点击“开始适配”。"},
+    "adapt.result.ppl": {"en": "Held-out {kind}: {before} → {after} ({change})",
+                         "zh": "留出文本上的{kind}：{before} → {after}（{change}）"},
+    "adapt.result.lower": {"en": "−{pct}%", "zh": "降低 {pct}%"},
+    "adapt.result.higher": {"en": "+{pct}%: the adapted model fits this text worse",
+                            "zh": "升高 {pct}%：适配后的模型更不适合这些文本"},
+    "adapt.result.verdict": {"en": "Before training, the domain report said:",
+                             "zh": "训练前的领域报告结论："},
+    "adapt.result.early": {"en": "Stopped early at step {step} of {total}: the held-out "
+                                 "perplexity had stopped improving; the best checkpoint (step "
+                                 "{best}) was kept.",
+                           "zh": "在第 {step} / {total} 步提前停止：留出文本的困惑度不再下降；"
+                                 "已保留最佳检查点（第 {best} 步）。"},
+    "adapt.result.stopped": {"en": "Stopped at step {step} of {total} ({reason}); the best "
+                                   "checkpoint (step {best}) was kept.",
+                             "zh": "在第 {step} / {total} 步停止（{reason}）；已保留最佳检查点（第 {best} 步）。"},
+    "adapt.result.full": {"en": "Trained all {total} steps; the best checkpoint is from step "
+                                "{best}.",
+                          "zh": "完成全部 {total} 步训练；最佳检查点来自第 {best} 步。"},
+    "adapt.result.tracked": {"en": "The chart tracks the {kind} during training: {before} → "
+                                   "best {best}.",
+                             "zh": "图表显示训练过程中的{kind}：{before} → 最佳 {best}。"},
+    "adapt.result.saved": {"en": "Saved as an adapted backbone; it is now in the Train tab's "
+                                 "backbone list.",
+                           "zh": "已保存为适配后的基础模型，现已出现在“训练”页的基础模型列表中。"},
+    "adapt.tracked.mlm": {"en": "masked-LM perplexity (fixed 15% mask)",
+                          "zh": "掩码语言模型困惑度（固定 15% 掩码）"},
+    "adapt.tracked.clm": {"en": "perplexity", "zh": "困惑度"},
+    "adapt.use_in_train": {"en": "Fine-tune from this backbone →", "zh": "用这个基础模型微调 →"},
+    "adapt.nothing_to_use": {"en": "There is no finished adaptation run to fine-tune from yet.",
+                             "zh": "还没有可用于微调的已完成适配运行。"},
+    "adapt.using": {"en": "The Train tab now starts from {name}.",
+                    "zh": "“训练”页现在从 {name} 开始。"},
+    "adapt.load_other": {"en": "Run {id} is a fine-tuning run; its settings load in the Train "
+                               "tab.",
+                         "zh": "运行 {id} 是微调运行；它的设置会加载到“训练”页。"},
+    "adapt.loaded": {"en": "Adaptation settings loaded from {id}.",
+                     "zh": "已从 {id} 加载适配设置。"},
+    "adapt.not_train_run": {"en": "Run {id} is a domain-adaptation run: its settings load in "
+                                  "the Adapt tab, and its adapted backbone is in the backbone "
+                                  "list.",
+                            "zh": "运行 {id} 是领域适配运行：它的设置会加载到“领域适配”页，"
+                                  "适配后的模型已在基础模型列表中。"},
+    "adapt.no_model_eval": {"en": "Run {id} is a domain-adaptation run: it holds an adapted "
+                                  "backbone, not a predictor. Fine-tune from it in the Train tab "
+                                  "(pick it in the backbone list), then evaluate that run.",
+                            "zh": "运行 {id} 是领域适配运行：它保存的是适配后的基础模型，而不是预测模型。"
+                                  "请在“训练”页的基础模型列表中选择它进行微调，再评估那次运行。"},
+    "log.start_adapt": {"en": "Adapting on {device}: {rows} training windows, {steps} steps.",
+                        "zh": "在 {device} 上适配：{rows} 个训练窗口，共 {steps} 步。"},
+    "log.eval_adapt": {"en": "Step {step}: held-out perplexity {ppl}",
+                       "zh": "第 {step} 步：留出文本困惑度 {ppl}"},
+    "chart.adapt_waiting": {"en": "The loss and the held-out perplexity appear here once an "
+                                  "adaptation run starts.",
+                            "zh": "开始适配后，损失和留出文本困惑度会显示在这里。"},
+    "chart.ppl": {"en": "Held-out perplexity (lower is better)",
+                  "zh": "留出文本困惑度（越低越好）"},
+    "chart.held_loss": {"en": "held-out loss", "zh": "留出文本损失"},
+    "chart.held_ppl": {"en": "held-out perplexity", "zh": "留出文本困惑度"},
+    "train.adapted_choice": {"en": "adapted {base} · {kind} {before} → {after}",
+                             "zh": "由 {base} 适配 · {kind} {before} → {after}"},
+    "train.backbone_adapted": {"en": "{description} Held-out {kind}: {before} → {after}.",
+                               "zh": "由 {base} 在 {data} 上继续预训练得到的适配模型。留出文本{kind}："
+                                     "{before} → {after}。"},
+    "runs.metric.ppl_before": {"en": "Perplexity before adapting", "zh": "适配前困惑度"},
+    "runs.metric.ppl_after": {"en": "Perplexity after adapting", "zh": "适配后困惑度"},
+    "runs.m.perplexity": {"en": "perplexity", "zh": "困惑度"},
+
+    # ---- PretrainConfig fields: label "pretrain.<name>" (falls back to the RunConfig field's
+    # label of the same name), help "pretrain.<name>.help" (English from the engine) ------
+    "pretrain.kind": {"en": "Run kind", "zh": "运行类型"},
+    "pretrain.kind.help": {"zh": "运行文件夹里保存的内容。"},
+    "pretrain.data": {"en": "Domain text", "zh": "领域文本"},
+    "pretrain.data.help": {"zh": "无标注的领域文本：.txt 文件（每行一篇文档，或用空行分隔文档），"
+                                 "或带文本列的 CSV / TSV / JSONL / Parquet / Excel 表格。"},
+    "pretrain.text_column.help": {"zh": "数据为表格时包含文本的列（留空：自动推断）。"},
+    "pretrain.source": {"en": "Text source", "zh": "文本来源"},
+    "pretrain.source.help": {"zh": "“text”：使用文件中的全部文档；“labelled-train”：文件是标注表格，"
+                                   "只使用相同随机种子的微调运行会用来训练的行（验证行和测试行不参与）：任务自适应预训练。"},
+    "pretrain.source.choice.text": {"en": "every document of the file", "zh": "文件中的全部文档"},
+    "pretrain.source.choice.labelled-train": {"en": "training rows of a labelled table",
+                                              "zh": "标注表格的训练行"},
+    "pretrain.label_column.help": {"zh": "labelled-train：标签列（用于像微调时一样划分表格；留空：自动推断）。"},
+    "pretrain.eval_fraction": {"en": "Held-out share", "zh": "留出比例"},
+    "pretrain.eval_fraction.help": {"zh": "留出用来测量领域困惑度的文档比例（从不参与训练）。"},
+    "pretrain.max_documents": {"en": "Max documents", "zh": "最多文档数"},
+    "pretrain.max_documents.help": {"zh": "最多使用这么多篇文档（随机抽样；0 = 全部）。"},
+    "pretrain.backbone.help": {"zh": "要适配的基础模型：内置模型名、Hub 模型 ID、本地文件夹，"
+                                     "或一次已完成的适配运行（run:文件夹）。"},
+    "pretrain.objective": {"en": "Objective", "zh": "训练目标"},
+    "pretrain.objective.help": {"zh": "掩码语言模型（编码器）或因果语言模型（解码器）；“自动”按基础模型选择。"},
+    "pretrain.objective.choice.auto": {"en": "Automatic (by the backbone)",
+                                       "zh": "自动（按基础模型）"},
+    "pretrain.objective.choice.mlm": {"en": "Masked-LM (encoders)", "zh": "掩码语言模型（编码器）"},
+    "pretrain.objective.choice.clm": {"en": "Causal LM (decoders)", "zh": "因果语言模型（解码器）"},
+    "pretrain.strategy": {"en": "What trains", "zh": "训练哪些参数"},
+    "pretrain.strategy.help": {"zh": "训练全部权重（“全量”），或训练低秩适配器并在结束时合并进基础模型（“LoRA”）。"},
+    "pretrain.strategy.choice.full": {"en": "Every weight (full)", "zh": "全部权重（全量）"},
+    "pretrain.strategy.choice.lora": {"en": "LoRA adapters, merged at the end",
+                                      "zh": "LoRA 适配器，结束时合并"},
+    "pretrain.max_length.help": {"zh": "每条训练序列的词元数（因果语言模型：拼接后的上下文长度）。"},
+    "pretrain.mask_probability": {"en": "Mask share", "zh": "掩码比例"},
+    "pretrain.mask_probability.help": {"zh": "掩码语言模型：被掩盖的词元比例。"},
+    "pretrain.whole_word_mask": {"en": "Whole-word masking", "zh": "整词掩码"},
+    "pretrain.whole_word_mask.help": {"zh": "掩码语言模型：同一个词的所有子词一起掩盖（更难；"
+                                            "适合被切成很多子词的领域词）。"},
+    "pretrain.packing": {"en": "Pack documents", "zh": "文档拼接（packing）"},
+    "pretrain.packing.help": {"zh": "因果语言模型：把文档首尾相接拼成满长度的序列（无填充）。"},
+    "pretrain.lora_r.help": {"zh": "LoRA 秩。"},
+    "pretrain.lora_alpha.help": {"zh": "LoRA 缩放系数（通常取秩的 2 倍）。"},
+    "pretrain.head_warmup_steps": {"en": "Head warm-up steps", "zh": "输出头预热步数"},
+    "pretrain.head_warmup_steps.help": {"zh": "对不含掩码语言模型输出头的检查点：在测量“之前”的困惑度前，"
+                                              "冻结主干、拟合新输出头（与词嵌入绑定）的步数。"},
+    "pretrain.curriculum": {"en": "Curriculum", "zh": "课程顺序"},
+    "pretrain.curriculum.help": {"zh": "训练文档的顺序：“长度”（先短后长）、“损失”（基础模型损失低的先学：由易到难）"
+                                       "或“无”（打乱）。"},
+    "pretrain.curriculum.choice.none": {"en": "None (shuffled)", "zh": "无（打乱）"},
+    "pretrain.curriculum.choice.length": {"en": "Short documents first", "zh": "先短后长"},
+    "pretrain.curriculum.choice.loss": {"en": "Easy to hard (base-model loss)",
+                                        "zh": "由易到难（基础模型损失）"},
+    "pretrain.grow_length": {"en": "Grow the sequence length", "zh": "逐步增加序列长度"},
+    "pretrain.grow_length.help": {"zh": "先用短序列，在训练前半程逐渐增加到完整长度。"},
+    "pretrain.max_steps.help": {"zh": "优化步数（0 = 按轮数）。"},
+    "pretrain.epochs.help": {"zh": "最大步数为 0 时遍历文档的次数。"},
+    "pretrain.learning_rate.help": {"zh": "峰值学习率（0 = 推荐值：全量 1e-4，LoRA 1e-3）。"},
+    "pretrain.batch_size.help": {"zh": "每步的序列数。"},
+    "pretrain.warmup_ratio.help": {"zh": "用于学习率预热的步数比例。"},
+    "pretrain.weight_decay.help": {"zh": "AdamW 权重衰减。"},
+    "pretrain.evaluations": {"en": "Perplexity measurements", "zh": "困惑度测量次数"},
+    "pretrain.evaluations.help": {"zh": "训练过程中测量留出文本领域困惑度的次数。"},
+    "pretrain.eval_tokens": {"en": "Tokens per measurement", "zh": "每次测量的词元数"},
+    "pretrain.eval_tokens.help": {"zh": "每次困惑度测量评估的词元数（越多越稳定、越慢；掩码语言模型逐个掩盖评估）。"},
+    "pretrain.early_stopping_patience.help": {"zh": "领域困惑度连续这么多次测量没有改善时停止（0 = 从不）。"},
+    "pretrain.plateau_lr": {"en": "Halve the LR on a plateau", "zh": "停滞时学习率减半"},
+    "pretrain.plateau_lr.help": {"zh": "领域困惑度不再改善时把学习率减半（代替固定衰减）。"},
+    "pretrain.time_budget_seconds.help": {"zh": "用满这么多秒后停止并保留最佳检查点（0 = 不限时）。"},
+    "pretrain.seed.help": {"zh": "用于留出切分、掩码和顺序的随机种子。"},
+    "pretrain.device.help": {"zh": "在哪里训练（“auto”：有 GPU 时使用 GPU）。"},
+    "pretrain.run_name": {"en": "Name of the adapted backbone (optional)",
+                          "zh": "适配后模型的名称（可选）"},
+    "pretrain.run_name.help": {"zh": "给适配后的基础模型起个名字（留空：adapt-基础模型-时间）。"},
+    "pretrain.output_dir.help": {"zh": "存放各次运行文件夹的目录。"},
+
     # ---- evaluate tab -------------------------------------------------------------------
     "eval.summary_task": {"en": "{name}: {task} · {backbone} · {strategy} · trained on {data}.",
                           "zh": "{name}：{task} · {backbone} · {strategy} · 训练数据 {data}。"},
@@ -565,8 +820,21 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+PRETRAIN_PREFIX = "pretrain."
+
+
 def _engine_fallback(key: str) -> str | None:
     """English text the engine already has: field help, backbone and strategy descriptions."""
+    if key.startswith(PRETRAIN_PREFIX):
+        from engine.config import PretrainConfig
+
+        name = key[len(PRETRAIN_PREFIX):]
+        if name.endswith(".help"):
+            f = PretrainConfig.__dataclass_fields__.get(name[:-5])
+            return f.metadata.get("help") if f is not None else None
+        if name in PretrainConfig.__dataclass_fields__:  # a new field without a label yet
+            return name.replace("_", " ").capitalize()
+        return None
     if key.endswith(".help"):
         from engine.config import RunConfig
 
@@ -595,6 +863,9 @@ def _engine_fallback(key: str) -> str | None:
 
 def t(key: str, lang: str = "en", **fmt: Any) -> str:
     """The text for ``key`` in ``lang`` (falls back to English, then to the engine's text)."""
+    if key.startswith(PRETRAIN_PREFIX) and key not in TEXT and not key.endswith(".help") \
+            and key[len(PRETRAIN_PREFIX):] in TEXT:
+        key = key[len(PRETRAIN_PREFIX):]  # a pre-training field labelled as the Train tab's
     entry = TEXT.get(key, {})
     if lang != "en" and entry.get(lang):
         return lookup(TEXT, key, lang, **fmt)

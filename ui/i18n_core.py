@@ -55,7 +55,7 @@ class Translator:
             return self._t(str(value), lang, **value.fmt)
         if callable(value) and not isinstance(value, type):
             return value(lang)
-        if isinstance(value, list) and any(_has_key(v) for v in value):
+        if isinstance(value, list) and _has_key(value):  # e.g. [(T("key"), value), ...]
             return [tuple(self._resolve(x, lang) for x in v) if isinstance(v, tuple)
                     else self._resolve(v, lang) for v in value]
         return value

@@ -32,7 +32,16 @@ def main_score(summary: dict, lang: str) -> str:
         return fmt_score(value)
     if not isinstance(value, (int, float)):
         return "–"
+    if metric == "perplexity":  # an adaptation run: the held-out perplexity after it
+        return f"{value:.1f} {t('runs.m.perplexity', lang)}"
     return f"{fmt(value)} {t(METRIC_NAMES.get(metric, metric), lang)}"
+
+
+def setting_label(key: str, lang: str) -> str:
+    """A config key's label: the RunConfig field's, else the PretrainConfig field's."""
+    from engine.config import RunConfig
+
+    return t(key, lang) if key in RunConfig.__dataclass_fields__ else t("pretrain." + key, lang)
 
 
 def runs_table(store: RunStore, lang: str = "en") -> pd.DataFrame:
@@ -55,11 +64,16 @@ def table_signature(store: RunStore) -> str:
     return "|".join(parts)
 
 
+PRETRAIN_ROWS = ("ppl_before", "ppl_after")
+
+
 def _metric_values(run: Run) -> dict[str, str]:
     m, s = run.metrics(), run.summary()
     test, val = m.get("test") or {}, m.get("validation") or {}
     params = m.get("parameters") or {}
-    return {
+    ppl = {k: f"{m[src]:.2f}" if isinstance(m.get(src), (int, float)) else "–"
+           for k, src in (("ppl_before", "perplexity_before"), ("ppl_after", "perplexity_after"))}
+    return {**ppl,
         "test_accuracy": fmt_score(test.get("accuracy")),
         "test_macro_f1": fmt_score(test.get("macro_f1")),
         "val_accuracy": fmt_score(val.get("accuracy")),
@@ -94,12 +108,13 @@ def compare(store: RunStore, run_ids: list[str] | None, lang: str = "en") -> tup
     keys = [k for k in dict.fromkeys(k for c in configs.values() for k in c)
             if k != "output_dir"]
     rows = []
-    for key in METRIC_ROWS:
+    adapt = any(r.kind == "pretrain" for r in runs)
+    for key in (PRETRAIN_ROWS if adapt else ()) + METRIC_ROWS:
         values = [metrics[r.id][key] for r in runs]
         rows.append((t(f"runs.metric.{key}", lang), values, True))
     for key in keys:
         values = [_plain(configs[r.id].get(key)) for r in runs]
-        rows.append((t(key, lang), values, False))
+        rows.append((setting_label(key, lang), values, False))
     differs = [len(set(v)) > 1 for _, v, _ in rows]
     # metrics first, then settings that differ, then the settings every run shares
     order = sorted(range(len(rows)), key=lambda i: (not rows[i][2], not differs[i]))
@@ -167,7 +182,10 @@ def build(ctx: Context) -> None:
         if not run_ids:
             return gr.skip(), gr.skip(), box("warning", t("runs.pick_one", lang))
         run_id = run_ids[0]
-        if not store.get(run_id).has_model:
+        run = store.get(run_id)
+        if run.kind == "pretrain":
+            return gr.skip(), gr.skip(), box("warning", t("adapt.no_model_eval", lang, id=run_id))
+        if not run.has_model:
             return gr.skip(), gr.skip(), box("warning", t("runs.no_model", lang, id=run_id))
         from ui.evaluate_tab import finished_runs
 
@@ -183,16 +201,29 @@ def build(ctx: Context) -> None:
         select.change(on_select, [select, lang], [curves, comparison, message])
         open_eval.click(open_in_eval, [select, lang], [ctx.tabs, ctx.c["eval_run"], message])
         form = ctx.field_components()
+        adapt_form = ctx.c["adapt_form"]
         load_fn = ctx.fn["load_run_config"]
+        load_adapt = ctx.fn["adapt_load_run_config"]
 
         def load_into_train(run_ids, lang_value):
+            """A fine-tuning run's settings into the Train tab, an adaptation run's into the
+            Adapt tab (each tab's form is a view of its own configuration class)."""
+            skip_train, skip_adapt = [gr.skip()] * len(form), [gr.skip()] * len(adapt_form)
             if not run_ids:
-                return (*[gr.skip()] * len(form), box("warning", t("runs.pick_one", lang_value)),
-                        gr.skip())
-            out = load_fn(run_ids[0], lang_value)
-            return (*out, gr.Tabs(selected="train"))
+                return (*skip_train, *skip_adapt,
+                        box("warning", t("runs.pick_one", lang_value)), gr.skip())
+            try:
+                pretrain = store.get(run_ids[0]).kind == "pretrain"
+            except KeyError as e:
+                return (*skip_train, *skip_adapt, box("error", error_message(e)), gr.skip())
+            if pretrain:
+                *values, msg = load_adapt(run_ids[0], lang_value)
+                return (*skip_train, *values, msg, gr.Tabs(selected="adapt"))
+            *values, msg = load_fn(run_ids[0], lang_value)
+            return (*values, *skip_adapt, msg, gr.Tabs(selected="train"))
 
-        load_train.click(load_into_train, [select, lang], [*form, message, ctx.tabs]).then(
+        load_train.click(load_into_train, [select, lang],
+                         [*form, *adapt_form, message, ctx.tabs]).then(
             ctx.fn["inspect_data"], ctx.c["data_inputs"], ctx.c["data_outputs"]).then(
             *ctx.c["train_data_line"])
         ctx.on_lang.append((refresh_all, [lang, select], [table, sig, select]))

@@ -29,15 +29,67 @@ SPECIAL = {"backbone", "strategy"}  # fields with a richer widget than the gener
 
 # ---- pure helpers (unit-tested) ---------------------------------------------------------------
 
-def backbone_choices(lang: str) -> list[tuple[str, str]]:
+def backbone_choices(lang: str, root: str | Path | None = None) -> list[tuple[str, str]]:
+    """The catalogue (bundled first), then the adapted backbones of the finished pre-training
+    runs under ``root`` (the Adapt tab's output)."""
     items = sorted(CATALOGUE.values(), key=lambda b: (not b.bundled, b.params_m, b.name))
-    return [(f"{b.name} · {t('train.bundled', lang)}" if b.bundled else b.name, b.name)
-            for b in items]
+    out = [(f"{b.name} · {t('train.bundled', lang)}" if b.bundled else b.name, b.name)
+           for b in items]
+    return out + (adapted_choices(root, lang) if root is not None else [])
+
+
+def _ppl(value) -> str:
+    return f"{value:.1f}" if isinstance(value, (int, float)) else "?"
+
+
+def adapted_choices(root: str | Path, lang: str = "en") -> list[tuple[str, str]]:
+    """(label, "run:/abs/folder") for every adapted backbone under ``root``, newest first; the
+    label starts with "run:<run id>" so the picked value is recognisable in the box."""
+    from engine.adaptive import adapted_runs
+    from engine.runs import read_json
+
+    try:
+        runs = adapted_runs(root)
+    except (OSError, ValueError, TypeError):  # a half-written run folder: list it next time
+        return []
+    out = []
+    for _, value in runs:
+        folder = Path(value[len("run:"):])
+        meta = read_json(folder / "model" / "adapted.json", {}) or {}
+        kind = t(f"adapt.kind.{meta.get('perplexity_kind') or 'perplexity'}", lang)
+        out.append((f"run:{folder.name} · " + t(
+            "train.adapted_choice", lang, base=meta.get("base_backbone", "?"), kind=kind,
+            before=_ppl(meta.get("perplexity_before")), after=_ppl(meta.get("perplexity_after"))),
+            value))
+    return out
+
+
+def adapted_text(name: str, lang: str = "en") -> str | None:
+    """What an adapted backbone ("run:FOLDER") is, from its adapted.json; None when ``name`` is
+    not one; the engine's one-line reason when it says run: but is no finished run."""
+    from engine.backbones import BackboneError, adapted_model_folder
+    from engine.runs import read_json
+
+    try:
+        folder = adapted_model_folder(name)
+    except BackboneError as e:
+        return box("warning", error_message(e))
+    if folder is None:
+        return None
+    meta = read_json(folder / "adapted.json", {}) or {}
+    kind = t(f"adapt.kind.{meta.get('perplexity_kind') or 'perplexity'}", lang)
+    return t("train.backbone_adapted", lang, description=backbone_info(name).description,
+             base=meta.get("base_backbone", "?"), data=meta.get("data", "?"), kind=kind,
+             before=_ppl(meta.get("perplexity_before")), after=_ppl(meta.get("perplexity_after")))
 
 
 def backbone_text(name: str | None, lang: str = "en") -> str:
     if not name:
         return t("train.backbone_none", lang)
+    if name not in CATALOGUE:
+        adapted = adapted_text(name, lang)
+        if adapted is not None:
+            return adapted
     info = backbone_info(name)
     desc = t(f"backbone.{info.name}", lang) if info.name in CATALOGUE else (
         t("train.backbone_local", lang, name=name) if Path(name).expanduser().is_dir()
@@ -349,14 +401,21 @@ def run_signature(store: RunStore, run_id: str | None) -> str:
     return f"{run_id}:{size}:{run.status}"
 
 
-def pick_run_to_show(store: RunStore, jobs: JobManager) -> str | None:
-    """The active run, else the first queued one, else the newest run on disk."""
-    if jobs.active:
+def pick_run_to_show(store: RunStore, jobs: JobManager, kind: str = "train") -> str | None:
+    """Of the runs of one kind ("train": fine-tuning, "pretrain": the Adapt tab's): the active
+    run, else the first queued one, else the newest live run, else the newest run on disk."""
+    def of_kind(run_id: str) -> bool:
+        try:
+            return store.get(run_id).kind == kind
+        except KeyError:
+            return False
+
+    if jobs.active and of_kind(jobs.active):
         return jobs.active
-    queued = jobs.queued()
+    queued = [r for r in jobs.queued() if of_kind(r)]
     if queued:
         return queued[0]
-    runs = store.list()
+    runs = [r for r in store.list() if r.kind == kind]
     live = [r for r in runs if r.status in LIVE_STATUSES]
     if live:
         return live[0].id
@@ -364,7 +423,8 @@ def pick_run_to_show(store: RunStore, jobs: JobManager) -> str | None:
 
 
 def run_choices(store: RunStore, lang: str = "en") -> list[tuple[str, str]]:
-    return [(run_label(r.summary(), lang), r.id) for r in store.list()]
+    """Past fine-tuning runs (the Adapt tab's runs have settings of another kind)."""
+    return [(run_label(r.summary(), lang), r.id) for r in store.list() if r.kind != "pretrain"]
 
 
 def config_file(values: dict, folder: str | None = None) -> str:
@@ -399,10 +459,10 @@ def build(ctx: Context) -> None:
         with gr.Column(scale=5, elem_classes=["settings-col"]):
             data_md = gr.Markdown(data_line("", "", "", tr.lang), elem_id="train-data")
             backbone = tr.make(gr.Dropdown, label=T("backbone"), info=T("backbone.help"),
-                               choices=backbone_choices(tr.lang),
+                               choices=backbone_choices(tr.lang, store.root),
                                value=RunConfig().backbone, allow_custom_value=True,
                                elem_id="train-backbone")
-            tr.register(backbone, choices=backbone_choices)
+            tr.register(backbone, choices=lambda lang: backbone_choices(lang, store.root))
             backbone_md = gr.Markdown(backbone_text(RunConfig().backbone, tr.lang),
                                       elem_id="train-backbone-info", elem_classes=["hint"])
             strategy = tr.make(gr.Dropdown, label=T("strategy"), info=T("strategy.help"),
@@ -572,14 +632,20 @@ def build(ctx: Context) -> None:
         if not run_id:
             return _load(ValueError(t("train.pick_run", lang)), lang, "")
         try:
-            cfg = store.get(run_id).config()
+            run = store.get(run_id)
+            cfg = run.config() if run.kind != "pretrain" else \
+                ValueError(t("adapt.not_train_run", lang, id=run_id))
         except ENGINE_ERRORS as e:
             cfg = e
         return _load(cfg, lang, run_id)
 
+    def refresh_backbones(lang):
+        """The backbone list again (a pre-training run may have finished since)."""
+        return gr.update(choices=backbone_choices(lang, store.root))
+
     ctx.fn.update(load_run_config=load_run_config, train_attach=attach, start_run=start_run,
                   stop_run=stop_run, save_config=save_config, load_config=load_config,
-                  train_tick=tick)
+                  train_tick=tick, train_backbones=refresh_backbones)
 
     def wire() -> None:
         lang = ctx.lang
@@ -616,6 +682,8 @@ def build(ctx: Context) -> None:
         data_args = ([ctx.data_path, ctx.fields["text_column"], ctx.fields["label_column"], lang],
                      data_md)
         ctx.c["train_tab"].select(data_line, *data_args, show_progress="hidden")
+        ctx.c["train_tab"].select(refresh_backbones, lang, backbone, show_progress="hidden")
+        ctx.on_load.append((refresh_backbones, lang, backbone))
         ctx.c["train_data_line"] = (data_line, *data_args)
         ctx.on_lang.append((data_line, *data_args))
         ctx.on_lang.append((backbone_text, [backbone, lang], backbone_md))
