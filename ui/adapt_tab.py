@@ -184,6 +184,9 @@ def report_html(report: dict | None, lang: str = "en") -> str:
          t("adapt.r.perplexity_value", lang, value=f"<strong>{_ppl(report.get('perplexity'))}"
                                                    "</strong>",
            tokens=report.get("perplexity_tokens", "?"))],
+        *([[t("adapt.r.control", lang), t("adapt.r.control_value", lang,
+                                          value=_ppl(report["control_perplexity"]))]]
+          if isinstance(report.get("control_perplexity"), (int, float)) else []),
         [t("adapt.r.documents", lang), t("adapt.r.documents_value", lang,
                                          train=docs.get("train", "?"),
                                          held=docs.get("held_out", "?"))],
@@ -287,6 +290,16 @@ def result_html(run: Run | None, lang: str = "en") -> str:
     else:
         ended = t("adapt.result.full", lang, total=total, best=best)
     lines = [ended]
+    c_before, c_after = m.get("control_perplexity_before"), m.get("control_perplexity_after")
+    if isinstance(c_before, (int, float)) and isinstance(c_after, (int, float)) and c_before:
+        c_drop = 100 * (c_before - c_after) / c_before
+        lines.append(t("adapt.result.control", lang, before=_ppl(c_before), after=_ppl(c_after),
+                       change=f"{-c_drop:+.1f}%".replace("-", "−")))
+        if isinstance(drop, (int, float)) and drop > 0:
+            # the engine's rule (engine/adaptive.py result_summary): a gain the everyday-English
+            # control shares for the most part is the objective being learnt, not the domain
+            lines.append(t("adapt.result.shared" if c_drop > 0 and c_drop >= 0.5 * drop
+                           else "adapt.result.specific", lang))
     tracked = m.get("tracked_perplexity") or {}
     if tracked.get("before") is not None and tracked.get("best") is not None:
         objective = m.get("objective", "")
@@ -405,10 +418,10 @@ def build(ctx: Context) -> None:
         with gr.Column(scale=5, elem_classes=["settings-col"]):
             upload = tr.make(gr.File, label=T("adapt.upload"), file_types=TABLE_SUFFIXES,
                              type="filepath", elem_id="adapt-upload", height=120)
-            with gr.Row(equal_height=True):
+            with gr.Row(equal_height=False):
                 use_labelled = tr.make(gr.Button, value=T("adapt.use_labelled"),
                                        elem_id="adapt-use-labelled", variant="secondary",
-                                       scale=2, min_width=220)
+                                       size="md", scale=0, min_width=300)
                 tr.make(gr.Markdown, value=T("adapt.use_labelled.hint"), elem_classes=["hint"])
             data_md = gr.HTML(data_line("", lang=tr.lang), elem_id="adapt-data", padding=False)
             comps["data"] = gr.State("")
@@ -587,11 +600,18 @@ def build(ctx: Context) -> None:
         seed = comps["seed"]
         source_outputs = [comps["data"], comps["text_column"], comps["source"],
                           comps["label_column"], data_md]
-        upload.upload(from_upload, [upload, seed, lang], source_outputs)
+        redraw = ([run_id, lang, message], [*panel, sig])
+
+        def forget_message():  # a "cannot start" about the previous text is stale now
+            return ""
+
+        upload.upload(from_upload, [upload, seed, lang], source_outputs).then(
+            forget_message, None, message).then(show, *redraw, show_progress="hidden")
         upload.clear(from_upload, [gr.State(""), seed, lang], source_outputs)
         use_labelled.click(labelled_source, [ctx.data_path, ctx.fields["text_column"],
                                              ctx.fields["label_column"], seed, lang],
-                           source_outputs)
+                           source_outputs).then(
+            forget_message, None, message).then(show, *redraw, show_progress="hidden")
         line_args = ([comps["data"], comps["text_column"], comps["source"],
                       comps["label_column"], seed, lang], data_md)
         for name in ("text_column", "source", "label_column"):

@@ -449,7 +449,7 @@ TEXT: dict[str, dict[str, str]] = {
     "adapt.data_labelled": {"en": "training rows of the labelled table only ({held} validation "
                                   "and test rows left out)",
                             "zh": "仅使用标注表格的训练行（{held} 行验证和测试数据不参与）"},
-    "adapt.report_btn": {"en": "🔎 Domain report", "zh": "🔎 领域报告"},
+    "adapt.report_btn": {"en": "Domain report", "zh": "领域报告"},
     "adapt.report_none": {
         "en": "Press **Domain report** to see how far this text is from what the backbone was "
               "trained on (it loads the backbone: up to a minute on a CPU).",
@@ -484,6 +484,10 @@ TEXT: dict[str, dict[str, str]] = {
                            "zh": "留出文本上的初始{kind}"},
     "adapt.r.perplexity_value": {"en": "{value} ({tokens} tokens scored)",
                                  "zh": "{value}（评估了 {tokens} 个词元）"},
+    "adapt.r.control": {"en": "Same measure on everyday English (control)",
+                        "zh": "同一指标在日常英文上的值（对照）"},
+    "adapt.r.control_value": {"en": "{value} (a domain far above it is far from the model)",
+                              "zh": "{value}（领域文本远高于此值说明与模型差距大）"},
     "adapt.r.documents": {"en": "Documents", "zh": "文档数"},
     "adapt.r.documents_value": {"en": "{train} to train on · {held} held out (never trained on)",
                                 "zh": "{train} 篇用于训练 · {held} 篇留出（从不参与训练）"},
@@ -529,6 +533,13 @@ TEXT: dict[str, dict[str, str]] = {
     "adapt.result.lower": {"en": "−{pct}%", "zh": "降低 {pct}%"},
     "adapt.result.higher": {"en": "+{pct}%: the adapted model fits this text worse",
                             "zh": "升高 {pct}%：适配后的模型更不适合这些文本"},
+    "adapt.result.control": {"en": "Everyday English (control): {before} → {after} ({change}).",
+                             "zh": "日常英文（对照）：{before} → {after}（{change}）。"},
+    "adapt.result.shared": {"en": "Much of the gain is shared by the control: the model is "
+                                  "learning the objective itself, not only the domain.",
+                            "zh": "大部分提升在对照文本上同样出现：模型学到的主要是训练目标本身，而不只是领域。"},
+    "adapt.result.specific": {"en": "The gain is specific to the domain.",
+                              "zh": "提升是领域特有的。"},
     "adapt.result.verdict": {"en": "Before training, the domain report said:",
                              "zh": "训练前的领域报告结论："},
     "adapt.result.early": {"en": "Stopped early at step {step} of {total}: the held-out "

@@ -237,6 +237,9 @@ def test_a_run_from_start_to_the_train_tab(app, tiny_encoder, domain_txt):
     assert "msg-ok" in message and run_id, message
     assert wait_final(store, run_id, jobs) == "completed", store.get(run_id).status_info()
 
+    assert "msg-warning" in ctx.fn["adapt_stop"](run_id, "en")  # finished: nothing to stop
+    assert "msg-warning" in ctx.fn["adapt_stop"](None, "en")
+
     # the tick renders everything from the run folder and refreshes the Train tab's list
     out = ctx.fn["adapt_tick"](run_id, "en", "", "")
     status, chart, result, log, use_btn, report, report_state, sig, timer, train_bb = out
@@ -329,6 +332,7 @@ def test_result_of_an_early_stopped_run(tmp_path):
                        "perplexity_kind": "perplexity", "perplexity_before": 52.3,
                        "perplexity_after": 60.1, "perplexity_drop_pct": -14.91,
                        "global_step": 40, "max_steps": 200, "early_stopped": True,
+                       "control_perplexity_before": 40.0, "control_perplexity_after": 30.0,
                        "best_step": 20, "tracked_perplexity": {"kind": "perplexity",
                                                                "before": 52.3, "best": 50.2},
                        "verdict": {"level": "far", "text": "Far from what the backbone was "
@@ -339,7 +343,22 @@ def test_result_of_an_early_stopped_run(tmp_path):
     assert "Stopped early at step 40 of 200" in html and "step 20" in html
     assert "Far from what the backbone was trained on." in html
     assert "a high perplexity of 120.0" in html
+    assert "Everyday English (control): 40.00 → 30.00 (−25.0%)" in html
+    run.write_metrics({**run.metrics(), "perplexity_after": 41.0, "perplexity_drop_pct": 21.61})
+    html = adapt_tab.result_html(run, "en")  # -21.6% on the domain, -25% on the control
+    assert "52.30 → 41.00 (−21.6%)" in html and "shared by the control" in html
+    run.write_metrics({**run.metrics(), "control_perplexity_after": 39.0})
+    assert "specific to the domain" in adapt_tab.result_html(run, "en")
+    run.write_metrics({**run.metrics(), "status": "stopped", "early_stopped": False,
+                       "stop_reason": "stopped by the user"})
+    assert "Stopped at step 40 of 200 (stopped by the user)" in adapt_tab.result_html(run, "en")
+    report = {"backbone": "b", "perplexity_kind": "perplexity", "perplexity": 80.0,
+              "control_perplexity": 20.0, "objective": "clm", "verdict": {"level": "far"},
+              "vocabulary": {"byte_level": True, "unknown_tokens": 0}}
+    html = adapt_tab.report_html(report, "en")
+    assert "everyday English (control)" in html and "20.00" in html
+    assert "byte-level" in html and "Causal-LM perplexity" in html
     assert CJK.search(adapt_tab.result_html(run, "zh"))
     assert adapt_tab.adapted_value(run) == ""  # no model folder: nothing to fine-tune from
     summary = json.loads(json.dumps(run.summary()))
-    assert summary["task"] == "pretrain" and summary["main_value"] == 60.1
+    assert summary["task"] == "pretrain" and summary["main_value"] == 41.0
