@@ -122,6 +122,13 @@ def test_verdict_levels():
     assert adaptive.verdict(close, 8.0, "mlm")["level"] == "close"
     assert adaptive.verdict(far, 500.0, "mlm")["level"] == "far"
     assert "1.90 sub-words per word" in adaptive.verdict(far, None, "clm")["text"]
+    # relative to the everyday-English control: 3x its perplexity is far, 1.1x is close
+    assert adaptive.verdict(close, 30.0, "clm", control=10.0)["level"] == "moderate"
+    assert "3.0x" in adaptive.verdict(close, 30.0, "clm", control=10.0)["text"]
+    assert adaptive.verdict(close, 11.0, "clm", control=10.0)["level"] == "close"
+    assert adaptive.result_summary("perplexity", 100, 50, 20, 19).endswith(
+        "specific to the domain.")
+    assert "shared by the control" in adaptive.result_summary("perplexity", 100, 50, 20, 10)
 
 
 # ---- perplexity maths --------------------------------------------------------------------------
@@ -254,6 +261,8 @@ def test_mlm_run_lowers_perplexity_and_feeds_fine_tuning(tmp_path, tiny_encoder,
     assert run.status == "completed" and run.kind == "pretrain"
     assert m["perplexity_after"] < 0.8 * m["perplexity_before"]
     assert m["head"]["steps"] == 5 and "body frozen" in m["head"]["text"]
+    assert m["control_perplexity_before"] and m["control_perplexity_after"]
+    assert "Everyday-English control" in m["summary"]
     report = json.loads((run.path / "report.json").read_text())
     assert report["perplexity_kind"] == "pseudo-perplexity" and report["verdict"]["level"]
     evals = run.events("eval")
