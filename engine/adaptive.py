@@ -992,9 +992,9 @@ def result_summary(kind: str, before: float, after: float, control_before: float
         text += (f" Everyday-English control: {control_before:.1f} -> {control_after:.1f} "
                  f"({-cdrop:+.0f}%).")
         if cdrop >= 0.5 * drop and drop > 0 and cdrop > 0:
-            text += (" Much of the gain is shared by the control: the model is learning the "
-                     "objective itself (a checkpoint trained without this head), not only the "
-                     "domain.")
+            text += (" Much of the gain is shared by the control: the model is also learning "
+                     "the objective itself (its checkpoint was not trained with this head), not "
+                     "only the domain.")
         elif drop > 0:
             text += " The gain is specific to the domain."
     return text
