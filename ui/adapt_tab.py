@@ -104,19 +104,29 @@ def _md_inline(text: str) -> str:
 
 
 def labelled_source(data_path: str | None, text_column: str | None, label_column: str | None,
-                    seed=None, lang: str = "en") -> tuple:
+                    seed=None, lang: str = "en", task: str | None = "classification") -> tuple:
     """'Use the texts of my labelled training set': the Data tab's table, its columns, and
     source="labelled-train" (only its training rows). Returns the updates of
-    (data, text column, source, label column, data line)."""
+    (data, text column, source, label column, data line).
+
+    The engine splits the table as a text-classification run does: NER token lists are not
+    text (refused with a reason), and another task's own split may differ (said)."""
+    task = task or "classification"
     if not data_path:
         return (gr.skip(), gr.skip(), gr.skip(), gr.skip(),
                 box("warning", t("adapt.need_labelled", lang)))
+    if task == "ner":
+        return (gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                box("warning", t("adapt.labelled_ner", lang)))
     columns = table_columns(data_path)
+    line = data_line(data_path, text_column, "labelled-train", label_column, seed, lang)
+    if task != "classification":
+        line += box("warning", t("adapt.labelled_task", lang, task=t(f"task.{task}", lang)))
     return (data_path,
             gr.update(choices=columns, value=text_column if text_column in columns else None),
             "labelled-train",
             gr.update(choices=columns, value=label_column if label_column in columns else None),
-            data_line(data_path, text_column, "labelled-train", label_column, seed, lang))
+            line)
 
 
 def uploaded_source(path: str, seed=None, lang: str = "en") -> tuple:
@@ -609,7 +619,8 @@ def build(ctx: Context) -> None:
             forget_message, None, message).then(show, *redraw, show_progress="hidden")
         upload.clear(from_upload, [gr.State(""), seed, lang], source_outputs)
         use_labelled.click(labelled_source, [ctx.data_path, ctx.fields["text_column"],
-                                             ctx.fields["label_column"], seed, lang],
+                                             ctx.fields["label_column"], seed, lang,
+                                             ctx.fields["task"]],
                            source_outputs).then(
             forget_message, None, message).then(show, *redraw, show_progress="hidden")
         line_args = ([comps["data"], comps["text_column"], comps["source"],
@@ -618,7 +629,14 @@ def build(ctx: Context) -> None:
             comps[name].input(data_line, *line_args, show_progress="hidden",
                               trigger_mode="always_last")
         ctx.on_lang.append((data_line, *line_args))
+        ctx.c["adapt_data_line"] = (data_line, *line_args)
         backbone.change(backbone_text, [backbone, lang], backbone_md, show_progress="hidden")
+
+        def refresh_backbones(lang_value):  # runs finished since the page was built
+            return gr.update(choices=backbone_choices(lang_value, store.root))
+
+        ctx.c["adapt_tab"].select(refresh_backbones, lang, backbone, show_progress="hidden")
+        ctx.on_load.append((refresh_backbones, lang, backbone))
         ctx.on_lang.append((backbone_text, [backbone, lang], backbone_md))
         report_btn.click(report_clicked, [lang, *form], [report, report_state],
                          concurrency_limit=1, concurrency_id="adapt-report")

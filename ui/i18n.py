@@ -440,6 +440,15 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "使用“数据”页中选择的表格，且只用训练行：验证行和测试行不参与，最终测试因此保持未见过。"},
     "adapt.need_labelled": {"en": "Choose a labelled table in the Data tab first.",
                             "zh": "请先在“数据”页选择一个标注表格。"},
+    "adapt.labelled_ner": {"en": "The Data tab holds named-entity data (token lists, not running "
+                                 "text): upload the sentences as a .txt file instead.",
+                           "zh": "“数据”页中是命名实体数据（词元列表，而不是连续文本）：请改为上传包含这些句子的 .txt 文件。"},
+    "adapt.labelled_task": {"en": "This option holds rows out the way text classification "
+                                  "splits the table; the {task} task may hold out other rows, "
+                                  "so a few of its validation or test texts could be "
+                                  "pre-trained on.",
+                            "zh": "此选项按文本分类的方式划分表格并留出行；“{task}”任务可能留出不同的行，"
+                                  "因此它的少量验证或测试文本可能会参与预训练。"},
     "adapt.data_none": {"en": "No domain text yet: upload a file or use the texts of your "
                               "labelled training set.",
                         "zh": "还没有领域文本：请上传文件，或使用标注训练集中的文本。"},

@@ -225,7 +225,7 @@ def build(ctx: Context) -> None:
         load_train.click(load_into_train, [select, lang],
                          [*form, *adapt_form, message, ctx.tabs]).then(
             ctx.fn["inspect_data"], ctx.c["data_inputs"], ctx.c["data_outputs"]).then(
-            *ctx.c["train_data_line"])
+            *ctx.c["train_data_line"]).then(*ctx.c["adapt_data_line"])
         ctx.on_lang.append((refresh_all, [lang, select], [table, sig, select]))
         ctx.on_lang.append((on_select, [select, lang], [curves, comparison, message]))
 

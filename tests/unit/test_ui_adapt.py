@@ -162,13 +162,19 @@ def test_data_line_for_text_a_table_and_a_wrong_column(tmp_path, domain_txt):
 
 def test_use_the_labelled_training_set(small_csv):
     out = adapt_tab.labelled_source("", "", "", 42, "en")
-    assert "msg-warning" in out[-1] and out[0] is gr.skip() or out[0] == gr.skip()
+    assert "msg-warning" in out[-1] and out[0] == gr.skip()
     data, text_col, source, label_col, line = adapt_tab.labelled_source(
         str(small_csv), "review", "sentiment", 42, "en")
     assert data == str(small_csv) and source == "labelled-train"
     assert text_col["value"] == "review" and "sentiment" in text_col["choices"]
     assert label_col["value"] == "sentiment"
     assert "left out" in line and "64 documents" in line  # 80 rows: 8 validation + 8 test out
+    # another task: said (its own split may differ); NER token lists: refused with a reason
+    *_, line = adapt_tab.labelled_source(str(small_csv), "review", "sentiment", 42, "en",
+                                         "multilabel")
+    assert "msg-warning" in line and t("task.multilabel", "en") in line
+    out = adapt_tab.labelled_source(str(small_csv), "review", "sentiment", 42, "en", "ner")
+    assert out[0] == gr.skip() and "named-entity" in out[-1]
     # a new upload goes back to every document of the file
     data, text_col, source, label_col, line = adapt_tab.uploaded_source(str(small_csv))
     assert source == "text" and text_col["value"] is None and "80 documents" in line
