@@ -957,6 +957,8 @@ def pretrain_run(config: PretrainConfig, run: Run, stop_event: threading.Event |
                              if control_before and control_after else None),
         "summary": result_summary(report["perplexity_kind"], before, after, control_before,
                                   control_after),
+        "gain_shared_with_control": gain_shared(before, after, control_before, control_after),
+        "worse_than_before": after >= before,
         "verdict": report["verdict"], "head": p.head,
         "tracked_perplexity": {"kind": TRACKED_KIND[objective],
                                "before": round(track_before, 3),
@@ -971,6 +973,10 @@ def pretrain_run(config: PretrainConfig, run: Run, stop_event: threading.Event |
         "total_seconds": round(time.time() - started, 2), "device": dev["label"],
         "adapted_backbone": f"run:{run.path.resolve()}",
     }
+    if metrics["worse_than_before"]:
+        say(f"The adapted backbone scores worse than the base on the held-out text ({before:.1f} "
+            f"-> {after:.1f}): too few steps or too high a learning rate; fine-tune from the "
+            "base backbone instead, or pre-train longer.", level="warning")
     run.write_metrics(metrics)
     run.append_event("end", status=metrics["status"], perplexity_before=before,
                      perplexity_after=after)
@@ -979,6 +985,17 @@ def pretrain_run(config: PretrainConfig, run: Run, stop_event: threading.Event |
     if dev["device"] == "cuda":
         torch.cuda.empty_cache()
     return metrics
+
+
+def gain_shared(before: float, after: float, control_before: float | None,
+                control_after: float | None) -> bool:
+    """True when the control text gained at least half as much as the domain: the model is
+    learning the objective itself, not only the domain."""
+    if not (control_before and control_after) or before <= after:
+        return False
+    drop = (before - after) / before
+    cdrop = (control_before - control_after) / control_before
+    return cdrop > 0 and cdrop >= 0.5 * drop
 
 
 def result_summary(kind: str, before: float, after: float, control_before: float | None,
@@ -991,7 +1008,7 @@ def result_summary(kind: str, before: float, after: float, control_before: float
         cdrop = 100 * (control_before - control_after) / control_before
         text += (f" Everyday-English control: {control_before:.1f} -> {control_after:.1f} "
                  f"({-cdrop:+.0f}%).")
-        if cdrop >= 0.5 * drop and drop > 0 and cdrop > 0:
+        if gain_shared(before, after, control_before, control_after):
             text += (" Much of the gain is shared by the control: the model is also learning "
                      "the objective itself (its checkpoint was not trained with this head), not "
                      "only the domain.")
@@ -1075,9 +1092,10 @@ def adapted_runs(root: str | Path) -> list[tuple[str, str]]:
         if not meta:
             continue
         name = meta.get("run_name") or run.id
-        label = (f"{name} (adapted {meta.get('base_backbone')}, "
-                 f"perplexity {meta.get('perplexity_before'):.1f} -> "
-                 f"{meta.get('perplexity_after'):.1f})")
+        before, after = meta.get("perplexity_before"), meta.get("perplexity_after")
+        shown = (f", perplexity {before:.1f} -> {after:.1f}"
+                 if isinstance(before, (int, float)) and isinstance(after, (int, float)) else "")
+        label = f"{name} (adapted {meta.get('base_backbone')}{shown})"
         out.append((label, f"run:{run.path.resolve()}"))
     return out
 

@@ -129,6 +129,7 @@ def test_verdict_levels():
     assert adaptive.result_summary("perplexity", 100, 50, 20, 19).endswith(
         "specific to the domain.")
     assert "shared by the control" in adaptive.result_summary("perplexity", 100, 50, 20, 10)
+    assert adaptive.gain_shared(100, 50, 20, 10) and not adaptive.gain_shared(100, 50, 20, 19)
 
 
 # ---- perplexity maths --------------------------------------------------------------------------
@@ -262,7 +263,7 @@ def test_mlm_run_lowers_perplexity_and_feeds_fine_tuning(tmp_path, tiny_encoder,
     assert m["perplexity_after"] < 0.8 * m["perplexity_before"]
     assert m["head"]["steps"] == 5 and "body frozen" in m["head"]["text"]
     assert m["control_perplexity_before"] and m["control_perplexity_after"]
-    assert "Everyday-English control" in m["summary"]
+    assert "Everyday-English control" in m["summary"] and not m["worse_than_before"]
     report = json.loads((run.path / "report.json").read_text())
     assert report["perplexity_kind"] == "pseudo-perplexity" and report["verdict"]["level"]
     evals = run.events("eval")
