@@ -114,6 +114,7 @@ def test_vocabulary_stats(tiny_encoder):
     assert stats["most_fragmented"][0]["word"] == "pneumonoultramicroscopic"
     assert stats["unknown_tokens"] == 1  # the emoji is [UNK] for this vocabulary
     assert adaptive.words_of("银行利率 rose") == ["银", "行", "利", "率", "rose"]
+    assert adaptive.words_of("don't re-rate") == ["don", "t", "re", "rate"]  # no punctuation
 
 
 def test_verdict_levels():
