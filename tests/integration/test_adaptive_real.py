@@ -21,8 +21,9 @@ def _run(tmp_path, **kw):
 
 
 def test_minilm_mlm_on_newswire(tmp_path):
-    run, m = _run(tmp_path, backbone="minilm-l6", max_steps=30, head_warmup_steps=20,
-                  eval_tokens=256, evaluations=2, curriculum="length")
+    run, m = _run(tmp_path, backbone="minilm-l6", max_steps=50, head_warmup_steps=20,
+                  learning_rate=2e-4, eval_tokens=256, evaluations=2,
+                  curriculum="length")
     assert m["perplexity_kind"] == "pseudo-perplexity"
     assert m["perplexity_after"] <= 0.8 * m["perplexity_before"], m  # the issue's >= 20%
     report = (run.path / "report.json").read_text()
