@@ -28,7 +28,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from engine.config import ConfigError, PretrainConfig
 from engine.data import DataError
@@ -213,47 +213,53 @@ def pseudo_perplexity(model, tokenizer, texts: list[str], max_length: int, max_t
                       batch_size: int = 64) -> dict:
     """Pseudo-perplexity (Salazar et al., 2020) over at most ``max_tokens`` tokens of ``texts``:
     each token masked in turn, exp of the mean negative log-probability of the true token."""
-    import torch
-
-    items: list[tuple[list[int], int]] = []
+    rows: list[tuple[list[int], list[int]]] = []
     for text in texts:
         enc = tokenizer(text, truncation=True, max_length=max_length,
                         return_special_tokens_mask=True)
         ids, special = enc["input_ids"], enc["special_tokens_mask"]
-        for i, s in enumerate(special):
-            if not s and len(items) < max_tokens:
-                items.append((ids, i))
-        if len(items) >= max_tokens:
+        rows += [(ids, [i]) for i, s in enumerate(special) if not s][:max_tokens - len(rows)]
+        if len(rows) >= max_tokens:
             break
-    if not items:
+    return _score_masked(model, tokenizer, rows, batch_size)
+
+
+def _score_masked(model, tokenizer, rows: list[tuple[list[int], list[int]]],
+                  batch_size: int) -> dict:
+    """exp(mean NLL) of the true tokens at the given positions, all masked at once per row."""
+    import torch
+
+    count = sum(len(chosen) for _, chosen in rows)
+    if not count:
         raise DataError("The held-out domain text has no tokens to score.")
     was_training = model.training
     model.eval()
     total = 0.0
     try:
         with torch.no_grad():
-            for start in range(0, len(items), batch_size):
-                chunk = items[start:start + batch_size]
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start:start + batch_size]
                 width = max(len(ids) for ids, _ in chunk)
                 input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id)
                 attention = torch.zeros((len(chunk), width), dtype=torch.long)
-                targets = torch.empty(len(chunk), dtype=torch.long)
                 positions = torch.zeros((len(chunk), width), dtype=torch.bool)
-                for row, (ids, i) in enumerate(chunk):
+                targets = []
+                for row, (ids, chosen) in enumerate(chunk):
                     input_ids[row, :len(ids)] = torch.tensor(ids)
                     attention[row, :len(ids)] = 1
-                    targets[row] = ids[i]
-                    input_ids[row, i] = tokenizer.mask_token_id
-                    positions[row, i] = True
+                    for i in chosen:  # row-major order, as boolean indexing returns them
+                        positions[row, i] = True
+                        targets.append(ids[i])
+                        input_ids[row, i] = tokenizer.mask_token_id
                 device = next(model.parameters()).device
                 batch = {"input_ids": input_ids.to(device), "attention_mask": attention.to(device)}
                 logits = _masked_logits(model, batch, positions.to(device)).float()
                 total += torch.nn.functional.cross_entropy(
-                    logits, targets.to(device), reduction="sum").item()
+                    logits, torch.tensor(targets, device=device), reduction="sum").item()
     finally:
         model.train(was_training)
-    nll = total / len(items)
-    return {"perplexity": math.exp(nll), "tokens": len(items), "nll": nll}
+    nll = total / count
+    return {"perplexity": math.exp(nll), "tokens": count, "nll": nll}
 
 
 def causal_perplexity(model, tokenizer, texts: list[str], max_length: int, max_tokens: int,
@@ -309,8 +315,6 @@ def masked_perplexity(model, tokenizer, texts: list[str], max_length: int, max_t
     document's tokens masked at once, exp of the mean loss on them. ~7x cheaper than the
     pseudo-perplexity (one pass per document, not per token), so it is what training tracks
     for early stopping and the plateau; the same mask every time makes the curve comparable."""
-    import torch
-
     rng = random.Random(seed)
     rows: list[tuple[list[int], list[int]]] = []
     count = 0
@@ -327,36 +331,7 @@ def masked_perplexity(model, tokenizer, texts: list[str], max_length: int, max_t
         count += len(chosen)
         if count >= max_tokens:
             break
-    if not rows:
-        raise DataError("The held-out domain text has no tokens to score.")
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    try:
-        with torch.no_grad():
-            for start in range(0, len(rows), batch_size):
-                chunk = rows[start:start + batch_size]
-                width = max(len(ids) for ids, _ in chunk)
-                input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id)
-                attention = torch.zeros((len(chunk), width), dtype=torch.long)
-                positions = torch.zeros((len(chunk), width), dtype=torch.bool)
-                targets = []
-                for row, (ids, chosen) in enumerate(chunk):
-                    input_ids[row, :len(ids)] = torch.tensor(ids)
-                    attention[row, :len(ids)] = 1
-                    for i in chosen:
-                        positions[row, i] = True
-                        targets.append(ids[i])
-                        input_ids[row, i] = tokenizer.mask_token_id
-                device = next(model.parameters()).device
-                batch = {"input_ids": input_ids.to(device), "attention_mask": attention.to(device)}
-                logits = _masked_logits(model, batch, positions.to(device)).float()
-                total += torch.nn.functional.cross_entropy(
-                    logits, torch.tensor(targets, device=device), reduction="sum").item()
-    finally:
-        model.train(was_training)
-    nll = total / count
-    return {"perplexity": math.exp(nll), "tokens": count, "nll": nll}
+    return _score_masked(model, tokenizer, rows, batch_size)
 
 
 def measure(model, tokenizer, texts: list[str], objective: str, max_length: int,
@@ -1100,9 +1075,3 @@ def adapted_runs(root: str | Path) -> list[tuple[str, str]]:
         label = f"{name} (adapted {meta.get('base_backbone')}{shown})"
         out.append((label, f"run:{run.path.resolve()}"))
     return out
-
-
-def describe_texts(texts: Iterable[str]) -> str:
-    texts = list(texts)
-    words = sum(len(t.split()) for t in texts)
-    return f"{len(texts)} documents, {words:,} words"

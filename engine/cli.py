@@ -133,29 +133,35 @@ def _echo(record: dict) -> None:
         print(record["text"], file=sys.stderr, flush=True)
 
 
-def cmd_train(args) -> int:
+def _run_here(config, run_fn, quiet: bool):
+    """Create the run folder and run ``run_fn(config, run, stop)`` in this process: progress
+    on stderr, Ctrl-C / SIGTERM stop gracefully, a failure is recorded in the run folder."""
+    from engine.jobs import human_error
     from engine.runs import RunStore
-    from engine.training import preflight, train_run
 
-    config = config_from_args(args)
-    if not config.data:
-        raise ValueError("--data is required: the labelled table to train on.")
-    preflight(config)
     run = RunStore(config.output_dir).create(config)
-    if not args.quiet:
+    if not quiet:
         run.echo = _echo
         print(f"run folder: {run.path}", file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: graceful stop
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        metrics = train_run(config, run, stop)
+        return run, run_fn(config, run, stop)
     except BaseException as exc:
-        from engine.jobs import human_error
-
         run.set_status("failed", error=human_error(exc))
         run.append_event("end", status="failed", error=human_error(exc))
         raise
+
+
+def cmd_train(args) -> int:
+    from engine.training import preflight, train_run
+
+    config = config_from_args(args)
+    if not config.data:
+        raise ValueError("--data is required: the labelled table to train on.")
+    preflight(config)
+    run, metrics = _run_here(config, train_run, args.quiet)
     out = {"run_dir": str(run.path), "task": config.task, "status": metrics["status"],
            "test": metrics["test"], "validation": metrics.get("validation", {}),
            "train_samples_per_second": metrics.get("train_samples_per_second"),
@@ -170,27 +176,12 @@ def cmd_train(args) -> int:
 
 def cmd_pretrain(args) -> int:
     from engine.adaptive import preflight, pretrain_run
-    from engine.runs import RunStore
 
     config = config_from_args(args, PretrainConfig)
     if not config.data:
         raise ValueError("--data is required: the unlabelled domain text (.txt or a table).")
     preflight(config)
-    run = RunStore(config.output_dir).create(config)
-    if not args.quiet:
-        run.echo = _echo
-        print(f"run folder: {run.path}", file=sys.stderr, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        metrics = pretrain_run(config, run, stop)
-    except BaseException as exc:
-        from engine.jobs import human_error
-
-        run.set_status("failed", error=human_error(exc))
-        run.append_event("end", status="failed", error=human_error(exc))
-        raise
+    run, metrics = _run_here(config, pretrain_run, args.quiet)
     keys = ("status", "objective", "perplexity_kind", "perplexity_before", "perplexity_after",
             "perplexity_drop_pct", "global_step", "train_seconds", "train_samples_per_second",
             "parameters", "adapted_backbone", "verdict")
