@@ -1,4 +1,5 @@
-"""Command line: ``python -m engine train|pretrain|report|predict|check|backbones|runs``.
+"""Command line: ``python -m engine train|pretrain|report|zeroshot|generate|explain|predict|check|
+backbones|runs``.
 
 The train flags are generated from RunConfig's fields (one place per parameter). Bad input
 exits with status 2 and one clear line on stderr, never a traceback. ``train`` and ``predict``
@@ -14,7 +15,7 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
-from engine.config import PretrainConfig, RunConfig, config_fields, default_of
+from engine.config import PretrainConfig, PromptConfig, RunConfig, config_fields, default_of
 
 EXIT_BAD_INPUT = 2
 
@@ -88,6 +89,39 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="The domain report only (vocabulary fit, base perplexity, "
                                        "verdict) for domain text and a backbone, as JSON.")
     add_config_flags(rp, PretrainConfig)
+
+    z = sub.add_parser("zeroshot", help="Zero- / few-shot classification with a prompt (decoder) "
+                       "or embedding similarity (encoder), measured on the test split of "
+                       "labelled data; last stdout line is JSON with accuracy, macro_f1, n and "
+                       "seconds_per_example.")
+    add_config_flags(z, PromptConfig)
+    z.add_argument("--compare-run", action="append", default=[], metavar="DIR",
+                   help="Also measure this fine-tuned classification run on the same rows "
+                        "(repeatable).")
+    z.add_argument("--no-record", action="store_true", help="Do not add the result to the "
+                   "playground's comparison table (<output-dir>/playground/measurements.jsonl).")
+    z.add_argument("--quiet", action="store_true", help="Do not print progress to stderr.")
+
+    g = sub.add_parser("generate", help="Generate from a prompt with a decoder, streaming the "
+                                        "text to stderr; last stdout line is JSON.")
+    g.add_argument("--backbone", default="smollm2-135m-instruct", help="Decoder: a bundled "
+                   "name, hub id, folder or finished generation run (run:FOLDER).")
+    g.add_argument("--text", required=True, help="The input put in place of {text}.")
+    g.add_argument("--template", default="{text}", help="The prompt with {text}.")
+    g.add_argument("--temperature", type=float, default=0.0, help="0: greedy.")
+    g.add_argument("--top-p", type=float, default=1.0)
+    g.add_argument("--max-new-tokens", type=int, default=64)
+    g.add_argument("--stop", action="append", default=[], help="A string that ends the output "
+                                                               "(repeatable).")
+    g.add_argument("--no-chat-template", action="store_true",
+                   help="Do not wrap the prompt in the model's chat template.")
+
+    ex = sub.add_parser("explain", help="Word attributions of a fine-tuned classifier's "
+                                        "prediction, as JSON.")
+    ex.add_argument("--run", required=True, help="A finished text-classification run folder.")
+    ex.add_argument("--text", required=True)
+    ex.add_argument("--method", default="occlusion", choices=["occlusion", "integrated-gradients"])
+    ex.add_argument("--target", default="", help="Label to explain (default: the predicted one).")
 
     pr = sub.add_parser("predict", help="Predict a table with a finished run.")
     pr.add_argument("--run", required=True, help="Run folder (runs/<id>).")
@@ -201,6 +235,65 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_zeroshot(args) -> int:
+    from engine import prompting
+
+    config = config_from_args(args, PromptConfig)
+    data = prompting.measure_data(config)
+    for warning in data.warnings:
+        print(f"note: {warning}", file=sys.stderr, flush=True)
+    clf = prompting.PromptClassifier(config, data.labels, data.pool)
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet and (done == total or done % 20 == 0):
+            print(f"{done}/{total} rows", file=sys.stderr, flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    result = clf.measure(data.rows, progress, stop)
+    result["data"] = data.source
+    if not args.no_record:
+        prompting.record_measurement(result, config, output_dir=config.output_dir)
+    runs = []
+    for run_dir in args.compare_run:
+        measured = prompting.measure_run(run_dir, data, config)
+        runs.append(measured)
+        if not args.no_record:
+            prompting.record_measurement(measured, output_dir=config.output_dir, kind="run",
+                                         name=measured["setting"])
+    out = {k: v for k, v in result.items() if k != "predictions"}
+    if runs:
+        out["runs"] = runs
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from engine import prompting
+
+    model = prompting.get_model(args.backbone)
+    if model.kind != "decoder":
+        raise ValueError(f"{args.backbone} is an encoder; generation needs a decoder.")
+    prompting.check_template(args.template, ("text",))
+    filled = prompting.fill(args.template.replace("\\n", "\n"), text=args.text)
+    shown, output = 0, ""
+    for output in model.stream(filled, args.temperature, args.top_p, args.max_new_tokens,
+                               args.stop, use_chat=not args.no_chat_template):
+        print(output[shown:], end="", file=sys.stderr, flush=True)
+        shown = len(output)
+    print(file=sys.stderr)
+    print(json.dumps({"output": output, "backbone": args.backbone}, ensure_ascii=False))
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from engine.prompting import explain
+
+    result = explain(args.run, args.text, args.method, args.target)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
 def cmd_predict(args) -> int:
     from engine.data import load_table
     from engine.predict import load_predictor, run_task
@@ -263,6 +356,7 @@ def cmd_runs(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"train": cmd_train, "pretrain": cmd_pretrain, "report": cmd_report,
+               "zeroshot": cmd_zeroshot, "generate": cmd_generate, "explain": cmd_explain,
                "predict": cmd_predict, "check": cmd_check,
                "backbones": cmd_backbones, "runs": cmd_runs}[args.command]
     from engine.backbones import BackboneError

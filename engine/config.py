@@ -341,6 +341,75 @@ class PretrainConfig(ConfigBase):
             raise ConfigError("kind must be 'pretrain' for a pre-training configuration.")
 
 
+# ---- zero- and few-shot prompting ----------------------------------------------------------
+PROMPT_PRESETS = ["general", "sentiment", "topic", "intent", "spam", "question-type"]
+SHOT_SELECTIONS = ["random", "balanced", "similar"]
+CALIBRATIONS = ["content-free", "domain"]
+
+
+@dataclass
+class PromptConfig(ConfigBase):
+    """One zero- / few-shot classification setting (engine/prompting.py): a prompt, verbalizers,
+    shots and calibration, measured on labelled rows. The Playground tab and ``python -m engine
+    zeroshot`` are generated from it; every measurement saves it."""
+
+    # ---- data -------------------------------------------------------------------------------
+    data: str = _f("", "Labelled table to measure on (CSV, TSV, JSONL, Parquet or Excel).",
+                   "data")
+    text_column: str = _f("", "Column with the text (empty: inferred).", "data")
+    label_column: str = _f("", "Column with the label (empty: inferred).", "data")
+    limit: int = _f(200, "Measure on at most this many rows of the test split (the rows a "
+                         "fine-tuning run with the same seed is tested on).", "data", minimum=1,
+                    maximum=100000, step=10)
+    # ---- model ------------------------------------------------------------------------------
+    backbone: str = _f("smollm2-135m-instruct", "A decoder (scores each label's verbalizer after "
+                                                "the prompt), an encoder (zero-shot by embedding "
+                                                "similarity to the verbalizers), a hub id, a "
+                                                "folder or a finished generation run "
+                                                "(run:FOLDER).", "model")
+    use_chat_template: bool = _f(False, "Wrap the prompt in the model's chat template when it "
+                                        "has one (the verbalizer is then the start of the "
+                                        "assistant's answer). Off by default: SmolLM2 scores "
+                                        "labels better as a plain completion (measured: 0.91 "
+                                        "vs 0.69 zero-shot on UCI sentiment).", "model",
+                                 advanced=True)
+    # ---- prompt -----------------------------------------------------------------------------
+    preset: str = _f("general", "Starting template for the task (used when the template is "
+                                "empty).", "prompt", choices=PROMPT_PRESETS)
+    template: str = _f("", "The prompt with {text} (the input), {labels} (the label words) and "
+                           "{examples} (the few-shot examples). Empty: the preset's.", "prompt")
+    example_template: str = _f("", "How each few-shot example is written, with {text} and "
+                                   "{label}. Empty: the preset's.", "prompt", advanced=True)
+    labels: str = _f("", "Labels to predict, comma-separated (empty: every label of the data).",
+                     "prompt")
+    verbalizers: str = _f("", "Words for each label, as JSON {\"label\": [\"word\", ...]} or "
+                              "lines 'label: word, word'. A label's score is the likelihood of "
+                              "any of its words. Empty: the label itself.", "prompt")
+    shots: int = _f(0, "Examples from the training split put into the prompt (0 = zero-shot).",
+                    "prompt", minimum=0, maximum=64, step=1)
+    shot_selection: str = _f("random", "How the examples are chosen: 'random' (one draw per "
+                                       "seed), 'balanced' (the same number per label) or "
+                                       "'similar' (nearest to each input by MiniLM "
+                                       "embeddings).", "prompt", choices=SHOT_SELECTIONS)
+    calibrate: bool = _f(False, "Calibration: estimate the prompt's bias towards each label and "
+                                "divide it out.", "prompt")
+    calibration: str = _f("content-free", "Where the bias is measured: 'content-free' inputs in "
+                                          "place of the text (contextual calibration, Zhao et al. "
+                                          "2021) or 'domain': the mean prediction over 32 random "
+                                          "training texts, labels unused (Fei et al. 2023).",
+                          "prompt", advanced=True, choices=CALIBRATIONS)
+    content_free: str = _f("N/A;;[MASK]", "Calibration inputs, separated by ';' (an empty one "
+                                          "between two ';' is the empty text).", "prompt",
+                           advanced=True)
+    embedder: str = _f("minilm-l6", "Encoder whose embeddings pick 'similar' examples.",
+                       "prompt", advanced=True)
+    seed: int = _f(42, "Random seed for the split and the example draw.", "prompt",
+                   advanced=True, minimum=0, step=1)
+    output_dir: str = _f("runs", "Folder of the runs; measurements are kept in "
+                                 "<folder>/playground/measurements.jsonl.", "prompt",
+                         advanced=True)
+
+
 class ConfigError(ValueError):
     """A setting with a value the engine cannot use; the message says which and why."""
 

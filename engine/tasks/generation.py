@@ -1036,68 +1036,81 @@ class Predictor:
     def stream(self, text: str, temperature: float = 0.0, top_p: float = 1.0,
                max_new_tokens: int | None = None, stop: list[str] | None = None
                ) -> Iterator[str]:
-        """Yield the output generated so far (the whole text each time) as tokens arrive.
-
-        ``temperature`` 0: greedy; above: sampling with ``top_p``. ``stop``: strings that end the
-        output (not included). Closing the generator early stops the generation."""
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
+        """Yield the output generated so far (the whole text each time) as tokens arrive
+        (see ``stream_generate``)."""
         ids = self.formatter.prompt_ids(self._source(text), self.max_length)
-        device = next(self.model.parameters()).device
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True,
-                                        skip_special_tokens=True, timeout=600)
-        halt = threading.Event()
+        yield from stream_generate(self.model, self.tokenizer, ids, self.formatter.stop_ids,
+                                   self._lock, temperature, top_p,
+                                   int(max_new_tokens or self.max_new_tokens), stop)
 
-        class Halt(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return torch.full((input_ids.shape[0],), halt.is_set(), dtype=torch.bool,
-                                  device=input_ids.device)
 
-        kwargs = dict(input_ids=torch.tensor([ids], device=device),
-                      attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
-                      max_new_tokens=int(max_new_tokens or self.max_new_tokens),
-                      pad_token_id=self.tokenizer.pad_token_id,
-                      eos_token_id=self.formatter.stop_ids or None, streamer=streamer,
-                      stopping_criteria=StoppingCriteriaList([Halt()]))
-        if temperature and temperature > 0:
-            kwargs.update(do_sample=True, temperature=float(temperature), top_p=float(top_p))
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        stops = [s for s in (stop or []) if s]
-        errors: list[BaseException] = []
+def stream_generate(model, tokenizer, ids: list[int], stop_ids: list[int],
+                    lock: threading.Lock | None = None, temperature: float = 0.0,
+                    top_p: float = 1.0, max_new_tokens: int = 64,
+                    stop: list[str] | None = None) -> Iterator[str]:
+    """Generate after the prompt ``ids``, yielding the output so far (the whole text each time)
+    as tokens arrive.
 
-        def work():
-            try:
-                with torch.inference_mode():
-                    self.model.generate(**kwargs)
-            except BaseException as e:  # noqa: BLE001 - re-raised in the consumer
-                errors.append(e)
-                streamer.on_finalized_text("", stream_end=True)
+    ``temperature`` 0: greedy; above: sampling with ``top_p``. ``stop``: strings that end the
+    output (not included); ``stop_ids``: tokens that end it. Closing the generator early stops
+    the generation. ``lock`` serialises users of one model."""
+    import contextlib
 
-        with self._lock:
-            thread = threading.Thread(target=work, daemon=True)
-            thread.start()
-            text_so_far, finished = "", False
-            try:
-                for piece in streamer:
-                    text_so_far += piece
-                    hit = min((text_so_far.find(s) for s in stops if s in text_so_far),
-                              default=-1)
-                    if hit >= 0:
-                        yield text_so_far[:hit].rstrip()
-                        break
-                    yield text_so_far
-                else:
-                    finished = True
-            finally:
-                halt.set()  # the worker stops after its current token
-                if not finished:
-                    for _ in streamer:  # until the worker's end-of-stream signal
-                        pass
-                thread.join()
-        if errors:
-            raise errors[0]
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+    device = next(model.parameters()).device
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                    timeout=600)
+    halt = threading.Event()
+
+    class Halt(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), halt.is_set(), dtype=torch.bool,
+                              device=input_ids.device)
+
+    kwargs = dict(input_ids=torch.tensor([ids], device=device),
+                  attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
+                  max_new_tokens=int(max_new_tokens), pad_token_id=tokenizer.pad_token_id,
+                  eos_token_id=list(stop_ids) or None, streamer=streamer,
+                  stopping_criteria=StoppingCriteriaList([Halt()]))
+    if temperature and temperature > 0:
+        kwargs.update(do_sample=True, temperature=float(temperature), top_p=float(top_p))
+    else:
+        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    stops = [s for s in (stop or []) if s]
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            with torch.inference_mode():
+                model.generate(**kwargs)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the consumer
+            errors.append(e)
+            streamer.on_finalized_text("", stream_end=True)
+
+    with lock or contextlib.nullcontext():
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        text_so_far, finished = "", False
+        try:
+            for piece in streamer:
+                text_so_far += piece
+                hit = min((text_so_far.find(s) for s in stops if s in text_so_far), default=-1)
+                if hit >= 0:
+                    yield text_so_far[:hit].rstrip()
+                    break
+                yield text_so_far
+            else:
+                finished = True
+        finally:
+            halt.set()  # the worker stops after its current token
+            if not finished:
+                for _ in streamer:  # until the worker's end-of-stream signal
+                    pass
+            thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _load(model_dir: Path, backbone: str):
