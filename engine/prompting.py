@@ -422,6 +422,41 @@ class EncoderZeroShot:
         return self.label_scores_many([text], verbalizers)[0]
 
 
+def finished_runs(runs_dir: str | Path = "runs", tasks: tuple[str, ...] = ("classification",)
+                  ) -> list[tuple[str, str]]:
+    """(label, run folder) of the completed runs of these tasks with a saved model, newest
+    first (the Measure / Explain pickers; generation tasks for the model picker)."""
+    from engine.runs import RunStore
+
+    out = []
+    for run in RunStore(runs_dir).list():
+        s = run.summary()
+        if s["kind"] != "train" or (s["task"] or "classification") not in tasks \
+                or s["status"] != "completed" or not run.has_model:
+            continue
+        score = s.get("main_value")
+        shown = f", {s['main_metric']} {score:.3f}" if isinstance(score, (int, float)) else ""
+        out.append((f"{s['name']} ({s['task'] or 'classification'}, {s['strategy']}{shown})",
+                    str(run.path)))
+    return out
+
+
+def model_choices(runs_dir: str | Path = "runs") -> list[tuple[str, str]]:
+    """(label, name) of what the playground can prompt: bundled and hub decoders, encoders
+    (embedding zero-shot) and finished generation runs (run:FOLDER)."""
+    from engine.backbones import CATALOGUE
+    from engine.config import GENERATION_TASKS
+
+    decoders = [(f"{b.name} (decoder{', bundled' if b.bundled else ', hub'})", b.name)
+                for b in CATALOGUE.values() if b.family == "decoder"]
+    encoders = [(f"{b.name} (encoder: zero-shot by similarity"
+                 f"{', bundled' if b.bundled else ', hub'})", b.name)
+                for b in CATALOGUE.values() if b.family == "encoder"]
+    runs = [(f"run {label}", "run:" + folder)
+            for label, folder in finished_runs(runs_dir, tuple(GENERATION_TASKS))]
+    return decoders + runs + encoders
+
+
 _MODELS_LOCK = threading.Lock()
 
 
@@ -455,6 +490,13 @@ def get_embedder(name: str = "minilm-l6") -> Embedder:
 
 
 # ---- few-shot selection ------------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def _pool_vectors(embedder: str, texts: tuple[str, ...]) -> np.ndarray:
+    """The example pool's embeddings, computed once per pool (a Measure after a Classify on the
+    same data does not embed the training split again)."""
+    return get_embedder(embedder).encode(list(texts))
+
+
 class ShotSelector:
     """Picks k labelled examples from a pool: 'random' and 'balanced' draw one fixed set per
     seed (the same for every input, as in the few-shot literature); 'similar' takes, for each
@@ -496,8 +538,8 @@ class ShotSelector:
     def prepare(self, texts: list[str]) -> None:
         """Embed the pool (and nothing else) once before a batch of 'similar' selections."""
         if self.method == "similar" and self.k and self._vectors is None:
-            self._vectors = get_embedder(self._embedder_name).encode(
-                self.pool["text"].tolist())
+            self._vectors = _pool_vectors(self._embedder_name,
+                                          tuple(self.pool["text"].astype(str)))
 
     def select(self, text: str, query_vector: np.ndarray | None = None) -> list[int]:
         if not self.k:

@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 import threading
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -161,9 +162,9 @@ class BagOfWords:
     def encode(self, texts, batch_size=64):
         rows = []
         for t in texts:
-            v = np.zeros(64)
+            v = np.zeros(4096)
             for w in str(t).lower().split():
-                v[hash(w) % 64] += 1
+                v[zlib.crc32(w.encode()) % 4096] += 1  # stable across processes
             rows.append(v / (np.linalg.norm(v) or 1))
         return np.array(rows, dtype=np.float32)
 
@@ -172,7 +173,9 @@ class BagOfWords:
 def fake_embedder(monkeypatch):
     emb = BagOfWords()
     monkeypatch.setattr(P, "get_embedder", lambda name="minilm-l6": emb)
-    return emb
+    P._pool_vectors.cache_clear()
+    yield emb
+    P._pool_vectors.cache_clear()
 
 
 POOL = pd.DataFrame({"text": ["cats purr", "dogs bark", "cats nap", "dogs dig", "fish swim",
