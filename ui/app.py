@@ -1,4 +1,5 @@
-"""The studio: a header and five tabs (Data, Adapt, Train, Evaluate, Runs), one module each."""
+"""The studio: a header and six tabs (Data, Adapt, Train, Evaluate, Playground, Runs), one module
+each."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,7 @@ import gradio as gr
 from engine.jobs import JobManager
 from engine.runs import RunStore
 
-from ui import adapt_tab, data_tab, evaluate_tab, runs_tab, train_tab
+from ui import adapt_tab, data_tab, evaluate_tab, playground_tab, runs_tab, train_tab
 from ui.common import Context
 from ui.i18n import LANG_CHOICES, T, Translator, t
 
@@ -80,6 +81,10 @@ def build_app(runs_dir: str | Path = "runs", lang: str = "en",
                          elem_id="tab-evaluate") as tab:
                 ctx.c["eval_tab"] = tab
                 evaluate_tab.build(ctx)
+            with tr.make(gr.Tab, label=T("tab.playground"), id="playground",
+                         elem_id="tab-playground") as tab:
+                ctx.c["play_tab"] = tab
+                playground_tab.build(ctx)
             with tr.make(gr.Tab, label=T("tab.runs"), id="runs", elem_id="tab-runs") as tab:
                 ctx.c["runs_tab"] = tab
                 runs_tab.build(ctx)

@@ -837,10 +837,256 @@ TEXT: dict[str, dict[str, str]] = {
     "runs.metric.speed": {"en": "Training speed (samples/s)", "zh": "训练速度（样本/秒）"},
     "runs.metric.trainable": {"en": "Trained parameters", "zh": "训练的参数量"},
     "runs.metric.duration": {"en": "Duration", "zh": "用时"},
+
+    # ---- playground tab (zero- / few-shot prompting, generation, measure, explain) --------
+    "tab.playground": {"en": "3b · Playground", "zh": "3b · 提示实验场"},
+    "play.intro": {
+        "en": "Try a model **without training it**: classify with a prompt (zero- or few-shot), "
+              "generate text, measure the prompt on the Data tab's test rows next to your "
+              "fine-tuned runs, and see which words a fine-tuned classifier looks at.",
+        "zh": "**无需训练**即可试用模型：用提示词做分类（零样本或少样本）、生成文本、在数据页的测试行上"
+              "测量提示词并与微调运行对比，还可以查看微调分类器关注哪些词。"},
+    "play.compare": {"en": "Compare with (optional)", "zh": "对比模型（可选）"},
+    "play.compare.help": {"en": "A second model given the same input, shown side by side "
+                                "(e.g. a fine-tuned generation run next to its base model).",
+                          "zh": "对同一输入运行的第二个模型，并排显示（例如微调后的生成运行与其基础模型）。"},
+    "play.compare.none": {"en": "— none —", "zh": "— 不对比 —"},
+    "play.kind.decoder": {"en": "decoder: prompt and generate", "zh": "解码器：提示与生成"},
+    "play.kind.encoder": {"en": "encoder: zero-shot by similarity", "zh": "编码器：按相似度零样本分类"},
+    "play.where.bundled": {"en": "bundled", "zh": "内置"},
+    "play.where.hub": {"en": "Hugging Face hub", "zh": "Hugging Face Hub"},
+    "play.model.run": {"en": "fine-tuned run {label}", "zh": "微调运行 {label}"},
+    "play.mode": {"en": "Mode", "zh": "模式"},
+    "play.mode.classify": {"en": "Classify (zero- / few-shot)", "zh": "分类（零样本 / 少样本）"},
+    "play.mode.generate": {"en": "Generate", "zh": "生成"},
+    "play.input": {"en": "Input text", "zh": "输入文本"},
+    "play.input.placeholder": {"en": "Type or paste a text…", "zh": "输入或粘贴一段文本…"},
+    "play.template_hint": {
+        "en": "In the template, `{text}` is the input, `{labels}` the label words (“a, b or c”) "
+              "and `{examples}` the few-shot examples (each written with the example template, "
+              "under Advanced).",
+        "zh": "模板中 `{text}` 是输入文本，`{labels}` 是各标签的词（“a、b 或 c”），`{examples}` 是少样本示例"
+              "（每条按“高级”中的示例模板书写）。"},
+    "play.advanced": {"en": "Advanced prompt settings", "zh": "高级提示设置"},
+    "play.group.model": {"en": "**Model**", "zh": "**模型**"},
+    "play.group.prompt": {"en": "**Prompt**", "zh": "**提示**"},
+    "play.encoder_note": {
+        "en": "{name} is an encoder: it classifies by the embedding similarity between the text "
+              "and each label's verbalizer words. The template, the few-shot examples and the "
+              "chat template are not used.",
+        "zh": "{name} 是编码器：它按文本与各标签词（verbalizer）的向量相似度分类，不使用模板、少样本示例和对话模板。"},
+    "play.data_none": {
+        "en": "No table in the Data tab: type the labels (comma-separated) to classify. Measure "
+              "needs a labelled table: load one in the Data tab.",
+        "zh": "数据页还没有表格：请在“标签”中输入标签（逗号分隔）后再分类。测量需要标注表格：请先在数据页加载。"},
+    "play.data_line": {
+        "en": "Data from the Data tab: **{name}** · labels {labels} · few-shot examples come "
+              "from its {train} training rows · Measure scores the first {n} of its {test} test "
+              "rows (those a fine-tuning run is tested on).",
+        "zh": "数据来自数据页：**{name}** · 标签 {labels} · 少样本示例取自其 {train} 条训练行 · "
+              "测量使用其 {test} 条测试行中的前 {n} 条（即微调运行的测试行）。"},
+    "play.data_task": {
+        "en": "The Data tab holds a “{task}” table; the Playground classifies and measures "
+              "text-classification tables.",
+        "zh": "数据页当前是“{task}”任务的表格；提示实验场只对文本分类表格做分类和测量。"},
+    "play.data_error": {"en": "The Data tab's table cannot be used here:",
+                        "zh": "数据页的表格无法在此使用："},
+    "play.classify": {"en": "Classify", "zh": "分类"},
+    "play.need_text": {"en": "Type a text first.", "zh": "请先输入文本。"},
+    "play.need_labels": {
+        "en": "Load a labelled table in the Data tab, or type at least two labels "
+              "(comma-separated) in Labels.",
+        "zh": "请在数据页加载标注表格，或在“标签”中输入至少两个标签（逗号分隔）。"},
+    "play.failed": {"en": "Could not run:", "zh": "无法运行："},
+    "play.predicted": {"en": "Predicted label", "zh": "预测标签"},
+    "play.prior": {"en": "Calibration: before seeing a text, the prompt leans {prior}; that bias "
+                         "is divided out.",
+                   "zh": "校准：在看到文本之前，提示词就偏向 {prior}；这一偏差已被除去。"},
+    "play.chart.empty": {"en": "Classify a text to see the label probabilities.",
+                         "zh": "对一段文本分类后，这里显示各标签的概率。"},
+    "play.chart.calibrated": {"en": "calibrated", "zh": "校准后"},
+    "play.chart.uncalibrated": {"en": "uncalibrated", "zh": "未校准"},
+    "play.chart.probability": {"en": "probability", "zh": "概率"},
+    "play.examples": {"en": "Few-shot examples put in the prompt", "zh": "放入提示中的少样本示例"},
+    "play.col.text": {"en": "text", "zh": "文本"},
+    "play.col.label": {"en": "label", "zh": "标签"},
+    "play.prompt": {"en": "Exact prompt sent to the model", "zh": "发送给模型的完整提示"},
+    "play.prompt_label": {"en": "Prompt · {model}", "zh": "提示 · {model}"},
+    "play.prompt_encoder": {"en": "({model} is an encoder: no prompt; the text is compared with "
+                                  "each label's verbalizer words.)",
+                            "zh": "（{model} 是编码器：不使用提示，而是把文本与各标签的词比较。）"},
+    "play.measure_title": {"en": "**Measure** the prompt on the Data tab's test rows",
+                           "zh": "在数据页的测试行上**测量**提示词"},
+    "play.measure": {"en": "Measure", "zh": "测量"},
+    "play.measure_stop": {"en": "Stop", "zh": "停止"},
+    "play.need_data": {"en": "Load a labelled table in the Data tab first: Measure scores the "
+                             "prompt on its test rows.",
+                       "zh": "请先在数据页加载标注表格：测量会在其测试行上为提示词打分。"},
+    "play.loading": {"en": "Loading {model} and the data…", "zh": "正在加载 {model} 和数据…"},
+    "play.progress": {"en": "{done} / {total} rows", "zh": "{done} / {total} 行"},
+    "play.stopping": {"en": "Stopping after the current row…", "zh": "将在当前行结束后停止…"},
+    "play.nothing_to_stop": {"en": "Nothing is being measured.", "zh": "当前没有正在进行的测量。"},
+    "play.done": {"en": "Done: {n} rows in {seconds} s.", "zh": "完成：{n} 行，用时 {seconds} 秒。"},
+    "play.stopped_early": {"en": "Stopped early: the scores are over the first {n} rows.",
+                           "zh": "已提前停止：得分只基于前 {n} 行。"},
+    "play.m.accuracy": {"en": "Accuracy", "zh": "准确率"},
+    "play.m.macro_f1": {"en": "Macro-F1", "zh": "宏平均 F1"},
+    "play.m.uncalibrated": {"en": "Accuracy without calibration", "zh": "未校准时的准确率"},
+    "play.m.rows": {"en": "Rows scored", "zh": "打分行数"},
+    "play.m.speed": {"en": "Seconds per row", "zh": "每行秒数"},
+    "play.m.setting": {"en": "Setting", "zh": "设置"},
+    "play.comparison": {"en": "**Comparison**: every measurement on this data file (kept in the "
+                              "runs folder, so it survives a restart)",
+                        "zh": "**对比**：该数据文件上的全部测量（保存在运行目录中，重启后仍在）"},
+    "play.col.name": {"en": "setting", "zh": "设置"},
+    "play.col.kind": {"en": "kind", "zh": "类型"},
+    "play.col.accuracy": {"en": "accuracy", "zh": "准确率"},
+    "play.col.macro_f1": {"en": "macro-F1", "zh": "宏平均 F1"},
+    "play.col.n": {"en": "rows", "zh": "行数"},
+    "play.col.seconds": {"en": "s / row", "zh": "秒 / 行"},
+    "play.col.time": {"en": "measured at", "zh": "测量时间"},
+    "play.kind.prompt": {"en": "prompt", "zh": "提示词"},
+    "play.kind.run": {"en": "fine-tuned run", "zh": "微调运行"},
+    "play.run": {"en": "Fine-tuned classification run", "zh": "微调后的分类运行"},
+    "play.run.help": {"en": "A finished text-classification run, scored on the same test rows.",
+                      "zh": "一个已完成的文本分类运行，在同一批测试行上打分。"},
+    "play.add_run": {"en": "Add to comparison", "zh": "加入对比"},
+    "play.need_run": {"en": "Pick a finished classification run first (train one in the Train "
+                            "tab).",
+                      "zh": "请先选择一个已完成的分类运行（可在训练页训练）。"},
+    "play.run_added": {"en": "{name}: accuracy {accuracy}, macro-F1 {f1} on {n} rows.",
+                       "zh": "{name}：在 {n} 行上准确率 {accuracy}，宏平均 F1 {f1}。"},
+    "play.run_note": {"en": "Note: {note}.", "zh": "注意：{note}。"},
+    "play.gen_preset": {"en": "Generation preset", "zh": "生成预设"},
+    "play.gen_preset.help": {"en": "A starting template; edit it below.",
+                             "zh": "起始模板，可在下方修改。"},
+    "play.gen_preset.choice.free": {"en": "Free prompt (the text as is)", "zh": "自由提示（原样输入）"},
+    "play.gen_preset.choice.ner-extraction": {"en": "Extract names", "zh": "抽取名称"},
+    "play.gen_preset.choice.summarization": {"en": "Summarize", "zh": "摘要"},
+    "play.gen_preset.choice.translation": {"en": "Translate into Spanish", "zh": "翻译成西班牙语"},
+    "play.gen_preset.choice.qa": {"en": "Answer a question", "zh": "回答问题"},
+    "play.gen_template": {"en": "Prompt template", "zh": "提示模板"},
+    "play.gen_template.help": {"en": "{text} is replaced by the input text.",
+                               "zh": "{text} 会被替换为输入文本。"},
+    "play.temperature": {"en": "Temperature", "zh": "温度"},
+    "play.temperature.help": {"en": "0: greedy (the same output every time); higher: more varied.",
+                              "zh": "0：贪心解码（每次输出相同）；越高越多样。"},
+    "play.top_p": {"en": "Top-p", "zh": "Top-p"},
+    "play.top_p.help": {"en": "With temperature above 0: sample only from the most likely "
+                              "tokens whose probabilities add up to this.",
+                        "zh": "温度大于 0 时：只从累计概率达到该值的最可能词元中采样。"},
+    "play.max_new_tokens": {"en": "Max new tokens", "zh": "最多生成词元数"},
+    "play.max_new_tokens.help": {"en": "The output stops after this many tokens.",
+                                 "zh": "生成这么多词元后停止。"},
+    "play.stop_seqs": {"en": "Stop sequences", "zh": "停止序列"},
+    "play.stop_seqs.help": {"en": "One per line; the output ends before the first one.",
+                            "zh": "每行一个；输出在第一个出现处之前结束。"},
+    "play.gen_chat": {"en": "Use the chat template", "zh": "使用对话模板"},
+    "play.gen_chat.help": {"en": "Wrap the prompt in the model's chat template when it has one "
+                                 "(instruct models answer better).",
+                           "zh": "模型有对话模板时用它包装提示（指令模型回答得更好）。"},
+    "play.generate": {"en": "Generate", "zh": "生成"},
+    "play.gen_stop": {"en": "Stop", "zh": "停止"},
+    "play.output": {"en": "Output", "zh": "输出"},
+    "play.output_compare": {"en": "Output of the compared model", "zh": "对比模型的输出"},
+    "play.output_of": {"en": "Output · {model}", "zh": "输出 · {model}"},
+    "play.gen_encoder": {"en": "{name} is an encoder; generation needs a decoder (e.g. "
+                               "smollm2-135m-instruct).",
+                         "zh": "{name} 是编码器；生成需要解码器（例如 smollm2-135m-instruct）。"},
+    "play.generating": {"en": "Generating…", "zh": "正在生成…"},
+    "play.gen_done": {"en": "Done in {seconds} s.", "zh": "完成，用时 {seconds} 秒。"},
+    "play.gen_stopped": {"en": "Stopped.", "zh": "已停止。"},
+    "play.explain_title": {"en": "Explain a fine-tuned classifier: which words push its "
+                                 "prediction",
+                           "zh": "解释微调后的分类器：哪些词推动了它的预测"},
+    "play.explain_run": {"en": "Fine-tuned classification run", "zh": "微调后的分类运行"},
+    "play.explain_run.help": {"en": "A finished text-classification run (train one in the Train "
+                                    "tab).",
+                              "zh": "一个已完成的文本分类运行（可在训练页训练）。"},
+    "play.explain_text": {"en": "Text to explain", "zh": "要解释的文本"},
+    "play.explain_method": {"en": "Method", "zh": "方法"},
+    "play.explain_method.help": {
+        "en": "Occlusion: how much the probability drops when a word is removed (any run). "
+              "Integrated gradients: gradients through the word embeddings (transformers runs, "
+              "not SetFit).",
+        "zh": "遮挡法：去掉某个词后概率下降多少（适用于所有运行）。积分梯度：通过词向量的梯度归因"
+              "（适用于 transformers 运行，不适用于 SetFit）。"},
+    "play.method.occlusion": {"en": "Occlusion", "zh": "遮挡法"},
+    "play.method.integrated-gradients": {"en": "Integrated gradients", "zh": "积分梯度"},
+    "play.explain": {"en": "Explain", "zh": "解释"},
+    "play.explained": {"en": "Predicted **{label}** with probability {probability}.",
+                       "zh": "预测为 **{label}**，概率 {probability}。"},
+    "play.legend": {"en": "Red words push the prediction towards “{label}”, purple words against "
+                          "it; the stronger the colour, the bigger the effect.",
+                    "zh": "红色的词把预测推向“{label}”，紫色的词与之相反；颜色越深，影响越大。"},
+    "play.highlight": {"en": "Word attributions", "zh": "词归因"},
+
+    # ---- PromptConfig fields (the Playground form): label "prompt.<name>", help
+    # "prompt.<name>.help" (English from the engine's metadata) ----------------------------
+    "prompt.data": {"en": "Labelled data", "zh": "标注数据"},
+    "prompt.data.help": {"zh": "用于测量的标注表格（CSV、TSV、JSONL、Parquet 或 Excel）。"},
+    "prompt.text_column": {"en": "Text column", "zh": "文本列"},
+    "prompt.text_column.help": {"zh": "包含文本的列（留空：自动推断）。"},
+    "prompt.label_column": {"en": "Label column", "zh": "标签列"},
+    "prompt.label_column.help": {"zh": "包含标签的列（留空：自动推断）。"},
+    "prompt.limit": {"en": "Rows to measure", "zh": "测量行数"},
+    "prompt.limit.help": {"zh": "最多在测试集的这么多行上测量（与同一随机种子的微调运行测试的行相同）。"},
+    "prompt.backbone": {"en": "Model", "zh": "模型"},
+    "prompt.backbone.help": {"zh": "解码器（在提示后为每个标签的词打分）、编码器（按与标签词的向量相似度零样本分类）、"
+                                   "Hub 模型 ID、本地文件夹，或已完成的生成运行（run:文件夹）。"},
+    "prompt.use_chat_template": {"en": "Use the chat template", "zh": "使用对话模板"},
+    "prompt.use_chat_template.help": {"zh": "模型有对话模板时用它包装提示（标签词作为助手回答的开头）。默认关闭："
+                                            "SmolLM2 作为普通续写给标签打分效果更好（实测 UCI 情感数据零样本 0.91 对 0.69）。"},
+    "prompt.preset": {"en": "Preset", "zh": "预设"},
+    "prompt.preset.help": {"zh": "任务的起始模板（模板为空时使用）。"},
+    "prompt.preset.choice.general": {"en": "General classification", "zh": "通用分类"},
+    "prompt.preset.choice.sentiment": {"en": "Sentiment", "zh": "情感"},
+    "prompt.preset.choice.topic": {"en": "Topic", "zh": "主题"},
+    "prompt.preset.choice.intent": {"en": "Intent", "zh": "意图"},
+    "prompt.preset.choice.spam": {"en": "SMS spam", "zh": "垃圾短信"},
+    "prompt.preset.choice.question-type": {"en": "Question type", "zh": "问题类型"},
+    "prompt.template": {"en": "Prompt template", "zh": "提示模板"},
+    "prompt.template.help": {"zh": "提示词：{text} 为输入文本，{labels} 为各标签的词，{examples} 为少样本示例。"
+                                   "留空：使用预设的模板。"},
+    "prompt.example_template": {"en": "Example template", "zh": "示例模板"},
+    "prompt.example_template.help": {"zh": "每条少样本示例的写法，包含 {text} 和 {label}。留空：使用预设的。"},
+    "prompt.labels": {"en": "Labels", "zh": "标签"},
+    "prompt.labels.help": {"zh": "要预测的标签，逗号分隔（留空：数据中的全部标签）。"},
+    "prompt.verbalizers": {"en": "Label words (verbalizers)", "zh": "标签词（verbalizer）"},
+    "prompt.verbalizers.help": {"zh": "每个标签对应的词，可写成 JSON {\"标签\": [\"词\", ...]}，或每行"
+                                      "“标签: 词, 词”。标签的得分是其任一词出现的可能性。留空：标签本身。"},
+    "prompt.shots": {"en": "Shots (examples in the prompt)", "zh": "示例数（shots）"},
+    "prompt.shots.help": {"zh": "放入提示中的训练集示例数（0 = 零样本）。"},
+    "prompt.shot_selection": {"en": "Example selection", "zh": "示例选择方式"},
+    "prompt.shot_selection.help": {"zh": "如何选择示例：“随机”（每个随机种子抽一次）、“均衡”（每个标签数量相同）"
+                                         "或“相似”（按 MiniLM 向量与每条输入最相近）。"},
+    "prompt.shot_selection.choice.random": {"en": "Random", "zh": "随机"},
+    "prompt.shot_selection.choice.balanced": {"en": "Balanced (same number per label)",
+                                              "zh": "均衡（每个标签数量相同）"},
+    "prompt.shot_selection.choice.similar": {"en": "Most similar to the input",
+                                             "zh": "与输入最相似"},
+    "prompt.calibrate": {"en": "Calibrate", "zh": "校准"},
+    "prompt.calibrate.help": {"zh": "校准：估计提示词对各标签的偏好并将其除去。"},
+    "prompt.calibration": {"en": "Calibration method", "zh": "校准方法"},
+    "prompt.calibration.help": {"zh": "在哪里测量偏差：用“无内容”输入代替文本（上下文校准，Zhao 等 2021），"
+                                      "或“领域”：32 条随机训练文本的平均预测，不使用其标签（Fei 等 2023）。"},
+    "prompt.calibration.choice.content-free": {"en": "Content-free inputs (N/A, empty, [MASK])",
+                                               "zh": "无内容输入（N/A、空、[MASK]）"},
+    "prompt.calibration.choice.domain": {"en": "Domain texts (random training texts)",
+                                         "zh": "领域文本（随机训练文本）"},
+    "prompt.content_free": {"en": "Content-free inputs", "zh": "无内容输入"},
+    "prompt.content_free.help": {"zh": "校准输入，用 ';' 分隔（两个 ';' 之间为空表示空文本）。"},
+    "prompt.embedder": {"en": "Embedder for similar examples", "zh": "相似示例的向量模型"},
+    "prompt.embedder.help": {"zh": "用其向量挑选“相似”示例的编码器。"},
+    "prompt.seed": {"en": "Seed", "zh": "随机种子"},
+    "prompt.seed.help": {"zh": "用于数据划分和示例抽取的随机种子。"},
+    "prompt.output_dir": {"en": "Runs folder", "zh": "运行目录"},
+    "prompt.output_dir.help": {"zh": "运行目录；测量记录保存在 <目录>/playground/measurements.jsonl。"},
 }
 
 
 PRETRAIN_PREFIX = "pretrain."
+PROMPT_PREFIX = "prompt."  # PromptConfig fields (the Playground tab)
 
 
 def _engine_fallback(key: str) -> str | None:
@@ -853,6 +1099,16 @@ def _engine_fallback(key: str) -> str | None:
             f = PretrainConfig.__dataclass_fields__.get(name[:-5])
             return f.metadata.get("help") if f is not None else None
         if name in PretrainConfig.__dataclass_fields__:  # a new field without a label yet
+            return name.replace("_", " ").capitalize()
+        return None
+    if key.startswith(PROMPT_PREFIX):
+        from engine.config import PromptConfig
+
+        name = key[len(PROMPT_PREFIX):]
+        if name.endswith(".help"):
+            f = PromptConfig.__dataclass_fields__.get(name[:-5])
+            return f.metadata.get("help") if f is not None else None
+        if name in PromptConfig.__dataclass_fields__:  # a new field without a label yet
             return name.replace("_", " ").capitalize()
         return None
     if key.endswith(".help"):
