@@ -5,6 +5,7 @@ key of the widget label and ``<name>.help`` for its explanation; the English exp
 back to the field's metadata ``help``, so a new knob is explained in English without touching
 this file (add its ``zh`` here). PretrainConfig fields (the Adapt tab) do the same under
 ``pretrain.<name>``; a label missing there is the RunConfig field's label of the same name.
+PromptConfig fields (the Playground tab) use ``prompt.<name>`` and ``prompt.<name>.help``.
 Backbone and strategy descriptions fall back to the engine's.
 """
 from __future__ import annotations

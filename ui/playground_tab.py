@@ -22,10 +22,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from engine.config import PromptConfig, config_fields
-from engine.prompting import (PRESETS, PromptError, check_template, comparison_table, explain,
-                              fill, finished_runs, get_model, load_measurements, measure_data,
-                              measure_run, model_choices, parse_verbalizers, preset_names,
-                              record_measurement, verbalizer_text)
+from engine.prompting import (PRESETS, PromptClassifier, PromptError, check_template,
+                              comparison_table, explain, fill, finished_runs, get_model,
+                              load_measurements, measure_data, measure_run, model_choices,
+                              parse_verbalizers, preset_names, record_measurement,
+                              verbalizer_text)
 
 from ui import charts
 from ui.common import ENGINE_ERRORS, Context, box, error_message, fmt_score
@@ -377,8 +378,6 @@ def classify(values: dict, text: str | None, compare: str | None = "", data: str
     try:
         cfg = prompt_config(values, data, text_column, label_column, runs_dir)
         labels, pool = labels_and_pool(cfg, task, lang)
-        from engine.prompting import PromptClassifier
-
         main = PromptClassifier(cfg, labels, pool).classify(text)
     except ENGINE_ERRORS as e:
         return {"message": box("error", error_message(e), t("play.failed", lang))}
@@ -388,8 +387,6 @@ def classify(values: dict, text: str | None, compare: str | None = "", data: str
     if compare:
         state["compare_model"] = short_name(compare)
         try:
-            from engine.prompting import PromptClassifier
-
             other_cfg = replace(cfg, backbone=compare)
             state["compare"] = PromptClassifier(other_cfg, labels, pool).classify(text)
         except ENGINE_ERRORS as e:
@@ -524,10 +521,17 @@ def result_html(result: dict | None, lang: str = "en") -> str:
 
 
 def render_measure(state: dict | None, lang: str = "en") -> dict:
-    result = (state or {}).get("result")
+    """Outputs of a finished measurement from its result (again after a language switch)."""
+    state = state or {}
+    result = state.get("result")
     if not result:
         return {"result": "", "confusion": gr.update(visible=False)}
-    return {"result": result_html(result, lang),
+    stopped = bool(result.get("stopped_early"))
+    status = progress_bar(result["n"], max(state.get("total") or 0, result["n"]) if stopped
+                          else result["n"],
+                          t("play.done", lang, n=result["n"], seconds=state.get("seconds", "?")),
+                          "stopped" if stopped else "done")
+    return {"status": status, "result": result_html(result, lang),
             "confusion": gr.update(value=charts.confusion_figure(
                 result.get("confusion") or [], result.get("labels") or [], lang),
                 visible=True)}
@@ -557,8 +561,6 @@ def measure(values: dict, data: str | None, text_column: str | None = "",
     outcome: dict[str, Any] = {}
 
     def work() -> None:
-        from engine.prompting import PromptClassifier
-
         try:
             md = load_data(cfg)
             progress["total"] = len(md.rows)
@@ -595,14 +597,9 @@ def measure(values: dict, data: str | None, text_column: str | None = "",
     if "error" in outcome:
         yield {"status": box("error", outcome["error"], t("play.failed", lang))}
         return
-    result = outcome["result"]
-    state = {"result": result}
-    seconds = f"{time.perf_counter() - start:.1f}"
-    status = progress_bar(result["n"], result["n"] if not result.get("stopped_early")
-                          else max(progress["total"], 1),
-                          t("play.done", lang, n=result["n"], seconds=seconds),
-                          "stopped" if result.get("stopped_early") else "done")
-    yield {"status": status, **render_measure(state, lang),
+    state = {"result": outcome["result"], "total": progress["total"],
+             "seconds": f"{time.perf_counter() - start:.1f}"}
+    yield {**render_measure(state, lang),
            "table": comparison(cfg.data, runs_dir, lang), "state": state}
 
 
@@ -934,8 +931,7 @@ def build(ctx: Context) -> None:
         return _as_outputs(render_classify(state, lang), CLASSIFY_OUTPUTS[1:-1])
 
     def relabel_measure(state, lang):
-        res = render_measure(state, lang)
-        return res["result"], res["confusion"]
+        return _as_outputs(render_measure(state, lang), MEASURE_OUTPUTS[:3])
 
     ctx.fn.update(play_classify=classify_cb, play_measure=measure_cb, play_generate=generate_cb,
                   play_add_run=add_run_cb, play_explain=explain_cb)
@@ -1000,7 +996,7 @@ def build(ctx: Context) -> None:
                           concurrency_id="play-measure")
         measure_stop.click(stop_measure, lang, measure_status, show_progress="hidden")
         ctx.on_lang.append((relabel_measure, [measure_state, lang],
-                            [measure_result, confusion]))
+                            [measure_status, measure_result, confusion]))
         add_btn.click(add_run_cb, [lang, run_pick, *data_inputs, *form], [run_msg, table],
                       concurrency_limit=1, concurrency_id="play-measure")
 

@@ -306,6 +306,9 @@ def test_measure_records_a_comparison_row(tiny_decoder, small_csv, tmp_path):
     assert len(play.comparison(str(small_csv), tmp_path)) == 1
     assert len(play.comparison(str(tmp_path / "other.csv"), tmp_path)) == 0
     assert CJK.search(" ".join(play.comparison(str(small_csv), tmp_path, "zh").columns))
+    zh = play.render_measure(final["state"], "zh")
+    assert CJK.search(msg(zh["status"])) and CJK.search(msg(zh["result"]))
+    assert "progress-done" in zh["status"]
     # a bad setting is a message
     bad = list(play.measure({**vals, "verbalizers": "neg bad"}, str(small_csv), "review",
                             "sentiment", runs_dir=tmp_path))
