@@ -869,8 +869,6 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "模板中 `{text}` 是输入文本，`{labels}` 是各标签的词（“a、b 或 c”），`{examples}` 是少样本示例"
               "（每条按“高级”中的示例模板书写）。"},
     "play.advanced": {"en": "Advanced prompt settings", "zh": "高级提示设置"},
-    "play.group.model": {"en": "**Model**", "zh": "**模型**"},
-    "play.group.prompt": {"en": "**Prompt**", "zh": "**提示**"},
     "play.encoder_note": {
         "en": "{name} is an encoder: it classifies by the embedding similarity between the text "
               "and each label's verbalizer words. The template, the few-shot examples and the "
@@ -990,7 +988,6 @@ TEXT: dict[str, dict[str, str]] = {
     "play.gen_stop": {"en": "Stop", "zh": "停止"},
     "play.output": {"en": "Output", "zh": "输出"},
     "play.output_compare": {"en": "Output of the compared model", "zh": "对比模型的输出"},
-    "play.output_of": {"en": "Output · {model}", "zh": "输出 · {model}"},
     "play.gen_encoder": {"en": "{name} is an encoder; generation needs a decoder (e.g. "
                                "smollm2-135m-instruct).",
                          "zh": "{name} 是编码器；生成需要解码器（例如 smollm2-135m-instruct）。"},
