@@ -122,7 +122,8 @@ def format_examples(examples: list[tuple[str, str]], example_template: str) -> s
     out = []
     for text, label in examples:
         text = text if len(text) <= EXAMPLE_CHARS else text[:EXAMPLE_CHARS].rstrip() + "…"
-        out.append(fill(example_template, text=text, label=label))
+        block = fill(example_template, text=text, label=label)
+        out.append(block if block.endswith(("\n", " ")) else block + "\n\n")
     return "".join(out)
 
 
@@ -708,9 +709,18 @@ class PromptClassifier:
         calibrated = np.zeros_like(raw)
         done = 0
         if self.model.kind == "encoder":
-            raw = softmax(self.model.label_scores_many(texts, self.setting.words))
-            calibrated = calibrate_fn(raw, self.prior([])) if self.config.calibrate else raw
-            done = len(texts)
+            prior = self.prior([]) if self.config.calibrate else None
+            for at in range(0, len(texts), 64):
+                if stop is not None and stop.is_set():
+                    break
+                chunk = softmax(self.model.label_scores_many(texts[at:at + 64],
+                                                             self.setting.words))
+                raw[at:at + len(chunk)] = chunk
+                calibrated[at:at + len(chunk)] = chunk if prior is None \
+                    else calibrate_fn(chunk, prior)
+                done = at + len(chunk)
+                if progress is not None:
+                    progress(done, len(texts))
         else:
             for i, text in enumerate(texts):
                 if stop is not None and stop.is_set():
@@ -798,7 +808,7 @@ def record_measurement(result: dict, config: PromptConfig | None = None, *,
                   "name": name or result.get("setting", "")})
     if config is not None:
         entry["config"] = config.to_dict()
-        entry["data"] = config.data
+        entry["data"] = config.data or entry.get("data", "")
     path = measurements_path(output_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
@@ -823,10 +833,35 @@ def load_measurements(output_dir: str | Path = "runs", data: str = "") -> list[d
 
 
 def _same_file(a: str, b: str) -> bool:
+    """The same path, or two files with the same content (an upload copied into the app's
+    folder and the original on disk); two different files that share a name are not."""
+    if not a or not b:
+        return False
     try:
-        return Path(a).resolve() == Path(b).resolve() or Path(a).name == Path(b).name
+        if Path(a).resolve() == Path(b).resolve():
+            return True
+        return _digest(str(Path(a).resolve())) == _digest(str(Path(b).resolve())) is not None
     except OSError:
         return a == b
+
+
+def _digest(path: str) -> str | None:
+    p = Path(path)
+    if not p.is_file():
+        return None
+    st = p.stat()
+    return _digest_of(path, st.st_size, st.st_mtime)
+
+
+@lru_cache(maxsize=64)
+def _digest_of(path: str, size: int, mtime: float) -> str:
+    import hashlib
+
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def comparison_table(entries: list[dict]) -> pd.DataFrame:
@@ -862,7 +897,8 @@ def measure_run(run_dir: str | Path, data: MeasureData, config: PromptConfig | N
     result = scores(rows["label"].astype(str).tolist(), pred, data.labels)
     result.update({"n": len(rows), "seconds": round(seconds, 3),
                    "seconds_per_example": round(seconds / max(1, len(rows)), 4),
-                   "setting": f"fine-tuned run {run_dir.name}", "run_dir": str(run_dir)})
+                   "setting": f"fine-tuned run {run_dir.name}", "run_dir": str(run_dir),
+                   "data": data.source})
     notes = []
     if missing:
         notes.append(f"the run never learned label(s) {', '.join(missing)}")

@@ -616,7 +616,6 @@ def add_run(run_dir: str | None, values: dict, data: str | None, text_column: st
         cfg = prompt_config(values, data, text_column, label_column, runs_dir)
         md = load_data(cfg)
         result = measure_run(run_dir, md, cfg)
-        result["data"] = md.source  # measure_run leaves it out; the table is per data file
         record_measurement(result, output_dir=runs_dir, kind="run", name=result["setting"])
     except ENGINE_ERRORS as e:
         return {"message": box("error", error_message(e), t("play.failed", lang))}

@@ -364,3 +364,44 @@ def test_domain_calibration_prior_is_the_mean_over_training_texts(lm):
     hand = np.mean([P.softmax(lm.label_scores(f"{t} :", clf.setting.words))
                     for t in POOL.text], axis=0)  # the pool has < 32 texts: all of them
     np.testing.assert_allclose(list(out["prior"].values()), hand, rtol=1e-5)
+
+
+def test_example_blocks_never_run_together():
+    out = P.format_examples([("a", "x"), ("b", "y")], "T: {text} L: {label}")
+    assert out == "T: a L: x\n\nT: b L: y\n\n"
+
+
+def test_same_file_by_path_or_content_not_by_name(tmp_path):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    one, two, copy = tmp_path / "a/train.csv", tmp_path / "b/train.csv", tmp_path / "copy.csv"
+    one.write_text("text,label\nx,1\n"), two.write_text("text,label\ny,0\n")
+    copy.write_text(one.read_text())
+    assert P._same_file(str(one), str(copy)) and P._same_file(str(one), str(one))
+    assert not P._same_file(str(one), str(two)) and not P._same_file("", str(one))
+
+
+def test_a_fine_tuned_run_measured_on_the_same_rows(small_csv, tiny_encoder, tmp_path):
+    from engine.config import RunConfig
+    from engine.runs import RunStore
+    from engine.training import train_run
+
+    runs = tmp_path / "runs"
+    cfg = PromptConfig(data=str(small_csv), text_column="review", label_column="sentiment",
+                       output_dir=str(runs))
+    data = P.measure_data(cfg)
+    results = []
+    for seed in (42, 7):  # the default split, then another one
+        rc = RunConfig(data=str(small_csv), backbone=str(tiny_encoder), strategy="head",
+                       max_steps=3, batch_size=8, max_length=32, seed=seed, output_dir=str(runs))
+        run = RunStore(runs).create(rc)
+        train_run(rc, run)
+        results.append(P.measure_run(run.path, data, cfg))
+    same, other = results
+    assert same["n"] == len(data.rows) == 8 and np.array(same["confusion"]).sum() == 8
+    assert same["note"] == "" and "another file or split" in other["note"]
+    assert same["data"] == str(small_csv)
+    P.record_measurement(same, output_dir=runs, kind="run", name=same["setting"])
+    assert [e["kind"] for e in P.load_measurements(runs, data=str(small_csv))] == ["run"]
+    assert [label for label, _ in P.finished_runs(runs)][0].endswith(")")
+    with pytest.raises(P.PromptError, match="no trained model"):
+        P.measure_run(RunStore(runs).create(RunConfig(data=str(small_csv))).path, data, cfg)
