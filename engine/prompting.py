@@ -35,6 +35,7 @@ from engine.data import DataError
 PLACEHOLDERS = ("text", "labels", "examples")
 EXAMPLE_CHARS = 400          # a few-shot example's text is cut to this many characters
 ENCODER_TEMPERATURE = 0.05   # cosine similarities -> probabilities (does not change the argmax)
+REUSE_MIN = 16               # shared prompt tokens worth reusing the kept key/value cache for
 DOMAIN_TEXTS = 32            # training texts whose mean prediction is the 'domain' prior
 
 
@@ -312,18 +313,26 @@ class DecoderLM:
                               ) -> np.ndarray:
         """log P(continuation | prompt), summed over its tokens, for each continuation.
 
-        One forward pass over the prompt (its key/value cache is kept), then one batched pass
-        over every multi-token continuation on that cache, however many labels there are."""
+        One forward pass over the prompt, then one batched pass over every multi-token
+        continuation on the prompt's key/value cache, however many labels there are. The
+        cache of the last prompt is kept: a prompt sharing a long prefix with it (the same
+        instruction and few-shot examples before a new input) only runs its new tokens."""
+        import copy
+
         import torch
 
         with self.lock, torch.inference_mode():
             dev = self.device
-            out = self.model(input_ids=torch.tensor([prompt_ids], device=dev), use_cache=True)
+            cache, start = self._reuse(prompt_ids)
+            out = self.model(input_ids=torch.tensor([prompt_ids[start:]], device=dev),
+                             cache=cache, use_cache=True)
+            cache = getattr(out, "cache", None) or out.past_key_values
+            self._kept = (list(prompt_ids), cache)
             first = torch.log_softmax(out.logits[0, -1].float(), -1)
             scores = np.array([float(first[c[0]]) for c in continuations])
             multi = [i for i, c in enumerate(continuations) if len(c) > 1]
             if multi:
-                cache = getattr(out, "cache", None) or out.past_key_values
+                cache = copy.deepcopy(cache)  # the kept one stays the prompt's
                 cache.batch_repeat_interleave(len(multi))
                 width = max(len(continuations[i]) - 1 for i in multi)
                 pad = self.tokenizer.pad_token_id or 0
@@ -337,6 +346,27 @@ class DecoderLM:
                     cont = continuations[i]
                     scores[i] += sum(float(logp[r, j - 1, cont[j]]) for j in range(1, len(cont)))
         return scores
+
+    def _reuse(self, prompt_ids: list[int]):
+        """(cache cropped to the prefix shared with the last prompt, its length), or (None, 0)
+        when less than REUSE_MIN tokens are shared. At least one token is always run."""
+        kept_ids, cache = getattr(self, "_kept", (None, None))
+        if not kept_ids or not getattr(cache, "is_croppable", True):
+            return None, 0
+        n = 0
+        limit = min(len(kept_ids), len(prompt_ids) - 1)
+        while n < limit and kept_ids[n] == prompt_ids[n]:
+            n += 1
+        if n < REUSE_MIN:
+            return None, 0
+        try:
+            extra = cache.get_seq_length() - n
+            if extra > 0:
+                cache.crop(-extra)  # transformers 5: a negative count of tokens to remove
+        except Exception:  # noqa: BLE001 - a cache type that cannot be cut: start afresh
+            self._kept = (None, None)
+            return None, 0
+        return cache, n
 
     def label_scores(self, filled: str, verbalizers: list[list[str]], use_chat: bool = True
                      ) -> np.ndarray:

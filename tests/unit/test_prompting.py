@@ -405,3 +405,23 @@ def test_a_fine_tuned_run_measured_on_the_same_rows(small_csv, tiny_encoder, tmp
     assert [label for label, _ in P.finished_runs(runs)][0].endswith(")")
     with pytest.raises(P.PromptError, match="no trained model"):
         P.measure_run(RunStore(runs).create(RunConfig(data=str(small_csv))).path, data, cfg)
+
+
+def test_prompts_sharing_a_prefix_reuse_the_cache_and_score_the_same(lm):
+    head = "instruction : pick one . example : good film -> pos . example : bad film -> neg . "
+    words = [["pos"], ["neg", "very negative"]]
+    texts = [head + f"input : {t} ->" for t in ("a fine day", "a lovely film", "the end")]
+    fresh = []
+    for text in texts:
+        lm._kept = (None, None)
+        fresh.append(lm.label_scores(text, words, use_chat=False))
+    lm._kept = (None, None)
+    reused = [lm.label_scores(text, words, use_chat=False) for text in texts]
+    ids = lm.prompt_ids(texts[2])
+    cache, start = lm._reuse(ids)  # the kept cache is the last prompt's: all but one token
+    assert start == len(ids) - 1 and cache.get_seq_length() == start
+    np.testing.assert_allclose(reused, fresh, rtol=1e-4, atol=1e-4)
+    shared = len(lm.prompt_ids(head)) - 2
+    lm._kept = (None, None)
+    lm.label_scores(texts[0], words, use_chat=False)
+    assert lm._reuse(lm.prompt_ids(texts[1]))[1] >= shared > P.REUSE_MIN
