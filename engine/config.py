@@ -358,7 +358,7 @@ class PromptConfig(ConfigBase):
                    "data")
     text_column: str = _f("", "Column with the text (empty: inferred).", "data")
     label_column: str = _f("", "Column with the label (empty: inferred).", "data")
-    limit: int = _f(200, "Measure on at most this many rows of the test split (the rows a "
+    limit: int = _f(100, "Measure on at most this many rows of the test split (the rows a "
                          "fine-tuning run with the same seed is tested on).", "data", minimum=1,
                     maximum=100000, step=10)
     # ---- model ------------------------------------------------------------------------------

@@ -44,7 +44,6 @@ METHODS = ["occlusion", "integrated-gradients"]
 MODES = ["classify", "generate"]
 TABLE_COLUMNS = {"name": "name", "kind": "kind", "accuracy": "accuracy", "macro_f1": "macro_f1",
                  "n": "n", "seconds_per_example": "seconds", "time": "time"}
-DEFAULT_LIMIT = 50          # rows a workshop measures before it gets bored (PromptConfig: 200)
 POLL_SECONDS = 0.4
 _DEFAULTS = PromptConfig()
 
@@ -823,7 +822,7 @@ def build(ctx: Context) -> None:
     with gr.Column(visible=True, elem_id="play-measure-section") as measure_col:
         tr.make(gr.Markdown, value=T("play.measure_title"), elem_classes=["section-title"])
         with gr.Row(equal_height=False):
-            comps["limit"] = field_widget(_field("limit"), tr, PLAY, value=DEFAULT_LIMIT,
+            comps["limit"] = field_widget(_field("limit"), tr, PLAY,
                                           scale=2, min_width=160)
             with gr.Column(scale=3, elem_classes=["play-actions"]):
                 with gr.Row():
