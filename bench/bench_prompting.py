@@ -14,8 +14,9 @@ Settings, all with the bundled SmolLM2-135M-Instruct scoring each label's verbal
 the preset prompt (plain completion, no chat template), same rows:
   zero-shot; zero-shot + contextual calibration (content-free "N/A", "", "[MASK]"); zero-shot +
   domain calibration (mean prediction over 32 training texts, labels unused);
-  4- and 8-shot with random examples (one draw per seed; --seeds) and with the examples most
-  similar to each input (MiniLM embeddings; deterministic, so one run);
+  4- and 8-shot with random examples (one draw per seed; --seeds), the same calibrated both
+  ways, and with the examples most similar to each input (MiniLM embeddings; deterministic, so
+  one run);
   encoder zero-shot: MiniLM embedding similarity to the verbalizer words (raw and domain-calibrated).
 
 Prints one markdown table per data set (accuracy, macro-F1 as mean +- std over seeds, seconds per
@@ -81,7 +82,7 @@ def main() -> int:
                     {"seed": seed, "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                      "seconds_per_example": r["seconds_per_example"],
                      "wall_seconds": round(time.perf_counter() - t0, 1)})
-                print(f"  {label:34} seed {seed}: accuracy {r['accuracy']:.3f}  macro-F1 "
+                print(f"  {label:42} seed {seed}: accuracy {r['accuracy']:.3f}  macro-F1 "
                       f"{r['macro_f1']:.3f}  {r['seconds_per_example']:.3f} s/example",
                       flush=True)
 
@@ -90,6 +91,10 @@ def main() -> int:
         run("zero-shot + domain calibration", calibrate=True, calibration="domain")
         for k in (4, 8):
             run(f"{k}-shot random", seeds=args.seeds, shots=k, shot_selection="random")
+            run(f"{k}-shot random + contextual calibration", seeds=args.seeds, shots=k,
+                shot_selection="random", calibrate=True, calibration="content-free")
+            run(f"{k}-shot random + domain calibration", seeds=args.seeds, shots=k,
+                shot_selection="random", calibrate=True, calibration="domain")
             run(f"{k}-shot similar", shots=k, shot_selection="similar")
         run("encoder zero-shot (MiniLM)", backbone="minilm-l6")
         run("encoder zero-shot + domain calibration", backbone="minilm-l6", calibrate=True,

@@ -17,7 +17,6 @@ engine zeroshot`` are views of it. Measurements are appended to
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 import time
