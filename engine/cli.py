@@ -15,7 +15,8 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
-from engine.config import PretrainConfig, PromptConfig, RunConfig, config_fields, default_of
+from engine.config import (HpoConfig, PretrainConfig, PromptConfig, RunConfig, config_fields,
+                           default_of)
 
 EXIT_BAD_INPUT = 2
 
@@ -89,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="The domain report only (vocabulary fit, base perplexity, "
                                        "verdict) for domain text and a backbone, as JSON.")
     add_config_flags(rp, PretrainConfig)
+
+    h = sub.add_parser("hpo", help="Hyper-parameter search with Optuna (every train flag is the "
+                       "base of each trial); last stdout line is JSON with best_value, "
+                       "best_params, n_trials and best_run_dir. Workers given the same "
+                       "--storage and --study-name share one study.")
+    add_config_flags(h, HpoConfig)
+    h.add_argument("--quiet", action="store_true", help="Do not print progress to stderr.")
 
     z = sub.add_parser("zeroshot", help="Zero- / few-shot classification with a prompt (decoder) "
                        "or embedding similarity (encoder), measured on the test split of "
@@ -165,6 +173,12 @@ def _echo(record: dict) -> None:
               f"{sizes}", file=sys.stderr, flush=True)
     elif kind == "message":
         print(record["text"], file=sys.stderr, flush=True)
+    elif kind == "trial":
+        value = record.get("value")
+        shown = f"{value:.4f}" if isinstance(value, (int, float)) else "-"
+        print(f"trial {record['number']} {record['state']}: {shown} (best so far: trial "
+              f"{record.get('best_number')}, {record.get('best_value')})", file=sys.stderr,
+              flush=True)
 
 
 def _run_here(config, run_fn, quiet: bool):
@@ -232,6 +246,21 @@ def cmd_report(args) -> int:
         raise ValueError("--data is required: the unlabelled domain text (.txt or a table).")
     report = domain_report(config, say=lambda text: print(text, file=sys.stderr, flush=True))
     print(json.dumps(report, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_hpo(args) -> int:
+    from engine.automl import hpo_run
+
+    config = config_from_args(args, HpoConfig)
+    if not config.data:
+        raise ValueError("--data is required: the labelled table to search on.")
+    run, metrics = _run_here(config, hpo_run, args.quiet)
+    keys = ("status", "study_name", "metric", "direction", "best_value", "best_params",
+            "best_number", "n_trials", "complete", "pruned", "failed", "best_run_dir",
+            "best_test", "seconds")
+    print(json.dumps({"run_dir": str(run.path), **{k: metrics.get(k) for k in keys}},
+                     ensure_ascii=False, default=str))
     return 0
 
 
@@ -356,7 +385,7 @@ def cmd_runs(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"train": cmd_train, "pretrain": cmd_pretrain, "report": cmd_report,
-               "zeroshot": cmd_zeroshot, "generate": cmd_generate, "explain": cmd_explain,
+               "hpo": cmd_hpo, "zeroshot": cmd_zeroshot, "generate": cmd_generate, "explain": cmd_explain,
                "predict": cmd_predict, "check": cmd_check,
                "backbones": cmd_backbones, "runs": cmd_runs}[args.command]
     from engine.backbones import BackboneError

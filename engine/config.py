@@ -341,6 +341,53 @@ class PretrainConfig(ConfigBase):
             raise ConfigError("kind must be 'pretrain' for a pre-training configuration.")
 
 
+# ---- hyper-parameter search -------------------------------------------------------------------
+PRUNERS = ["median", "hyperband", "none"]
+DIRECTIONS = ["auto", "maximize", "minimize"]
+
+
+@dataclass
+class HpoConfig(RunConfig):
+    """A hyper-parameter search (engine/automl.py): every RunConfig field is the base of each
+    trial (the data, task, backbone ... and the values the search space leaves alone), plus how
+    the search runs. The AutoML tab and ``python -m engine hpo`` are generated from it."""
+
+    kind: str = _f("hpo", "What the run folder holds.", "search", cli=False)
+    trials: int = _f(10, "Trials to run in this search (each trains one configuration).",
+                     "search", minimum=1, maximum=1000, step=1)
+    timeout_minutes: float = _f(0.0, "Stop starting new trials after this many minutes "
+                                     "(0 = no limit; the running trial finishes).", "search",
+                                minimum=0.0, step=5)
+    objective_metric: str = _f("", "Validation metric to optimise (empty: the task's main "
+                                   "metric, e.g. macro_f1).", "search")
+    direction: str = _f("auto", "maximize or minimize the metric ('auto': minimize a loss or "
+                                "perplexity, maximize anything else).", "search",
+                        choices=DIRECTIONS)
+    pruner: str = _f("median", "Stop weak trials early from their intermediate validation "
+                               "scores: 'median' (below the median of earlier trials at the "
+                               "same step), 'hyperband' or 'none'.", "search", choices=PRUNERS)
+    search_space: str = _f("", "JSON {setting: {\"type\": \"float\"|\"int\"|"
+                               "\"categorical\", \"low\", \"high\", \"log\", "
+                               "\"choices\"}} (empty: the default space around the Auto "
+                               "plan).", "search", advanced=True)
+    storage: str = _f("", "Optuna storage URL shared by every worker of the study (empty: "
+                          "sqlite:///<output-dir>/hpo.db; PostgreSQL: postgresql://...).",
+                      "search", advanced=True)
+    study_name: str = _f("", "Study to create or continue (empty: a new one named after the "
+                             "search's run folder).", "search", advanced=True)
+    keep_trial_models: bool = _f(False, "Keep every trial's model (default: only the best "
+                                        "trial's, to save disk).", "search", advanced=True)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.kind != "hpo":
+            raise ConfigError("kind must be 'hpo' for a search configuration.")
+
+    def base(self) -> RunConfig:
+        """The RunConfig part: what every trial starts from."""
+        return RunConfig(**{f.name: getattr(self, f.name) for f in fields(RunConfig)})
+
+
 # ---- zero- and few-shot prompting ----------------------------------------------------------
 PROMPT_PRESETS = ["general", "sentiment", "topic", "intent", "spam", "question-type"]
 SHOT_SELECTIONS = ["random", "balanced", "similar"]

@@ -120,6 +120,8 @@ class JobManager:
         train = self._train
         if run.kind == "pretrain":
             from engine.adaptive import pretrain_run as train
+        elif run.kind == "hpo":
+            from engine.automl import hpo_run as train
         elif train is None:
             from engine.training import train_run as train
         try:

@@ -86,9 +86,9 @@ class Run:
 
     def config(self):
         """The run's configuration: a RunConfig, or a PretrainConfig for a pre-training run."""
-        from engine.config import PretrainConfig, RunConfig
+        from engine.config import HpoConfig, PretrainConfig, RunConfig
 
-        cls = PretrainConfig if self.kind == "pretrain" else RunConfig
+        cls = {"pretrain": PretrainConfig, "hpo": HpoConfig}.get(self.kind, RunConfig)
         return cls.load(self.path / "config.json")
 
     def config_dict(self) -> dict:
@@ -197,6 +197,8 @@ class RunStore:
         what = f"{config.run_name or backbone}-{config.strategy}"
         if getattr(config, "kind", "") == "pretrain":
             what = "adapt-" + what
+        elif getattr(config, "kind", "") == "hpo":
+            what = "hpo-" + what
         base = safe_id(run_id or f"{stamp}-{what}")
         path = self.root / base
         n = 1

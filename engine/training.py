@@ -113,6 +113,11 @@ class EventsCallback(TrainerCallback):
                   and isinstance(v, (int, float))}
         self.run.append_event("eval", step=state.global_step, epoch=round(state.epoch or 0, 4),
                               **values)
+        # e.g. a hyper-parameter search's pruner (engine/automl.py): True stops this run
+        for hook in getattr(self.run, "eval_hooks", ()):
+            if hook(state.global_step, values):
+                self.stop_reason = self.stop_reason or "pruned"
+                control.should_training_stop = True
 
 
 def early_stopping(patience: int):
