@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import subprocess
 import sys
 import threading
 from dataclasses import fields
@@ -184,16 +185,23 @@ def _echo(record: dict) -> None:
 def _run_here(config, run_fn, quiet: bool):
     """Create the run folder and run ``run_fn(config, run, stop)`` in this process: progress
     on stderr, Ctrl-C / SIGTERM stop gracefully, a failure is recorded in the run folder."""
+    from engine import distributed
     from engine.jobs import human_error
     from engine.runs import RunStore
 
-    run = RunStore(config.output_dir).create(config)
+    if distributed.is_distributed():  # under torchrun / accelerate launch: one shared folder
+        distributed.setup()
+        run = distributed.shared_run(config)
+        quiet = quiet or not distributed.is_main()
+    else:
+        run = RunStore(config.output_dir).create(config)
     if not quiet:
         run.echo = _echo
         print(f"run folder: {run.path}", file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: graceful stop
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    distributed.watch_stop_file(run, stop)  # the job queue stops a launched run this way
     try:
         return run, run_fn(config, run, stop)
     except BaseException as exc:
@@ -208,8 +216,19 @@ def cmd_train(args) -> int:
     config = config_from_args(args)
     if not config.data:
         raise ValueError("--data is required: the labelled table to train on.")
+    from engine import distributed
+
+    if config.processes > 1 and not distributed.is_distributed():
+        # relaunch this very command under torchrun, one process per --processes
+        flags = config_to_args(distributed.absolute(config)) + (["--quiet"] if args.quiet
+                                                                 else [])
+        return subprocess.call(distributed.launch_command(flags, config.processes))
     preflight(config)
     run, metrics = _run_here(config, train_run, args.quiet)
+    from engine.distributed import is_main
+
+    if not is_main():
+        return 0  # rank 0 reports for every process
     out = {"run_dir": str(run.path), "task": config.task, "status": metrics["status"],
            "test": metrics["test"], "validation": metrics.get("validation", {}),
            "train_samples_per_second": metrics.get("train_samples_per_second"),

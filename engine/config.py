@@ -228,6 +228,10 @@ class RunConfig(ConfigBase):
                    advanced=True, minimum=0, step=1)
     device: str = _f("auto", "Where to train ('auto': the GPU when there is one).", "training",
                      advanced=True, choices=["auto", "cpu", "cuda", "mps"])
+    processes: int = _f(1, "Training processes. Above 1 the run is launched with torchrun "
+                           "(DDP through the Trainer): one process per GPU, or CPU processes "
+                           "talking through gloo. Text classification, not SetFit.", "training",
+                        advanced=True, minimum=1, maximum=64, step=1)
 
     # ---- bookkeeping ------------------------------------------------------------------------
     run_name: str = _f("", "A name for the run (empty: backbone-strategy-time).", "training")

@@ -122,6 +122,8 @@ class JobManager:
             from engine.adaptive import pretrain_run as train
         elif run.kind == "hpo":
             from engine.automl import hpo_run as train
+        elif getattr(run.config(), "processes", 1) > 1:
+            train = _launched
         elif train is None:
             from engine.training import train_run as train
         try:
@@ -132,3 +134,30 @@ class JobManager:
             (run.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
             run.set_status("failed", error=message)
             run.append_event("end", status="failed", error=message)
+
+
+def _launched(config, run: Run, stop: threading.Event) -> None:
+    """A multi-process run: torchrun as a subprocess on the run's folder (engine/distributed);
+    Stop reaches every process through the folder's STOP file."""
+    import time
+
+    from engine import distributed
+
+    run.set_status("running")
+    run.append_event("message", text=f"Launching {config.processes} training processes "
+                                     "(torchrun).")
+    proc = distributed.launch(config, run, config.processes)
+    asked = False
+    while proc.poll() is None:
+        if stop.is_set() and not asked:
+            distributed.request_stop(run)
+            asked = True
+        time.sleep(0.5)
+    if proc.returncode != 0 and run.status not in ("completed", "stopped", "failed"):
+        log_file = run.path / "distributed.log"
+        tail = log_file.read_text(encoding="utf-8", errors="replace")[-800:] \
+            if log_file.exists() else ""
+        message = (f"The distributed training exited with status {proc.returncode}. "
+                   f"Last lines of distributed.log: {tail.strip()[-400:]}")
+        run.set_status("failed", error=message)
+        run.append_event("end", status="failed", error=message)

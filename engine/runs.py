@@ -59,6 +59,7 @@ def safe_id(text: str) -> str:
 class Run:
     path: Path
     echo: Callable[[dict], None] | None = None  # e.g. the CLI prints progress to stderr
+    writer: bool = True  # False on the non-zero ranks of a distributed run: rank 0 writes
 
     @property
     def id(self) -> str:
@@ -101,6 +102,8 @@ class Run:
         return read_json(self.path / "metrics.json", {}) or {}
 
     def write_metrics(self, metrics: dict) -> None:
+        if not self.writer:
+            return
         write_json_atomic(self.path / "metrics.json", metrics)
 
     # ---- status --------------------------------------------------------------------------
@@ -112,6 +115,8 @@ class Run:
         return self.status_info().get("status", "unknown")
 
     def set_status(self, status: str, **extra: Any) -> None:
+        if not self.writer:
+            return
         info = {**self.status_info(), "status": status, "updated": time.time(), **extra}
         if status == "running":
             info["pid"] = os.getpid()
@@ -123,6 +128,8 @@ class Run:
     # ---- events --------------------------------------------------------------------------
     def append_event(self, event: str, **values: Any) -> dict:
         record = {"event": event, "time": round(time.time(), 3), **values}
+        if not self.writer:
+            return record
         line = json.dumps(record, ensure_ascii=False, default=str)
         with open(self.path / "events.jsonl", "a", encoding="utf-8") as fh:
             fh.write(line + "\n")

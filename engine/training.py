@@ -20,6 +20,7 @@ from engine import regularization
 from engine.backbones import family_of, resolve_backbone
 from engine.config import ConfigError, RunConfig
 from engine.data import prepare_data
+from engine.distributed import is_distributed
 from engine.runs import Run, write_json_atomic
 from engine.strategies import (STRATEGIES, apply_strategy, default_learning_rate, padding_side,
                                parameter_counts, save_model, strategy_callbacks, support)
@@ -83,6 +84,8 @@ class EventsCallback(TrainerCallback):
         elif self.time_budget and time.time() - self.start > self.time_budget \
                 and not self.stop_reason:
             self.stop_reason = f"time budget of {self.time_budget:.0f} s spent"
+        if is_distributed() and _any_rank(bool(self.stop_reason)) and not self.stop_reason:
+            self.stop_reason = "stopped by another process"  # every rank stops at this step
         if self.stop_reason:
             self.run.append_event("message", text=f"Stopping: {self.stop_reason}; evaluating and "
                                                    "keeping the best checkpoint.")
@@ -118,6 +121,19 @@ class EventsCallback(TrainerCallback):
             if hook(state.global_step, values):
                 self.stop_reason = self.stop_reason or "pruned"
                 control.should_training_stop = True
+
+
+def _any_rank(flag: bool) -> bool:
+    """True when ``flag`` is set on any process of a distributed run (a collective: every
+    rank calls it at the same step, so they all stop together)."""
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return flag
+    t = torch.tensor([1 if flag else 0])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 
 def early_stopping(patience: int):
@@ -249,10 +265,14 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     started = time.time()
     set_seed(config.seed)
     if config.task != "classification":
+        if not run.writer or is_distributed():
+            raise ConfigError("Distributed (multi-process) training supports text "
+                              "classification; train other tasks in one process.")
         return _train_task(config, run, stop_event)
 
     spec = data_spec(config)
-    write_json_atomic(run.path / "data.json", spec.to_dict())
+    if run.writer:
+        write_json_atomic(run.path / "data.json", spec.to_dict())
     for w in spec.warnings:
         run.append_event("message", text=f"Data warning: {w}", level="warning")
     if config.strategy == "auto":
@@ -260,14 +280,18 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
         config, plan = plan_run(config, spec)
         # config.json holds what actually trains (predict reads max_length from it); the form
         # the run was started from is kept in plan.json
-        write_json_atomic(run.path / "plan.json", {**plan.to_dict(),
-                                                   "requested": requested.to_dict()})
-        config.save(run.path / "config.json")
+        if run.writer:
+            write_json_atomic(run.path / "plan.json", {**plan.to_dict(),
+                                                       "requested": requested.to_dict()})
+            config.save(run.path / "config.json")
         run.append_event("message", text=plan.summary(), plan=plan.to_dict())
         for note in plan.notes:
             run.append_event("message", text=note, level="warning")
     check_support(config)
     if STRATEGIES[config.strategy].trainer == "fewshot":
+        if is_distributed():
+            raise ConfigError("SetFit trains in one process; pick another strategy for "
+                              "distributed training.")
         from engine.fewshot import train_setfit
 
         return train_setfit(config, run, spec, stop_event)
@@ -291,7 +315,8 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
                      max_steps=total_steps, train_rows=len(train_ds), validation_rows=len(val_ds),
                      test_rows=len(test_ds), labels=spec.labels)
     callbacks = [EventsCallback(run, stop_event, config.time_budget_seconds,
-                                config.batch_size * args.gradient_accumulation_steps)]
+                                config.batch_size * args.gradient_accumulation_steps
+                                * args.world_size)]
     if config.early_stopping_patience:
         callbacks.append(early_stopping(config.early_stopping_patience))
     callbacks += strategy_callbacks(model)
@@ -305,7 +330,7 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     trainer.remove_callback(PrinterCallback)  # progress goes to events.jsonl instead
     result = trainer.train()
     events_cb = callbacks[0]
-    samples_seen = trainer.state.global_step * config.batch_size
+    samples_seen = trainer.state.global_step * config.batch_size * args.world_size
     train_seconds = max(1e-9, result.metrics.get("train_runtime", 0) - events_cb.eval_seconds)
 
     # final reports, with the best checkpoint loaded
@@ -314,8 +339,9 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     test = _evaluate(trainer, test_ds, spec.test, spec.labels)
     test_seconds = time.time() - test_t0
 
-    _save_model(trainer, tokenizer, run, spec)
-    shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
+    if run.writer:
+        _save_model(trainer, tokenizer, run, spec)
+        shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
     stopped = bool(events_cb.stop_reason)
     metrics = {
         "status": "stopped" if stop_event.is_set() else "completed",
@@ -331,6 +357,7 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
         "global_step": trainer.state.global_step, "max_steps": total_steps,
         "best_checkpoint_metric": trainer.state.best_metric,
         "parameters": counts, "device": dev["label"], "learning_rate": lr,
+        "processes": args.world_size,
         "labels": spec.labels, "early_stopped": (not stopped and trainer.state.global_step
                                                   < total_steps),
         "regularization": _regularization_summary(config, reg, dropout, augment_info, trainer),
