@@ -10,6 +10,7 @@
 #   make bench-tasks  every task on shared data: before vs after fine-tuning (~20 min)
 #   make bench-adaptive  task-adaptive pre-training: few-shot / low-data with vs without (~15 min)
 #   make bench-prompting zero-/few-shot prompting: calibration, random vs similar shots (~40 min)
+#   make bench-hpo    Optuna search vs the default configuration, same step budget (~15 min)
 #   make clean        remove runs/ and caches (keeps .venv)
 
 SHELL := /bin/bash
@@ -35,11 +36,11 @@ STAMP_DEV := $(VENV)/.installed-dev-$(call hash_of,$(REQ_DEV))
 TEST_ENV := GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: help install install-dev run test test-unit bench bench-strategies bench-tasks bench-adaptive bench-prompting clean \
+.PHONY: help install install-dev run test test-unit bench bench-strategies bench-tasks bench-adaptive bench-prompting bench-hpo clean \
         check-chromium
 
 help:
-	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -102,3 +103,7 @@ bench-adaptive: install
 bench-prompting: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
 	  $(PY) bench/bench_prompting.py $(BENCH_ARGS)
+
+bench-hpo: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+	  $(PY) bench/bench_hpo.py $(BENCH_ARGS)

@@ -95,7 +95,8 @@ def parse_space(text: str | dict) -> dict[str, dict]:
 
 def default_space(config: RunConfig, spec=None) -> tuple[dict[str, dict], dict[str, Any]]:
     """(space, the Auto plan's values): ranges around what the planner would pick, and the
-    strategy as a categorical (the planned one, LoRA, and full fine-tuning for encoders)."""
+    strategy as a categorical (the planned one, LoRA, and full fine-tuning for encoders).
+    Epochs are searched unless the base fixes max_steps (then every trial gets that many)."""
     from engine.backbones import family_of
     from engine.training import data_spec, plan_run
 
@@ -129,10 +130,7 @@ def default_space(config: RunConfig, spec=None) -> tuple[dict[str, dict], dict[s
         "lora_alpha": {"type": "categorical", "choices": [8, 16, 32, 64]},
         "lora_dropout": {"type": "float", "low": 0.0, "high": 0.2, "log": False},
     }
-    if planned.max_steps:
-        space["max_steps"] = {"type": "int", "low": max(1, planned.max_steps // 2),
-                              "high": planned.max_steps * 2, "log": False}
-    else:
+    if not planned.max_steps:  # a fixed --max-steps is the user's budget per trial: kept
         e = float(planned.epochs or 3)
         space["epochs"] = {"type": "float", "low": max(0.5, e / 2), "high": min(100.0, e * 2),
                            "log": False}
