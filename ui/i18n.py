@@ -409,6 +409,10 @@ TEXT: dict[str, dict[str, str]] = {
     "seed.help": {"zh": "用于数据划分、分类头初始化和数据顺序的随机种子。"},
     "device": {"en": "Device", "zh": "设备"},
     "device.help": {"zh": "在哪里训练（“auto”：有 GPU 时使用 GPU）。"},
+    "processes": {"en": "Training processes", "zh": "训练进程数"},
+    "processes.help": {"zh": "训练进程数。大于 1 时用 torchrun 启动（通过 Trainer 的 DDP）：每块 "
+                             "GPU 一个进程，或多个通过 gloo 通信的 CPU 进程。仅限文本分类，不含 "
+                             "SetFit。"},
     "run_name": {"en": "Run name (optional)", "zh": "运行名称（可选）"},
     "run_name.help": {"zh": "给这次运行起个名字（留空：基础模型-策略-时间）。"},
     "output_dir": {"en": "Runs folder", "zh": "运行目录"},
