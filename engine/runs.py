@@ -171,11 +171,13 @@ class Run:
         main_value = test.get(main)
         if cfg.get("kind") == "pretrain":
             task, main, main_value = "pretrain", "perplexity", m.get("perplexity_after")
+        elif cfg.get("kind") == "hpo":  # a search: its best trial's validation score
+            task, main, main_value = "hpo", m.get("metric", main), m.get("best_value")
         return {
             "id": self.id,
             "name": cfg.get("run_name") or self.id,
             "status": st.get("status", "unknown"),
-            "task": "pretrain" if cfg.get("kind") == "pretrain" else cfg.get("task", ""),
+            "task": task if cfg.get("kind") in ("pretrain", "hpo") else cfg.get("task", ""),
             "kind": cfg.get("kind", "train") or "train",
             "backbone": cfg.get("backbone", ""),
             "strategy": cfg.get("strategy", ""),

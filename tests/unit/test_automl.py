@@ -83,6 +83,8 @@ def test_search_runs_trials_promotes_the_best_and_continues(small_csv, tiny_enco
     assert all(Run(p).events("eval") for p in trials)       # every trial's curves stay
     assert [e["number"] for e in run.events("trial")] == [0, 1, 2]
     assert run.status == "completed" and Run(run.path).kind == "hpo"
+    summary = run.summary()
+    assert summary["task"] == "hpo" and summary["main_value"] == metrics["best_value"]
     table = A.trials_table(A.load_study(A.storage_url(cfg), "s1"))
     assert list(table.trial) == [0, 1, 2] and "learning_rate" in table.columns
     assert "history" in A.figures(A.load_study(A.storage_url(cfg), "s1"))
