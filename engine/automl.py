@@ -20,6 +20,7 @@ import math
 import shutil
 import threading
 import time
+import warnings
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from engine.runs import Run, RunStore, write_json_atomic
 LORA_PARAMS = ("lora_r", "lora_alpha", "lora_dropout")
 MINIMIZED = ("loss", "perplexity", "hamming_loss")
 TYPES = ("float", "int", "categorical")
+HEARTBEAT_SECONDS = 30   # a running trial's worker writes a heartbeat this often
+GRACE_SECONDS = 120      # ... and is presumed dead (trial failed) after this long without one
 
 
 class SearchError(ValueError):
@@ -173,7 +176,13 @@ def _storage(url: str):
         # several workers share one file: wait for the lock instead of failing at once
         kwargs = {"connect_args": {"timeout": 60}}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        # heartbeats: a trial whose worker died (server killed mid-search) is marked failed
+        # by the next worker that opens the study, instead of staying "running" forever
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
+                                              heartbeat_interval=HEARTBEAT_SECONDS,
+                                              grace_period=GRACE_SECONDS)
     except Exception as e:  # noqa: BLE001 - a bad URL, a missing driver, an unreachable host
         raise SearchError(f"Cannot open the study storage {url!r}: {e}") from None
 
@@ -263,6 +272,9 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
         space, first = default_space(base)
     name = config.study_name or run.id
     study = open_study(config, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     if study.direction.name.lower() != direction:
         raise SearchError(f"The study {name!r} {study.direction.name.lower()}s; this search "
                           f"asks to {direction} {metric}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -171,3 +172,19 @@ def test_two_workers_share_one_sqlite_study(small_csv, tiny_encoder, tmp_path):
     # each worker saw the study's trials: the one that finished last reports the global best
     assert max(o["best_value"] for o in outs) == pytest.approx(best)
     assert max(o["n_trials"] for o in outs) == 4
+
+
+def test_a_trial_whose_worker_died_is_failed_when_the_study_continues(
+        small_csv, tiny_encoder, tmp_path, monkeypatch):
+    monkeypatch.setattr(A, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(A, "GRACE_SECONDS", 1)
+    space = json.dumps({"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2}})
+    cfg = _config(small_csv, tiny_encoder, tmp_path, search_space=space, study_name="crash",
+                  trials=1, max_steps=2)
+    study = A.open_study(cfg, "crash")
+    orphan = study.ask()                       # a worker starts a trial, then is killed
+    study._storage.record_heartbeat(orphan._trial_id)
+    time.sleep(2.5)
+    metrics = A.hpo_run(cfg, RunStore(cfg.output_dir).create(cfg))
+    states = {t.number: t.state.name for t in A.load_study(A.storage_url(cfg), "crash").trials}
+    assert states[0] == "FAIL" and states[1] == "COMPLETE" and metrics["failed"] == 1
