@@ -1,5 +1,5 @@
-"""The studio: a header and six tabs (Data, Adapt, Train, Evaluate, Playground, Runs), one module
-each."""
+"""The studio: a header and seven tabs (Data, Adapt, Train, AutoML, Evaluate, Playground, Runs),
+one module each."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +9,8 @@ import gradio as gr
 from engine.jobs import JobManager
 from engine.runs import RunStore
 
-from ui import adapt_tab, data_tab, evaluate_tab, playground_tab, runs_tab, train_tab
+from ui import (adapt_tab, automl_tab, data_tab, evaluate_tab, playground_tab, runs_tab,
+                train_tab)
 from ui.common import Context
 from ui.i18n import LANG_CHOICES, T, Translator, t
 
@@ -77,6 +78,9 @@ def build_app(runs_dir: str | Path = "runs", lang: str = "en",
             with tr.make(gr.Tab, label=T("tab.train"), id="train", elem_id="tab-train") as tab:
                 ctx.c["train_tab"] = tab
                 train_tab.build(ctx)
+            with tr.make(gr.Tab, label=T("tab.automl"), id="automl", elem_id="tab-automl") as tab:
+                ctx.c["automl_tab"] = tab
+                automl_tab.build(ctx)
             with tr.make(gr.Tab, label=T("tab.evaluate"), id="evaluate",
                          elem_id="tab-evaluate") as tab:
                 ctx.c["eval_tab"] = tab

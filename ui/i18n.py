@@ -6,6 +6,7 @@ back to the field's metadata ``help``, so a new knob is explained in English wit
 this file (add its ``zh`` here). PretrainConfig fields (the Adapt tab) do the same under
 ``pretrain.<name>``; a label missing there is the RunConfig field's label of the same name.
 PromptConfig fields (the Playground tab) use ``prompt.<name>`` and ``prompt.<name>.help``.
+HpoConfig's search fields (the AutoML tab) use ``hpo.<name>`` and ``hpo.<name>.help``.
 Backbone and strategy descriptions fall back to the engine's.
 """
 from __future__ import annotations
@@ -1084,11 +1085,178 @@ TEXT: dict[str, dict[str, str]] = {
     "prompt.seed.help": {"zh": "用于数据划分和示例抽取的随机种子。"},
     "prompt.output_dir": {"en": "Runs folder", "zh": "运行目录"},
     "prompt.output_dir.help": {"zh": "运行目录；测量记录保存在 <目录>/playground/measurements.jsonl。"},
+
+    # ---- AutoML tab (hyper-parameter search with Optuna) ----------------------------------
+    "tab.automl": {"en": "2b · AutoML", "zh": "2b · 自动调参"},
+    "automl.intro": {
+        "en": "**Let the studio tune the training settings.** Every trial trains the Data and "
+              "Train tabs' configuration with a few settings changed; Optuna picks the next "
+              "values from the results so far and stops weak trials early. The best trial is "
+              "saved as a normal run you can evaluate.",
+        "zh": "**让工作室替你调训练参数。** 每次试验都用“数据”和“训练”页的配置训练，只改动其中几个设置；"
+              "Optuna 根据已有结果选择下一组取值，并提前停止表现差的试验。最佳试验会保存为普通运行，可以直接评估。"},
+    "automl.need_data": {"en": "Choose a labelled table in the Data tab first.",
+                         "zh": "请先在“数据”页选择一个标注表格。"},
+    "automl.base": {"en": "Every trial starts from:", "zh": "每次试验的基础配置："},
+    "automl.base.columns": {"en": "text <code>{text}</code>, label <code>{label}</code>",
+                            "zh": "文本列 <code>{text}</code>，标签列 <code>{label}</code>"},
+    "automl.base.steps": {"en": "at most {steps} steps", "zh": "最多 {steps} 步"},
+    "automl.base.epochs": {"en": "{epochs} epochs", "zh": "{epochs} 轮"},
+    "automl.base.rows": {"en": "at most {rows} rows", "zh": "最多 {rows} 行"},
+    "automl.base.all_rows": {"en": "all rows", "zh": "全部行"},
+    "automl.advanced": {"en": "Advanced search settings", "zh": "高级搜索设置"},
+    "automl.space_title": {"en": "#### Search space", "zh": "#### 搜索空间"},
+    "automl.space_hint": {
+        "en": "One row per setting: **float** or **int** between low and high (log scale: "
+              "sampled evenly in powers of ten), or **categorical** from the comma-separated "
+              "choices. Untick *include* to keep the Train tab's value. LoRA settings are "
+              "sampled for LoRA trials only.",
+        "zh": "每行一个设置：**float**（小数）或 **int**（整数）在下限与上限之间取值（对数刻度：按数量级均匀采样），"
+              "或 **categorical**（类别）从逗号分隔的可选值中选择。取消勾选“参与搜索”则沿用训练页的值。"
+              "LoRA 相关设置只在 LoRA 试验中采样。"},
+    "automl.space": {"en": "Search space", "zh": "搜索空间"},
+    "automl.col.setting": {"en": "setting", "zh": "设置"},
+    "automl.col.type": {"en": "type", "zh": "类型"},
+    "automl.col.low": {"en": "low", "zh": "下限"},
+    "automl.col.high": {"en": "high", "zh": "上限"},
+    "automl.col.log": {"en": "log scale", "zh": "对数刻度"},
+    "automl.col.choices": {"en": "choices", "zh": "可选值"},
+    "automl.col.include": {"en": "include", "zh": "参与搜索"},
+    "automl.col.trial": {"en": "trial", "zh": "试验"},
+    "automl.col.state": {"en": "state", "zh": "状态"},
+    "automl.col.value": {"en": "validation {metric}", "zh": "验证集 {metric}"},
+    "automl.col.value_plain": {"en": "value", "zh": "取值"},
+    "automl.col.seconds": {"en": "seconds", "zh": "秒"},
+    "automl.suggest": {"en": "Suggest from the Auto plan", "zh": "根据自动方案生成"},
+    "automl.cannot_suggest": {"en": "No suggestion:", "zh": "无法生成搜索空间："},
+    "automl.duplicate": {"en": "{name} appears twice in the search space.",
+                         "zh": "{name} 在搜索空间中出现了两次。"},
+    "automl.first": {"en": "<strong>Trial 0 trains the Auto plan</strong> (the search starts "
+                           "from the default):",
+                     "zh": "<strong>第 0 次试验训练自动方案</strong>（搜索从默认配置开始）："},
+    "automl.start": {"en": "Start search", "zh": "开始搜索"},
+    "automl.stop": {"en": "Stop after this trial", "zh": "本次试验后停止"},
+    "automl.started": {"en": "Search {id} started.", "zh": "搜索 {id} 已开始。"},
+    "automl.queued": {"en": "Search {id} queued (position {position}).",
+                      "zh": "搜索 {id} 已排队（第 {position} 位）。"},
+    "automl.origin.plan": {"en": "Trial 0 trains the Auto plan.",
+                           "zh": "第 0 次试验训练自动方案。"},
+    "automl.origin.custom": {"en": "Edited search space: Optuna samples every trial.",
+                             "zh": "搜索空间已修改：每次试验都由 Optuna 采样。"},
+    "automl.stopping": {"en": "Stopping after the current trial: it finishes and counts, then "
+                              "no new trial starts.",
+                        "zh": "将在当前试验结束后停止：当前试验会跑完并计入结果，之后不再开始新的试验。"},
+    "automl.stopped_queued": {"en": "The search was still queued: it will not start.",
+                              "zh": "该搜索仍在排队：不会再开始。"},
+    "automl.not_active": {"en": "This search is not running any more.",
+                          "zh": "这个搜索已经不在运行了。"},
+    "automl.no_search": {"en": "No search yet: set the budget, check the search space and press "
+                               "Start search.",
+                         "zh": "还没有搜索：设置预算、检查搜索空间，然后点击“开始搜索”。"},
+    "automl.status.queued": {"en": "Queued (position {position}).",
+                             "zh": "排队中（第 {position} 位）。"},
+    "automl.status.preparing": {"en": "Preparing the search…", "zh": "正在准备搜索…"},
+    "automl.status.trial": {"en": "trial {k} of {n}", "zh": "第 {k} / {n} 次试验"},
+    "automl.status.step": {"en": "step {step}/{total}", "zh": "第 {step}/{total} 步"},
+    "automl.status.stopping": {"en": "stopping after this trial", "zh": "本次试验后停止"},
+    "automl.status.elapsed": {"en": "elapsed {time}", "zh": "已用时 {time}"},
+    "automl.status.budget": {"en": "time budget {minutes} min",
+                             "zh": "时间预算 {minutes} 分钟"},
+    "automl.status.done": {"en": "{n} trials: {complete} complete, {pruned} pruned, "
+                                 "{failed} failed",
+                           "zh": "共 {n} 次试验：{complete} 次完成，{pruned} 次被剪枝，{failed} 次失败"},
+    "automl.status.took": {"en": "took {time}", "zh": "用时 {time}"},
+    "automl.status.best": {"en": "Best so far: validation {metric} {value} (trial {number})",
+                           "zh": "目前最佳：验证集 {metric} {value}（第 {number} 次试验）"},
+    "automl.dir.maximize": {"en": "maximize {metric}", "zh": "最大化 {metric}"},
+    "automl.dir.minimize": {"en": "minimize {metric}", "zh": "最小化 {metric}"},
+    "automl.interrupted": {
+        "en": "The server stopped during this search. Its finished trials are kept in the "
+              "study {study}: enter that study name under Advanced search settings and start "
+              "again to continue it.",
+        "zh": "搜索进行中服务器停止了。已完成的试验保存在研究 {study} 中：在“高级搜索设置”里填入该研究名称，"
+              "再次开始即可继续。"},
+    "automl.state.complete": {"en": "complete", "zh": "完成"},
+    "automl.state.pruned": {"en": "pruned", "zh": "已剪枝"},
+    "automl.state.fail": {"en": "failed", "zh": "失败"},
+    "automl.state.running": {"en": "running", "zh": "运行中"},
+    "automl.state.waiting": {"en": "waiting", "zh": "等待中"},
+    "automl.state.interrupted": {"en": "interrupted", "zh": "已中断"},
+    "automl.table": {"en": "Trials", "zh": "试验列表"},
+    "automl.charts_title": {"en": "#### How the search went", "zh": "#### 搜索过程"},
+    "automl.fig.history": {"en": "Optimization history", "zh": "优化历史"},
+    "automl.fig.best": {"en": "best so far", "zh": "目前最佳"},
+    "automl.fig.infeasible": {"en": "infeasible", "zh": "不可行"},
+    "automl.fig.parallel": {"en": "Settings of every trial (parallel coordinates)",
+                            "zh": "各试验的设置（平行坐标图）"},
+    "automl.fig.importances": {"en": "Which settings mattered (importances)",
+                               "zh": "哪些设置影响最大（重要性）"},
+    "automl.fig.importance": {"en": "importance", "zh": "重要性"},
+    "automl.fig.wait_history": {"en": "The optimization history appears after the first "
+                                      "finished trial.",
+                                "zh": "第一次试验完成后，这里会显示优化历史。"},
+    "automl.fig.wait_two": {"en": "Appears after two finished trials.",
+                            "zh": "两次试验完成后显示。"},
+    "automl.fig.no_importances": {"en": "Importances need finished trials whose settings "
+                                        "differ.",
+                                  "zh": "计算重要性需要设置各不相同的已完成试验。"},
+    "automl.pick": {"en": "Trial curves", "zh": "试验曲线"},
+    "automl.pick.help": {"en": "Loss and validation scores of one trial.",
+                         "zh": "某一次试验的损失和验证集得分。"},
+    "automl.pick.item": {"en": "Trial {number} · {state} · {value}",
+                         "zh": "第 {number} 次试验 · {state} · {value}"},
+    "automl.curves_wait": {"en": "Pick a trial to see its training curves.",
+                           "zh": "选择一次试验以查看其训练曲线。"},
+    "automl.best": {"en": "Best: trial {number} · validation {metric} {value}",
+                    "zh": "最佳：第 {number} 次试验 · 验证集 {metric} {value}"},
+    "automl.best_params": {"en": "Settings: {params}", "zh": "设置：{params}"},
+    "automl.best_test": {"en": "Test: {scores}", "zh": "测试集：{scores}"},
+    "automl.best_saved": {"en": "Saved as the run {id} (with its model; listed in Runs).",
+                          "zh": "已保存为运行 {id}（包含模型；可在“运行记录”中找到）。"},
+    "automl.no_complete": {"en": "No trial completed, so there is no best run.",
+                           "zh": "没有完成的试验，因此没有最佳运行。"},
+    "automl.open_best": {"en": "Open the best run in Evaluate", "zh": "在评估页打开最佳运行"},
+    "automl.no_best": {"en": "There is no best run with a model yet.",
+                       "zh": "还没有带模型的最佳运行。"},
+
+    # ---- HpoConfig search fields: label "hpo.<name>", help "hpo.<name>.help" (English from
+    # the engine's metadata) -----------------------------------------------------------------
+    "hpo.kind": {"en": "Run kind", "zh": "运行类型"},
+    "hpo.kind.help": {"zh": "运行文件夹里保存的内容。"},
+    "hpo.trials": {"en": "Trials", "zh": "试验次数"},
+    "hpo.trials.help": {"zh": "本次搜索要运行的试验数（每次试验训练一组配置）。"},
+    "hpo.timeout_minutes": {"en": "Time budget (minutes)", "zh": "时间预算（分钟）"},
+    "hpo.timeout_minutes.help": {"zh": "超过这么多分钟后不再开始新的试验（0 = 不限；正在运行的试验会跑完）。"},
+    "hpo.objective_metric": {"en": "Objective metric", "zh": "优化目标指标"},
+    "hpo.objective_metric.help": {"zh": "要优化的验证集指标（留空：任务的主指标，例如 macro_f1）。"},
+    "hpo.direction": {"en": "Direction", "zh": "优化方向"},
+    "hpo.direction.help": {"zh": "最大化还是最小化该指标（“auto”：损失或困惑度取最小，其余取最大）。"},
+    "hpo.direction.choice.auto": {"en": "auto", "zh": "自动"},
+    "hpo.direction.choice.maximize": {"en": "maximize", "zh": "最大化"},
+    "hpo.direction.choice.minimize": {"en": "minimize", "zh": "最小化"},
+    "hpo.pruner": {"en": "Pruner", "zh": "剪枝策略"},
+    "hpo.pruner.help": {"zh": "根据中间验证得分提前停止较弱的试验：“median”（低于之前试验在同一步的中位数）、"
+                              "“hyperband” 或 “none”。"},
+    "hpo.pruner.choice.median": {"en": "median", "zh": "中位数"},
+    "hpo.pruner.choice.hyperband": {"en": "Hyperband", "zh": "Hyperband（逐级淘汰）"},
+    "hpo.pruner.choice.none": {"en": "none (every trial trains fully)",
+                               "zh": "不剪枝（每次试验完整训练）"},
+    "hpo.search_space": {"en": "Search space (JSON)", "zh": "搜索空间（JSON）"},
+    "hpo.search_space.help": {"zh": "JSON {设置: {\"type\": \"float\"|\"int\"|\"categorical\", "
+                                    "\"low\", \"high\", \"log\", \"choices\"}}（留空：围绕自动方案的默认搜索空间）。"},
+    "hpo.storage": {"en": "Study storage", "zh": "研究存储"},
+    "hpo.storage.help": {"zh": "所有工作进程共享的 Optuna 存储地址（留空：sqlite:///<输出目录>/hpo.db；"
+                               "PostgreSQL：postgresql://...）。"},
+    "hpo.study_name": {"en": "Study name", "zh": "研究名称"},
+    "hpo.study_name.help": {"zh": "要创建或继续的研究（留空：以本次搜索的运行文件夹命名的新研究）。"},
+    "hpo.keep_trial_models": {"en": "Keep every trial's model", "zh": "保留每次试验的模型"},
+    "hpo.keep_trial_models.help": {"zh": "保留每次试验的模型（默认：只保留最佳试验的模型，以节省磁盘空间）。"},
 }
 
 
 PRETRAIN_PREFIX = "pretrain."
 PROMPT_PREFIX = "prompt."  # PromptConfig fields (the Playground tab)
+HPO_PREFIX = "hpo."  # HpoConfig search fields (the AutoML tab)
 
 
 def _engine_fallback(key: str) -> str | None:
@@ -1111,6 +1279,16 @@ def _engine_fallback(key: str) -> str | None:
             f = PromptConfig.__dataclass_fields__.get(name[:-5])
             return f.metadata.get("help") if f is not None else None
         if name in PromptConfig.__dataclass_fields__:  # a new field without a label yet
+            return name.replace("_", " ").capitalize()
+        return None
+    if key.startswith(HPO_PREFIX):
+        from engine.config import HpoConfig
+
+        name = key[len(HPO_PREFIX):]
+        if name.endswith(".help"):
+            f = HpoConfig.__dataclass_fields__.get(name[:-5])
+            return f.metadata.get("help") if f is not None else None
+        if name in HpoConfig.__dataclass_fields__:  # a new field without a label yet
             return name.replace("_", " ").capitalize()
         return None
     if key.endswith(".help"):
