@@ -691,7 +691,9 @@ def status_html(run: Run | None, events: list[dict], study, info: dict, lang: st
         m = run.metrics()
         states = [e.get("state") for e in done]
         count = m.get("n_trials") if m else None
-        parts.append(t("automl.status.done", lang, n=count if count is not None else len(done),
+        count = count if count is not None else len(done)
+        parts.append(t("automl.status.done" if count != 1 else "automl.status.done_one", lang,
+                       n=count,
                        complete=m.get("complete", states.count("complete")),
                        pruned=m.get("pruned", states.count("pruned")),
                        failed=m.get("failed", states.count("fail"))))

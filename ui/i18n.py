@@ -1165,6 +1165,9 @@ TEXT: dict[str, dict[str, str]] = {
     "automl.status.done": {"en": "{n} trials: {complete} complete, {pruned} pruned, "
                                  "{failed} failed",
                            "zh": "共 {n} 次试验：{complete} 次完成，{pruned} 次被剪枝，{failed} 次失败"},
+    "automl.status.done_one": {"en": "1 trial: {complete} complete, {pruned} pruned, "
+                                     "{failed} failed",
+                               "zh": "共 1 次试验：{complete} 次完成，{pruned} 次被剪枝，{failed} 次失败"},
     "automl.status.took": {"en": "took {time}", "zh": "用时 {time}"},
     "automl.status.best": {"en": "Best so far: validation {metric} {value} (trial {number})",
                            "zh": "目前最佳：验证集 {metric} {value}（第 {number} 次试验）"},

@@ -4,7 +4,7 @@ Data (bundled reviews sample, at most 200 rows) -> Train (MiniLM-L6, head strate
 that the default space keeps fixed: a trial takes seconds) -> AutoML: the base line and the
 space suggested from the Auto plan, trial 0 = the plan -> a 2-trial search: the status, two
 trials in the table, the best value, the optimization history and the trial curves -> the best
-run opened in Evaluate -> the Chinese interface.
+run opened in Evaluate -> the Chinese interface -> a page reload finds the search again.
 
 Same real ``app.py`` subprocess and Chromium as test_studio_browser.py (see conftest.py);
 screenshots land in test-artifacts/e2e/ (automl-space, automl-done, automl-zh).
@@ -184,7 +184,22 @@ def test_5_chinese(page: Page, artifacts_dir):
     shot(page, artifacts_dir, "automl-zh")
 
 
-def test_6_no_untranslated_keys_and_local_only(page_log):
+def test_6_a_reload_reattaches_to_the_search(page: Page):
+    needs("search")
+    page.reload(wait_until="domcontentloaded")
+    expect(page.locator("#tab-automl-button")).to_be_visible(timeout=60_000)
+    open_tab(page, "automl")
+    status = page.locator("#automl-status")
+    expect(status).to_contain_text("2 trials: ", timeout=UI_TIMEOUT_MS)
+    rows = page.locator("#automl-table").get_by_role("row").filter(has=page.get_by_role(
+        "gridcell", name=re.compile(r"^(complete|pruned)$")))
+    expect(rows).to_have_count(2, timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#automl-best")).to_contain_text("Best: trial")
+    expect(page.locator("#automl-open-best")).to_be_visible()
+    assert plot_info(page, "automl-history"), "no history plot after the reload"
+
+
+def test_7_no_untranslated_keys_and_local_only(page_log):
     if not DONE:
         pytest.skip("no step ran")
     assert not {k: v for k, v in RAW_KEYS.items() if k.startswith("automl")}, RAW_KEYS

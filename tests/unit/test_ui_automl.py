@@ -377,6 +377,7 @@ def test_an_interrupted_search_reattaches_after_a_restart(tmp_path):
     assert out["run_id"] == run.id and not out["timer"].active
     status = msg(out["status"])
     assert "interrupted" in status and "study s" in status
+    assert "1 trial: 1 complete, 0 pruned, 0 failed" in status
     assert "Best so far: validation macro_f1 0.7500 (trial 0)" in status
     assert list(out["table"].iloc[0])[:4] == [0, "complete", "0.7500", "2.5"]
     assert out["best"] == "" and not out["open_best"]["visible"]
