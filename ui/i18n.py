@@ -1088,6 +1088,7 @@ TEXT: dict[str, dict[str, str]] = {
 
     # ---- AutoML tab (hyper-parameter search with Optuna) ----------------------------------
     "tab.automl": {"en": "2b · AutoML", "zh": "2b · 自动调参"},
+    "task.hpo": {"en": "AutoML search", "zh": "自动调参搜索"},  # a search in Runs / pickers
     "automl.intro": {
         "en": "**Let the studio tune the training settings.** Every trial trains the Data and "
               "Train tabs' configuration with a few settings changed; Optuna picks the next "

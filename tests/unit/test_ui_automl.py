@@ -22,6 +22,7 @@ from engine.jobs import JobManager
 from engine.runs import Run, RunStore
 from ui import automl_tab as A
 from ui.app import build_app
+from ui.common import run_label
 from ui.form import config_to_form
 from ui.i18n import TEXT, t
 
@@ -323,6 +324,9 @@ def test_a_search_from_start_to_the_best_run(studio, small_csv, tiny_encoder):
     assert restarted["run_id"] == rid and len(restarted["table"]) == 2
     assert msg(restarted["best"]) == best and restarted["open_best"]["visible"]
     assert A.open_best(store, f"{rid}-best")["message"]  # not a search: nothing to open
+    # the search in the run lists of the other tabs: a translated kind, its best score
+    label = run_label(run.summary(), "zh")
+    assert t("task.hpo", "zh") in label and "task.hpo" not in label
 
 
 def test_stop_after_the_current_trial_and_cancel_a_queued_search(studio, small_csv,
