@@ -142,13 +142,30 @@ def default_space(config: RunConfig, spec=None) -> tuple[dict[str, dict], dict[s
     return space, first
 
 
-def sample(trial, space: dict[str, dict]) -> dict[str, Any]:
-    """One configuration from the space (define-by-run: LoRA settings only for LoRA)."""
+def plan_inside(space: dict[str, dict], plan: dict[str, Any]) -> dict[str, Any]:
+    """The Auto plan's values for the settings of ``space`` that lie inside it (the first
+    trial of a new study with a custom space); {} when none does."""
+    out = {}
+    for name, spec in space.items():
+        if name not in plan:
+            continue
+        value = plan[name]
+        if spec["type"] == "categorical":
+            if value in spec["choices"]:
+                out[name] = value
+        elif isinstance(value, (int, float)) and spec["low"] <= value <= spec["high"]:
+            out[name] = int(value) if spec["type"] == "int" else float(value)
+    return out
+
+
+def sample(trial, space: dict[str, dict], strategy: str = "lora") -> dict[str, Any]:
+    """One configuration from the space (define-by-run: LoRA settings only when the trial's
+    strategy, sampled or else ``strategy`` (the base's), is in the LoRA family)."""
     values: dict[str, Any] = {}
     order = sorted(space, key=lambda n: (n != "strategy", n))
     for name in order:
         spec = space[name]
-        if name in LORA_PARAMS and values.get("strategy", "lora") not in LORA_FAMILY:
+        if name in LORA_PARAMS and values.get("strategy", strategy) not in LORA_FAMILY:
             continue
         if spec["type"] == "categorical":
             values[name] = trial.suggest_categorical(name, spec["choices"])
@@ -264,10 +281,12 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
     stop_event = stop_event or threading.Event()
     quiet_libraries()
     config.validate()
+    run.set_status("stopping" if stop_event.is_set() else "running")
     base = config.base()
     metric, direction = objective_of(base, config.objective_metric, config.direction)
     if config.search_space.strip():
-        space, first = parse_space(config.search_space), None
+        space = parse_space(config.search_space)
+        first = plan_inside(space, default_space(base)[1])
     else:
         space, first = default_space(base)
     name = config.study_name or run.id
@@ -278,11 +297,11 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
     if study.direction.name.lower() != direction:
         raise SearchError(f"The study {name!r} {study.direction.name.lower()}s; this search "
                           f"asks to {direction} {metric}.")
-    if first is not None and not study.trials:
+    if first and not study.trials:  # a new study starts from the Auto plan
+        strategy = first.get("strategy", base.strategy)
         study.enqueue_trial({k: v for k, v in first.items()
-                             if k not in LORA_PARAMS or first.get("strategy") in LORA_FAMILY},
+                             if k not in LORA_PARAMS or strategy in LORA_FAMILY},
                             user_attrs={"origin": "auto plan"}, skip_if_exists=True)
-    run.set_status("running")
     write_json_atomic(run.path / "search.json", {"study_name": name, "storage":
                                                  storage_url(config), "metric": metric,
                                                  "direction": direction, "space": space})
@@ -293,7 +312,7 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
     started = time.time()
 
     def objective(trial) -> float:
-        params = sample(trial, space)
+        params = sample(trial, space, base.strategy)
         cfg = replace(base, **params, run_name=f"trial-{trial.number}",
                       output_dir=str(trials_store.root))
         cfg.validate()
@@ -304,11 +323,20 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
         run.append_event("message", text=f"Trial {trial.number}: "
                          + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()))
         t0 = time.time()
-        metrics = train_run(cfg, trial_run, threading.Event())
-        value = metrics.get("validation", {}).get(metric)
-        if value is None:
-            raise SearchError(f"The trial reported no validation {metric!r}; the task reports "
-                              f"{', '.join(sorted(metrics.get('validation', {})))}.")
+        try:
+            metrics = train_run(cfg, trial_run, threading.Event())
+            value = metrics.get("validation", {}).get(metric)
+            if value is None:
+                raise SearchError(f"The trials report no validation {metric!r}; the task "
+                                  "reports "
+                                  f"{', '.join(sorted(metrics.get('validation', {})))}.")
+        except Exception as exc:  # a failed trial is recorded; the search goes on
+            from engine.jobs import human_error
+
+            trial.set_user_attr("error", human_error(exc))
+            if trial_run.status not in ("failed", "completed", "stopped"):
+                trial_run.set_status("failed", error=human_error(exc))
+            raise
         trial.set_user_attr("test", metrics.get("test", {}))
         trial.set_user_attr("seconds", round(time.time() - t0, 1))
         if hook.pruned:
@@ -325,11 +353,19 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
     def after_trial(study, trial) -> None:
         state = trial.state.name.lower()
         best = _best(study)
+        error = trial.user_attrs.get("error", "")
         run.append_event("trial", number=trial.number, state=state, value=trial.value,
                          params=trial.params, run_dir=trial.user_attrs.get("run_dir", ""),
-                         seconds=trial.user_attrs.get("seconds"),
+                         seconds=trial.user_attrs.get("seconds"), error=error,
                          best_value=best.value if best else None,
                          best_number=best.number if best else None)
+        if error:
+            run.append_event("message", text=f"Trial {trial.number} failed: {error}",
+                             level="warning")
+            errors.append(error)
+            if len(errors) >= 2 and errors[-1] == errors[-2]:  # the same failure twice: fatal
+                fatal.append(error)
+                study.stop()
         if not config.keep_trial_models and best is not None:
             for t in study.trials:  # keep only the best trial's model (this worker's trials)
                 folder = t.user_attrs.get("run_dir")
@@ -339,10 +375,16 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
         if stop_event.is_set():
             study.stop()
 
+    errors: list[str] = []
+    fatal: list[str] = []
     timeout = config.timeout_minutes * 60 if config.timeout_minutes else None
     study.optimize(objective, n_trials=config.trials, timeout=timeout, callbacks=[after_trial],
-                   catch=(SearchError,), gc_after_trial=True)
+                   catch=(Exception,), gc_after_trial=True)
+    if fatal and _best(study) is None:
+        raise SearchError(f"The search stopped: two trials in a row failed with: {fatal[0]}")
     metrics = summarize(study, run, metric, direction, started, stop_event.is_set())
+    if fatal:
+        metrics["error"] = f"Stopped early: two trials in a row failed with: {fatal[0]}"
     run.write_metrics(metrics)
     run.append_event("end", status=metrics["status"], best_value=metrics["best_value"],
                      best_params=metrics["best_params"])

@@ -188,3 +188,24 @@ def test_a_trial_whose_worker_died_is_failed_when_the_study_continues(
     metrics = A.hpo_run(cfg, RunStore(cfg.output_dir).create(cfg))
     states = {t.number: t.state.name for t in A.load_study(A.storage_url(cfg), "crash").trials}
     assert states[0] == "FAIL" and states[1] == "COMPLETE" and metrics["failed"] == 1
+
+
+def test_custom_space_starts_from_the_plan_values_inside_it_and_bad_metric_fails_clearly(
+        small_csv, tiny_encoder, tmp_path):
+    plan = {"strategy": "lora", "learning_rate": 1e-3, "batch_size": 16, "lora_r": 8}
+    space = A.parse_space({"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2,
+                                             "log": True},
+                           "batch_size": {"type": "categorical", "choices": [8, 32]}})
+    assert A.plan_inside(space, plan) == {"learning_rate": 1e-3}
+    # no strategy in the space: LoRA settings follow the base's strategy
+    lora_space = A.parse_space({"lora_r": {"type": "categorical", "choices": [4, 8]}})
+    assert A.sample(optuna.trial.FixedTrial({"lora_r": 4}), lora_space, "full") == {}
+
+    cfg = _config(small_csv, tiny_encoder, tmp_path, study_name="bad", trials=3,
+                  objective_metric="f1_of_dreams", max_steps=2,
+                  search_space='{"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2}}')
+    run = RunStore(cfg.output_dir).create(cfg)
+    with pytest.raises(A.SearchError, match="no validation 'f1_of_dreams'"):
+        A.hpo_run(cfg, run)
+    assert [e["state"] for e in run.events("trial")] == ["fail", "fail"]  # stopped after two
+    assert "f1_of_dreams" in run.events("trial")[0]["error"]
