@@ -94,8 +94,8 @@ def main() -> int:
                   flush=True)
     diff = [r["search_f1"] - r["default_f1"] for r in rows]
     diff_full = [r["best_full_f1"] - r["default_f1"] for r in rows]
-    print(f"\n| seed | default (budget) | search best (same budget) | difference | best settings "
-          f"x full budget | difference | pruned / trials |\n|---|---|---|---|---|---|---|")
+    print("\n| seed | default (budget) | search best (same budget) | difference | best settings "
+          "x full budget | difference | pruned / trials |\n|---|---|---|---|---|---|---|")
     for r, d, f in zip(rows, diff, diff_full):
         print(f"| {r['seed']} | {r['default_f1']:.3f} | {r['search_f1']:.3f} | {d:+.3f} | "
               f"{r['best_full_f1']:.3f} | {f:+.3f} | {r['pruned']} / "
