@@ -97,10 +97,11 @@ def build_app(runs_dir: str | Path = "runs", lang: str = "en",
             wire()
 
         # language switch: every registered label / info / text at once, then the texts
-        # the callbacks wrote (summaries, charts) again in the new language
+        # the callbacks wrote (summaries, charts) again in the new language — those re-renders
+        # all start together (one chain of ~30 made the last tab's text arrive 12-18 s late)
         event = ctx.lang.change(tr.updates, ctx.lang, tr.components, show_progress="hidden")
         for fn, inputs, outputs in ctx.on_lang:
-            event = event.then(fn, inputs, outputs, show_progress="hidden")
+            event.then(fn, inputs, outputs, show_progress="hidden")
 
         # page load: re-attach the Train tab to the active (or latest) run
         demo.load(ctx.fn["train_attach"], ctx.lang, ctx.c["train_attach_outputs"],
