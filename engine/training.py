@@ -20,7 +20,7 @@ from engine import regularization
 from engine.backbones import family_of, resolve_backbone
 from engine.config import ConfigError, RunConfig
 from engine.data import prepare_data
-from engine.distributed import is_distributed
+from engine.distributed import STOP_FILE, is_distributed
 from engine.runs import Run, write_json_atomic
 from engine.strategies import (STRATEGIES, apply_strategy, default_learning_rate, padding_side,
                                parameter_counts, save_model, strategy_callbacks, support)
@@ -85,7 +85,11 @@ class EventsCallback(TrainerCallback):
                 and not self.stop_reason:
             self.stop_reason = f"time budget of {self.time_budget:.0f} s spent"
         if is_distributed() and _any_rank(bool(self.stop_reason)) and not self.stop_reason:
-            self.stop_reason = "stopped by another process"  # every rank stops at this step
+            # every rank stops at this step; a user's stop seen first by another rank is
+            # still a stop here (rank 0 reports the run as stopped)
+            self.stop_reason = "stopped by another process"
+            if (self.run.path / STOP_FILE).exists():
+                self.stop_event.set()
         if self.stop_reason:
             self.run.append_event("message", text=f"Stopping: {self.stop_reason}; evaluating and "
                                                    "keeping the best checkpoint.")
