@@ -28,7 +28,7 @@ pytest.importorskip("playwright.sync_api", reason="the browser tests need playwr
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from tests.e2e.test_studio_browser import (RAW_KEYS, UI_TIMEOUT_MS,  # noqa: E402
+from tests.e2e.test_studio_browser import (set_number, RAW_KEYS, UI_TIMEOUT_MS,  # noqa: E402
                                            expect_no_error_toast, open_tab, pick_option,
                                            plot_info, shot)
 from ui.i18n import t  # noqa: E402
@@ -51,12 +51,6 @@ def needs(*steps: str) -> None:
     if missing:
         pytest.skip(f"needs the earlier step(s) {', '.join(missing)}")
 
-
-def set_number(page: Page, elem_id: str, value: str) -> None:
-    box = page.locator(f"#{elem_id} input")
-    box.fill(value)
-    box.press("Tab")
-    expect(box).to_have_value(value)
 
 
 def test_1_labelled_texts_as_domain_text(page: Page):

@@ -56,6 +56,13 @@ def needs(*steps: str) -> None:
 
 # ---- helpers ------------------------------------------------------------------------------
 
+def set_number(page: Page, elem_id: str, value: str) -> None:
+    box = page.locator(f"#{elem_id} input")
+    box.fill(value)
+    box.press("Tab")
+    expect(box).to_have_value(value)
+
+
 def open_tab(page: Page, key: str) -> None:
     """Click a tab by its elem_id (gradio mounts a tab's content on its first click)."""
     button = page.locator(f"#tab-{key}-button")

@@ -26,7 +26,7 @@ pytest.importorskip("playwright.sync_api", reason="the browser tests need playwr
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from tests.e2e.test_studio_browser import (UI_TIMEOUT_MS, expect_no_error_toast,  # noqa: E402
+from tests.e2e.test_studio_browser import (set_number, UI_TIMEOUT_MS, expect_no_error_toast,  # noqa: E402
                                            open_tab, pick_option, shot)
 from ui.i18n import t  # noqa: E402
 
@@ -49,12 +49,6 @@ def use_sample(page: Page, name: str) -> None:
     page.locator("#data-use-sample").click()
     expect(page.locator("#data-summary")).to_contain_text(name, timeout=UI_TIMEOUT_MS)
 
-
-def set_number(page: Page, elem_id: str, value: str) -> None:
-    box = page.locator(f"#{elem_id} input")
-    box.fill(value)
-    box.press("Tab")
-    expect(box).to_have_value(value)
 
 
 def open_advanced(page: Page) -> None:
