@@ -1,5 +1,5 @@
-"""Command line: ``python -m engine train|pretrain|report|zeroshot|generate|explain|predict|check|
-backbones|runs``.
+"""Command line: ``python -m engine train|pretrain|report|hpo|zeroshot|generate|explain|predict|
+export|serve|check|backbones|runs``.
 
 The train flags are generated from RunConfig's fields (one place per parameter). Bad input
 exits with status 2 and one clear line on stderr, never a traceback. ``train`` and ``predict``
@@ -132,13 +132,50 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--method", default="occlusion", choices=["occlusion", "integrated-gradients"])
     ex.add_argument("--target", default="", help="Label to explain (default: the predicted one).")
 
-    pr = sub.add_parser("predict", help="Predict a table with a finished run.")
-    pr.add_argument("--run", required=True, help="Run folder (runs/<id>).")
+    pr = sub.add_parser("predict", help="Predict a table with a finished run or an export.")
+    pr.add_argument("--run", required=True, help="Run folder (runs/<id>) or an export folder "
+                                                 "(runs/<id>/exports/int8, ...).")
     pr.add_argument("--data", required=True, help="Table to predict (any supported format).")
     pr.add_argument("--output", required=True, help="Output CSV: input rows + prediction + one "
                                                     "probability column per label.")
     pr.add_argument("--text-column", default="", help="Column to predict on (default: the one the "
                                                       "run was trained on).")
+
+    e = sub.add_parser("export", help="Write one deployable artefact of a finished text-"
+                                      "classification run (with its model card) and measure it "
+                                      "against the run's model; last stdout line is JSON.")
+    e.add_argument("--run", required=True, help="A finished text-classification run folder.")
+    e.add_argument("--format", required=True, choices=["adapter", "merged", "int8", "onnx",
+                                                       "pruned"])
+    e.add_argument("--output-dir", default="", help="Folder for the artefact (default: "
+                                                    "<run>/exports/<format>).")
+    e.add_argument("--sparsity", type=float, default=0.5, help="pruned: share of the encoder's "
+                                                               "linear weights set to zero.")
+    e.add_argument("--limit", type=int, default=0, help="Measure on the first N test rows only "
+                                                        "(0: all).")
+    e.add_argument("--no-measure", action="store_true", help="Skip the accuracy and latency "
+                                                             "measurement.")
+    e.add_argument("--zip", action="store_true", help="Also write <output-dir>.zip.")
+    e.add_argument("--push-to-hub", default="", metavar="REPO_ID", help="Upload the artefact to "
+                   "this Hub model repo; the token is read from the HF_TOKEN environment "
+                   "variable only (never a flag: it would land in shell history).")
+    e.add_argument("--public", action="store_true", help="With --push-to-hub: a public repo "
+                                                         "(default: private).")
+
+    sv = sub.add_parser("serve", help="Serve a run or an export over HTTP: POST /predict, GET "
+                                      "/health, GET /metrics, GET /openapi.json.")
+    sv.add_argument("--run", required=True, help="A finished run folder, or an export folder.")
+    sv.add_argument("--artefact", default="pytorch", choices=["pytorch", "merged", "int8", "onnx"],
+                    help="What to serve from a run folder (exported on first use into "
+                         "<run>/exports/; default: the run's own model).")
+    sv.add_argument("--host", default="127.0.0.1", help="Address (default 127.0.0.1: only this "
+                                                        "computer).")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--api-key", default="", help="Require this key (Authorization: Bearer KEY "
+                    "or X-API-Key). Also read from ADAPTUNE_API_KEY.")
+    sv.add_argument("--max-body-bytes", type=int, default=1_000_000)
+    sv.add_argument("--max-texts", type=int, default=256, help="Most inputs per request.")
+    sv.add_argument("--max-text-chars", type=int, default=20_000)
 
     c = sub.add_parser("check", help="Load and validate a data file for a task (the same flags "
                                      "as train); print its summary as JSON.")
@@ -343,22 +380,52 @@ def cmd_explain(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from engine.data import load_table
-    from engine.predict import load_predictor, run_task
+    from engine.export import batch_predict
 
-    predictor = load_predictor(args.run)
-    df = load_table(args.data, min_columns=1)
-    if run_task(args.run) == "classification":
-        result = predictor.predict_table(df, args.text_column)
-    else:
-        result = predictor.predict_table(df)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    result.to_csv(args.output, index=False)
-    out = {"output": args.output, "rows": len(result)}
-    if "prediction" in result.columns:
-        out["predictions"] = {str(k): int(v) for k, v in
-                              result["prediction"].astype(str).value_counts().head(50).items()}
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        import time
+
+        if time.time() - last[0] > 5 or done == total:
+            last[0] = time.time()
+            print(f"predicted {done} of {total} rows", file=sys.stderr, flush=True)
+
+    out = batch_predict(args.run, args.data, args.output, args.text_column, progress=progress)
     print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def cmd_export(args) -> int:
+    import os
+
+    from engine.export import export, push_to_hub, zip_export
+
+    result = export(args.run, args.format, args.output_dir or None, sparsity=args.sparsity,
+                    measure_it=not args.no_measure, limit=args.limit,
+                    progress=lambda text: print(text, file=sys.stderr, flush=True))
+    if args.zip:
+        result["zip"] = str(zip_export(result["path"]))
+    if args.push_to_hub:
+        token = os.environ.get("HF_TOKEN", "")
+        result["hub_url"] = push_to_hub(result["path"], args.push_to_hub, token,
+                                        private=not args.public)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import os
+
+    from engine.serve import Limits, serve
+
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be between 1 and 65535 (got {args.port}).")
+    key = args.api_key or os.environ.get("ADAPTUNE_API_KEY", "")
+    limits = Limits(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
+                    max_text_chars=args.max_text_chars)
+    serve(args.run, args.artefact, args.host, args.port, key, limits,
+          log=lambda text: print(text, file=sys.stderr, flush=True))
     return 0
 
 
@@ -405,16 +472,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"train": cmd_train, "pretrain": cmd_pretrain, "report": cmd_report,
                "hpo": cmd_hpo, "zeroshot": cmd_zeroshot, "generate": cmd_generate, "explain": cmd_explain,
-               "predict": cmd_predict, "check": cmd_check,
+               "predict": cmd_predict, "export": cmd_export, "serve": cmd_serve, "check": cmd_check,
                "backbones": cmd_backbones, "runs": cmd_runs}[args.command]
     from engine.backbones import BackboneError
     from engine.config import ConfigError
     from engine.data import DataError
+    from engine.export import ExportError
     from engine.predict import PredictError
+    from engine.serve import ServeError
 
     try:
         return handler(args)
-    except (DataError, BackboneError, ConfigError, PredictError, ValueError) as exc:
+    except (DataError, BackboneError, ConfigError, PredictError, ExportError, ServeError,
+            ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

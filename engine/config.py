@@ -148,6 +148,10 @@ class RunConfig(ConfigBase):
                                     "id or a local folder.", "model")
     strategy: str = _f(DEFAULT_STRATEGY, "How much of the model is trained.", "model",
                        choices=STRATEGIES)
+    warm_start: str = _f("", "Retrain: start from a finished text-classification run's fine-tuned "
+                             "model (its folder or id) instead of the bare backbone, e.g. with "
+                             "newly labelled rows; old and new are then compared on the same "
+                             "test split.", "model", advanced=True, tasks=["classification"])
     max_length: int = _f(128, "Longest input in tokens; longer texts are truncated.", "model",
                          advanced=True, minimum=8, maximum=2048, step=8)
     lora_r: int = _f(8, "Rank of the low-rank update (higher = more capacity, more parameters).",

@@ -249,6 +249,13 @@ def preflight(config: RunConfig):
     spec = data_spec(config)
     resolve_backbone(config.backbone)
     check_support(plan_run(config, spec)[0])
+    if config.warm_start:
+        from engine.export import warm_start_run
+
+        warm_start_run(config.warm_start, config.output_dir)
+        if config.strategy == "setfit":
+            raise ConfigError("SetFit trains its own sentence encoder; warm-start with LoRA, full "
+                              "or head-only fine-tuning.")
     if config.augment in ("paraphrase", "both"):
         resolve_backbone("smollm2-135m-instruct")  # the paraphrasing model must be there
     return spec
@@ -306,7 +313,11 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     path = resolve_backbone(config.backbone)
     dev = pick_device(config.device)
     dropout = regularization.dropout_overrides(path, config.dropout)
-    model, tokenizer = task.load_model(path, spec.labels, family, config_overrides=dropout)
+    warm = None
+    if config.warm_start:
+        model, tokenizer, warm = _warm_start(config, spec, family, dropout, run)
+    else:
+        model, tokenizer = task.load_model(path, spec.labels, family, config_overrides=dropout)
     tokenizer.padding_side = padding_side(config.strategy, family)
     train_ds = task.tokenize_frame(train_frame, tokenizer, config.max_length, spec.label2id)
     val_ds = task.tokenize_frame(spec.validation, tokenizer, config.max_length, spec.label2id)
@@ -344,8 +355,14 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     test_seconds = time.time() - test_t0
 
     if run.writer:
-        _save_model(trainer, tokenizer, run, spec)
+        _save_model(trainer, tokenizer, run, spec, merge=warm is not None)
         shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
+    warm_report = None
+    if warm is not None and run.writer:
+        from engine.export import warm_start_comparison
+
+        warm_report = warm_start_comparison(warm, run.path, spec.test[["text", "label"]])
+        run.append_event("message", text=warm_report["summary"])
     stopped = bool(events_cb.stop_reason)
     metrics = {
         "status": "stopped" if stop_event.is_set() else "completed",
@@ -366,6 +383,8 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
                                                   < total_steps),
         "regularization": _regularization_summary(config, reg, dropout, augment_info, trainer),
     }
+    if warm_report:
+        metrics["warm_start"] = warm_report
     run.write_metrics(metrics)
     run.append_event("end", status=metrics["status"], test=test["summary"])
     run.set_status(metrics["status"])
@@ -429,18 +448,52 @@ def _evaluate(trainer, dataset, frame, labels: list[str]) -> dict:
     return {"summary": summary, "report": rep, "errors": errors}
 
 
-def _save_model(trainer, tokenizer, run: Run, spec) -> None:
-    """model/ holds an adapter (LoRA) or a full model, the tokenizer and labels.json."""
+def _save_model(trainer, tokenizer, run: Run, spec, merge: bool = False) -> None:
+    """model/ holds an adapter (LoRA) or a full model, the tokenizer and labels.json.
+    ``merge``: an adapter is merged first (a warm-started run's adapter belongs to the earlier
+    run's model, not to the backbone that config.json names)."""
     out = run.model_dir
     tmp = out.with_name("model.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    save_model(trainer.model, tmp)  # PiSSA becomes a plain LoRA adapter for the original base
+    model = trainer.model
+    if merge and hasattr(model, "merge_and_unload"):
+        try:
+            model = model.merge_and_unload()
+        except (AttributeError, ValueError, TypeError, NotImplementedError):
+            raise ConfigError("This strategy's adapter cannot be merged into a warm-started "
+                              "model; retrain with LoRA, full or head-only.") from None
+    save_model(model, tmp)  # PiSSA becomes a plain LoRA adapter for the original base
     tokenizer.save_pretrained(tmp)
     write_json_atomic(tmp / "labels.json", {"labels": spec.labels,
                                             "text_column": spec.text_column,
                                             "label_column": spec.label_column})
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
+
+
+def _warm_start(config: RunConfig, spec, family: str, dropout: dict, run: Run):
+    """The model and tokenizer of the finished run ``config.warm_start`` (merged when it was an
+    adapter), with its classification head kept when the labels are the same, else a fresh
+    head for the new labels; returns (model, tokenizer, the earlier Run)."""
+    from engine.export import warm_start_model, warm_start_run
+
+    old = warm_start_run(config.warm_start, config.output_dir)
+    folder, old_labels = warm_start_model(old)
+    same = list(old_labels) == list(spec.labels)
+    overrides = dict(dropout)
+    if len(old_labels) != len(spec.labels):
+        overrides["ignore_mismatched_sizes"] = True
+    model, tokenizer = task.load_model(folder, spec.labels, family, config_overrides=overrides)
+    if not same:
+        for name in ("classifier", "score"):
+            head = getattr(model, name, None)
+            for module in (head.modules() if head is not None else []):
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+    run.append_event("message", text=f"Warm start from {old.id}: its fine-tuned model"
+                     + (" and classification head" if same else f" with a new head (labels "
+                        f"{', '.join(old_labels)} -> {', '.join(spec.labels)})") + ".")
+    return model, tokenizer, old
 
 
 def parameter_preview(config: RunConfig, num_labels: int = 2) -> dict:
