@@ -110,10 +110,14 @@ def merged_model(run_dir: str | Path):
 
 
 # ---- writing each format ---------------------------------------------------------------------------
-def _write_adapter(run: Run, folder: Path, **_) -> None:
+def _need_adapter(run: Run) -> None:
     if not is_adapter_run(run.path):
         raise ExportError(f"{run.id} trained the whole model ({run.config().strategy}), so there "
                           "is no separate adapter: export 'merged' (the full model) instead.")
+
+
+def _write_adapter(run: Run, folder: Path, **_) -> None:
+    _need_adapter(run)
     for item in run.model_dir.iterdir():
         if item.is_file():
             shutil.copy2(item, folder / item.name)
@@ -445,6 +449,8 @@ def export(run_dir: str | Path, fmt: str, output_dir: str | Path | None = None, 
     if fmt not in FORMATS:
         raise ExportError(f"Unknown export format {fmt!r}; pick one of {', '.join(FORMATS)}.")
     run = _check_run(run_dir)
+    if fmt == "adapter":
+        _need_adapter(run)
     say = progress or (lambda _text: None)
     output = Path(output_dir) if output_dir else default_output_dir(run.path, fmt)
     if output.resolve() == run.path.resolve() or output.resolve() == run.model_dir.resolve():

@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field
 from engine.runs import read_json
 
 ARTEFACTS = ("pytorch", "merged", "int8", "onnx")
+DRAIN_LIMIT = 64 * 1024 * 1024  # bodies larger than this are refused without reading them
 
 
 class ServeError(ValueError):
@@ -275,13 +276,19 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
             declared = request.headers.get("content-length")
             too_big = f"The request body is over the {limits.max_body_bytes:,}-byte limit: " \
                       "send fewer or shorter texts per request."
-            if declared and declared.isdigit() and int(declared) > limits.max_body_bytes:
-                return error(413, too_big, "too_large")
-            body = bytearray()
+            if declared and declared.isdigit() and int(declared) > DRAIN_LIMIT:
+                return error(413, too_big, "too_large")  # not worth reading: the socket closes
+            body, seen = bytearray(), 0
             async for chunk in request.stream():  # a chunked body has no length: count it
-                body += chunk
-                if len(body) > limits.max_body_bytes:
-                    return error(413, too_big, "too_large")
+                seen += len(chunk)
+                if seen <= limits.max_body_bytes:
+                    body += chunk
+                elif seen > DRAIN_LIMIT:
+                    break
+            # an oversized body is read to the end (and dropped) so the client gets the answer
+            # instead of a connection reset mid-upload
+            if seen > limits.max_body_bytes:
+                return error(413, too_big, "too_large")
             request._body = bytes(body)
         try:
             return await call_next(request)
