@@ -11,6 +11,7 @@
 #   make bench-adaptive  task-adaptive pre-training: few-shot / low-data with vs without (~15 min)
 #   make bench-prompting zero-/few-shot prompting: calibration, random vs similar shots (~40 min)
 #   make bench-hpo    Optuna search vs the default configuration, same step budget (~15 min)
+#   make bench-serve  HTTP serving: PyTorch vs int8 under 20 concurrent clients (~6 min)
 #   make clean        remove runs/ and caches (keeps .venv)
 
 SHELL := /bin/bash
@@ -36,11 +37,11 @@ STAMP_DEV := $(VENV)/.installed-dev-$(call hash_of,$(REQ_DEV))
 TEST_ENV := GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: help install install-dev run test test-unit bench bench-strategies bench-tasks bench-adaptive bench-prompting bench-hpo clean \
+.PHONY: help install install-dev run test test-unit bench bench-strategies bench-tasks bench-adaptive bench-prompting bench-hpo bench-serve clean \
         check-chromium
 
 help:
-	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -107,3 +108,7 @@ bench-prompting: install
 bench-hpo: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
 	  $(PY) bench/bench_hpo.py $(BENCH_ARGS)
+
+bench-serve: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+	  $(PY) bench/bench_serve.py $(BENCH_ARGS)
