@@ -101,8 +101,8 @@ def merged_model(run_dir: str | Path):
         try:
             model = model.merge_and_unload()
         except (AttributeError, ValueError, TypeError, NotImplementedError):
-            kind = read_json(Path(run_dir) / "model" / "adapter_config.json", {}).get(
-                "peft_type", "this adapter")
+            kind = str(read_json(Path(run_dir) / "model" / "adapter_config.json", {}).get(
+                "peft_type", "virtual-token")).lower().replace("_", "-")
             raise ExportError(f"A {kind} adapter adds virtual tokens instead of changing "
                               "weights, so it cannot be merged into the model: export "
                               "'adapter', or serve the run itself.") from None

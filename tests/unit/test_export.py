@@ -339,3 +339,19 @@ def test_warm_start_retrains_from_a_run_and_compares_old_and_new(runs, tiny_enco
 
 def read_labels(run) -> list[str]:
     return json.loads((run.model_dir / "labels.json").read_text())["labels"]
+
+
+def test_a_decoder_classifier_exports_and_a_prompt_adapter_says_why_not(tiny_decoder, tmp_path):
+    data = _table(tmp_path / "reviews.csv", n=24)
+    lora = _train(tmp_path, data, tiny_decoder, "lora", "dec-lora", max_steps=4)
+    expected = [p["label"] for p in E.load_artefact(lora.path).predict(TEXTS)]
+    for fmt in ("onnx", "int8"):
+        r = E.export(lora.path, fmt, tmp_path / fmt, limit=8)
+        assert r["comparison"]["agreement"] >= 0.75
+        got = [p["label"] for p in E.load_artefact(tmp_path / fmt).predict(TEXTS)]
+        assert got == expected or fmt == "int8"
+    prompt = _train(tmp_path, data, tiny_decoder, "prompt", "dec-prompt", max_steps=2)
+    assert E.export(prompt.path, "adapter", tmp_path / "a", measure_it=False)["format"] == \
+        "adapter"
+    with pytest.raises(E.ExportError, match="prompt-tuning adapter .* cannot be merged"):
+        E.export(prompt.path, "merged", tmp_path / "m")
