@@ -1,5 +1,5 @@
-"""The studio: a header and seven tabs (Data, Adapt, Train, AutoML, Evaluate, Playground, Runs),
-one module each."""
+"""The studio: a header and eight tabs (Data, Adapt, Train, AutoML, Evaluate, Playground, Export,
+Runs), one module each."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,8 +9,8 @@ import gradio as gr
 from engine.jobs import JobManager
 from engine.runs import RunStore
 
-from ui import (adapt_tab, automl_tab, data_tab, evaluate_tab, playground_tab, runs_tab,
-                train_tab)
+from ui import (adapt_tab, automl_tab, data_tab, evaluate_tab, export_tab, playground_tab,
+                runs_tab, train_tab)
 from ui.common import Context
 from ui.i18n import LANG_CHOICES, T, Translator, t
 
@@ -89,6 +89,9 @@ def build_app(runs_dir: str | Path = "runs", lang: str = "en",
                          elem_id="tab-playground") as tab:
                 ctx.c["play_tab"] = tab
                 playground_tab.build(ctx)
+            with tr.make(gr.Tab, label=T("tab.export"), id="export", elem_id="tab-export") as tab:
+                ctx.c["export_tab"] = tab
+                export_tab.build(ctx)
             with tr.make(gr.Tab, label=T("tab.runs"), id="runs", elem_id="tab-runs") as tab:
                 ctx.c["runs_tab"] = tab
                 runs_tab.build(ctx)
