@@ -79,6 +79,15 @@ def _check_run(run_dir: str | Path) -> Run:
     return run
 
 
+def check_exportable(run_dir: str | Path) -> str | None:
+    """Why this run cannot be exported (one human line), or None when it can."""
+    try:
+        _check_run(run_dir)
+    except ExportError as e:
+        return str(e)
+    return None
+
+
 def is_adapter_run(run_dir: str | Path) -> bool:
     return (Path(run_dir) / "model" / "adapter_config.json").exists()
 
@@ -487,8 +496,7 @@ def export(run_dir: str | Path, fmt: str, output_dir: str | Path | None = None, 
             meta["measured_on"] = (f"the run's test split ({len(rows)} rows)" if rows is not None
                                    else "example sentences (the run's data file is gone: no "
                                         "accuracy)")
-            meta["original"] = {**_public(original), "size_bytes": model_size(run.model_dir)
-                                if fmt == "adapter" else _original_size(run)}
+            meta["original"] = {**_public(original), "size_bytes": original_size(run.path)}
             meta["metrics"] = _public(measured)
             meta["comparison"] = compare(original, measured)
             write_json_atomic(tmp / EXPORT_FILE, meta)
@@ -506,9 +514,11 @@ def export(run_dir: str | Path, fmt: str, output_dir: str | Path | None = None, 
     return summary(output)
 
 
-def _original_size(run: Run) -> int:
+def original_size(run_dir: str | Path) -> int:
     """What the run's model weighs as a deployable whole: the backbone + adapter for an adapter
-    run (the base must ship too), the saved model otherwise."""
+    run (the base must ship too), the saved model otherwise. (An adapter export alone is small,
+    but needs that backbone next to it.)"""
+    run = Run(Path(run_dir))
     size = model_size(run.model_dir)
     if is_adapter_run(run.path):
         from engine.backbones import resolve_backbone
@@ -531,7 +541,7 @@ def summary(folder: str | Path) -> dict:
            "latency_ms_single": m.get("latency_ms_single"),
            "accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1"), "n": m.get("n"),
            "original": meta.get("original", {}), "comparison": meta.get("comparison", {}),
-           "card": str(folder / "README.md")}
+           "card": str(folder / "README.md"), "created": meta.get("created")}
     for key in ("sparsity", "onnx_max_abs_diff", "quantized_layers"):
         if key in meta:
             out[key] = meta[key]

@@ -100,11 +100,7 @@ def is_classification(run: Run) -> bool:
 
 def export_problem(run: Run) -> str | None:
     """Why this run cannot be exported (the engine's own words), or None."""
-    try:
-        E._check_run(run.path)
-    except ENGINE_ERRORS as e:
-        return error_message(e)
-    return None
+    return E.check_exportable(run.path)
 
 
 def default_run(store: RunStore, current: str | None = None) -> str | None:
@@ -171,15 +167,14 @@ def exports_of(run: Run) -> list[dict]:
 
 
 def original_figures(run: Run, exports: list[dict]) -> dict:
-    """The run's own model: as measured at the latest export (a full-model export first: its size
-    counts the backbone an adapter needs), else the run's test scores without timings."""
+    """The run's own model: as measured at the latest export (its size counts the backbone an
+    adapter needs), else the run's test scores without timings."""
     measured = [e for e in exports if e.get("original")]
-    whole = [e for e in measured if e.get("format") != "adapter"] or measured
-    if whole:
-        return dict(max(whole, key=_mtime)["original"])
+    if measured:
+        return dict(max(measured, key=_mtime)["original"])
     test = run.metrics().get("test") or {}
     try:
-        size = E._original_size(run)
+        size = E.original_size(run.path)
     except (OSError, ValueError, AttributeError):
         size = E.model_size(run.model_dir) if run.model_dir.is_dir() else None
     return {"accuracy": test.get("accuracy"), "macro_f1": test.get("macro_f1"), "size_bytes": size}

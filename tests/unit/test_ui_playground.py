@@ -77,10 +77,10 @@ def test_the_tab_is_built_from_prompt_config(app):
     assert [v for _, v in comps["shot_selection"].choices] == ["random", "balanced", "similar"]
     assert comps["template"].value == P.PRESETS["general"]["template"]
     assert comps["shots"].info == PromptConfig.__dataclass_fields__["shots"].metadata["help"]
-    # the tab sits between Evaluate and Runs
+    # the tab sits between Evaluate and Export (then Runs)
     tabs = [b.elem_id for b in demo.blocks.values() if isinstance(b, gr.Tab)]
     assert tabs.index("tab-playground") == tabs.index("tab-evaluate") + 1
-    assert tabs.index("tab-runs") == tabs.index("tab-playground") + 1
+    assert tabs.index("tab-export") == tabs.index("tab-playground") + 1
 
 
 def test_advanced_fields_sit_in_the_accordion(app):
