@@ -6,13 +6,15 @@ show progress is in the run folder, so the UI never holds job state of its own.
 """
 from __future__ import annotations
 
+import errno
+import functools
 import logging
 import queue
 import threading
 import traceback
 
 from engine.config import PretrainConfig, RunConfig
-from engine.runs import Run, RunStore
+from engine.runs import FINAL_STATUSES, Run, RunStore, can_control
 
 log = logging.getLogger("adaptune.jobs")
 
@@ -29,6 +31,11 @@ def human_error(exc: BaseException) -> str:
     if isinstance(exc, MemoryError) or "out of memory" in text.lower():
         return ("Out of memory: lower the batch size or the max length, or use the LoRA or head "
                 "strategy.")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return (f"The disk is full{where}: free some space (delete old runs in the Runs tab, or "
+                "their exports) or start the studio with another --runs-dir, then resume or "
+                "start the run again.")
     if isinstance(exc, ValueError) and text:
         return text
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else 'unexpected error'}"
@@ -41,35 +48,95 @@ class JobManager:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stops: dict[str, threading.Event] = {}
         self._active: str | None = None
+        self._order: list[str] = []  # submission order of live jobs (the visible queue)
+        self._resume: dict = {}  # run id -> checkpoint to continue from
         self._lock = threading.Lock()
         self._worker = threading.Thread(target=self._loop, name="adaptune-worker", daemon=True)
         self._worker.start()
         store.mark_interrupted()
 
     # ---- public API ------------------------------------------------------------------------
-    def submit(self, config: RunConfig | PretrainConfig) -> Run:
+    def submit(self, config: RunConfig | PretrainConfig, owner: str = "") -> Run:
         config.validate()
-        run = self.store.create(config)
+        run = self.store.create(config, owner=owner)
         with self._lock:
             self._stops[run.id] = threading.Event()
-        run.append_event("message", text="Queued." if self._active else "Starting.")
+            ahead = len(self._order)
+            self._order.append(run.id)
+        run.append_event("message", text=f"Queued: {ahead} job(s) ahead." if ahead
+                         else "Starting.")
         self._queue.put(run.id)
         return run
 
-    def stop(self, run_id: str) -> bool:
-        """Ask a queued or running job to stop; True if it was ours and still active."""
+    def stop(self, run_id: str, user: str | None = None) -> bool:
+        """Ask a queued or running job to stop (a queued one is cancelled: it never starts);
+        True if it was still active. PermissionError when ``user`` may not control it."""
         with self._lock:
             event = self._stops.get(run_id)
         if event is None:
             return False
-        event.set()
         run = self.store.get(run_id)
+        if not can_control(run, user):
+            raise PermissionError(f"This run belongs to {run.owner}; only they can stop it.")
+        event.set()
         if run.status == "queued":
-            run.set_status("stopped")
-            run.append_event("end", status="stopped")
+            run.set_status("stopped", error="Cancelled before it started.")
+            run.append_event("end", status="stopped", reason="cancelled while queued")
         elif run.status == "running":
             run.set_status("stopping")
         return True
+
+    def resume(self, run_id: str, user: str | None = None) -> Run:
+        """Queue an interrupted (or failed / stopped) run again, continuing from its last
+        checkpoint: same folder, same curves (the points trained after that checkpoint are
+        replaced). ValueError with the reason when it cannot resume."""
+        run = self.store.get(run_id)
+        if not can_control(run, user):
+            raise PermissionError(f"This run belongs to {run.owner}; only they can resume it.")
+        if self.is_live(run.id):
+            raise ValueError(f"{run.id} is already {run.status}.")
+        if run.status not in FINAL_STATUSES or run.status == "completed":
+            raise ValueError(f"{run.id} is {run.status}; only an interrupted, failed or stopped "
+                             "run can be resumed.")
+        if run.kind != "train" or (run.config_dict().get("task") or "classification") != \
+                "classification":
+            raise ValueError("Resuming from a checkpoint is for text-classification training "
+                             "runs; start this one again instead.")
+        checkpoint = run.last_checkpoint()
+        if checkpoint is None:
+            raise ValueError(f"{run.id} has no checkpoint to resume from (none was saved before "
+                             "it ended); start it again instead.")
+        step = int(checkpoint.name.rpartition("-")[2])
+        run.set_status("queued", error="")
+        run.append_event("resume", from_step=step, checkpoint=checkpoint.name,
+                         text=f"Resuming from the checkpoint at step {step}.")
+        with self._lock:
+            self._stops[run.id] = threading.Event()
+            self._resume[run.id] = checkpoint
+            self._order.append(run.id)
+        self._queue.put(run.id)
+        return run
+
+    def queue_view(self) -> list[dict]:
+        """The running job and the waiting ones in order: id, position (0 = running), owner,
+        status, name."""
+        with self._lock:
+            order = [rid for rid in self._order if rid in self._stops
+                     and not self._stops[rid].is_set() or rid == self._active]
+        out = []
+        waiting = 0
+        for rid in order:
+            try:
+                run = self.store.get(rid)
+            except KeyError:
+                continue
+            running = rid == self._active
+            if not running:
+                waiting += 1
+            out.append({"run_id": rid, "position": 0 if running else waiting,
+                        "status": "running" if running else "queued", "owner": run.owner,
+                        "name": run.config_dict().get("run_name") or rid})
+        return sorted(out, key=lambda x: x["position"])
 
     @property
     def active(self) -> str | None:
@@ -106,6 +173,9 @@ class JobManager:
             if stop is None or stop.is_set():
                 with self._lock:
                     self._stops.pop(run_id, None)
+                    self._resume.pop(run_id, None)
+                    if run_id in self._order:
+                        self._order.remove(run_id)
                 continue
             self._active = run_id
             try:
@@ -114,6 +184,9 @@ class JobManager:
                 self._active = None
                 with self._lock:
                     self._stops.pop(run_id, None)
+                    self._resume.pop(run_id, None)
+                    if run_id in self._order:
+                        self._order.remove(run_id)
 
     def _execute(self, run_id: str, stop: threading.Event) -> None:
         run = self.store.get(run_id)
@@ -126,14 +199,24 @@ class JobManager:
             train = _launched
         elif train is None:
             from engine.training import train_run as train
+        with self._lock:
+            checkpoint = self._resume.get(run_id)
+        if checkpoint is not None:
+            from engine.training import train_run
+
+            train = functools.partial(train if train is not None and train is not _launched
+                                      else train_run, resume_from=checkpoint)
         try:
             train(run.config(), run, stop)
         except BaseException as exc:  # noqa: BLE001 - a job must never kill the worker
             message = human_error(exc)
             log.error("run %s failed: %s\n%s", run_id, message, traceback.format_exc())
-            (run.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
-            run.set_status("failed", error=message)
-            run.append_event("end", status="failed", error=message)
+            try:  # recording the failure can fail too (a full disk): the worker lives on
+                (run.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+                run.set_status("failed", error=message)
+                run.append_event("end", status="failed", error=message)
+            except OSError as again:
+                log.error("run %s: could not record the failure: %s", run_id, again)
 
 
 def _launched(config, run: Run, stop: threading.Event) -> None:

@@ -55,6 +55,23 @@ def safe_id(text: str) -> str:
     return s[:80] or "run"
 
 
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+
+
+def safe_filename(name: str, default: str = "data") -> str:
+    """A file name that stays where it is put: no folders, no ``..``, no control characters or
+    NUL, no leading dots; the extension is kept (``../../etc/passwd`` -> ``passwd``,
+    ``a\x00b.csv`` -> ``a_b.csv``)."""
+    base = re.split(r"[/\\]", str(name or ""))[-1]
+    base = _UNSAFE_NAME.sub("_", base).strip(" .")
+    if not base or base in (".", ".."):
+        return default
+    stem, dot, ext = base.rpartition(".")
+    if dot and len(base) > 120:
+        return stem[:110] + "." + ext[:9]
+    return base[:120]
+
+
 @dataclass
 class Run:
     path: Path
@@ -79,6 +96,23 @@ class Run:
     @property
     def checkpoints_dir(self) -> Path:
         return self.path / "checkpoints"
+
+    def last_checkpoint(self) -> Path | None:
+        """The newest complete Trainer checkpoint (one a resume can continue from), or None."""
+        if not self.checkpoints_dir.is_dir():
+            return None
+        found = []
+        for p in self.checkpoints_dir.glob("checkpoint-*"):
+            step = p.name.rpartition("-")[2]
+            if step.isdigit() and (p / "trainer_state.json").exists() and \
+                    (p / "optimizer.pt").exists():
+                found.append((int(step), p))
+        return max(found)[1] if found else None
+
+    @property
+    def owner(self) -> str:
+        """Who started the run (the signed-in user with --auth; "" otherwise)."""
+        return self.status_info().get("owner", "") or ""
 
     @property
     def kind(self) -> str:
@@ -197,7 +231,7 @@ class RunStore:
     def __init__(self, root: str | Path = "runs"):
         self.root = Path(root)
 
-    def create(self, config, run_id: str | None = None) -> Run:
+    def create(self, config, run_id: str | None = None, owner: str = "") -> Run:
         self.root.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         backbone = config.backbone
@@ -221,7 +255,7 @@ class RunStore:
         run = Run(path)
         config.save(path / "config.json")
         write_json_atomic(path / "status.json", {"status": "queued", "created": time.time(),
-                                                 "updated": time.time()})
+                                                 "updated": time.time(), "owner": owner or ""})
         (path / "events.jsonl").touch()
         return run
 
@@ -237,6 +271,36 @@ class RunStore:
             return []
         runs = [Run(p) for p in self.root.iterdir() if (p / "config.json").exists()]
         return sorted(runs, key=lambda r: r.status_info().get("created", 0), reverse=True)
+
+    def delete(self, run_id: str, user: str | None = None, uploads_dir: str | Path | None = None
+               ) -> list[str]:
+        """Delete a finished run folder (and, when ``uploads_dir`` is given, the uploaded data
+        files it used that no other run uses). Returns the paths removed. Raises PermissionError
+        for another user's run and RunBusyError for a queued or running one."""
+        import shutil
+
+        run = self.get(run_id)
+        if not can_control(run, user):
+            raise PermissionError(f"{run.id} belongs to {run.owner}; only they can delete it.")
+        if run.status in ("queued", "running", "stopping") and _pid_alive_or_self(run):
+            raise RunBusyError(f"{run.id} is {run.status}: stop it first, then delete it.")
+        removed = []
+        if uploads_dir is not None:
+            uploads = Path(uploads_dir).resolve()
+            mine = _data_files(run)
+            others = set()
+            for other in self.list():
+                if other.id != run.id:
+                    others |= _data_files(other)
+            for f in mine - others:
+                if uploads in f.parents and f.exists():
+                    f.unlink()
+                    removed.append(str(f))
+                    if f.parent != uploads and not any(f.parent.iterdir()):
+                        f.parent.rmdir()
+        shutil.rmtree(run.path)
+        removed.append(str(run.path))
+        return removed
 
     def mark_interrupted(self, live_ids: set[str] = frozenset()) -> list[str]:
         """Runs left 'running'/'queued' by a process that is gone become 'interrupted'."""
@@ -260,3 +324,42 @@ def _pid_alive(pid: int) -> bool:
     except (OSError, ValueError):
         return False
     return True
+
+
+class RunBusyError(ValueError):
+    """The run is queued or training; the message says what to do."""
+
+
+def can_control(run: Run, user: str | None) -> bool:
+    """May ``user`` stop / resume / delete ``run``? Without sign-in (user None) everyone may;
+    with it, the run's owner may (runs started without an owner are everyone's)."""
+    return user is None or not run.owner or run.owner == user
+
+
+def _pid_alive_or_self(run: Run) -> bool:
+    pid = run.status_info().get("pid")
+    return not pid or pid == os.getpid() or _pid_alive(pid)
+
+
+def _data_files(run: Run) -> set[Path]:
+    cfg = run.config_dict()
+    out = set()
+    for key in ("data", "test_data", "text_file"):
+        value = cfg.get(key)
+        if value:
+            out.add(Path(value).resolve())
+    return out
+
+
+def superseded_removed(events: list[dict]) -> list[dict]:
+    """Events with the curve points a resume replaced taken out: after a ``resume`` event that
+    continues from step N, the earlier log/eval points past step N (trained after the checkpoint,
+    before the crash) are not part of the run any more. Nothing is deleted from the file."""
+    out: list[dict] = []
+    for e in events:
+        if e.get("event") == "resume" and isinstance(e.get("from_step"), int):
+            n = e["from_step"]
+            out = [x for x in out if x.get("event") not in ("log", "eval")
+                   or (x.get("step") or 0) <= n]
+        out.append(e)
+    return out

@@ -10,6 +10,7 @@ import os
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -71,12 +72,14 @@ class EventsCallback(TrainerCallback):
         self.start = time.time()
         self.eval_seconds = 0.0
         self.stop_reason = ""
+        self.first_step = 0
 
     def _elapsed_training(self) -> float:
         return max(1e-9, time.time() - self.start - self.eval_seconds)
 
     def on_train_begin(self, args, state, control, **kw):
         self.start = time.time()
+        self.first_step = state.global_step  # > 0 when resumed from a checkpoint
 
     def on_step_end(self, args, state, control, **kw):
         if self.stop_event.is_set() and not self.stop_reason:
@@ -104,12 +107,23 @@ class EventsCallback(TrainerCallback):
             return
         step, total = state.global_step, max(state.max_steps, 1)
         elapsed = self._elapsed_training()
-        per_step = elapsed / max(step, 1)
+        done = max(step - self.first_step, 1)  # steps trained by this process
+        per_step = elapsed / done
+        loss = logs.get("loss")
+        if isinstance(loss, (int, float)) and not math.isfinite(loss):
+            self.run.append_event("log", step=step, max_steps=total, loss=None,
+                                  epoch=round(state.epoch or 0, 4), diverged=str(loss),
+                                  learning_rate=logs.get("learning_rate"))
+            raise DivergedError(
+                f"The training loss became {loss} at step {step}: training diverged, so the run "
+                f"was stopped. Lower the learning rate (it was {args.learning_rate:g}; try 10x "
+                "lower), keep warm-up on, and check the data for empty or huge texts. The last "
+                "good checkpoint is kept: resume continues from it.")
         self.run.append_event(
             "log", step=step, max_steps=total, epoch=round(state.epoch or 0, 4),
             loss=logs.get("loss"), learning_rate=logs.get("learning_rate"),
             grad_norm=logs.get("grad_norm"),
-            samples_per_second=round(step * self.samples_per_step / elapsed, 2),
+            samples_per_second=round(done * self.samples_per_step / elapsed, 2),
             eta_seconds=round(per_step * (total - step), 1), progress=round(step / total, 4),
             elapsed_seconds=round(time.time() - self.start, 1))
 
@@ -125,6 +139,10 @@ class EventsCallback(TrainerCallback):
             if hook(state.global_step, values):
                 self.stop_reason = self.stop_reason or "pruned"
                 control.should_training_stop = True
+
+
+class DivergedError(ValueError):
+    """The loss became NaN or infinite; the message says what to change."""
 
 
 def _any_rank(flag: bool) -> bool:
@@ -189,7 +207,7 @@ def trainer_arguments(config: RunConfig, run: Run, n_train: int, dev: dict,
         lr_scheduler_type=config.lr_scheduler,
         num_train_epochs=config.epochs, max_steps=config.max_steps or -1,
         eval_strategy="steps", eval_steps=eval_every, save_strategy="steps", save_steps=eval_every,
-        save_total_limit=2, load_best_model_at_end=True, save_only_model=True,
+        save_total_limit=2, load_best_model_at_end=True, save_only_model=False,
         metric_for_best_model=("eval_loss" if best == "loss" else f"eval_{best}"),
         greater_is_better=best != "loss",
         logging_steps=max(1, min(10, eval_every // 2 or 1)), logging_first_step=True,
@@ -261,11 +279,15 @@ def preflight(config: RunConfig):
     return spec
 
 
-def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = None) -> dict:
+def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = None,
+              resume_from: str | os.PathLike | None = None) -> dict:
     """Train and evaluate one run; returns the metrics written to metrics.json.
 
     Raises the engine's human errors (DataError, BackboneError, ConfigError) unchanged; the
     caller records them. A stop request ends training early but still saves and reports.
+    ``resume_from``: a checkpoint of this run (engine.jobs.JobManager.resume): the same data
+    split and model are rebuilt, then the Trainer continues from that step (weights, optimizer,
+    scheduler and random state), appending to the same events.
     """
     import torch
     from transformers import DataCollatorWithPadding, set_seed
@@ -328,7 +350,8 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     run.append_event("start", device=dev["label"], backbone=config.backbone, family=family,
                      strategy=config.strategy, parameters=counts, learning_rate=lr,
                      max_steps=total_steps, train_rows=len(train_ds), validation_rows=len(val_ds),
-                     test_rows=len(test_ds), labels=spec.labels)
+                     test_rows=len(test_ds), labels=spec.labels,
+                     **({"resumed_from": Path(resume_from).name} if resume_from else {}))
     callbacks = [EventsCallback(run, stop_event, config.time_budget_seconds,
                                 config.batch_size * args.gradient_accumulation_steps
                                 * args.world_size)]
@@ -343,9 +366,10 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # progress goes to events.jsonl instead
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     events_cb = callbacks[0]
-    samples_seen = trainer.state.global_step * config.batch_size * args.world_size
+    samples_seen = (trainer.state.global_step - events_cb.first_step) * config.batch_size \
+        * args.world_size
     train_seconds = max(1e-9, result.metrics.get("train_runtime", 0) - events_cb.eval_seconds)
 
     # final reports, with the best checkpoint loaded

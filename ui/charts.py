@@ -34,8 +34,10 @@ def empty_figure(message: str, height: int = 320) -> go.Figure:
 
 
 def _series(events: Iterable[dict], kind: str, key: str) -> tuple[list, list]:
+    from engine.runs import superseded_removed
+
     xs, ys = [], []
-    for e in events:
+    for e in superseded_removed(list(events)):  # a resumed run: one continuous curve
         if e.get("event") == kind and e.get(key) is not None and e.get("step") is not None:
             xs.append(e["step"])
             ys.append(e[key])
