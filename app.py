@@ -1,7 +1,7 @@
 """Start the Adaptune studio.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--runs-dir runs] [--lang en|zh]
-                  [--auth user:password] [--share]
+                  [--auth user:password[,user2:password2]] [--max-upload-mb 100] [--share]
 
 Binds to 127.0.0.1 unless told otherwise (on a Hugging Face Space, where SPACE_ID is set,
 0.0.0.0). The studio sends nothing anywhere: gradio analytics are off.
@@ -31,7 +31,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lang", choices=["en", "zh"], default="en",
                    help="Interface language at start (en or zh; switchable in the page).")
     p.add_argument("--auth", default=os.environ.get("ADAPTUNE_AUTH", ""),
-                   help="Require a login, as user:password (or set ADAPTUNE_AUTH).")
+                   help="Require a login: user:password, or several as "
+                        "alice:pw1,bob:pw2 (or set ADAPTUNE_AUTH). Each user then sees whose "
+                        "runs are whose, and only the owner can stop or delete a run.")
+    p.add_argument("--max-upload-mb", type=float,
+                   default=float(os.environ.get("ADAPTUNE_MAX_UPLOAD_MB", 100)),
+                   help="Largest file a browser may upload, in MB (default 100; or set "
+                        "ADAPTUNE_MAX_UPLOAD_MB).")
     p.add_argument("--share", action="store_true",
                    help="Also open a public gradio.live link (sends traffic through gradio's "
                         "share servers).")
@@ -40,18 +46,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    auth = None
-    if args.auth:
-        user, sep, password = args.auth.partition(":")
-        if not sep or not user or not password:
-            sys.exit("app.py: error: --auth must look like user:password")
-        auth = (user, password)
+    try:
+        auth = parse_auth(args.auth)
+    except ValueError as e:
+        sys.exit(f"app.py: error: {e}")
+    if args.max_upload_mb <= 0:
+        sys.exit("app.py: error: --max-upload-mb must be above 0")
+    # uploads and gradio's temporary copies stay inside the runs folder (deleted with the runs);
+    # the engine's loaders refuse files above the same size
+    os.environ["ADAPTUNE_MAX_UPLOAD_MB"] = f"{args.max_upload_mb:g}"
+    os.environ.setdefault("GRADIO_TEMP_DIR", os.path.abspath(os.path.join(
+        args.runs_dir, "_uploads", ".gradio-tmp")))
     if args.host not in LOOPBACK and not os.environ.get("SPACE_ID"):
         print(f"WARNING: listening on {args.host}: anyone who can reach this machine on port "
               f"{args.port} can use the studio{'' if auth else ' (no --auth set)'}, start "
               "training jobs and read the data files you upload.", file=sys.stderr)
     if args.share:
-        print("WARNING: --share opens a public link through gradio's servers.", file=sys.stderr)
+        print("WARNING: --share opens a public link through gradio's servers: anyone with the "
+              "link can use the studio" + ("" if auth else " (no --auth set)") + ".",
+              file=sys.stderr)
 
     from ui.app import build_app, launch_kwargs
 
@@ -59,7 +72,23 @@ def main(argv: list[str] | None = None) -> None:
     demo.queue(default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
                 allowed_paths=[os.path.abspath(args.runs_dir)], show_error=False,
-                **launch_kwargs())
+                max_file_size=f"{args.max_upload_mb:g}mb", **launch_kwargs())
+
+
+def parse_auth(text: str) -> list[tuple[str, str]] | None:
+    """"alice:pw1,bob:pw2" -> [("alice", "pw1"), ("bob", "pw2")]; "" -> None (no login)."""
+    if not text.strip():
+        return None
+    pairs = []
+    for item in text.split(","):
+        user, sep, password = item.strip().partition(":")
+        if not sep or not user.strip() or not password:
+            raise ValueError("--auth must look like user:password (several: "
+                             "alice:pw1,bob:pw2)")
+        pairs.append((user.strip(), password))
+    if len({u for u, _ in pairs}) != len(pairs):
+        raise ValueError("--auth names a user twice")
+    return pairs
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import os
 import shutil
 import socket
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +149,56 @@ def _family_from_config(folder: Path) -> str:
     return "encoder"
 
 
+# ---- safety of user-supplied models ------------------------------------------------------------
+_TRUST_REMOTE_CODE: ContextVar[bool] = ContextVar("adaptune_trust_remote_code", default=False)
+PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+
+
+@contextmanager
+def remote_code(allowed: bool):
+    """Within this block (this thread), models that ship their own Python code may be loaded:
+    the user ticked "trust remote code" for this run. Off everywhere else."""
+    token = _TRUST_REMOTE_CODE.set(bool(allowed))
+    try:
+        yield
+    finally:
+        _TRUST_REMOTE_CODE.reset(token)
+
+
+def pretrained_kwargs() -> dict:
+    """Extra from_pretrained arguments for the current block: trust_remote_code only when the
+    user allowed it; safetensors only (pickle weights are refused before loading)."""
+    return {"trust_remote_code": True} if _TRUST_REMOTE_CODE.get() else {}
+
+
+def check_model_folder(folder: Path, name: str = "") -> None:
+    """BackboneError when a user-supplied model folder would run code on load: weights only
+    as pickle (.bin/.pt: unpickling runs code), or its own modelling code (config.json
+    ``auto_map``) without the user's "trust remote code"."""
+    import json
+
+    folder = Path(folder)
+    label = name or str(folder)
+    has_safe = any(folder.glob("*.safetensors")) or any(folder.glob("*.gguf"))
+    pickles = [p.name for pattern in PICKLE_WEIGHTS for p in folder.glob(pattern)
+               if "training_args" not in p.name]
+    if pickles and not has_safe:
+        raise BackboneError(f"{label} has its weights only as {', '.join(sorted(pickles)[:3])} "
+                            "(pickle files, which can run code when loaded); Adaptune loads "
+                            "safetensors only from folders you give. Convert them once where "
+                            "you trust the file: model.save_pretrained(folder, "
+                            "safe_serialization=True).")
+    try:
+        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if cfg.get("auto_map") and not _TRUST_REMOTE_CODE.get():
+        raise BackboneError(f"{label} ships its own Python code (auto_map in config.json), which "
+                            "would run on this machine. Adaptune does not run a model's code "
+                            "unless you tick 'Trust remote code' (Advanced) for this run, and "
+                            "only do that for a model whose code you have read.")
+
+
 def resolve_backbone(name: str, download: bool = True) -> Path:
     """Local folder with config, tokenizer and weights for ``name``.
 
@@ -170,10 +222,13 @@ def resolve_backbone(name: str, download: bool = True) -> Path:
         if not (folder / "config.json").exists():
             raise BackboneError(f"The folder {folder} has no config.json: it is not a Hugging Face "
                                 "model folder.")
+        check_model_folder(folder)
         return folder
     if name.startswith((".", "/", "~")):
         raise BackboneError(f"The folder {name} does not exist.")
-    return _hub_snapshot(CATALOGUE[name].hub_id if name in CATALOGUE else name, download)
+    snapshot = _hub_snapshot(CATALOGUE[name].hub_id if name in CATALOGUE else name, download)
+    check_model_folder(snapshot, name)
+    return snapshot
 
 
 def _minilm_path() -> Path:
@@ -242,6 +297,8 @@ def _hub_snapshot(repo_id: str, download: bool = True) -> Path:
     from huggingface_hub import snapshot_download
 
     patterns = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", "*.tiktoken"]
+    if _TRUST_REMOTE_CODE.get():
+        patterns.append("*.py")  # the model's own code: only when the user allowed it
     try:
         return Path(snapshot_download(repo_id, local_files_only=True, allow_patterns=patterns))
     except Exception:  # noqa: BLE001 - not in the local cache: maybe fetch it below

@@ -1,5 +1,5 @@
 """Command line: ``python -m engine train|pretrain|report|hpo|zeroshot|generate|explain|predict|
-export|serve|check|backbones|runs``.
+export|serve|resume|delete|check|backbones|runs``.
 
 The train flags are generated from RunConfig's fields (one place per parameter). Bad input
 exits with status 2 and one clear line on stderr, never a traceback. ``train`` and ``predict``
@@ -176,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-body-bytes", type=int, default=1_000_000)
     sv.add_argument("--max-texts", type=int, default=256, help="Most inputs per request.")
     sv.add_argument("--max-text-chars", type=int, default=20_000)
+
+    rs = sub.add_parser("resume", help="Continue an interrupted (or failed / stopped) training "
+                                       "run from its last checkpoint, in the same folder.")
+    rs.add_argument("--run", required=True, help="The run folder (runs/<id>).")
+    dl = sub.add_parser("delete", help="Delete a finished run folder and the uploaded data files "
+                                       "only it used (under <runs>/_uploads).")
+    dl.add_argument("--run", required=True, help="The run folder (runs/<id>).")
+    dl.add_argument("--keep-data", action="store_true", help="Keep its uploaded data files.")
 
     c = sub.add_parser("check", help="Load and validate a data file for a task (the same flags "
                                      "as train); print its summary as JSON.")
@@ -429,6 +437,42 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def _store_and_id(run_dir: str):
+    from engine.runs import RunStore
+
+    path = Path(run_dir)
+    if not (path / "config.json").exists():
+        raise ValueError(f"{run_dir} is not a run folder (it has no config.json).")
+    return RunStore(path.parent), path.name
+
+
+def cmd_resume(args) -> int:
+    from engine.jobs import JobManager
+
+    store, run_id = _store_and_id(args.run)
+    jobs = JobManager(store)  # marks runs whose process is gone as interrupted
+    run = jobs.resume(run_id)
+    print(f"resuming {run.id} from {run.last_checkpoint().name}", file=sys.stderr, flush=True)
+    try:
+        jobs.wait(run.id)
+    except KeyboardInterrupt:
+        jobs.stop(run.id)
+        jobs.wait(run.id)
+    m = run.metrics()
+    print(json.dumps({"run_dir": str(run.path), "status": run.status,
+                      "global_step": m.get("global_step"), "test": m.get("test"),
+                      "error": run.status_info().get("error", "")}, ensure_ascii=False))
+    return 0 if run.status == "completed" else 1
+
+
+def cmd_delete(args) -> int:
+    store, run_id = _store_and_id(args.run)
+    removed = store.delete(run_id, uploads_dir=None if args.keep_data
+                           else store.root / "_uploads")
+    print(json.dumps({"removed": removed}, ensure_ascii=False))
+    return 0
+
+
 def cmd_check(args) -> int:
     from engine.data import prepare_data
 
@@ -472,7 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"train": cmd_train, "pretrain": cmd_pretrain, "report": cmd_report,
                "hpo": cmd_hpo, "zeroshot": cmd_zeroshot, "generate": cmd_generate, "explain": cmd_explain,
-               "predict": cmd_predict, "export": cmd_export, "serve": cmd_serve, "check": cmd_check,
+               "predict": cmd_predict, "export": cmd_export, "serve": cmd_serve, "resume": cmd_resume,
+               "delete": cmd_delete, "check": cmd_check,
                "backbones": cmd_backbones, "runs": cmd_runs}[args.command]
     from engine.backbones import BackboneError
     from engine.config import ConfigError
@@ -484,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except (DataError, BackboneError, ConfigError, PredictError, ExportError, ServeError,
-            ValueError) as exc:
+            ValueError, PermissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

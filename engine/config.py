@@ -116,6 +116,10 @@ class RunConfig(ConfigBase):
                               minimum=0.02, maximum=0.5, step=0.01)
     max_rows: int = _f(0, "Use at most this many rows (a stratified sample; 0 = all).", "data",
                        advanced=True, minimum=0, step=100)
+    mask_pii: bool = _f(False, "Mask e-mail addresses, URLs, phone numbers and long digit runs "
+                               "in the texts before training ([EMAIL], [URL], [PHONE], "
+                               "[NUMBER]); the Data tab previews what changes.", "data",
+                        advanced=True, tasks=["classification"])
     task: str = _f("classification", "What the model learns to do.", "data", choices=TASKS)
     label_columns: str = _f("", "Multi-label with one 0/1 column per label: those columns, "
                                 "comma-separated (empty: one label column with labels separated "
@@ -148,6 +152,10 @@ class RunConfig(ConfigBase):
                                     "id or a local folder.", "model")
     strategy: str = _f(DEFAULT_STRATEGY, "How much of the model is trained.", "model",
                        choices=STRATEGIES)
+    trust_remote_code: bool = _f(False, "Allow a backbone that ships its own Python code to run "
+                                        "it on this machine (off: such models are refused). "
+                                        "Only for models whose code you have read.", "model",
+                                 advanced=True)
     warm_start: str = _f("", "Retrain: start from a finished text-classification run's fine-tuned "
                              "model (its folder or id) instead of the bare backbone, e.g. with "
                              "newly labelled rows; old and new are then compared on the same "

@@ -34,7 +34,10 @@ class Predictor:
         self._setfit = load_setfit(model_dir, self.max_length) if is_setfit_model(model_dir) \
             else None
         if self._setfit is None:
-            self.model, self.tokenizer = _load(model_dir, run.config().backbone)
+            from engine.backbones import remote_code
+
+            with remote_code(bool(getattr(run.config(), "trust_remote_code", False))):
+                self.model, self.tokenizer = _load(model_dir, run.config().backbone)
 
     def predict_proba(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         import torch
@@ -89,7 +92,9 @@ def _load(model_dir: Path, backbone: str):
 
     from transformers.utils import logging as hf_logging
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    from engine.backbones import pretrained_kwargs
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, **pretrained_kwargs())
     if (model_dir / "adapter_config.json").exists():
         from engine.backbones import resolve_backbone
         from engine.strategies import load_adapter
@@ -97,13 +102,14 @@ def _load(model_dir: Path, backbone: str):
         labels = read_json(model_dir / "labels.json", {})["labels"]
         hf_logging.set_verbosity_error()  # the base's fresh head is replaced by the adapter's
         base = AutoModelForSequenceClassification.from_pretrained(
-            resolve_backbone(backbone), num_labels=len(labels),
+            resolve_backbone(backbone), num_labels=len(labels), **pretrained_kwargs(),
             id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
         if base.config.pad_token_id is None:
             base.config.pad_token_id = tokenizer.pad_token_id
         model = load_adapter(base, model_dir)
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir,
+                                                                   **pretrained_kwargs())
     model.eval()
     return model, tokenizer
 

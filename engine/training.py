@@ -222,10 +222,25 @@ def trainer_arguments(config: RunConfig, run: Run, n_train: int, dev: dict,
 
 
 def data_spec(config: RunConfig):
-    """The run's data, loaded, checked and split as the configuration says."""
-    return prepare_data(config.data, config.text_column, config.label_column, config.test_data,
+    """The run's data, loaded, checked and split as the configuration says (texts masked when
+    ``config.mask_pii``: every split, so evaluation and export see what training saw)."""
+    spec = prepare_data(config.data, config.text_column, config.label_column, config.test_data,
                         config.validation_fraction, config.test_fraction, config.seed,
                         config.max_rows, config.max_length)
+    if getattr(config, "mask_pii", False):
+        from engine.privacy import mask_series
+
+        total: dict = {}
+        for split in ("train", "validation", "test"):
+            frame = getattr(spec, split).copy()
+            frame["text"], counts = mask_series(frame["text"].astype(str))
+            setattr(spec, split, frame)
+            for k, v in counts.items():
+                total[k] = total.get(k, 0) + v
+        spec.stats["masked"] = total
+        spec.warnings.append("Personal data masked before training: " + (", ".join(
+            f"{v} {k}" for k, v in total.items() if v) or "nothing found") + ".")
+    return spec
 
 
 def check_support(config: RunConfig, download: bool = True) -> None:
@@ -256,6 +271,13 @@ def preflight(config: RunConfig):
     """Check the data and the backbone before a run folder is made; returns the DataSpec.
 
     Raises DataError / BackboneError / ConfigError with the human message."""
+    from engine.backbones import remote_code
+
+    with remote_code(getattr(config, "trust_remote_code", False)):
+        return _preflight(config)
+
+
+def _preflight(config: RunConfig):
     config.validate()
     if config.task != "classification":
         from engine.tasks import get_task
@@ -289,12 +311,24 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     split and model are rebuilt, then the Trainer continues from that step (weights, optimizer,
     scheduler and random state), appending to the same events.
     """
+    from engine.backbones import remote_code
+
+    with remote_code(getattr(config, "trust_remote_code", False)):
+        return _train_run(config, run, stop_event, resume_from)
+
+
+def _train_run(config: RunConfig, run: Run, stop_event: threading.Event | None,
+               resume_from) -> dict:
     import torch
     from transformers import DataCollatorWithPadding, set_seed
 
     stop_event = stop_event or threading.Event()
     quiet_libraries()
     run.set_status("running")
+    if getattr(config, "trust_remote_code", False):
+        run.append_event("message", level="warning",
+                         text="Trust remote code is on: the backbone's own Python code may run "
+                              "on this machine.")
     started = time.time()
     set_seed(config.seed)
     if config.task != "classification":

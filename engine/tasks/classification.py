@@ -17,7 +17,9 @@ def load_model(backbone_path: Path, labels: list[str], family: str,
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    tokenizer = AutoTokenizer.from_pretrained(backbone_path)
+    from engine.backbones import pretrained_kwargs
+
+    tokenizer = AutoTokenizer.from_pretrained(backbone_path, **pretrained_kwargs())
     if tokenizer.pad_token is None:  # decoders (GPT-2, Llama) often have none
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     verbosity = hf_logging.get_verbosity()
@@ -26,7 +28,7 @@ def load_model(backbone_path: Path, labels: list[str], family: str,
         model = AutoModelForSequenceClassification.from_pretrained(
             backbone_path, num_labels=len(labels),
             id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
-            **(config_overrides or {}))
+            **pretrained_kwargs(), **(config_overrides or {}))
     finally:
         hf_logging.set_verbosity(verbosity)
     if model.config.pad_token_id is None:

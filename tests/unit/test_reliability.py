@@ -279,3 +279,93 @@ def test_superseded_points_leave_the_curve_not_the_file():
     assert [e["loss"] for e in kept if e["event"] == "log"][2:] == [0.5, 0.5, 0.5]
     assert not [e for e in kept if e["event"] == "eval"]
     assert len(events) == 9 and math.isclose(events[2]["loss"], 1.0)  # the input is untouched
+
+
+# ---- security and privacy ------------------------------------------------------------------------
+def test_pickle_weights_and_custom_code_are_refused_unless_allowed(tmp_path, tiny_encoder):
+    import shutil
+
+    from engine.backbones import BackboneError, remote_code, resolve_backbone
+    from engine.config import ConfigError  # noqa: F401 - the same family of human errors
+    from engine.training import preflight
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_encoder, pickled)
+    for f in pickled.glob("*.safetensors"):
+        f.unlink()
+    (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")
+    with pytest.raises(BackboneError, match="pickle files.*safetensors only"):
+        resolve_backbone(str(pickled))
+    custom = tmp_path / "custom"
+    shutil.copytree(tiny_encoder, custom)
+    cfg = json.loads((custom / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModel": "modeling_evil.EvilModel"}
+    (custom / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(BackboneError, match="ships its own Python code.*Trust remote code"):
+        resolve_backbone(str(custom))
+    with remote_code(True):
+        assert resolve_backbone(str(custom)) == custom  # allowed for this block only
+    with pytest.raises(BackboneError):
+        resolve_backbone(str(custom))
+    data = _table(tmp_path / "d.csv")
+    with pytest.raises(BackboneError, match="Trust remote code"):
+        preflight(RunConfig(data=str(data), backbone=str(custom)))
+    assert resolve_backbone(str(tiny_encoder)) == tiny_encoder  # safetensors: fine
+
+
+def test_masking_personal_data_before_training(tmp_path, tiny_encoder):
+    from engine.privacy import mask_text, preview
+    from engine.training import data_spec, train_run
+
+    text, counts = mask_text("Write to ann.lee+x@mail.example.org, call +44 20 7946 0958 or "
+                             "(555) 123-4567, see https://shop.example.com/a?b=1 - card "
+                             "4111111111111111. Rated 5 stars in 2024, $25.99, on 2024-05-01.")
+    assert counts == {"email": 1, "phone": 2, "url": 1, "digits": 1}
+    assert "[EMAIL]" in text and "[URL]" in text and "[NUMBER]" in text
+    assert "2024-05-01" in text and "$25.99" in text and "5 stars in 2024" in text
+    rows = [{"review": f"great film, mail me at fan{i}@example.com", "sentiment": "pos"}
+            for i in range(30)]
+    rows += [{"review": f"awful, call 555-123-{4000 + i}", "sentiment": "neg"} for i in range(30)]
+    path = tmp_path / "pii.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    shown = preview([r["review"] for r in rows], limit=3)
+    assert shown["texts_changed"] == 60 and shown["counts"]["email"] == 30
+    assert shown["counts"]["phone"] == 30 and len(shown["examples"]) == 3
+    cfg = RunConfig(data=str(path), backbone=str(tiny_encoder), mask_pii=True, max_steps=2,
+                    batch_size=8, max_length=32, strategy="full",
+                    output_dir=str(tmp_path / "runs"))
+    spec = data_spec(cfg)
+    every = pd.concat([spec.train, spec.validation, spec.test])["text"]
+    assert not every.str.contains("@").any() and not every.str.contains("555").any()
+    assert every.str.contains(r"\[EMAIL\]").sum() == 30
+    assert spec.stats["masked"] == {"email": 30, "phone": 30}
+    run = RunStore(cfg.output_dir).create(cfg)
+    train_run(cfg, run)
+    warnings = [e["text"] for e in run.events("message")]
+    assert any("Personal data masked before training: 30 email, 30 phone" in w for w in warnings)
+    assert "@" not in json.dumps(run.metrics().get("worst_errors", []))
+
+
+def test_cli_resume_and_delete(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    run = store.create(RunConfig(data="x.csv"))
+    run.set_status("interrupted")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-m", "engine", "resume", "--run", str(run.path)],
+                         cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 2 and "no checkpoint" in out.stderr and "Traceback" not in out.stderr
+    out = subprocess.run([sys.executable, "-m", "engine", "delete", "--run", str(run.path)],
+                         cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and not run.path.exists()
+    assert json.loads(out.stdout.strip().splitlines()[-1])["removed"] == [str(run.path)]
+
+
+def test_app_auth_parsing():
+    sys.path.insert(0, str(REPO))
+    from app import parse_auth
+
+    assert parse_auth("") is None
+    assert parse_auth("alice:pw1, bob:p:w2") == [("alice", "pw1"), ("bob", "p:w2")]
+    for bad in ("alice", "alice:", ":pw", "a:1,a:2"):
+        with pytest.raises(ValueError):
+            parse_auth(bad)
