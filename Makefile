@@ -12,6 +12,7 @@
 #   make bench-prompting zero-/few-shot prompting: calibration, random vs similar shots (~40 min)
 #   make bench-hpo    Optuna search vs the default configuration, same step budget (~15 min)
 #   make bench-serve  HTTP serving: PyTorch vs int8 under 20 concurrent clients (~6 min)
+#   make bench-ui-latency  click-to-answer latency of the studio, idle vs training (~4 min)
 #   make clean        remove runs/ and caches (keeps .venv)
 
 SHELL := /bin/bash
@@ -37,11 +38,11 @@ STAMP_DEV := $(VENV)/.installed-dev-$(call hash_of,$(REQ_DEV))
 TEST_ENV := GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: help install install-dev run test test-unit bench bench-strategies bench-tasks bench-adaptive bench-prompting bench-hpo bench-serve clean \
+.PHONY: help install install-dev run test test-unit bench bench-strategies bench-tasks bench-adaptive bench-prompting bench-hpo bench-serve bench-ui-latency clean \
         check-chromium
 
 help:
-	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -112,3 +113,7 @@ bench-hpo: install
 bench-serve: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
 	  $(PY) bench/bench_serve.py $(BENCH_ARGS)
+
+bench-ui-latency: install-dev
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+	  $(PY) bench/bench_ui_latency.py $(BENCH_ARGS)
