@@ -11,7 +11,7 @@ from engine.runs import RunStore
 
 from ui import (adapt_tab, automl_tab, data_tab, evaluate_tab, export_tab, playground_tab,
                 runs_tab, train_tab)
-from ui.common import Context
+from ui.common import Context, user_of
 from ui.i18n import LANG_CHOICES, T, Translator, t
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -25,9 +25,21 @@ def theme() -> gr.themes.Base:
     return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=FONTS, font_mono=MONO)
 
 
+# the Train tab's queue table and the header's user line (kept here, next to the widgets' ids)
+EXTRA_CSS = """
+.queue-table { border-collapse: collapse; font-size: 0.92rem; margin: 2px 0 4px 0; width: 100%; }
+.queue-table th { text-align: left; font-weight: 600; color: var(--body-text-color-subdued); }
+.queue-table th, .queue-table td { padding: 3px 12px 3px 0;
+  border-bottom: 1px solid var(--border-color-primary); }
+.queue-table tr.queue-mine td { font-weight: 600; }
+.queue-empty { color: var(--body-text-color-subdued); font-size: 0.92rem; margin: 2px 0; }
+#user-line p { margin: 2px 0; font-size: 0.92rem; }
+"""
+
+
 def css() -> str:
     path = ASSETS / "style.css"
-    return path.read_text(encoding="utf-8") if path.exists() else ""
+    return (path.read_text(encoding="utf-8") if path.exists() else "") + EXTRA_CSS
 
 
 def launch_kwargs() -> dict:
@@ -42,6 +54,12 @@ def device_line() -> str:
         return pick_device("auto")["label"]
     except Exception as e:  # noqa: BLE001 - the header must render even without torch
         return f"unknown ({type(e).__name__})"
+
+
+def signed_in_line(lang: str, request: gr.Request = None) -> str:
+    """"Signed in as alice" with --auth; nothing without sign-in."""
+    user = user_of(request)
+    return t("app.signed_in", lang, user=user) if user else ""
 
 
 def build_app(runs_dir: str | Path = "runs", lang: str = "en",
@@ -63,6 +81,7 @@ def build_app(runs_dir: str | Path = "runs", lang: str = "en",
             with gr.Column(scale=2, min_width=260, elem_id="header-right"):
                 ctx.lang = tr.make(gr.Radio, choices=LANG_CHOICES, value=tr.lang,
                                    label=T("app.language"), elem_id="lang-switch")
+                user_md = gr.Markdown("", elem_id="user-line")
         ctx.data_path = gr.State("")
         ctx.test_path = gr.State("")
         ctx.run_id = gr.State(None)
@@ -106,6 +125,9 @@ def build_app(runs_dir: str | Path = "runs", lang: str = "en",
         for fn, inputs, outputs in ctx.on_lang:
             event.then(fn, inputs, outputs, show_progress="hidden")
 
+        # who is signed in (with --auth), in the header
+        demo.load(signed_in_line, ctx.lang, user_md, show_progress="hidden")
+        event.then(signed_in_line, ctx.lang, user_md, show_progress="hidden")
         # page load: re-attach the Train tab to the active (or latest) run
         demo.load(ctx.fn["train_attach"], ctx.lang, ctx.c["train_attach_outputs"],
                   show_progress="hidden")

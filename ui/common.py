@@ -51,6 +51,20 @@ class Context:
         return list(self.fields.values())
 
 
+def user_of(request: Any) -> str | None:
+    """The signed-in user of a gradio request (``--auth``), None without sign-in: the user
+    every start / stop / resume / delete acts as (None: everyone may control every run)."""
+    name = getattr(request, "username", None)
+    return str(name) if name else None
+
+
+def owner_text(owner: str, user: str | None, lang: str) -> str:
+    """Who a run belongs to, as the queue and messages show it: "you" for the user's own."""
+    if not owner:
+        return "–"
+    return t("queue.you", lang) if user and owner == user else owner
+
+
 def error_message(exc: BaseException) -> str:
     """One line for the UI: the engine's own message, never a traceback."""
     if isinstance(exc, KeyError) and exc.args:

@@ -12,6 +12,7 @@ from engine.config import TASKS, RunConfig, config_fields
 from engine.data import (SUPPORTED_SUFFIXES, DataError, infer_columns, label_distribution,
                          list_sample_files, load_table, prepare_data, text_lengths)
 
+from engine.runs import safe_filename
 from engine.tasks import COLUMN_ROLES, guess_task
 
 from ui import charts
@@ -36,17 +37,60 @@ def _num(value, default):
     return default if value is None or value == "" else value
 
 
-def copy_upload(path: str | None, uploads_dir: Path) -> str:
-    """Keep an uploaded file next to the runs (gradio's temp copy may vanish), named by content."""
+def copy_upload(path: str | None, uploads_dir: Path, name: str | None = None) -> str:
+    """Keep an uploaded file next to the runs (gradio's temp copy may vanish), in a folder named
+    by its content. The file keeps the user's own name (it shows in messages), made safe: no
+    folders, no ``..``, no control characters, so the copy stays inside ``uploads_dir``."""
     if not path:
         return ""
     src = Path(path)
     digest = hashlib.sha1(src.read_bytes()).hexdigest()[:12]
-    dest = uploads_dir / digest / src.name  # the user's own file name shows in messages
+    folder = (Path(uploads_dir) / digest).resolve()
+    dest = folder / safe_filename(name if name is not None else src.name)
+    if folder != dest.parent or Path(uploads_dir).resolve() not in folder.parents:
+        raise OSError(f"Refusing to store the upload {src.name!r} outside {uploads_dir}.")
     if not dest.exists():
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
-    return str(dest.resolve())
+    return str(dest)
+
+
+def privacy_preview(path: str | None, text_column: str | None = "", lang: str = "en",
+                    limit: int = 20) -> tuple:
+    """What masking personal data (RunConfig.mask_pii) would change in the table's texts: a
+    summary box with the counts per kind, and a before / after table of the first changed
+    texts (hidden when nothing changes)."""
+    from engine.privacy import preview
+
+    hidden = gr.update(value=None, visible=False)
+    if not path:
+        return box("info", t("data.privacy_need_data", lang)), hidden
+    try:
+        df = load_table(path)
+        columns = [str(c) for c in df.columns]
+        if text_column not in columns:
+            text_column = infer_columns(df, Path(path).name)[0]
+        texts = [v for v in df[text_column].tolist() if isinstance(v, str)]
+        result = preview(texts, limit=limit)
+    except ENGINE_ERRORS + (TypeError,) as e:
+        return box("error", error_message(e), t("data.error", lang)), hidden
+    counts = result["counts"]
+    if not result["texts_changed"]:
+        return box("ok", t("data.privacy_nothing", lang, total=result["texts"])), hidden
+    summary = box("info", t("data.privacy_counts", lang, changed=result["texts_changed"],
+                            total=result["texts"], **counts))
+    frame = pd.DataFrame([[e["before"], e["after"]] for e in result["examples"]],
+                         columns=[t("data.privacy_before", lang), t("data.privacy_after", lang)])
+    return summary, gr.update(value=frame, visible=True)
+
+
+def privacy_if_ticked(ticked: bool, path: str | None, text_column: str | None = "",
+                      lang: str = "en") -> tuple:
+    """The preview while the box is ticked; nothing once it is unticked."""
+    if not ticked:
+        return "", gr.update(value=None, visible=False)
+    summary, table = privacy_preview(path, text_column, lang)
+    return summary + box("info", t("data.privacy_on", lang)), table
 
 
 def sample_choices() -> list[tuple[str, str]]:
@@ -362,6 +406,16 @@ def build(ctx: Context) -> None:
                                   file_types=UPLOAD_SUFFIXES, type="filepath",
                                   elem_id="data-test-upload", height=110)
             tr.make(gr.Markdown, value=T("test_data.help"), elem_classes=["hint"])
+    # personal data: masked before training when ticked (text classification); the preview
+    # shows what changes before anything trains
+    with gr.Row(equal_height=False, elem_id="data-privacy",
+                visible=_privacy_visible(_DEFAULTS.task)) as privacy_row:
+        mask_pii = field_widget(_field("mask_pii"), tr, scale=4)
+        privacy_btn = tr.make(gr.Button, value=T("data.privacy_preview"), size="sm",
+                              elem_id="data-privacy-preview", scale=1, min_width=140)
+    privacy_msg = gr.HTML("", elem_id="data-privacy-summary", padding=False)
+    privacy_table = tr.make(gr.Dataframe, interactive=False, wrap=True, max_height=320,
+                            elem_id="data-privacy-table", visible=False)
     language_hint = gr.HTML("", elem_id="data-language-hint", padding=False)
     preview = tr.make(gr.Dataframe, label=T("data.preview"), interactive=False, wrap=True,
                       max_height=420, max_chars=200, elem_id="data-preview", visible=False)
@@ -372,8 +426,8 @@ def build(ctx: Context) -> None:
                                show_label=False, elem_id="data-length-chart")
 
     ctx.fields.update({"data": ctx.data_path, "text_column": text_col, "label_column": label_col,
-                       "test_data": ctx.test_path, **split, "task": task, **task_cols,
-                       "target_language": target_language})
+                       "test_data": ctx.test_path, **split, "mask_pii": mask_pii, "task": task,
+                       **task_cols, "target_language": target_language})
     outputs = [text_col, label_col, preview, label_chart, length_chart, summary, messages,
                *task_cols.values(), target_language]
     ctx.c.update(data_outputs=outputs, data_summary=summary, data_messages=messages)
@@ -381,7 +435,7 @@ def build(ctx: Context) -> None:
 
     def from_upload(path):
         try:
-            return copy_upload(path, ctx.uploads_dir)
+            return copy_upload(path, ctx.uploads_dir)  # gradio keeps the browser's file name
         except OSError as e:
             gr.Warning(error_message(e))
             return ""
@@ -417,9 +471,27 @@ def build(ctx: Context) -> None:
         summary.change(backbone_hint, *hint_args, show_progress="hidden")
         test_upload.upload(from_upload, test_upload, ctx.test_path).then(
             inspect_task, inputs, outputs)
+        privacy_out = [privacy_msg, privacy_table]
+        mask_pii.change(privacy_if_ticked, [mask_pii, ctx.data_path, text_col, ctx.lang],
+                        privacy_out, show_progress="minimal")
+        privacy_btn.click(privacy_preview, [ctx.data_path, text_col, ctx.lang], privacy_out)
+        # new data: a shown preview follows it (the column is inferred again, see above)
+        summary.change(privacy_if_ticked, [mask_pii, ctx.data_path, gr.State(""), ctx.lang],
+                       privacy_out, show_progress="hidden")
+        ctx.on_lang.append((privacy_if_ticked, [mask_pii, ctx.data_path, gr.State(""), ctx.lang],
+                            privacy_out))
+        task.change(lambda value: (gr.update(visible=_privacy_visible(value)), "",
+                                   gr.update(visible=False)),
+                    task, [privacy_row, privacy_msg, privacy_table], show_progress="hidden")
         test_upload.clear(lambda: "", None, ctx.test_path).then(inspect_task, inputs, outputs)
 
     ctx.deferred.append(wire)
+
+
+def _privacy_visible(task: str | None) -> bool:
+    """mask_pii applies to the tasks its metadata names (text classification)."""
+    return (task or "classification") in (_field("mask_pii").metadata.get("tasks") or
+                                           [task or "classification"])
 
 
 def _field(name: str):

@@ -219,9 +219,9 @@ TEXT: dict[str, dict[str, str]] = {
     "train.need_data": {"en": "Choose a data file in the Data tab first.",
                         "zh": "请先在“数据”页选择数据文件。"},
     "train.cannot_start": {"en": "Cannot start:", "zh": "无法开始："},
-    "train.queued_msg": {"en": "Run {id} is queued at position {position}; it starts when the "
-                               "current run ends.",
-                         "zh": "运行 {id} 已排队（第 {position} 位），当前运行结束后开始。"},
+    "train.queued_msg": {"en": "Queued: position {position}. Run {id} starts when the runs ahead "
+                               "of it end.",
+                         "zh": "已排队：第 {position} 位。运行 {id} 会在前面的运行结束后开始。"},
     "train.started": {"en": "Run {id} started.", "zh": "运行 {id} 已开始。"},
     "train.nothing_to_stop": {"en": "There is no run to stop.", "zh": "没有可停止的运行。"},
     "train.not_active": {"en": "This run is not training any more.",
@@ -1484,6 +1484,78 @@ TEXT: dict[str, dict[str, str]] = {
     "export.serve_key": {"en": "Require an API key", "zh": "需要 API 密钥"},
     "export.serve_cmd": {"en": "Start the server", "zh": "启动服务"},
     "export.serve_curl": {"en": "Ask it (curl)", "zh": "调用示例（curl）"},
+
+    # ---- several users, the queue, resume, delete, privacy ----------------------------------
+    "app.signed_in": {"en": "Signed in as **{user}**", "zh": "当前登录用户：**{user}**"},
+    "mask_pii": {"en": "Mask personal data", "zh": "遮盖个人信息"},
+    "mask_pii.help": {"zh": "训练前把文本中的电子邮件地址、网址、电话号码和较长的数字串替换为占位符（[EMAIL]、[URL]、"
+                            "[PHONE]、[NUMBER]）；“数据”页会预览哪些内容会被改动。"},
+    "trust_remote_code": {"en": "Trust the model's own code", "zh": "信任模型自带的代码"},
+    "trust_remote_code.help": {"zh": "允许自带 Python 代码的基础模型在本机运行这些代码（关闭时会拒绝此类模型）。"
+                                     "仅用于你已阅读过其代码的模型。"},
+    "train.remote_code_warning": {
+        "en": "Trust the model's own code is on: a backbone that ships Python code will run that "
+              "code on this machine, with your files and network. Use it only for a model whose "
+              "code you have read.",
+        "zh": "已开启“信任模型自带的代码”：自带 Python 代码的基础模型会在本机运行这些代码，并能访问你的文件和网络。"
+              "只对你已阅读过其代码的模型开启。"},
+    "queue.title": {"en": "Queue", "zh": "队列"},
+    "queue.empty": {"en": "Nothing is training or waiting.", "zh": "当前没有正在训练或排队的运行。"},
+    "queue.col.position": {"en": "Position", "zh": "位置"},
+    "queue.col.name": {"en": "Run", "zh": "运行"},
+    "queue.col.owner": {"en": "Owner", "zh": "所有者"},
+    "queue.col.status": {"en": "Status", "zh": "状态"},
+    "queue.now": {"en": "training now", "zh": "正在训练"},
+    "queue.position": {"en": "position {position}", "zh": "第 {position} 位"},
+    "queue.you": {"en": "you", "zh": "你"},
+    "queue.pick": {"en": "Job in the queue", "zh": "队列中的任务"},
+    "queue.pick.help": {"en": "Cancel one of your waiting jobs (it never starts) or stop your "
+                              "running one.",
+                        "zh": "取消你的某个排队任务（它将不会开始），或停止你正在训练的任务。"},
+    "queue.cancel": {"en": "Cancel job", "zh": "取消任务"},
+    "queue.pick_none": {"en": "Pick a job in the queue first.", "zh": "请先在队列中选择一个任务。"},
+    "queue.cancelled": {"en": "Cancelled {name}: it will not start.",
+                        "zh": "已取消 {name}：它将不会开始。"},
+    "train.not_yours": {"en": "Not your run:", "zh": "不是你的运行："},
+    "train.resume": {"en": "↻ Resume from step {step}", "zh": "↻ 从第 {step} 步继续"},
+    "train.resuming": {"en": "Run {id} resumes from its checkpoint at step {step}; the curves "
+                             "continue where it stopped.",
+                       "zh": "运行 {id} 将从第 {step} 步的检查点继续训练；曲线会从中断处接着画。"},
+    "train.cannot_resume": {"en": "Cannot resume:", "zh": "无法继续："},
+    "train.interrupted_resume": {
+        "en": "The server stopped while this run was training; resume it from its last "
+              "checkpoint, or start it again.",
+        "zh": "训练过程中服务器停止了；可以从最后一个检查点继续训练，或重新开始。"},
+    "runs.delete": {"en": "Delete…", "zh": "删除……"},
+    "runs.delete_confirm": {
+        "en": "Delete {n} run(s): {names}? Each run folder (model, checkpoints, curves, "
+              "exports) is removed for good.",
+        "zh": "删除 {n} 个运行：{names}？每个运行文件夹（模型、检查点、曲线、导出文件）都会被永久删除。"},
+    "runs.delete_data": {"en": "Also delete its uploaded data file (when no other run uses it)",
+                         "zh": "同时删除上传的数据文件（若没有其他运行使用它）"},
+    "runs.delete_yes": {"en": "Yes, delete", "zh": "确认删除"},
+    "runs.delete_no": {"en": "Keep them", "zh": "保留"},
+    "runs.deleted": {"en": "Deleted: {names}.", "zh": "已删除：{names}。"},
+    "runs.deleted_files": {"en": "Uploaded data files removed: {n}.",
+                           "zh": "已删除的上传数据文件：{n} 个。"},
+    "runs.delete_refused": {"en": "Not deleted:", "zh": "未删除："},
+    "data.privacy_preview": {"en": "Preview masking", "zh": "预览遮盖效果"},
+    "data.privacy_need_data": {"en": "Choose a data file first: the preview masks its texts.",
+                               "zh": "请先选择数据文件：预览会遮盖其中的文本。"},
+    "data.privacy_counts": {
+        "en": "Masking changes {changed} of {total} texts: {email} e-mail address(es), {url} "
+              "URL(s), {phone} phone number(s), {digits} long number(s). The first changed texts "
+              "are below.",
+        "zh": "遮盖会改动 {total} 条文本中的 {changed} 条：电子邮件地址 {email} 个、网址 {url} 个、"
+              "电话号码 {phone} 个、长数字串 {digits} 个。下面是前几条被改动的文本。"},
+    "data.privacy_nothing": {
+        "en": "Nothing to mask: no e-mail address, URL, phone number or long number in the "
+              "{total} texts.",
+        "zh": "没有需要遮盖的内容：{total} 条文本中没有电子邮件地址、网址、电话号码或长数字串。"},
+    "data.privacy_on": {"en": "Training will use the masked texts (every split).",
+                        "zh": "训练将使用遮盖后的文本（所有划分）。"},
+    "data.privacy_before": {"en": "Before", "zh": "遮盖前"},
+    "data.privacy_after": {"en": "After masking", "zh": "遮盖后"},
 }
 
 

@@ -1,16 +1,19 @@
-"""Runs tab: every run on disk, and a side-by-side comparison of a few."""
+"""Runs tab: every run on disk, a side-by-side comparison of a few, resuming an interrupted run
+from its last checkpoint and deleting runs (with a confirmation step; with --auth only the owner
+may)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from engine.runs import Run, RunStore
+from engine.runs import Run, RunBusyError, RunStore
 
 from ui import charts
 from ui.common import (Context, box, error_message, fmt_score, human_duration, human_number,
-                       run_label, status_text)
+                       run_label, status_text, user_of)
 from ui.i18n import T, t
 
 METRIC_ROWS = ("test_accuracy", "test_macro_f1", "val_accuracy", "val_macro_f1", "speed",
@@ -126,6 +129,43 @@ def compare(store: RunStore, run_ids: list[str] | None, lang: str = "en") -> tup
     return curves, table, message
 
 
+def delete_confirmation(store: RunStore, run_ids: list[str] | None, lang: str = "en") -> str:
+    """The question the confirmation step asks: which runs go."""
+    names = []
+    for rid in run_ids or []:
+        try:
+            names.append(store.get(rid).config_dict().get("run_name") or rid)
+        except KeyError:
+            names.append(rid)
+    return box("warning", t("runs.delete_confirm", lang, n=len(names), names=", ".join(names)))
+
+
+def delete_runs(store: RunStore, run_ids: list[str] | None, user: str | None,
+                uploads_dir: Path | str | None, lang: str = "en") -> str:
+    """Delete each run as ``user`` (with its unshared uploaded data files when ``uploads_dir``
+    is given); one message: what went, and why the others did not (another user's run, a run
+    still queued or training)."""
+    deleted, files, problems = [], 0, []
+    for rid in run_ids or []:
+        try:
+            name = store.get(rid).config_dict().get("run_name") or rid
+            removed = store.delete(rid, user=user, uploads_dir=uploads_dir)
+        except (PermissionError, RunBusyError, KeyError, OSError) as e:
+            problems.append(error_message(e))
+            continue
+        deleted.append(name if name == rid else f"{name} ({rid})")
+        files += max(0, len(removed) - 1)  # the data files, then the run folder
+    out = ""
+    if deleted:
+        text = t("runs.deleted", lang, names=", ".join(deleted))
+        if uploads_dir is not None and files:
+            text += " " + t("runs.deleted_files", lang, n=files)
+        out += box("ok", text)
+    if problems:
+        out += box("warning", problems, t("runs.delete_refused", lang))
+    return out or box("warning", t("runs.pick_one", lang))
+
+
 def empty_comparison(lang: str) -> pd.DataFrame:
     return pd.DataFrame(columns=[t("runs.col.setting", lang), "≠"])
 
@@ -150,12 +190,28 @@ def build(ctx: Context) -> None:
     with gr.Row(equal_height=True):
         select = tr.make(gr.Dropdown, label=T("runs.select"), info=T("runs.select.help"),
                          choices=[(run_label(r.summary(), tr.lang), r.id) for r in store.list()],
-                         value=[], multiselect=True, elem_id="runs-select", scale=4)
+                         value=[], multiselect=True, elem_id="runs-select", scale=4,
+                         allow_custom_value=True)  # a deleted run may be in a tick in flight
         with gr.Column(scale=1, min_width=160):
             open_eval = tr.make(gr.Button, value=T("runs.open_eval"), elem_id="runs-open-eval",
                                 variant="secondary")
             load_train = tr.make(gr.Button, value=T("runs.load_train"),
                                  elem_id="runs-load-settings", variant="secondary")
+            resume = gr.Button(t("train.resume", tr.lang, step="?"), variant="secondary",
+                               elem_id="runs-resume", visible=False)
+            delete = tr.make(gr.Button, value=T("runs.delete"), variant="stop", size="sm",
+                             elem_id="runs-delete")
+    with gr.Column(visible=False, elem_id="runs-delete-confirm") as confirm:
+        confirm_text = gr.HTML("", elem_id="runs-delete-question", padding=False)
+        with gr.Row(equal_height=True):
+            delete_data = tr.make(gr.Checkbox, label=T("runs.delete_data"), value=True,
+                                  elem_id="runs-delete-data", scale=3)
+            delete_yes = tr.make(gr.Button, value=T("runs.delete_yes"), variant="stop",
+                                 elem_id="runs-delete-yes", scale=1, min_width=120)
+            delete_no = tr.make(gr.Button, value=T("runs.delete_no"), variant="secondary",
+                                elem_id="runs-delete-no", scale=1, min_width=120)
+    # resume / delete results: their own box (a selection change rewrites runs-message)
+    action_msg = gr.HTML("", elem_id="runs-action-message", padding=False)
     message = gr.HTML("", elem_id="runs-message", padding=False)
     curves = gr.Plot(charts.compare_figure({}, tr.lang), show_label=False,
                      elem_id="runs-compare-chart")
@@ -163,6 +219,7 @@ def build(ctx: Context) -> None:
                          value=empty_comparison(tr.lang), elem_id="runs-compare-table")
     timer = gr.Timer(5)
     sig = gr.State("")
+    pending = gr.State([])  # the runs the delete question named
 
     def refresh_all(lang, selected):
         choices = [(run_label(r.summary(), lang), r.id) for r in store.list()]
@@ -182,7 +239,10 @@ def build(ctx: Context) -> None:
         if not run_ids:
             return gr.skip(), gr.skip(), box("warning", t("runs.pick_one", lang))
         run_id = run_ids[0]
-        run = store.get(run_id)
+        try:
+            run = store.get(run_id)
+        except KeyError as e:  # deleted meanwhile
+            return gr.skip(), gr.skip(), box("warning", error_message(e))
         if run.kind == "pretrain":
             return gr.skip(), gr.skip(), box("warning", t("adapt.no_model_eval", lang, id=run_id))
         if not run.has_model:
@@ -192,9 +252,56 @@ def build(ctx: Context) -> None:
         return (gr.Tabs(selected="evaluate"),
                 gr.update(choices=finished_runs(store, lang), value=run_id), "")
 
+    def resume_state(run_ids, lang, request: gr.Request = None):
+        """The Resume button for the first selected run (shown when it can resume)."""
+        from ui.train_tab import resume_button
+
+        return resume_button(store, ctx.jobs, (run_ids or [None])[0], user_of(request), lang)
+
+    def resume_selected(run_ids, lang, request: gr.Request = None):
+        """Resume the first selected run, then follow it in the Train tab."""
+        from ui.train_tab import resume_job
+
+        run_id = (run_ids or [None])[0]
+        text, ok = resume_job(ctx.jobs, store, run_id, user_of(request), lang)
+        if not ok:
+            return text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return (text, text, gr.update(visible=False), gr.Tabs(selected="train"), run_id,
+                gr.Timer(active=True))
+
+    def ask_delete(run_ids, lang):
+        """Step 1: name the runs that would go; they are remembered, so changing the selection
+        afterwards never deletes anything the question did not name."""
+        if not run_ids:
+            return (gr.update(visible=False), "", box("warning", t("runs.pick_one", lang)), [])
+        return (gr.update(visible=True), delete_confirmation(store, run_ids, lang), "",
+                list(run_ids))
+
+    def confirm_delete(run_ids, with_data, lang, request: gr.Request = None):
+        """Step 2: delete the runs the question named."""
+        text = delete_runs(store, run_ids, user_of(request),
+                           ctx.uploads_dir if with_data else None, lang)
+        return text, gr.update(visible=False), []
+
+    ctx.fn.update(runs_resume_state=resume_state, runs_resume=resume_selected,
+                  runs_ask_delete=ask_delete, runs_delete=confirm_delete)
+
     def wire() -> None:
         lang = ctx.lang
         refresh.click(refresh_all, [lang, select], [table, sig, select])
+        select.change(resume_state, [select, lang], resume, show_progress="hidden")
+        resume.click(resume_selected, [select, lang],
+                     [action_msg, ctx.c["train_message"], resume, ctx.tabs, ctx.run_id,
+                      ctx.c["train_timer"]]).then(
+            refresh_all, [lang, select], [table, sig, select], show_progress="hidden")
+        delete.click(ask_delete, [select, lang], [confirm, confirm_text, action_msg, pending])
+        delete_no.click(lambda: (gr.update(visible=False), "", []), None,
+                        [confirm, action_msg, pending])
+        delete_yes.click(confirm_delete, [pending, delete_data, lang],
+                         [action_msg, confirm, pending]).then(
+            refresh_all, [lang, select], [table, sig, select]).then(
+            resume_state, [select, lang], resume, show_progress="hidden")
+        ctx.on_lang.append((resume_state, [select, lang], resume))
         timer.tick(tick, [lang, select, sig], [table, sig, select], show_progress="hidden")
         ctx.c["runs_tab"].select(refresh_all, [lang, select], [table, sig, select],
                                  show_progress="hidden")

@@ -1,4 +1,9 @@
-"""Train tab: the run form (generated from RunConfig), start / stop, live progress."""
+"""Train tab: the run form (generated from RunConfig), start / stop / resume, live progress, and
+the job queue (who is training, who waits; cancel your own).
+
+With ``--auth`` every callback that starts, stops, cancels or resumes a run acts as the signed-in
+user (``request.username``): the engine refuses to let one user stop another's run, and the
+refusal is shown as a warning box, not an error toast."""
 from __future__ import annotations
 
 import html
@@ -11,14 +16,15 @@ import gradio as gr
 from engine.backbones import CATALOGUE, backbone_info
 from engine.config import RunConfig, config_fields
 from engine.jobs import JobManager
-from engine.runs import Run, RunStore
+from engine.runs import FINAL_STATUSES, Run, RunStore, can_control
 from engine.strategies import STRATEGIES
 from engine.estimate import estimate_before_start
 from engine.training import preflight
 
 from ui import charts
 from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, fmt_score,
-                       human_duration, human_number, params_line, run_label, status_text)
+                       human_duration, human_number, owner_text, params_line, run_label,
+                       status_text, user_of)
 from ui.form import (STATE_FIELDS, config_to_form, field_widget, form_fields, form_to_config,
                      strategy_only, task_only, values_from, visible_for)
 from ui.i18n import T, t
@@ -125,8 +131,143 @@ def last(events: list[dict], kind: str) -> dict | None:
 
 
 def queue_position(jobs: JobManager, run_id: str) -> int | None:
-    queued = jobs.queued()
-    return queued.index(run_id) + 1 if run_id in queued else None
+    """1, 2, ... for a waiting run (the queue the Train tab shows); None when it is not waiting."""
+    for entry in jobs.queue_view():
+        if entry["run_id"] == run_id and entry["position"] > 0:
+            return entry["position"]
+    return None
+
+
+# ---- the visible queue ----------------------------------------------------------------------
+
+def queue_html(jobs: JobManager, user: str | None, lang: str = "en") -> str:
+    """The running job and the waiting ones: position, run name, owner ("you"), status."""
+    entries = jobs.queue_view()
+    if not entries:
+        return f'<div class="queue-empty">{html.escape(t("queue.empty", lang))}</div>'
+    head = "".join(f"<th>{html.escape(t('queue.col.' + c, lang))}</th>"
+                   for c in ("position", "name", "owner", "status"))
+    rows = []
+    for e in entries:
+        position = t("queue.now", lang) if e["position"] == 0 else str(e["position"])
+        mine = bool(user) and e["owner"] == user
+        cells = [position, e["name"], owner_text(e["owner"], user, lang),
+                 status_text(e["status"], lang)]
+        rows.append(f'<tr class="queue-{"mine" if mine else "other"}" '
+                    f'data-run="{html.escape(e["run_id"])}">'
+                    + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return (f'<table class="queue-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def queue_choices(jobs: JobManager, user: str | None, lang: str = "en") -> list[tuple[str, str]]:
+    """(label, run id) of every job in the queue, for the Cancel picker (the engine refuses
+    another user's)."""
+    out = []
+    for e in jobs.queue_view():
+        where = t("queue.now", lang) if e["position"] == 0 else \
+            t("queue.position", lang, position=e["position"])
+        out.append((f"{e['name']} · {where} · {owner_text(e['owner'], user, lang)}",
+                    e["run_id"]))
+    return out
+
+
+def queue_signature(jobs: JobManager, user: str | None) -> str:
+    return f"{user}|" + "|".join(f"{e['run_id']}:{e['position']}:{e['status']}"
+                                 for e in jobs.queue_view())
+
+
+def queue_updates(jobs: JobManager, user: str | None, lang: str, current: str | None = None,
+                  last_sig: str | None = None) -> tuple:
+    """(table, picker, picker row, signature) for the queue box; skips when nothing changed.
+    The picker and its Cancel button show only while the queue holds a job."""
+    sig = queue_signature(jobs, user) + f"|{lang}"
+    if last_sig is not None and sig == last_sig:
+        return gr.skip(), gr.skip(), gr.skip(), sig
+    choices = queue_choices(jobs, user, lang)
+    ids = [v for _, v in choices]
+    return (queue_html(jobs, user, lang),
+            gr.update(choices=choices, value=current if current in ids else None),
+            gr.update(visible=bool(choices)), sig)
+
+
+def cancel_job(jobs: JobManager, store: RunStore, run_id: str | None, user: str | None,
+               lang: str = "en") -> str:
+    """Cancel a waiting job (it never starts) or stop a running one, as ``user``; a job of
+    someone else is refused with the engine's message."""
+    if not run_id:
+        return box("warning", t("queue.pick_none", lang))
+    try:
+        run = store.get(run_id)
+        name = run.config_dict().get("run_name") or run.id
+        was = run.status
+        # a job cancelled while queued stays in the engine's queue until the worker reaches it
+        stopped = jobs.stop(run_id, user=user) and was in LIVE_STATUSES
+    except PermissionError as e:
+        return box("warning", error_message(e), t("train.not_yours", lang))
+    except KeyError as e:
+        return box("error", error_message(e))
+    if not stopped:
+        return box("warning", t("train.not_active", lang))
+    if was == "queued":
+        return box("ok", t("queue.cancelled", lang, name=name))
+    return box("ok", t("train.stopping", lang))
+
+
+# ---- resume ---------------------------------------------------------------------------------
+
+def resume_step(jobs: JobManager, run: Run | None) -> int | None:
+    """The step a run would resume from (an interrupted, failed or stopped text-classification
+    run with a complete checkpoint, not queued again already); None when it cannot resume."""
+    if run is None or jobs.is_live(run.id):
+        return None
+    try:
+        if run.status not in FINAL_STATUSES or run.status == "completed" or run.kind != "train":
+            return None
+        if (run.config_dict().get("task") or "classification") != "classification":
+            return None
+        checkpoint = run.last_checkpoint()
+    except OSError:
+        return None
+    if checkpoint is None:
+        return None
+    step = checkpoint.name.rpartition("-")[2]
+    return int(step) if step.isdigit() else None
+
+
+def resume_button(store: RunStore, jobs: JobManager, run_id: str | None, user: str | None,
+                  lang: str = "en"):
+    """The "Resume from step N" button: shown for a run the user may resume."""
+    run = None
+    if run_id:
+        try:
+            run = store.get(run_id)
+        except KeyError:
+            run = None
+    step = resume_step(jobs, run)
+    if step is None or not can_control(run, user):
+        return gr.update(visible=False)
+    return gr.update(visible=True, value=t("train.resume", lang, step=step))
+
+
+def resume_job(jobs: JobManager, store: RunStore, run_id: str | None, user: str | None,
+               lang: str = "en") -> tuple[str, bool]:
+    """Queue a run again from its last checkpoint: (message, resumed?)."""
+    if not run_id:
+        return box("warning", t("runs.pick_one", lang)), False
+    try:
+        run = jobs.resume(run_id, user=user)
+    except PermissionError as e:
+        return box("warning", error_message(e), t("train.not_yours", lang)), False
+    except ENGINE_ERRORS as e:
+        return box("warning", error_message(e), t("train.cannot_resume", lang)), False
+    resumes = run.events("resume")
+    step = resumes[-1].get("from_step", "?") if resumes else "?"
+    position = queue_position(jobs, run.id)
+    text = t("train.resuming", lang, id=run.id, step=step)
+    if position:
+        text += " " + t("train.queued_msg", lang, id=run.id, position=position)
+    return box("ok", text), True
 
 
 def progress_html(run: Run | None, events: list[dict], status: str, lang: str,
@@ -230,7 +371,10 @@ def status_html(run: Run | None, events: list[dict], status: str, lang: str) -> 
                         + (" " + t("train.done_before", lang, before=fmt(before))
                            if isinstance(before, (int, float)) else ""))
     elif status == "interrupted":
-        head += box("warning", t("train.interrupted", lang))
+        can_resume = run.last_checkpoint() is not None and \
+            (cfg.get("task") or "classification") == "classification"
+        head += box("warning", t("train.interrupted_resume" if can_resume
+                                 else "train.interrupted", lang))
     return head
 
 
@@ -401,15 +545,21 @@ def run_signature(store: RunStore, run_id: str | None) -> str:
     return f"{run_id}:{size}:{run.status}"
 
 
-def pick_run_to_show(store: RunStore, jobs: JobManager, kind: str = "train") -> str | None:
-    """Of the runs of one kind ("train": fine-tuning, "pretrain": the Adapt tab's): the active
-    run, else the first queued one, else the newest live run, else the newest run on disk."""
+def pick_run_to_show(store: RunStore, jobs: JobManager, kind: str = "train",
+                     user: str | None = None) -> str | None:
+    """Of the runs of one kind ("train": fine-tuning, "pretrain": the Adapt tab's): the signed-in
+    user's own active or queued run, else the active run, else the first queued one, else the
+    newest live run, else the newest run on disk."""
     def of_kind(run_id: str) -> bool:
         try:
             return store.get(run_id).kind == kind
         except KeyError:
             return False
 
+    if user:
+        for entry in jobs.queue_view():
+            if entry["owner"] == user and of_kind(entry["run_id"]):
+                return entry["run_id"]
     if jobs.active and of_kind(jobs.active):
         return jobs.active
     queued = [r for r in jobs.queued() if of_kind(r)]
@@ -518,6 +668,8 @@ def build(ctx: Context) -> None:
                                       elem_id="train-augment-preview")
                 aug_table = gr.Dataframe(visible=False, wrap=True, interactive=False,
                                          elem_id="train-augment-table")
+            # ticked in Advanced (or by a loaded config): visible even with Advanced folded
+            remote_warning = gr.HTML("", elem_id="train-remote-code-warning", padding=False)
 
             with tr.make(gr.Accordion, label=T("train.saveload"), open=False,
                          elem_id="train-saveload"):
@@ -541,7 +693,25 @@ def build(ctx: Context) -> None:
                                 elem_id="train-start", scale=3)
                 stop = tr.make(gr.Button, value=T("train.stop"), variant="stop",
                                elem_id="train-stop", scale=1, min_width=100)
+                resume = gr.Button(t("train.resume", tr.lang, step="?"), variant="secondary",
+                                   elem_id="train-resume", scale=2, min_width=160,
+                                   visible=False)
             message = gr.HTML("", elem_id="train-message", padding=False)
+            with tr.make(gr.Accordion, label=T("queue.title"), open=True,
+                         elem_id="train-queue-box"):
+                queue_table = gr.HTML(queue_html(jobs, None, tr.lang), elem_id="train-queue",
+                                      padding=False)
+                with gr.Row(equal_height=False, visible=False,
+                            elem_id="train-queue-actions") as queue_actions:
+                    # a job leaves the queue while its id may still be the picked value (a
+                    # timer tick in flight): such a value must not be rejected with a toast
+                    queue_pick = tr.make(gr.Dropdown, label=T("queue.pick"),
+                                         info=T("queue.pick.help"), choices=[], value=None,
+                                         allow_custom_value=True, elem_id="train-queue-pick",
+                                         scale=3)
+                    queue_cancel = tr.make(gr.Button, value=T("queue.cancel"), size="md",
+                                           variant="stop", elem_id="train-queue-cancel",
+                                           scale=1, min_width=120)
             status = gr.HTML(box("info", t("train.no_run", tr.lang)), elem_id="train-status",
                              padding=False)
             progress = gr.HTML("", elem_id="train-progress", padding=False)
@@ -554,30 +724,41 @@ def build(ctx: Context) -> None:
             log = gr.HTML("", elem_id="train-log", padding=False)
     timer = gr.Timer(1.5, active=False)
     sig = gr.State("")
+    # the queue changes with other users' runs too: its own slow timer, always on
+    queue_timer = gr.Timer(2.5)
+    queue_sig = gr.State("")
     panel = [status, progress, params, device, chart, log]
-    ctx.c.update(train_panel=panel, train_timer=timer, train_past=past)
+    queue_out = [queue_table, queue_pick, queue_actions, queue_sig]
+    ctx.c.update(train_panel=panel, train_timer=timer, train_past=past, train_resume=resume,
+                 train_message=message)
 
     # ---- callbacks (closures over ctx) ---------------------------------------------------
-    def show(run_id, lang):
+    # ``request`` (gradio fills it in) names the signed-in user with --auth; None without
+    def show(run_id, lang, request: gr.Request = None):
         return (*render_run(store, jobs, run_id, lang, ctx.device),
+                resume_button(store, jobs, run_id, user_of(request), lang),
                 run_signature(store, run_id))
 
-    def tick(run_id, lang, last_sig):
+    def tick(run_id, lang, last_sig, request: gr.Request = None):
         new_sig = run_signature(store, run_id)
         live = bool(run_id) and (jobs.is_live(run_id) or
                                  new_sig.rsplit(":", 1)[-1] in LIVE_STATUSES)
         timer_update = gr.Timer(active=live)
         if new_sig == last_sig:
-            return (*[gr.skip()] * len(panel), new_sig, timer_update)
-        return (*render_run(store, jobs, run_id, lang, ctx.device), new_sig, timer_update)
+            return (*[gr.skip()] * (len(panel) + 1), new_sig, timer_update)
+        return (*render_run(store, jobs, run_id, lang, ctx.device),
+                resume_button(store, jobs, run_id, user_of(request), lang), new_sig,
+                timer_update)
 
-    def attach(lang):
-        run_id = pick_run_to_show(store, jobs)
+    def attach(lang, request: gr.Request = None):
+        user = user_of(request)
+        run_id = pick_run_to_show(store, jobs, user=user)
         live = bool(run_id) and store.get(run_id).status in LIVE_STATUSES
         return (run_id, gr.Timer(active=live), gr.update(choices=run_choices(store, lang)),
-                *render_run(store, jobs, run_id, lang, ctx.device), run_signature(store, run_id))
+                *render_run(store, jobs, run_id, lang, ctx.device),
+                resume_button(store, jobs, run_id, user, lang), run_signature(store, run_id))
 
-    def start_run(lang, *args):
+    def start_run(lang, *args, user: str | None = None):
         vals = values_from(ctx.field_names(), args)
         fail = (gr.skip(), gr.skip(), gr.skip())
         if not vals.get("data"):
@@ -586,25 +767,39 @@ def build(ctx: Context) -> None:
             cfg = form_to_config(vals)
             cfg.output_dir = str(store.root)
             preflight(cfg)  # data and backbone checked before a run folder exists
-            run = jobs.submit(cfg)
+            run = jobs.submit(cfg, owner=user or "")
         except ENGINE_ERRORS as e:
             return (box("error", error_message(e), t("train.cannot_start", lang)), *fail)
-        position = queue_position(jobs, run.id) if jobs.active and jobs.active != run.id else None
+        position = queue_position(jobs, run.id) if jobs.active and jobs.active != run.id \
+            else None
         msg = (t("train.queued_msg", lang, id=run.id, position=position) if position
                else t("train.started", lang, id=run.id))
         return (box("ok", msg), run.id, gr.Timer(active=True),
                 gr.update(choices=run_choices(store, lang)))
 
-    def stop_run(run_id, lang):
+    def start_click(lang, request: gr.Request, *args):
+        return start_run(lang, *args, user=user_of(request))
+
+    def stop_run(run_id, lang, request: gr.Request = None):
         if not run_id:
             return box("warning", t("train.nothing_to_stop", lang))
-        try:
-            stopped = jobs.stop(run_id)
-        except KeyError as e:
-            return box("error", error_message(e))
-        if not stopped:
-            return box("warning", t("train.not_active", lang))
-        return box("ok", t("train.stopping", lang))
+        # another user's run: a plain warning box with the engine's reason, never a toast
+        return cancel_job(jobs, store, run_id, user_of(request), lang)
+
+    def resume_run(run_id, lang, request: gr.Request = None):
+        message_html, ok = resume_job(jobs, store, run_id, user_of(request), lang)
+        if not ok:
+            return message_html, gr.skip(), gr.skip()
+        return message_html, run_id, gr.Timer(active=True)
+
+    def refresh_queue(lang, current, last_sig, request: gr.Request = None):
+        return queue_updates(jobs, user_of(request), lang, current, last_sig)
+
+    def cancel_queued(run_id, lang, request: gr.Request = None):
+        return cancel_job(jobs, store, run_id, user_of(request), lang)
+
+    def remote_code_warning(ticked, lang):
+        return box("warning", t("train.remote_code_warning", lang)) if ticked else ""
 
     def save_config(lang, *args):
         try:
@@ -645,7 +840,9 @@ def build(ctx: Context) -> None:
 
     ctx.fn.update(load_run_config=load_run_config, train_attach=attach, start_run=start_run,
                   stop_run=stop_run, save_config=save_config, load_config=load_config,
-                  train_tick=tick, train_backbones=refresh_backbones)
+                  train_tick=tick, train_backbones=refresh_backbones, train_show=show,
+                  train_resume=resume_run, train_queue=refresh_queue,
+                  train_cancel=cancel_queued, remote_code_warning=remote_code_warning)
 
     def wire() -> None:
         lang = ctx.lang
@@ -690,10 +887,27 @@ def build(ctx: Context) -> None:
         ctx.on_lang.append((strategy_text, [strategy, lang], strategy_md))
         ctx.on_lang.append((lambda current, lang_value: gr.update(
             choices=run_choices(store, lang_value), value=current), [past, lang], past))
-        start.click(start_run, [lang, *form], [message, ctx.run_id, timer, past]).then(
-            show, [ctx.run_id, lang], [*panel, sig], show_progress="hidden")
-        stop.click(stop_run, [ctx.run_id, lang], message)
-        timer.tick(tick, [ctx.run_id, lang, sig], [*panel, sig, timer], show_progress="hidden")
+        shown = [*panel, resume, sig]
+        queue_in = [lang, queue_pick, queue_sig]
+        start.click(start_click, [lang, *form], [message, ctx.run_id, timer, past]).then(
+            show, [ctx.run_id, lang], shown, show_progress="hidden").then(
+            refresh_queue, queue_in, queue_out, show_progress="hidden")
+        stop.click(stop_run, [ctx.run_id, lang], message).then(
+            refresh_queue, queue_in, queue_out, show_progress="hidden")
+        resume.click(resume_run, [ctx.run_id, lang], [message, ctx.run_id, timer]).then(
+            show, [ctx.run_id, lang], shown, show_progress="hidden").then(
+            refresh_queue, queue_in, queue_out, show_progress="hidden")
+        queue_cancel.click(cancel_queued, [queue_pick, lang], message).then(
+            refresh_queue, queue_in, queue_out, show_progress="hidden")
+        queue_timer.tick(refresh_queue, queue_in, queue_out, show_progress="hidden")
+        ctx.on_load.append((refresh_queue, [lang, queue_pick, gr.State("")], queue_out))
+        ctx.on_lang.append((refresh_queue, queue_in, queue_out))
+        remote = ctx.fields["trust_remote_code"]
+        remote.change(remote_code_warning, [remote, lang], remote_warning,
+                      show_progress="hidden")
+        ctx.on_lang.append((remote_code_warning, [remote, lang], remote_warning))
+        timer.tick(tick, [ctx.run_id, lang, sig], [*panel, resume, sig, timer],
+                   show_progress="hidden")
         save_btn.click(save_config, [lang, *form], [config_out, message])
         data_inputs, data_outputs = ctx.c["data_inputs"], ctx.c["data_outputs"]
         inspect = ctx.fn["inspect_data"]
@@ -701,7 +915,7 @@ def build(ctx: Context) -> None:
             inspect, data_inputs, data_outputs).then(data_line, *data_args)
         load_run.click(load_run_config, [past, lang], [*form, message]).then(
             inspect, data_inputs, data_outputs).then(data_line, *data_args)
-        ctx.c["train_attach_outputs"] = [ctx.run_id, timer, past, *panel, sig]
-        ctx.on_lang.append((show, [ctx.run_id, lang], [*panel, sig]))
+        ctx.c["train_attach_outputs"] = [ctx.run_id, timer, past, *panel, resume, sig]
+        ctx.on_lang.append((show, [ctx.run_id, lang], shown))
 
     ctx.deferred.append(wire)

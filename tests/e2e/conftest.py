@@ -7,6 +7,7 @@ $ADAPTUNE_CHROMIUM); playwright's own browser download is never used.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -58,20 +60,21 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
-def studio_url(tmp_path_factory, artifacts_dir) -> str:
-    """Start ``app.py`` on a free loopback port with an empty runs folder; stop it at the end."""
-    runs_dir = tmp_path_factory.mktemp("e2e-runs")
+@contextlib.contextmanager
+def _studio(runs_dir: Path, log_path: Path, *extra: str) -> Iterator[str]:
+    """``app.py`` on a free loopback port against ``runs_dir`` (plus ``extra`` arguments), its
+    output in ``log_path``; yields the URL once it answers and stops it afterwards."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                PYTHONUNBUFFERED="1")
-    log_path = artifacts_dir / "server.log"
+    env.pop("ADAPTUNE_AUTH", None)
+    env.pop("GRADIO_TEMP_DIR", None)  # each studio keeps its uploads in its own runs folder
     log = open(log_path, "w", encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port),
-         "--runs-dir", str(runs_dir)],
+         "--runs-dir", str(runs_dir), *extra],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
@@ -92,6 +95,26 @@ def studio_url(tmp_path_factory, artifacts_dir) -> str:
             proc.kill()
             proc.wait(timeout=15)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def studio_url(tmp_path_factory, artifacts_dir) -> str:
+    """Start ``app.py`` on a free loopback port with an empty runs folder; stop it at the end."""
+    with _studio(tmp_path_factory.mktemp("e2e-runs"), artifacts_dir / "server.log") as url:
+        yield url
+
+
+AUTH_USERS = {"alice": "pw-a", "bob": "pw-b"}
+
+
+@pytest.fixture(scope="module")
+def auth_studio_url(tmp_path_factory, artifacts_dir) -> str:
+    """A second studio with a login (``--auth alice:pw-a,bob:pw-b``), its own port and runs
+    folder (output: test-artifacts/e2e/server-auth.log)."""
+    auth = ",".join(f"{user}:{password}" for user, password in AUTH_USERS.items())
+    with _studio(tmp_path_factory.mktemp("e2e-auth-runs"), artifacts_dir / "server-auth.log",
+                 "--auth", auth) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,241 @@
+"""Two users on one studio, in headless Chromium: ``app.py --auth alice:pw-a,bob:pw-b``.
+
+Alice and Bob log in through gradio's login form in two browser contexts. Alice starts a long run
+on the bundled sample; Bob sees it in the Train tab's queue as Alice's, his Stop on it is refused
+with the engine's message (a warning box, no toast), his own run waits at position 1 and he
+cancels it; Alice reloads her page, the Train tab re-attaches to her live chart, and she stops her
+run. Screenshots: test-artifacts/e2e/multiuser-*.png.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from tests.e2e.conftest import AUTH_USERS, CHROMIUM, VIEWPORT
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} not found; the browser tests need Chromium "
+                "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
+pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
+
+from playwright.sync_api import Page, expect  # noqa: E402
+
+from tests.e2e.test_studio_browser import (SAMPLE, UI_TIMEOUT_MS,  # noqa: E402
+                                           expect_no_error_toast, loss_points_and_status,
+                                           open_tab, pick_option, set_number)
+from ui.i18n import t  # noqa: E402
+
+pytestmark = pytest.mark.timeout(300)
+
+ALICE_RUN, BOB_RUN = "alice-long", "bob-waits"
+START_TIMEOUT_MS = 120_000  # loading the model and the first logged step on a small CPU
+
+
+def login(browser, url: str, user: str) -> Page:
+    """A fresh browser context signed in as ``user`` through gradio's login page."""
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(AUTH_USERS[user])
+    page.get_by_role("button", name="Login").click()
+    expect(page.locator("#user-line")).to_contain_text(f"Signed in as {user}", timeout=60_000)
+    return page
+
+
+def use_sample(page: Page) -> None:
+    open_tab(page, "data")
+    expect(page.locator("#data-sample")).to_be_visible(timeout=60_000)
+    pick_option(page, "data-sample", SAMPLE)
+    page.locator("#data-use-sample").click()
+    expect(page.locator("#data-summary")).to_contain_text(SAMPLE, timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#label-column input")).to_have_value("label")
+
+
+def set_number_again(page: Page, elem_id: str, value: str, tries: int = 3) -> None:
+    """set_number, again if a box that has just been mounted (an opened accordion) took its
+    value back."""
+    for attempt in range(tries):
+        try:
+            set_number(page, elem_id, value)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+            page.wait_for_timeout(500)
+
+
+def name_run(page: Page, name: str) -> None:
+    box = page.locator("#cfg-run-name textarea")
+    box.fill(name)
+    expect(box).to_have_value(name)
+
+
+def queue_row(page: Page, name: str):
+    return page.locator("#train-queue tr").filter(has_text=name)
+
+
+def shot(page: Page, artifacts_dir, name: str) -> None:
+    page.screenshot(path=str(artifacts_dir / f"multiuser-{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def pages(browser, auth_studio_url):
+    alice = login(browser, auth_studio_url, "alice")
+    bob = login(browser, auth_studio_url, "bob")
+    try:
+        yield alice, bob
+    finally:
+        for page in (alice, bob):
+            page.context.close()
+
+
+def test_two_users_share_one_queue(pages, artifacts_dir):
+    alice, bob = pages
+    began = time.monotonic()
+
+    # -- alice starts a long run (it is stopped below): many epochs, no early stopping
+    use_sample(alice)
+    open_tab(alice, "train")
+    set_number(alice, "cfg-epochs", "30")
+    alice.locator("#train-advanced").get_by_role("button").first.click()
+    expect(alice.locator("#cfg-early-stopping-patience input")).to_be_visible()
+    set_number_again(alice, "cfg-early-stopping-patience", "0")
+    name_run(alice, ALICE_RUN)
+    alice.locator("#train-start").click()
+    expect(alice.locator("#train-message")).to_contain_text("started", timeout=UI_TIMEOUT_MS)
+    status = alice.locator("#train-status")
+    expect(status).to_contain_text(ALICE_RUN, timeout=UI_TIMEOUT_MS)
+    mine = queue_row(alice, ALICE_RUN)
+    expect(mine).to_contain_text("you", timeout=UI_TIMEOUT_MS)
+    expect(mine).to_contain_text(t("queue.now", "en"))
+
+    # -- bob sees it in the queue as alice's; his page shows her run (nothing of his is live)
+    open_tab(bob, "train")
+    hers = queue_row(bob, ALICE_RUN)
+    expect(hers).to_contain_text("alice", timeout=UI_TIMEOUT_MS)
+    expect(hers).to_contain_text(t("queue.now", "en"))
+    expect(hers).not_to_contain_text("you")
+    bob.reload(wait_until="domcontentloaded")  # re-attach: the run he sees is alice's live one
+    open_tab(bob, "train")
+    expect(bob.locator("#train-status")).to_contain_text(ALICE_RUN, timeout=UI_TIMEOUT_MS)
+
+    # -- bob's Stop on alice's run is refused with the engine's message, as a warning box
+    bob.locator("#train-stop").click()
+    refused = bob.locator("#train-message .msg-warning")
+    expect(refused).to_contain_text("This run belongs to alice; only they can stop it.",
+                                    timeout=UI_TIMEOUT_MS)
+    expect_no_error_toast(bob)
+    shot(bob, artifacts_dir, "bob-stop-refused")
+
+    # -- bob's own run waits at position 1
+    use_sample(bob)
+    open_tab(bob, "train")
+    name_run(bob, BOB_RUN)
+    bob.locator("#train-start").click()
+    expect(bob.locator("#train-message")).to_contain_text("Queued: position 1",
+                                                          timeout=UI_TIMEOUT_MS)
+    his = queue_row(bob, BOB_RUN)
+    expect(his).to_contain_text("you", timeout=UI_TIMEOUT_MS)
+    expect(his.locator("td").first).to_have_text("1")
+    expect(queue_row(alice, BOB_RUN)).to_contain_text("bob", timeout=UI_TIMEOUT_MS)
+    shot(bob, artifacts_dir, "bob-queued")
+
+    # -- alice's job picked in bob's queue: refused; his own: cancelled
+    expect(bob.locator("#train-queue-pick")).to_be_visible()
+    pick_option(bob, "train-queue-pick", re.compile(ALICE_RUN))
+    bob.locator("#train-queue-cancel").click()
+    expect(bob.locator("#train-message .msg-warning")).to_contain_text("belongs to alice",
+                                                                      timeout=UI_TIMEOUT_MS)
+    pick_option(bob, "train-queue-pick", re.compile(BOB_RUN))
+    bob.locator("#train-queue-cancel").click()
+    expect(bob.locator("#train-message .msg-ok")).to_contain_text(f"Cancelled {BOB_RUN}",
+                                                                 timeout=UI_TIMEOUT_MS)
+    expect(queue_row(bob, BOB_RUN)).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    expect(queue_row(bob, ALICE_RUN)).to_have_count(1)
+    expect(bob.locator("#train-status")).to_contain_text(t("status.stopped", "en"),
+                                                         timeout=UI_TIMEOUT_MS)
+    expect_no_error_toast(bob)
+    shot(bob, artifacts_dir, "bob-cancelled")
+
+    # -- alice reloads: the Train tab re-attaches to her live run and its chart keeps growing
+    deadline = time.monotonic() + START_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:  # wait for the first logged step before reloading
+        n, text = loss_points_and_status(alice)
+        assert "failed" not in text and "completed" not in text, text
+        if n >= 1:
+            break
+        time.sleep(0.5)
+    alice.reload(wait_until="domcontentloaded")
+    open_tab(alice, "train")
+    status = alice.locator("#train-status")
+    expect(status).to_contain_text(ALICE_RUN, timeout=UI_TIMEOUT_MS)
+    expect(status).to_contain_text(t("status.running", "en"))
+    first = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and first < 1:
+        first, _ = loss_points_and_status(alice)
+        time.sleep(0.5)
+    assert first >= 1, "the re-attached chart shows no point"
+    grown = first
+    while time.monotonic() < deadline and grown <= first:
+        grown, text = loss_points_and_status(alice)
+        assert "running" in text, text
+        time.sleep(0.5)
+    assert grown > first, f"the re-attached chart did not grow ({first} points)"
+    expect(alice.locator("#train-progress")).to_contain_text(re.compile(r"Step \d+ / \d+"))
+    shot(alice, artifacts_dir, "alice-reattached")
+
+    # -- alice stops her own run
+    alice.locator("#train-stop").click()
+    expect(alice.locator("#train-message .msg-ok")).to_contain_text(
+        t("train.stopping", "en"), timeout=UI_TIMEOUT_MS)
+    expect(status).to_contain_text(t("status.stopped", "en"), timeout=90_000)
+    expect(alice.locator("#train-queue")).to_contain_text(t("queue.empty", "en"),
+                                                          timeout=UI_TIMEOUT_MS)
+    expect(bob.locator("#train-queue")).to_contain_text(t("queue.empty", "en"),
+                                                        timeout=UI_TIMEOUT_MS)
+    for page in (alice, bob):
+        expect_no_error_toast(page)
+    shot(alice, artifacts_dir, "alice-stopped")
+    print(f"multi-user flow: {time.monotonic() - began:.0f} s")
+
+
+def test_delete_is_confirmed_and_only_for_the_owner(pages, artifacts_dir):
+    alice, bob = pages
+    open_tab(bob, "runs")
+    bob.locator("#runs-refresh").click()
+    pick_option(bob, "runs-select", re.compile(ALICE_RUN))
+    bob.locator("#runs-delete").click()
+    confirm = bob.locator("#runs-delete-confirm")
+    expect(confirm).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(bob.locator("#runs-delete-question")).to_contain_text(f"Delete 1 run(s): {ALICE_RUN}?")
+    expect(bob.locator("#runs-delete-data input")).to_be_checked()
+    shot(bob, artifacts_dir, "bob-delete-confirm")
+    bob.locator("#runs-delete-yes").click()
+    refused = bob.locator("#runs-action-message .msg-warning")
+    expect(refused).to_contain_text("belongs to alice; only they can delete it.",
+                                    timeout=UI_TIMEOUT_MS)
+    expect(confirm).to_be_hidden()
+    table = bob.locator("#runs-table")
+    expect(table.get_by_role("gridcell", name=ALICE_RUN, exact=True)).to_have_count(1)
+
+    # his own cancelled run too (its data is the bundled sample: never deleted): it goes,
+    # alice's stays
+    pick_option(bob, "runs-select", re.compile(BOB_RUN))
+    bob.locator("#runs-delete").click()
+    expect(bob.locator("#runs-delete-question")).to_contain_text(
+        f"Delete 2 run(s): {ALICE_RUN}, {BOB_RUN}?", timeout=UI_TIMEOUT_MS)
+    bob.locator("#runs-delete-yes").click()
+    expect(bob.locator("#runs-action-message .msg-ok")).to_contain_text(
+        f"Deleted: {BOB_RUN}", timeout=UI_TIMEOUT_MS)
+    expect(bob.locator("#runs-action-message .msg-warning")).to_contain_text("belongs to alice")
+    expect(table.get_by_role("gridcell", name=BOB_RUN, exact=True)).to_have_count(
+        0, timeout=UI_TIMEOUT_MS)
+    expect(table.get_by_role("gridcell", name=ALICE_RUN, exact=True)).to_have_count(1)
+    expect_no_error_toast(bob)
+    shot(bob, artifacts_dir, "bob-deleted")
