@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.data import DataError, load_table
+from engine.data import DataError, _json_loads, load_table
 
 CONLL_SUFFIXES = (".conll", ".bio", ".iob", ".iob2", ".bioes", ".txt")
 TOKEN_NAMES = ("tokens", "words", "token", "sentence", "text", "sentences", "content")
@@ -259,9 +259,10 @@ def load_ner(path: str | Path, text_column: str = "", label_column: str = "") ->
 
 
 def _read_text(p: Path) -> str:
-    from engine.data import _decode  # the data layer's encoding detection (BOM, GB18030...)
+    # the data layer's size limit and encoding detection (BOM, UTF-16, GB18030, binary files...)
+    from engine.data import read_text_file
 
-    return _decode(p.read_bytes(), p.name)[0]
+    return read_text_file(p)[0]
 
 
 def _looks_like_conll(p: Path) -> bool:
@@ -312,7 +313,7 @@ def _read_json_rows(p: Path, text_column: str, label_column: str) -> tuple[list,
     stripped = text.lstrip()
     if p.suffix.lower() == ".json" and stripped.startswith("["):
         try:
-            data = json.loads(text)
+            data = _json_loads(text, p.name)
         except json.JSONDecodeError as e:
             raise DataError(f"{p.name} is not valid JSON ({e.msg} at line {e.lineno}); fix it or "
                             "save it as JSON lines (.jsonl), one sentence per line.") from None
@@ -324,7 +325,7 @@ def _read_json_rows(p: Path, text_column: str, label_column: str) -> tuple[list,
             if not line.strip():
                 continue
             try:
-                records.append((number, json.loads(line)))
+                records.append((number, _json_loads(line, p.name, f"{p.name} line {number}")))
             except json.JSONDecodeError as e:
                 raise DataError(f"{p.name} line {number} is not valid JSON ({e.msg} at column "
                                 f"{e.colno}); fix or delete that line.") from None
@@ -382,10 +383,10 @@ def _as_list(value: Any, where: str, column: str) -> list | None:
     if isinstance(value, str) and value.strip().startswith("["):
         try:
             return list(json.loads(value))
-        except ValueError:
+        except (ValueError, RecursionError):
             try:
                 return list(ast.literal_eval(value))
-            except (ValueError, SyntaxError):
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
                 raise DataError(f"{where}: column {column!r} starts like a list but is not valid "
                                 "JSON; write it as [\"a\", \"b\"] or [[0, 5, \"PER\"]].") from None
     return None
