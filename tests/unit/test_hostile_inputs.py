@@ -15,6 +15,7 @@ times) is written to test-artifacts/hostile-summary.json.
 """
 from __future__ import annotations
 
+import atexit
 import csv
 import html
 import inspect
@@ -22,6 +23,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -296,6 +298,7 @@ def test_copy_upload_stays_inside_the_uploads_folder(tmp_path, upload_name):
 # ---- property-based tests -----------------------------------------------------------------------
 
 _FOLDER = Path(tempfile.mkdtemp(prefix="adaptune-hostile-"))
+atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
 _NUMBER = count()
 
 
