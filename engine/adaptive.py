@@ -88,7 +88,7 @@ def load_domain_texts(config: PretrainConfig) -> tuple[list[str], dict]:
     elif path.suffix.lower() == ".txt" and not config.text_column:
         if path.stat().st_size == 0:
             raise DataError(f"{path.name} is empty; it needs some domain text.")
-        raw, encoding = data_mod._decode(path.read_bytes(), path.name)
+        raw, encoding = data_mod.read_text_file(path)  # size-checked before it is read
         texts = split_documents(raw)
         info.update(encoding=encoding, text_column="")
     else:

@@ -78,12 +78,17 @@ class JobManager:
         run = self.store.get(run_id)
         if not can_control(run, user):
             raise PermissionError(f"This run belongs to {run.owner}; only they can stop it.")
+        if run.status == "running":
+            run.set_status("stopping")  # before the event: the job's final status comes after
         event.set()
         if run.status == "queued":
             run.set_status("stopped", error="Cancelled before it started.")
             run.append_event("end", status="stopped", reason="cancelled while queued")
-        elif run.status == "running":
-            run.set_status("stopping")
+            with self._lock:  # no longer live: the worker skips it when it comes up
+                self._stops.pop(run_id, None)
+                self._resume.pop(run_id, None)
+                if run_id in self._order:
+                    self._order.remove(run_id)
         return True
 
     def resume(self, run_id: str, user: str | None = None) -> Run:
@@ -180,6 +185,7 @@ class JobManager:
             self._active = run_id
             try:
                 self._execute(run_id, stop)
+                self._settle(run_id)
             finally:
                 self._active = None
                 with self._lock:
@@ -187,6 +193,17 @@ class JobManager:
                     self._resume.pop(run_id, None)
                     if run_id in self._order:
                         self._order.remove(run_id)
+
+    def _settle(self, run_id: str) -> None:
+        """A job that has returned is not running: a "stopping" (or "running") status left by a
+        Stop racing the job's own last write becomes the status of its last end event."""
+        try:
+            run = self.store.get(run_id)
+            if run.status in ("running", "stopping"):
+                ends = run.events("end")
+                run.set_status(ends[-1].get("status", "stopped") if ends else "stopped")
+        except (KeyError, OSError) as exc:
+            log.error("run %s: could not settle its status: %s", run_id, exc)
 
     def _execute(self, run_id: str, stop: threading.Event) -> None:
         run = self.store.get(run_id)

@@ -55,7 +55,7 @@ def safe_id(text: str) -> str:
     return s[:80] or "run"
 
 
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029/\\:*?\"<>|]+")
 
 
 def safe_filename(name: str, default: str = "data") -> str:
@@ -63,7 +63,10 @@ def safe_filename(name: str, default: str = "data") -> str:
     NUL, no leading dots; the extension is kept (``../../etc/passwd`` -> ``passwd``,
     ``a\x00b.csv`` -> ``a_b.csv``)."""
     base = re.split(r"[/\\]", str(name or ""))[-1]
-    base = _UNSAFE_NAME.sub("_", base).strip(" .")
+    base = _UNSAFE_NAME.sub("_", base).strip(" ")
+    if base.strip(".") and "." not in base.strip(".") and base.startswith("."):
+        base = default + "." + base.strip(".")  # ".csv" -> "data.csv": the extension stays
+    base = base.strip(" .")
     if not base or base in (".", ".."):
         return default
     stem, dot, ext = base.rpartition(".")

@@ -19,7 +19,8 @@ from engine.jobs import JobManager, human_error
 from engine.runs import Run, RunStore, read_json
 
 from ui import charts
-from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, status_text)
+from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, status_text,
+                       user_of)
 from ui.form import PRETRAIN, config_to_form, field_widget, form_fields, form_to_config, \
     values_from
 from ui.i18n import T, t
@@ -536,7 +537,7 @@ def build(ctx: Context) -> None:
         return (rid, gr.Timer(active=live), "", *render(store, jobs, rid, lang),
                 report_html(rep, lang), rep, signature(store, rid))
 
-    def start_run(lang, *args):
+    def start_run(lang, request: gr.Request, *args):
         vals = values_from(names, args)
         if not vals.get("data"):
             return (box("error", t("adapt.need_data", lang), t("train.cannot_start", lang)),
@@ -547,7 +548,7 @@ def build(ctx: Context) -> None:
             cfg = form_to_config(vals, PretrainConfig)
             cfg.output_dir = str(store.root)
             preflight(cfg)  # data, backbone and objective checked before a run folder exists
-            run = jobs.submit(cfg)
+            run = jobs.submit(cfg, owner=user_of(request) or "")
         except ENGINE_ERRORS as e:
             return (box("error", error_message(e), t("train.cannot_start", lang)),
                     gr.skip(), gr.skip())
@@ -557,11 +558,13 @@ def build(ctx: Context) -> None:
                else t("adapt.started", lang, id=run.id))
         return box("ok", msg), run.id, gr.Timer(active=True)
 
-    def stop_run(rid, lang):
+    def stop_run(rid, lang, request: gr.Request = None):
         if not rid:
             return box("warning", t("train.nothing_to_stop", lang))
         try:
-            stopped = jobs.stop(rid)
+            stopped = jobs.stop(rid, user_of(request))
+        except PermissionError as e:
+            return box("warning", error_message(e), t("train.not_yours", lang))
         except KeyError as e:
             return box("error", error_message(e))
         return box("ok", t("train.stopping", lang)) if stopped else \

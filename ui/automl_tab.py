@@ -32,7 +32,7 @@ from engine.runs import Run, RunStore, read_json
 
 from ui import charts
 from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, fmt_score,
-                       human_duration, status_text)
+                       human_duration, status_text, user_of)
 from ui.form import FormKind, field_widget, form_fields, form_to_config, values_from
 from ui.i18n import T, t
 from ui.train_tab import last, pick_run_to_show, queue_position
@@ -306,7 +306,7 @@ def search_text(base: RunConfig, frame: Any, lang: str = "en") -> str:
 
 
 def start_search(store: RunStore, jobs: JobManager, values: dict, search: dict, frame: Any,
-                 lang: str = "en") -> dict:
+                 lang: str = "en", owner: str = "") -> dict:
     """Check the base configuration and the space, then submit the search. Returns the
     (message, run_id, timer) updates; a bad input is a message and makes no run folder."""
     title = t("train.cannot_start", lang)
@@ -321,7 +321,7 @@ def start_search(store: RunStore, jobs: JobManager, values: dict, search: dict, 
         text = search_text(base, frame, lang)
         cfg = form_to_config({**values, **search, TABLE_FIELD: text,
                               "output_dir": str(store.root)}, HpoConfig)
-        run = jobs.submit(cfg)
+        run = jobs.submit(cfg, owner=owner or "")
     except ENGINE_ERRORS as e:
         return {"message": box("error", error_message(e), title)}
     origin = t("automl.origin.plan" if not text else "automl.origin.custom", lang)
@@ -332,13 +332,16 @@ def start_search(store: RunStore, jobs: JobManager, values: dict, search: dict, 
             "timer": gr.Timer(active=True)}
 
 
-def stop_search(store: RunStore, jobs: JobManager, run_id: str | None, lang: str = "en") -> str:
+def stop_search(store: RunStore, jobs: JobManager, run_id: str | None, lang: str = "en",
+                user: str | None = None) -> str:
     """Graceful: the running trial finishes and counts, then no new trial starts."""
     if not run_id:
         return box("warning", t("train.nothing_to_stop", lang))
     try:
-        stopped = jobs.stop(run_id)
+        stopped = jobs.stop(run_id, user)
         status = store.get(run_id).status
+    except PermissionError as e:
+        return box("warning", error_message(e), t("train.not_yours", lang))
     except KeyError as e:
         return box("error", error_message(e))
     if not stopped:
@@ -940,14 +943,14 @@ def build(ctx: Context) -> None:
     def suggest_cb(lang, *args):
         return _as_outputs(suggest(train_values(args), lang), SUGGEST_OUTPUTS)
 
-    def start_cb(lang, frame, *args):
+    def start_cb(lang, frame, request: gr.Request, *args):
         search_values = dict(zip(names, args[:len(names)]))
         res = start_search(store, jobs, train_values(args[len(names):]), search_values,
-                           frame, lang)
+                           frame, lang, owner=user_of(request) or "")
         return _as_outputs(res, START_OUTPUTS)
 
-    def stop_cb(rid, lang):
-        return stop_search(store, jobs, rid, lang)
+    def stop_cb(rid, lang, request: gr.Request = None):
+        return stop_search(store, jobs, rid, lang, user_of(request))
 
     def pick_cb(rid, folder, lang):
         run = _get(store, rid)

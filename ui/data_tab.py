@@ -44,11 +44,17 @@ def copy_upload(path: str | None, uploads_dir: Path, name: str | None = None) ->
     if not path:
         return ""
     src = Path(path)
-    digest = hashlib.sha1(src.read_bytes()).hexdigest()[:12]
+    sha = hashlib.sha1()
+    with open(src, "rb") as fh:  # in chunks: an upload is never held in memory whole
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(chunk)
+    digest = sha.hexdigest()[:12]
     folder = (Path(uploads_dir) / digest).resolve()
     dest = folder / safe_filename(name if name is not None else src.name)
     if folder != dest.parent or Path(uploads_dir).resolve() not in folder.parents:
         raise OSError(f"Refusing to store the upload {src.name!r} outside {uploads_dir}.")
+    if dest.is_symlink():  # never follow a link someone left in the uploads folder
+        dest.unlink()
     if not dest.exists():
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
@@ -325,7 +331,9 @@ def backbone_hint(path: str | None, text_column: str | None, backbone: str | Non
         return gr.update(), ""
     try:
         if Path(path).suffix.lower() in (".conll", ".bio", ".iob", ".iob2", ".bioes"):
-            texts = Path(path).read_text(encoding="utf-8", errors="replace").split("\n")[:2000]
+            from engine.data import read_text_file
+
+            texts = read_text_file(path)[0].split("\n")[:2000]
         else:
             df = load_table(path, max_rows=500, min_columns=1)
             column = text_column if text_column in df.columns else max(

@@ -36,7 +36,7 @@ from engine.jobs import JobManager, human_error
 from engine.runs import Run, RunStore, safe_id
 
 from ui.common import ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, fmt_score, \
-    run_label
+    run_label, user_of
 from ui.i18n import T, t
 from ui.train_tab import progress_html, queue_position, run_signature
 from ui.train_tab import status_html as run_status_html
@@ -652,7 +652,7 @@ def latest_retrain(store: RunStore, run_id: str | None) -> str | None:
 
 
 def start_retrain(store: RunStore, jobs: JobManager, run_id: str | None, path: str | None,
-                  uploads_dir: str | Path, lang: str = "en") -> dict:
+                  uploads_dir: str | Path, lang: str = "en", owner: str = "") -> dict:
     """``RETRAIN_START_OUTPUTS``: the run's settings, the new file as data, its model as the
     starting point; checked (preflight) before a run folder exists, then queued."""
     title = t("train.cannot_start", lang)
@@ -681,7 +681,7 @@ def start_retrain(store: RunStore, jobs: JobManager, run_id: str | None, path: s
         cfg.run_name = f"{cfg.run_name or run.id}-retrain"
         cfg.output_dir = str(store.root)
         preflight(cfg)
-        new = jobs.submit(cfg)
+        new = jobs.submit(cfg, owner=owner or "")
     except ENGINE_ERRORS as e:
         return {"retrain_message": box("error", error_message(e), title)}
     except Exception as e:  # noqa: BLE001 - one line, never a traceback
@@ -991,9 +991,9 @@ def build(ctx: Context) -> None:
         view_ = batch_view(state, lang)
         return view_.get("batch_message", gr.skip()), view_.get("batch_counts", gr.skip())
 
-    def retrain(run_id, path, lang):
-        return _as_outputs(start_retrain(store, jobs, run_id, path, ctx.uploads_dir, lang),
-                           RETRAIN_START_OUTPUTS)
+    def retrain(run_id, path, lang, request: gr.Request = None):
+        return _as_outputs(start_retrain(store, jobs, run_id, path, ctx.uploads_dir, lang,
+                                         owner=user_of(request) or ""), RETRAIN_START_OUTPUTS)
 
     def retrain_show(rid, lang):
         return (*_as_outputs(render_retrain(store, jobs, rid, lang), RETRAIN_OUTPUTS),

@@ -264,7 +264,8 @@ def test_safe_filename_keeps_names_in_their_folder():
     assert safe_filename("..\\..\\win.ini") == "win.ini"
     assert safe_filename("a\x00b.csv") == "a_b.csv"
     assert safe_filename("..") == "data" and safe_filename("") == "data"
-    assert safe_filename(".bashrc") == "bashrc"
+    assert safe_filename(".bashrc") == "data.bashrc" and safe_filename(".csv") == "data.csv"
+    assert safe_filename("a\u2028b.csv") == "a_b.csv"  # no line separators in messages
     assert safe_filename("評論 2024.csv") == "評論 2024.csv"
     long = safe_filename("x" * 500 + ".csv")
     assert len(long) <= 120 and long.endswith(".csv")
