@@ -168,7 +168,9 @@ def sample(frame: pd.DataFrame, max_rows: int, seed: int, warnings: list[str]) -
 def load_tokenizer(path):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    from engine.backbones import pretrained_kwargs
+
+    tokenizer = AutoTokenizer.from_pretrained(path, **pretrained_kwargs())
     if tokenizer.pad_token is None:  # decoders (GPT-2, Llama) often have none
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return tokenizer
@@ -183,8 +185,11 @@ def load_model(auto_class, path, tokenizer, quantization=None, **kwargs):
 
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
+    from engine.backbones import pretrained_kwargs
+
     try:
         extra = {"quantization_config": quantization} if quantization is not None else {}
+        extra.update(pretrained_kwargs())  # trust_remote_code only when the user ticked it
         model, info = auto_class.from_pretrained(path, output_loading_info=True, **extra,
                                                  **kwargs)
         missing = [k for k in info.get("missing_keys", [])
@@ -393,13 +398,16 @@ def load_saved(run_dir: str | Path, auto_class, head_kwargs: Callable[[dict], di
         raise PredictError(f"{run.path} has no trained model yet (status: {run.status}). "
                            "Pick a finished run.")
     config = run.config()
-    tokenizer = load_tokenizer(model_dir)
-    if (model_dir / "adapter_config.json").exists():
-        base = load_model(auto_class, resolve_backbone(config.backbone), tokenizer,
-                          **head_kwargs(info))
-        model = load_adapter(base, model_dir)
-    else:
-        model = load_model(auto_class, model_dir, tokenizer)
+    from engine.backbones import remote_code
+
+    with remote_code(bool(getattr(config, "trust_remote_code", False))):
+        tokenizer = load_tokenizer(model_dir)
+        if (model_dir / "adapter_config.json").exists():
+            base = load_model(auto_class, resolve_backbone(config.backbone), tokenizer,
+                              **head_kwargs(info))
+            model = load_adapter(base, model_dir)
+        else:
+            model = load_model(auto_class, model_dir, tokenizer)
     model.eval()
     tokenizer.padding_side = info.get("padding_side", tokenizer.padding_side)
     return model, tokenizer, info, config
