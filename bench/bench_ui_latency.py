@@ -9,7 +9,7 @@ Starts the studio (`python app.py`, a fresh runs folder) and drives it in headle
 in the Data tab, "Use this sample" on one of two bundled sample tables, alternating, timed from
 the click until the data summary names the new file (the table is read, checked and summarised
 on the server, the preview and label chart re-rendered). --clicks clicks idle, then a training
-job is started from the Train tab (MiniLM, full fine-tuning, --steps steps: both CPU cores busy)
+job is started from the Train tab (MiniLM, full fine-tuning, --epochs epochs: both CPU cores busy)
 and the same clicks are timed while it trains; then the job is stopped. Prints p50 / p95 / max
 for each phase and the ratios; writes bench/results/ui_latency.json.
 """
@@ -74,7 +74,7 @@ def stats(values: list[float]) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clicks", type=int, default=20)
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--epochs", type=int, default=30)
     args = ap.parse_args()
     if not os.path.exists(CHROMIUM):
         print(f"skipped: {CHROMIUM} not found")
@@ -111,8 +111,8 @@ def main() -> int:
             click_sample(page, SAMPLES[0], expect)
             page.locator("#tab-train-button").click()
             pick(page, "train-strategy", re.compile(r"^Full fine-tuning"))
-            box = page.locator("#cfg-max-steps input")
-            box.fill(str(args.steps))
+            box = page.locator("#cfg-epochs input")  # long enough to outlast the clicks
+            box.fill(str(args.epochs))
             box.press("Tab")
             page.locator("#train-start").click()
             expect(page.locator("#train-progress")).to_contain_text("Step", timeout=180_000)

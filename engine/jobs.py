@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+import os
 import queue
 import threading
 import traceback
@@ -169,6 +170,7 @@ class JobManager:
 
     # ---- worker ----------------------------------------------------------------------------
     def _loop(self) -> None:
+        _lower_priority()  # training yields the CPU to the web server's clicks
         while True:
             run_id = self._queue.get()
             if run_id is None:
@@ -234,6 +236,22 @@ class JobManager:
                 run.append_event("end", status="failed", error=message)
             except OSError as again:
                 log.error("run %s: could not record the failure: %s", run_id, again)
+
+
+JOB_NICENESS = int(os.environ.get("ADAPTUNE_JOB_NICENESS", "10"))
+
+
+def _lower_priority() -> None:
+    """Lower the scheduling priority of this (the worker) thread — on Linux a thread has its own
+    nice value, inherited by the threads it starts (PyTorch's CPU thread pool, a torchrun
+    subprocess) — so the web server's threads win the CPU when someone clicks while a job
+    trains. Training loses little: it still gets every idle cycle."""
+    if not JOB_NICENESS or not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICENESS)
+    except OSError as exc:
+        log.info("could not lower the job thread's priority: %s", exc)
 
 
 def _launched(config, run: Run, stop: threading.Event) -> None:
