@@ -225,7 +225,7 @@ def test_start_refuses_bad_input_without_a_run_folder(app, tiny_encoder, domain_
                          "objective": "clm"}, "encoder"),
                        ({"data": str(domain_txt), "backbone": str(tiny_encoder),
                          "eval_tokens": 1}, "eval-tokens")]:
-        message, run_id, timer = start("en", *form_args(**kw))
+        message, run_id, timer = start("en", None, *form_args(**kw))  # no request: no sign-in
         assert "msg-error" in message and needle in message, (kw, message)
         assert "Traceback" not in message
         assert run_id == gr.skip() or run_id is gr.skip()
@@ -238,7 +238,7 @@ def test_a_run_from_start_to_the_train_tab(app, tiny_encoder, domain_txt):
     _, ctx, root = app
     store, jobs = ctx.store, ctx.jobs
     message, run_id, timer = ctx.fn["adapt_start"](
-        "en", *form_args(data=str(domain_txt), backbone=str(tiny_encoder), run_name="tiny-adapt",
+        "en", None, *form_args(data=str(domain_txt), backbone=str(tiny_encoder), run_name="tiny-adapt",
                          **TINY))
     assert "msg-ok" in message and run_id, message
     assert wait_final(store, run_id, jobs) == "completed", store.get(run_id).status_info()
