@@ -94,6 +94,12 @@ def test_2_export_int8_and_merged(page: Page, artifacts_dir):
     needs("run")
     open_tab(page, "export")
     run_input = page.locator("#export-run input")
+    # other runs may exist on this studio (the browser tests share one): pick ours
+    page.locator("#export-refresh").click()
+    run_input.click()
+    option = page.get_by_role("option", name=re.compile(re.escape(RUN_NAME))).first
+    expect(option).to_be_visible(timeout=UI_TIMEOUT_MS)
+    option.click()
     expect(run_input).to_have_value(re.compile(RUN_NAME), timeout=UI_TIMEOUT_MS)
     note = page.locator("#export-note")
     expect(note).to_contain_text("test accuracy", timeout=UI_TIMEOUT_MS)

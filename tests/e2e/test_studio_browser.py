@@ -31,7 +31,7 @@ from ui.i18n import TEXT, t  # noqa: E402
 pytestmark = pytest.mark.timeout(600)
 
 SAMPLE = "reviews_sentiment.csv"
-RUN_NAME = "e2e"
+RUN_NAME = "e2e-studio"  # not a prefix of the other browser tests' run names
 TRAIN_TIMEOUT_MS = 150_000
 UI_TIMEOUT_MS = 30_000
 POSITIVE_TEXT = "What a wonderful, heart-warming film. I loved it!"
