@@ -486,7 +486,7 @@ def export(run_dir: str | Path, fmt: str, output_dir: str | Path | None = None, 
                                                                                  "text"),
                 "max_length": config.max_length, "export_seconds": round(export_seconds, 2),
                 "created": time.time(), **extra}
-        write_json_atomic(tmp / EXPORT_FILE, meta)
+        write_json_atomic(tmp / EXPORT_FILE, meta)  # the predictor below reads it
         if measure_it:
             rows = test_rows(run.path, limit)
             say("Measuring the run's own model on the test split...")
@@ -499,12 +499,8 @@ def export(run_dir: str | Path, fmt: str, output_dir: str | Path | None = None, 
             meta["original"] = {**_public(original), "size_bytes": original_size(run.path)}
             meta["metrics"] = _public(measured)
             meta["comparison"] = compare(original, measured)
-            write_json_atomic(tmp / EXPORT_FILE, meta)
-        meta["size_bytes"] = folder_size(tmp)
-        meta["model_bytes"] = model_size(tmp)
-        write_json_atomic(tmp / EXPORT_FILE, meta)
+        meta["model_bytes"] = model_size(tmp)  # folder sizes: summary() measures the folder
         (tmp / "README.md").write_text(model_card(run, meta), encoding="utf-8")
-        meta["size_bytes"] = folder_size(tmp)
         write_json_atomic(tmp / EXPORT_FILE, meta)
         shutil.rmtree(output, ignore_errors=True)
         os.replace(tmp, output)

@@ -57,15 +57,30 @@ def tiny_decoder(tmp_path_factory) -> Path:
     return out
 
 
+POS = ["great wonderful film", "i loved it", "excellent and fun", "really good value"]
+NEG = ["terrible awful mess", "i hated it", "boring and bad", "really poor quality"]
+
+
+def two_class_rows(n: int = 40, start: int = 0, tag: str = "") -> list[dict]:
+    """``n`` "pos" and ``n`` "neg" rows (review, sentiment) of an easy two-class problem."""
+    rows = [{"review": f"{POS[i % 4]} {tag}{i + start}", "sentiment": "pos"} for i in range(n)]
+    rows += [{"review": f"{NEG[i % 4]} {tag}{i + start}", "sentiment": "neg"} for i in range(n)]
+    return rows
+
+
+def write_two_class_csv(path: Path, n: int = 40, start: int = 0, extra_label: str = "") -> Path:
+    """The two-class table as a CSV (plus ``n`` rows of a third label when given)."""
+    import pandas as pd
+
+    rows = two_class_rows(n, start)
+    if extra_label:
+        rows += [{"review": f"so-so average thing {i}", "sentiment": extra_label}
+                 for i in range(n)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture
 def small_csv(tmp_path) -> Path:
     """80 rows of an easy two-class problem."""
-    import pandas as pd
-
-    pos = ["great wonderful film", "i loved it", "excellent and fun", "really good value"]
-    neg = ["terrible awful mess", "i hated it", "boring and bad", "really poor quality"]
-    rows = [{"review": f"{pos[i % 4]} {i}", "sentiment": "pos"} for i in range(40)]
-    rows += [{"review": f"{neg[i % 4]} {i}", "sentiment": "neg"} for i in range(40)]
-    path = tmp_path / "small.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
+    return write_two_class_csv(tmp_path / "small.csv")

@@ -21,19 +21,13 @@ from engine.config import ConfigError, RunConfig
 from engine.runs import RunStore
 from engine.training import preflight, train_run
 
+from tests.conftest import write_two_class_csv
+
 REPO = Path(__file__).resolve().parents[2]
-POS = ["great wonderful film", "i loved it", "excellent and fun", "really good value"]
-NEG = ["terrible awful mess", "i hated it", "boring and bad", "really poor quality"]
 
 
 def _table(path: Path, n: int = 40, offset: int = 0, extra_label: str = "") -> Path:
-    rows = [{"review": f"{POS[i % 4]} {i + offset}", "sentiment": "pos"} for i in range(n)]
-    rows += [{"review": f"{NEG[i % 4]} {i + offset}", "sentiment": "neg"} for i in range(n)]
-    if extra_label:
-        rows += [{"review": f"so-so average thing {i}", "sentiment": extra_label}
-                 for i in range(n)]
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
+    return write_two_class_csv(path, n, offset, extra_label)
 
 
 def _train(root: Path, data: Path, backbone, strategy: str, name: str, **kw):

@@ -22,16 +22,13 @@ from engine.config import RunConfig
 from engine.jobs import JobManager, human_error
 from engine.runs import RunBusyError, RunStore, safe_filename, superseded_removed
 
+from tests.conftest import write_two_class_csv
+
 REPO = Path(__file__).resolve().parents[2]
-POS = ["great wonderful film", "i loved it", "excellent and fun", "really good value"]
-NEG = ["terrible awful mess", "i hated it", "boring and bad", "really poor quality"]
 
 
 def _table(path: Path, n: int = 40) -> Path:
-    rows = [{"review": f"{POS[i % 4]} {i}", "sentiment": "pos"} for i in range(n)]
-    rows += [{"review": f"{NEG[i % 4]} {i}", "sentiment": "neg"} for i in range(n)]
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
+    return write_two_class_csv(path, n)
 
 
 SERVER = textwrap.dedent("""

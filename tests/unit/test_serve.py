@@ -14,7 +14,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from engine import export as E
@@ -23,18 +22,15 @@ from engine.runs import RunStore
 from engine.serve import Limits, ServeError, Served, create_app
 from engine.training import train_run
 
+from tests.conftest import write_two_class_csv
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, tiny_encoder):
     root = tmp_path_factory.mktemp("serve")
-    pos = ["great wonderful film", "i loved it", "excellent and fun", "really good value"]
-    neg = ["terrible awful mess", "i hated it", "boring and bad", "really poor quality"]
-    rows = [{"review": f"{pos[i % 4]} {i}", "sentiment": "pos"} for i in range(40)]
-    rows += [{"review": f"{neg[i % 4]} {i}", "sentiment": "neg"} for i in range(40)]
-    data = root / "small.csv"
-    pd.DataFrame(rows).to_csv(data, index=False)
+    data = write_two_class_csv(root / "small.csv")
     cfg = RunConfig(data=str(data), backbone=str(tiny_encoder), output_dir=str(root / "runs"),
                     max_steps=8, batch_size=8, evaluations_per_epoch=2, max_length=32,
                     strategy="lora", learning_rate=5e-3)

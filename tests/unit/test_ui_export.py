@@ -23,6 +23,8 @@ from ui import export_tab as X
 from ui.app import build_app
 from ui.i18n import TEXT, t
 
+from tests.conftest import two_class_rows
+
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ELEM_IDS = ["tab-export", "export-run", "export-refresh", "export-note", "export-formats",
             "export-sparsity", "export-button", "export-status", "export-table",
@@ -38,8 +40,6 @@ ELEM_IDS = ["tab-export", "export-run", "export-refresh", "export-note", "export
             "export-serve-curl"]
 API_NAMES = {"export_run", "export_summary", "export_runs", "export_card", "export_zip",
              "push_to_hub", "batch_predict", "retrain", "serve_command"}
-POS = ["great wonderful film", "i loved it", "excellent and fun", "really good value"]
-NEG = ["terrible awful mess", "i hated it", "boring and bad", "really poor quality"]
 TOKEN = "hf_secretTOKENvalue1234567890"
 
 
@@ -49,9 +49,7 @@ def msg(html_text: str) -> str:
 
 
 def _rows(n: int, tag: str = "") -> list[dict]:
-    rows = [{"review": f"{POS[i % 4]} {tag}{i}", "sentiment": "pos"} for i in range(n)]
-    rows += [{"review": f"{NEG[i % 4]} {tag}{i}", "sentiment": "neg"} for i in range(n)]
-    return rows
+    return two_class_rows(n, tag=tag)
 
 
 @pytest.fixture(scope="module")

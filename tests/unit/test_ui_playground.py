@@ -329,17 +329,12 @@ def test_measure_stop_before_any_row(tiny_decoder, small_csv, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, tiny_encoder):
     """A tiny encoder fine-tuned for a few steps on the small table (seconds)."""
-    import pandas as pd
-
     from engine.training import train_run
 
+    from tests.conftest import write_two_class_csv
+
     root = tmp_path_factory.mktemp("play-run")
-    pos = ["great wonderful film", "i loved it", "excellent and fun", "really good value"]
-    neg = ["terrible awful mess", "i hated it", "boring and bad", "really poor quality"]
-    rows = [{"review": f"{pos[i % 4]} {i}", "sentiment": "pos"} for i in range(40)]
-    rows += [{"review": f"{neg[i % 4]} {i}", "sentiment": "neg"} for i in range(40)]
-    data = root / "small.csv"
-    pd.DataFrame(rows).to_csv(data, index=False)
+    data = write_two_class_csv(root / "small.csv")
     cfg = RunConfig(data=str(data), backbone=str(tiny_encoder), output_dir=str(root / "runs"),
                     max_steps=6, batch_size=8, evaluations_per_epoch=2, max_length=32,
                     strategy="full", run_name="tiny-cls")
