@@ -231,7 +231,14 @@ def open_study(config: HpoConfig, name: str):
     _, direction = objective_of(config, config.objective_metric, config.direction)
     for attempt in range(5):
         try:
-            return optuna.create_study(study_name=name, storage=_storage(storage_url(config)),
+            storage = _storage(storage_url(config))
+        except SearchError as e:  # two workers creating the same database at once
+            if attempt == 4 or not any(w in str(e) for w in ("IntegrityError", "locked")):
+                raise
+            time.sleep(1 + attempt)
+            continue
+        try:
+            return optuna.create_study(study_name=name, storage=storage,
                                        sampler=optuna.samplers.TPESampler(seed=config.seed),
                                        pruner=_pruner(config.pruner), direction=direction,
                                        load_if_exists=True)
