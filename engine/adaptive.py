@@ -1058,13 +1058,14 @@ def _copy_pooler(base: Path, target: Path, prefix: str) -> bool:
     return True
 
 
-def adapted_runs(root: str | Path) -> list[tuple[str, str]]:
-    """(label, value) picker entries for every finished pre-training run under ``root``;
-    the value is ``run:<absolute folder>`` (what --backbone takes)."""
-    from engine.runs import RunStore, read_json
+def adapted_runs(root) -> list[tuple[str, str]]:
+    """(label, value) picker entries for every finished pre-training run under ``root`` (a
+    runs folder, or a store view: the runs its user may see); the value is
+    ``run:<absolute folder>`` (what --backbone takes)."""
+    from engine.runs import read_json, runs_of
 
     out = []
-    for run in RunStore(root).list():
+    for run in runs_of(root):
         meta = read_json(run.model_dir / "adapted.json")
         if not meta:
             continue

@@ -338,7 +338,7 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
                                   "reports "
                                   f"{', '.join(sorted(metrics.get('validation', {})))}.")
         except Exception as exc:  # a failed trial is recorded; the search goes on
-            from engine.jobs import human_error
+            from engine.errors import human_error
 
             trial.set_user_attr("error", human_error(exc))
             if trial_run.status not in ("failed", "completed", "stopped"):

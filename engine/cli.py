@@ -1,5 +1,5 @@
 """Command line: ``python -m engine train|pretrain|report|hpo|zeroshot|generate|explain|predict|
-export|serve|resume|delete|check|backbones|runs``.
+export|serve|resume|delete|share|check|backbones|runs``.
 
 The train flags are generated from RunConfig's fields (one place per parameter). Bad input
 exits with status 2 and one clear line on stderr, never a traceback. ``train`` and ``predict``
@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-body-bytes", type=int, default=1_000_000)
     sv.add_argument("--max-texts", type=int, default=256, help="Most inputs per request.")
     sv.add_argument("--max-text-chars", type=int, default=20_000)
+    sv.add_argument("--read-timeout", type=float, default=10.0, metavar="SECONDS",
+                    help="Close a connection whose request headers, or body, have not arrived "
+                         "within this many seconds (default 10).")
 
     rs = sub.add_parser("resume", help="Continue an interrupted (or failed / stopped) training "
                                        "run from its last checkpoint, in the same folder.")
@@ -184,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        "only it used (under <runs>/_uploads).")
     dl.add_argument("--run", required=True, help="The run folder (runs/<id>).")
     dl.add_argument("--keep-data", action="store_true", help="Keep its uploaded data files.")
+    sh = sub.add_parser("share", help="Share a run with every signed-in user of the studio "
+                                      "(read-only for them), or stop sharing it (--off).")
+    sh.add_argument("--run", required=True, help="The run folder (runs/<id>).")
+    sh.add_argument("--off", action="store_true", help="Stop sharing it.")
 
     c = sub.add_parser("check", help="Load and validate a data file for a task (the same flags "
                                      "as train); print its summary as JSON.")
@@ -231,7 +238,7 @@ def _run_here(config, run_fn, quiet: bool):
     """Create the run folder and run ``run_fn(config, run, stop)`` in this process: progress
     on stderr, Ctrl-C / SIGTERM stop gracefully, a failure is recorded in the run folder."""
     from engine import distributed
-    from engine.jobs import human_error
+    from engine.errors import human_error
     from engine.runs import RunStore
 
     if distributed.is_distributed():  # under torchrun / accelerate launch: one shared folder
@@ -430,8 +437,11 @@ def cmd_serve(args) -> int:
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be between 1 and 65535 (got {args.port}).")
     key = args.api_key or os.environ.get("ADAPTUNE_API_KEY", "")
+    if args.read_timeout <= 0:
+        raise ValueError(f"--read-timeout must be above 0 (got {args.read_timeout:g}).")
     limits = Limits(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
-                    max_text_chars=args.max_text_chars)
+                    max_text_chars=args.max_text_chars, body_timeout_s=args.read_timeout,
+                    head_timeout_s=args.read_timeout)
     serve(args.run, args.artefact, args.host, args.port, key, limits,
           log=lambda text: print(text, file=sys.stderr, flush=True))
     return 0
@@ -467,9 +477,15 @@ def cmd_resume(args) -> int:
 
 def cmd_delete(args) -> int:
     store, run_id = _store_and_id(args.run)
-    removed = store.delete(run_id, uploads_dir=None if args.keep_data
-                           else store.root / "_uploads")
+    removed = store.delete(run_id, with_data=not args.keep_data)
     print(json.dumps({"removed": removed}, ensure_ascii=False))
+    return 0
+
+
+def cmd_share(args) -> int:
+    store, run_id = _store_and_id(args.run)
+    run = store.set_shared(run_id, not args.off)
+    print(json.dumps({"run_dir": str(run.path), "shared": run.shared}, ensure_ascii=False))
     return 0
 
 
@@ -517,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"train": cmd_train, "pretrain": cmd_pretrain, "report": cmd_report,
                "hpo": cmd_hpo, "zeroshot": cmd_zeroshot, "generate": cmd_generate, "explain": cmd_explain,
                "predict": cmd_predict, "export": cmd_export, "serve": cmd_serve, "resume": cmd_resume,
-               "delete": cmd_delete, "check": cmd_check,
+               "delete": cmd_delete, "share": cmd_share, "check": cmd_check,
                "backbones": cmd_backbones, "runs": cmd_runs}[args.command]
     from engine.backbones import BackboneError
     from engine.config import ConfigError
@@ -536,12 +552,37 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug: one line here, the traceback in a file
-        import tempfile
-        import traceback
+        from engine.errors import human_error
 
-        from engine.jobs import human_error
-
-        log = Path(tempfile.gettempdir()) / "adaptune-error.log"
-        log.write_text(traceback.format_exc(), encoding="utf-8")
-        print(f"error: {human_error(exc)} (details in {log})", file=sys.stderr)
+        log = write_error_log(_runs_folder(args))
+        where = f" (details in {log})" if log else ""
+        print(f"error: {human_error(exc)}{where}", file=sys.stderr)
         return 1
+
+
+def _runs_folder(args) -> Path:
+    """The runs folder a command works in: its --output-dir, or the parent of its --run."""
+    run = getattr(args, "run", None)
+    if run and Path(run).is_dir():
+        return Path(run).resolve().parent
+    return Path(getattr(args, "output_dir", None) or "runs")
+
+
+def write_error_log(runs: Path) -> Path | None:
+    """The current traceback in ``<runs>/_logs/error-<time>-<pid>.log`` (readable by this user
+    only), next to the runs it concerns rather than in a shared /tmp; None when even that
+    cannot be written (a full disk)."""
+    import os
+    import time
+    import traceback
+
+    try:
+        folder = runs / "_logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        log = folder / f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(traceback.format_exc())
+        return log
+    except OSError:
+        return None

@@ -11,6 +11,10 @@ Field metadata keys:
   advanced  True: shown inside the "Advanced" accordion
   cli       False: not exposed as a CLI flag (set by the engine itself)
   minimum / maximum / step   numeric widget bounds
+  path      what the value may point at on the server: "file" (a data file), "model" (a
+            backbone: a name, or a folder / run:FOLDER), "run" (a run id or folder), "storage" (a
+            search's database); engine.runs.RunView.check_config checks these for a signed-in
+            user
 """
 from __future__ import annotations
 
@@ -101,14 +105,15 @@ class ConfigBase:
 @dataclass
 class RunConfig(ConfigBase):
     # ---- data -------------------------------------------------------------------------------
-    data: str = _f("", "Labelled table to train on (CSV, TSV, JSONL, Parquet or Excel).", "data")
+    data: str = _f("", "Labelled table to train on (CSV, TSV, JSONL, Parquet or Excel).", "data",
+                   path="file")
     text_column: str = _f("", "Column with the input text (NER: the tokens or text; QA: the "
                               "context; generation: the source). Empty: inferred.", "data")
     label_column: str = _f("", "Column with the label (multi-label: labels separated by ; or |; "
                                "NER: the tags or entity spans; relation: the relation; QA: the "
                                "answer; generation: the target). Empty: inferred.", "data")
     test_data: str = _f("", "Optional separate test file with the same columns (empty: split off "
-                            "from the data).", "data", advanced=True)
+                            "from the data).", "data", advanced=True, path="file")
     validation_fraction: float = _f(0.1, "Share of rows held out to evaluate during training.",
                                     "data", advanced=True, minimum=0.02, maximum=0.5, step=0.01)
     test_fraction: float = _f(0.1, "Share of rows held out for the final test report (ignored when "
@@ -149,7 +154,7 @@ class RunConfig(ConfigBase):
 
     # ---- model ------------------------------------------------------------------------------
     backbone: str = _f("minilm-l6", "Pretrained model to adapt: a bundled name, a Hugging Face hub "
-                                    "id or a local folder.", "model")
+                                    "id or a local folder.", "model", path="model")
     strategy: str = _f(DEFAULT_STRATEGY, "How much of the model is trained.", "model",
                        choices=STRATEGIES)
     trust_remote_code: bool = _f(False, "Allow a backbone that ships its own Python code to run "
@@ -159,7 +164,8 @@ class RunConfig(ConfigBase):
     warm_start: str = _f("", "Retrain: start from a finished text-classification run's fine-tuned "
                              "model (its folder or id) instead of the bare backbone, e.g. with "
                              "newly labelled rows; old and new are then compared on the same "
-                             "test split.", "model", advanced=True, tasks=["classification"])
+                             "test split.", "model", advanced=True, tasks=["classification"],
+                         path="run")
     max_length: int = _f(128, "Longest input in tokens; longer texts are truncated.", "model",
                          advanced=True, minimum=8, maximum=2048, step=8)
     lora_r: int = _f(8, "Rank of the low-rank update (higher = more capacity, more parameters).",
@@ -272,7 +278,7 @@ class PretrainConfig(ConfigBase):
     # ---- data -------------------------------------------------------------------------------
     data: str = _f("", "Unlabelled domain text: a .txt file (one document per line, or "
                        "documents separated by blank lines) or a CSV / TSV / JSONL / Parquet / "
-                       "Excel table with a text column.", "data")
+                       "Excel table with a text column.", "data", path="file")
     text_column: str = _f("", "Column with the text when the data is a table (empty: inferred).",
                           "data")
     source: str = _f("text", "'text': every document of the file; 'labelled-train': the file is "
@@ -289,7 +295,7 @@ class PretrainConfig(ConfigBase):
                             "data", advanced=True, minimum=0, step=100)
     # ---- model ------------------------------------------------------------------------------
     backbone: str = _f("minilm-l6", "Backbone to adapt: a bundled name, a hub id, a local folder "
-                                    "or an adapted run (run:FOLDER).", "model")
+                                    "or an adapted run (run:FOLDER).", "model", path="model")
     objective: str = _f("auto", "Masked-LM (encoders) or causal LM (decoders); 'auto' picks by "
                                 "the backbone.", "model", choices=OBJECTIVES)
     strategy: str = _f("full", "Train every weight ('full') or low-rank adapters merged into "
@@ -388,9 +394,9 @@ class HpoConfig(RunConfig):
                                "plan).", "search", advanced=True)
     storage: str = _f("", "Optuna storage URL shared by every worker of the study (empty: "
                           "sqlite:///<output-dir>/hpo.db; PostgreSQL: postgresql://...).",
-                      "search", advanced=True)
+                      "search", advanced=True, path="storage")
     study_name: str = _f("", "Study to create or continue (empty: a new one named after the "
-                             "search's run folder).", "search", advanced=True)
+                             "search's run folder).", "search", advanced=True, path="storage")
     keep_trial_models: bool = _f(False, "Keep every trial's model (default: only the best "
                                         "trial's, to save disk).", "search", advanced=True)
 
@@ -418,7 +424,7 @@ class PromptConfig(ConfigBase):
 
     # ---- data -------------------------------------------------------------------------------
     data: str = _f("", "Labelled table to measure on (CSV, TSV, JSONL, Parquet or Excel).",
-                   "data")
+                   "data", path="file")
     text_column: str = _f("", "Column with the text (empty: inferred).", "data")
     label_column: str = _f("", "Column with the label (empty: inferred).", "data")
     limit: int = _f(100, "Measure on at most this many rows of the test split (the rows a "
@@ -429,7 +435,7 @@ class PromptConfig(ConfigBase):
                                                 "the prompt), an encoder (zero-shot by embedding "
                                                 "similarity to the verbalizers), a hub id, a "
                                                 "folder or a finished generation run "
-                                                "(run:FOLDER).", "model")
+                                                "(run:FOLDER).", "model", path="model")
     use_chat_template: bool = _f(False, "Wrap the prompt in the model's chat template when it "
                                         "has one (the verbalizer is then the start of the "
                                         "assistant's answer). Off by default: SmolLM2 scores "
@@ -465,7 +471,7 @@ class PromptConfig(ConfigBase):
                                           "between two ';' is the empty text).", "prompt",
                            advanced=True)
     embedder: str = _f("minilm-l6", "Encoder whose embeddings pick 'similar' examples.",
-                       "prompt", advanced=True)
+                       "prompt", advanced=True, path="model")
     seed: int = _f(42, "Random seed for the split and the example draw.", "prompt",
                    advanced=True, minimum=0, step=1)
     output_dir: str = _f("runs", "Folder of the runs; measurements are kept in "

@@ -23,7 +23,6 @@ original. ``load_artefact(folder)`` gives a predictor for any artefact (or run) 
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics

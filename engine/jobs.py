@@ -6,7 +6,6 @@ show progress is in the run folder, so the UI never holds job state of its own.
 """
 from __future__ import annotations
 
-import errno
 import functools
 import logging
 import os
@@ -15,31 +14,10 @@ import threading
 import traceback
 
 from engine.config import PretrainConfig, RunConfig
-from engine.runs import FINAL_STATUSES, Run, RunStore, can_control
+from engine.errors import human_error
+from engine.runs import FINAL_STATUSES, Run, RunStore, Viewer, check_run, may_read
 
 log = logging.getLogger("adaptune.jobs")
-
-
-def human_error(exc: BaseException) -> str:
-    """One line a user can act on, for the errors we expect; type + message otherwise."""
-    from engine.backbones import BackboneError
-    from engine.config import ConfigError
-    from engine.data import DataError
-
-    if isinstance(exc, (DataError, BackboneError, ConfigError)):
-        return str(exc)
-    text = str(exc)
-    if isinstance(exc, MemoryError) or "out of memory" in text.lower():
-        return ("Out of memory: lower the batch size or the max length, or use the LoRA or head "
-                "strategy.")
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-        return (f"The disk is full{where}: free some space (delete old runs in the Runs tab, or "
-                "their exports) or start the studio with another --runs-dir, then resume or "
-                "start the run again.")
-    if isinstance(exc, ValueError) and text:
-        return text
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else 'unexpected error'}"
 
 
 class JobManager:
@@ -69,16 +47,15 @@ class JobManager:
         self._queue.put(run.id)
         return run
 
-    def stop(self, run_id: str, user: str | None = None) -> bool:
+    def stop(self, run_id: str, user: Viewer | str | None = None) -> bool:
         """Ask a queued or running job to stop (a queued one is cancelled: it never starts);
-        True if it was still active. PermissionError when ``user`` may not control it."""
+        True if it was still active. AccessError (a PermissionError) when ``user`` may not
+        change it, KeyError when they may not even see it (engine.runs.check_run)."""
+        run = check_run(self.store.get(run_id), user, write=True)
         with self._lock:
             event = self._stops.get(run_id)
         if event is None:
             return False
-        run = self.store.get(run_id)
-        if not can_control(run, user):
-            raise PermissionError(f"This run belongs to {run.owner}; only they can stop it.")
         if run.status == "running":
             run.set_status("stopping")  # before the event: the job's final status comes after
         event.set()
@@ -92,13 +69,11 @@ class JobManager:
                     self._order.remove(run_id)
         return True
 
-    def resume(self, run_id: str, user: str | None = None) -> Run:
+    def resume(self, run_id: str, user: Viewer | str | None = None) -> Run:
         """Queue an interrupted (or failed / stopped) run again, continuing from its last
         checkpoint: same folder, same curves (the points trained after that checkpoint are
         replaced). ValueError with the reason when it cannot resume."""
-        run = self.store.get(run_id)
-        if not can_control(run, user):
-            raise PermissionError(f"This run belongs to {run.owner}; only they can resume it.")
+        run = check_run(self.store.get(run_id), user, write=True)
         if self.is_live(run.id):
             raise ValueError(f"{run.id} is already {run.status}.")
         if run.status not in FINAL_STATUSES or run.status == "completed":
@@ -123,9 +98,10 @@ class JobManager:
         self._queue.put(run.id)
         return run
 
-    def queue_view(self) -> list[dict]:
+    def queue_view(self, viewer: Viewer | str | None = None) -> list[dict]:
         """The running job and the waiting ones in order: id, position (0 = running), owner,
-        status, name."""
+        status, name. A job the ``viewer`` may not see keeps its place in the queue but not its
+        id, name or owner (``hidden``: True)."""
         with self._lock:
             order = [rid for rid in self._order if rid in self._stops
                      and not self._stops[rid].is_set() or rid == self._active]
@@ -139,9 +115,12 @@ class JobManager:
             running = rid == self._active
             if not running:
                 waiting += 1
-            out.append({"run_id": rid, "position": 0 if running else waiting,
-                        "status": "running" if running else "queued", "owner": run.owner,
-                        "name": run.config_dict().get("run_name") or rid})
+            entry = {"run_id": rid, "position": 0 if running else waiting,
+                     "status": "running" if running else "queued", "owner": run.owner,
+                     "name": run.config_dict().get("run_name") or rid, "hidden": False}
+            if not may_read(run, viewer):
+                entry.update(run_id="", owner="", name="", hidden=True)
+            out.append(entry)
         return sorted(out, key=lambda x: x["position"])
 
     @property

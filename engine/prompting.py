@@ -452,14 +452,15 @@ class EncoderZeroShot:
         return self.label_scores_many([text], verbalizers)[0]
 
 
-def finished_runs(runs_dir: str | Path = "runs", tasks: tuple[str, ...] = ("classification",)
+def finished_runs(runs_dir="runs", tasks: tuple[str, ...] = ("classification",)
                   ) -> list[tuple[str, str]]:
     """(label, run folder) of the completed runs of these tasks with a saved model, newest
-    first (the Measure / Explain pickers; generation tasks for the model picker)."""
-    from engine.runs import RunStore
+    first (the Measure / Explain pickers; generation tasks for the model picker). ``runs_dir``:
+    a runs folder, or a store view (the runs its user may see)."""
+    from engine.runs import runs_of
 
     out = []
-    for run in RunStore(runs_dir).list():
+    for run in runs_of(runs_dir):
         s = run.summary()
         if s["kind"] != "train" or (s["task"] or "classification") not in tasks \
                 or s["status"] != "completed" or not run.has_model:
@@ -471,7 +472,7 @@ def finished_runs(runs_dir: str | Path = "runs", tasks: tuple[str, ...] = ("clas
     return out
 
 
-def model_choices(runs_dir: str | Path = "runs") -> list[tuple[str, str]]:
+def model_choices(runs_dir="runs") -> list[tuple[str, str]]:
     """(label, name) of what the playground can prompt: bundled and hub decoders, encoders
     (embedding zero-shot) and finished generation runs (run:FOLDER)."""
     from engine.backbones import CATALOGUE
@@ -830,11 +831,14 @@ def measurements_path(output_dir: str | Path = "runs") -> Path:
 
 def record_measurement(result: dict, config: PromptConfig | None = None, *,
                        output_dir: str | Path = "runs", kind: str = "prompt",
-                       name: str = "") -> dict:
-    """Append one line to the comparison table (without the per-row predictions)."""
+                       name: str = "", owner: str | None = None) -> dict:
+    """Append one line to the comparison table (without the per-row predictions); ``owner``:
+    the signed-in user it belongs to (the studio with --auth shows each user their own)."""
     entry = {k: v for k, v in result.items() if k not in ("predictions",)}
     entry.update({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "kind": kind,
                   "name": name or result.get("setting", "")})
+    if owner:
+        entry["owner"] = owner
     if config is not None:
         entry["config"] = config.to_dict()
         entry["data"] = config.data or entry.get("data", "")
@@ -846,8 +850,10 @@ def record_measurement(result: dict, config: PromptConfig | None = None, *,
     return entry
 
 
-def load_measurements(output_dir: str | Path = "runs", data: str = "") -> list[dict]:
-    """Every recorded measurement (of ``data`` only, when given); broken lines are skipped."""
+def load_measurements(output_dir: str | Path = "runs", data: str = "",
+                      owner: str | None = None) -> list[dict]:
+    """Every recorded measurement (of ``data`` only, when given; ``owner``'s only, when
+    given); broken lines are skipped."""
     path = measurements_path(output_dir)
     out = []
     if path.exists():
@@ -856,7 +862,9 @@ def load_measurements(output_dir: str | Path = "runs", data: str = "") -> list[d
                 entry = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if isinstance(entry, dict) and (not data or _same_file(entry.get("data", ""), data)):
+            if not isinstance(entry, dict) or (owner and entry.get("owner") != owner):
+                continue
+            if not data or _same_file(entry.get("data", ""), data):
                 out.append(entry)
     return out
 

@@ -50,6 +50,8 @@ class Limits:
     max_text_chars: int = 20_000
     max_batch: int = 32
     batch_wait_ms: float = 4.0
+    body_timeout_s: float = 10.0   # a request body must arrive within this
+    head_timeout_s: float = 10.0   # ... and a request's headers within this
 
 
 # ---- what is served ---------------------------------------------------------------------------------
@@ -279,12 +281,17 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
             if declared and declared.isdigit() and int(declared) > DRAIN_LIMIT:
                 return error(413, too_big, "too_large")  # not worth reading: the socket closes
             body, seen = bytearray(), 0
-            async for chunk in request.stream():  # a chunked body has no length: count it
-                seen += len(chunk)
-                if seen <= limits.max_body_bytes:
-                    body += chunk
-                elif seen > DRAIN_LIMIT:
-                    break
+            try:  # a body sent slowly, or only half, must not hold a connection for ever
+                async with asyncio.timeout(limits.body_timeout_s):
+                    async for chunk in request.stream():  # a chunked body: count it
+                        seen += len(chunk)
+                        if seen <= limits.max_body_bytes:
+                            body += chunk
+                        elif seen > DRAIN_LIMIT:
+                            break
+            except TimeoutError:
+                return error(408, f"The request body did not arrive within "
+                                  f"{limits.body_timeout_s:g} s: send it in one go.", "timeout")
             # an oversized body is read to the end (and dropped) so the client gets the answer
             # instead of a connection reset mid-upload
             if seen > limits.max_body_bytes:
@@ -345,6 +352,10 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
             if size > limits.max_text_chars:
                 raise _Bad(413, f"Input {i} has {size:,} characters; the limit is "
                                 f"{limits.max_text_chars:,}.")
+            texts = [item] if isinstance(item, str) else [item[f] for f in served.fields]
+            if not all(_encodable(x) for x in texts):
+                raise _Bad(422, f"Input {i} is not valid Unicode text (it holds a lone "
+                                "surrogate such as \\ud800): send UTF-8 text.")
             out.append(item)
         return out
 
@@ -404,6 +415,7 @@ def serve(source: str | Path, artefact: str = "pytorch", host: str = "127.0.0.1"
     """Start the service in this process (blocks until Ctrl-C / SIGTERM)."""
     import uvicorn
 
+    limits = limits or Limits()
     app = create_app(source, artefact, api_key, limits)
     served = app.state.served
     if host not in LOOPBACK:
@@ -411,4 +423,41 @@ def serve(source: str | Path, artefact: str = "pytorch", host: str = "127.0.0.1"
             "use the API" + ("" if api_key else " (no --api-key set)") + ".")
     log(f"Serving {served.run_id} ({served.task}, {served.artefact}) on http://{host}:{port}  "
         "-  POST /predict, GET /health, GET /metrics, GET /openapi.json")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                http=timed_protocol(limits.head_timeout_s))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # JSON's "\ud800" decodes to a lone surrogate
+        return False
+    return True
+
+
+def timed_protocol(seconds: float):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request headers have not all
+    arrived ``seconds`` after it opened (or after its last answer): a client that sends them a
+    byte at a time cannot hold a connection open (uvicorn's keep-alive timer stops at the
+    first byte)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class TimedH11Protocol(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm_head_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm_head_timer()
+
+        def _arm_head_timer(self) -> None:
+            cycle = self.cycle
+            self.loop.call_later(seconds, self._head_timeout, cycle)
+
+        def _head_timeout(self, cycle) -> None:
+            no_new_request = self.cycle is cycle and (cycle is None or cycle.response_complete)
+            if no_new_request and not self.transport.is_closing():
+                self.transport.close()
+
+    return TimedH11Protocol

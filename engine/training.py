@@ -18,7 +18,7 @@ from transformers import TrainerCallback
 
 from engine import augment as augmentation
 from engine import regularization
-from engine.backbones import family_of, resolve_backbone
+from engine.backbones import family_of, pretrained_kwargs, remote_code, resolve_backbone
 from engine.config import ConfigError, RunConfig
 from engine.data import prepare_data
 from engine.distributed import STOP_FILE, is_distributed
@@ -250,7 +250,10 @@ def check_support(config: RunConfig, download: bool = True) -> None:
     if config.strategy == "auto":
         return
     path = resolve_backbone(config.backbone, download=download)
-    model_type = getattr(AutoConfig.from_pretrained(path), "model_type", "")
+    # a model with its own code needs the run's "trust remote code" even to read its config
+    with remote_code(getattr(config, "trust_remote_code", False)):
+        model_type = getattr(AutoConfig.from_pretrained(path, **pretrained_kwargs()),
+                             "model_type", "")
     reason = support(config.strategy, family_of(config.backbone), model_type, config.device)
     if not reason and config.task != "classification":
         from engine.tasks import get_task
@@ -271,8 +274,6 @@ def preflight(config: RunConfig):
     """Check the data and the backbone before a run folder is made; returns the DataSpec.
 
     Raises DataError / BackboneError / ConfigError with the human message."""
-    from engine.backbones import remote_code
-
     with remote_code(getattr(config, "trust_remote_code", False)):
         return _preflight(config)
 
@@ -311,8 +312,6 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
     split and model are rebuilt, then the Trainer continues from that step (weights, optimizer,
     scheduler and random state), appending to the same events.
     """
-    from engine.backbones import remote_code
-
     with remote_code(getattr(config, "trust_remote_code", False)):
         return _train_run(config, run, stop_event, resume_from)
 
