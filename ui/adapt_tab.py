@@ -15,12 +15,12 @@ from pathlib import Path
 import gradio as gr
 
 from engine.config import PretrainConfig, config_fields
-from engine.jobs import JobManager, human_error
+from engine.errors import human_error
+from engine.jobs import JobManager
 from engine.runs import Run, RunStore, read_json
 
 from ui import charts
-from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, status_text,
-                       user_of)
+from ui.common import ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, status_text
 from ui.form import PRETRAIN, config_to_form, field_widget, form_fields, form_to_config, \
     values_from
 from ui.i18n import T, t
@@ -227,8 +227,9 @@ def report_html(report: dict | None, lang: str = "en") -> str:
 
 
 def run_report(values: dict, root: str | Path, lang: str = "en",
-               say=None) -> tuple[str, dict | None]:
-    """(panel HTML, report) for the form's values; a bad input is a message, never a raise."""
+               say=None, check=None) -> tuple[str, dict | None]:
+    """(panel HTML, report) for the form's values; a bad input is a message, never a raise.
+    ``check``: called with the configuration first (the studio's access check)."""
     from engine.adaptive import domain_report
 
     if not values.get("data"):
@@ -236,9 +237,11 @@ def run_report(values: dict, root: str | Path, lang: str = "en",
     try:
         cfg = form_to_config(values, PretrainConfig)
         cfg.output_dir = str(root)
+        if check is not None:
+            check(cfg)
         report = domain_report(cfg, say=say)
     except ENGINE_ERRORS as e:
-        return box("error", error_message(e), t("adapt.report_failed", lang)), None
+        return box("error", error_message(e, lang), t("adapt.report_failed", lang)), None
     except Exception as e:  # noqa: BLE001 - the panel says what went wrong, the UI lives on
         return box("error", human_error(e), t("adapt.report_failed", lang)), None
     return report_html(report, lang), report
@@ -439,9 +442,9 @@ def build(ctx: Context) -> None:
             comps["text_column"] = field_widget(_field("text_column"), tr, PRETRAIN, choices=[],
                                                 value=None, allow_custom_value=True)
             backbone = field_widget(_field("backbone"), tr, PRETRAIN,
-                                    choices=backbone_choices(tr.lang, store.root),
+                                    choices=backbone_choices(tr.lang, store),
                                     allow_custom_value=True)
-            tr.register(backbone, choices=lambda lang: backbone_choices(lang, store.root))
+            tr.register(backbone, choices=lambda lang: backbone_choices(lang, store))
             comps["backbone"] = backbone
             backbone_md = gr.Markdown(backbone_text(_DEFAULTS.backbone, tr.lang),
                                       elem_id="adapt-backbone-info", elem_classes=["hint"])
@@ -527,7 +530,7 @@ def build(ctx: Context) -> None:
         return (*render(store, jobs, rid, lang, msg),
                 report_html(rep, lang) if rep else gr.skip(), rep if rep else gr.skip(),
                 new_sig, timer_update,
-                gr.update(choices=backbone_choices(lang, store.root)) if final else gr.skip())
+                gr.update(choices=backbone_choices(lang, store)) if final else gr.skip())
 
     def attach(lang):
         rid = pick_run_to_show(store, jobs, kind="pretrain")
@@ -547,10 +550,11 @@ def build(ctx: Context) -> None:
 
             cfg = form_to_config(vals, PretrainConfig)
             cfg.output_dir = str(store.root)
+            store.check_config(cfg)  # the text and the backbone are the user's to use
             preflight(cfg)  # data, backbone and objective checked before a run folder exists
-            run = jobs.submit(cfg, owner=user_of(request) or "")
+            run = jobs.submit(cfg, owner=ctx.user(request) or "")
         except ENGINE_ERRORS as e:
-            return (box("error", error_message(e), t("train.cannot_start", lang)),
+            return (box("error", error_message(e, lang), t("train.cannot_start", lang)),
                     gr.skip(), gr.skip())
         position = queue_position(jobs, run.id) if jobs.active and jobs.active != run.id \
             else None
@@ -562,37 +566,37 @@ def build(ctx: Context) -> None:
         if not rid:
             return box("warning", t("train.nothing_to_stop", lang))
         try:
-            stopped = jobs.stop(rid, user_of(request))
+            store.get(rid)  # a run the user may not see does not exist for them
+            stopped = jobs.stop(rid, ctx.viewer(request))
         except PermissionError as e:
-            return box("warning", error_message(e), t("train.not_yours", lang))
+            return box("warning", error_message(e, lang), t("train.not_yours", lang))
         except KeyError as e:
-            return box("error", error_message(e))
+            return box("error", error_message(e, lang))
         return box("ok", t("train.stopping", lang)) if stopped else \
             box("warning", t("train.not_active", lang))
 
     def report_clicked(lang, progress=gr.Progress(), *args):
         progress(None, desc=t("adapt.report_progress", lang))
         text, rep = run_report(values_from(names, args), store.root, lang,
-                               say=lambda s: progress(None, desc=s))
+                               say=lambda s: progress(None, desc=s), check=store.check_config)
         return text, rep if rep is not None else gr.skip()
 
     def use_in_train(rid, lang):
         value = adapted_value(_get(store, rid))
         if not value:
             return gr.skip(), gr.skip(), box("warning", t("adapt.nothing_to_use", lang))
-        return (gr.update(choices=backbone_choices(lang, store.root), value=value),
+        return (gr.update(choices=backbone_choices(lang, store), value=value),
                 gr.Tabs(selected="train"), box("ok", t("adapt.using", lang, name=rid)))
 
     def from_upload(path, seed, lang):
-        from ui.data_tab import copy_upload
-
         if not path:
             return ("", gr.update(choices=[], value=None), "text",
                     gr.update(choices=[], value=None), data_line("", lang=lang))
         try:
-            kept = copy_upload(path, ctx.uploads_dir)
-        except OSError as e:
-            return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), box("error", error_message(e)))
+            kept = ctx.keep_upload(path)
+        except ENGINE_ERRORS as e:
+            return (gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                    box("error", error_message(e, lang)))
         return uploaded_source(kept, seed, lang)
 
     def load_run_config(rid, lang):
@@ -600,8 +604,12 @@ def build(ctx: Context) -> None:
         try:
             cfg = _get(store, rid).config()
         except (AttributeError, *ENGINE_ERRORS) as e:
-            return (*[gr.skip()] * len(names), box("error", error_message(e)))
-        return (*form_updates(cfg, names), box("ok", t("adapt.loaded", lang, id=rid)))
+            return (*[gr.skip()] * len(names), box("error", error_message(e, lang)))
+        cfg, dropped = store.sanitized(cfg)  # never another user's text file or model
+        message = box("ok", t("adapt.loaded", lang, id=rid))
+        if dropped:
+            message += box("warning", t("access.dropped", lang, fields=", ".join(dropped)))
+        return (*form_updates(cfg, names), message)
 
     ctx.fn.update(adapt_attach=attach, adapt_start=start_run, adapt_stop=stop_run,
                   adapt_tick=tick, adapt_report=report_clicked, adapt_use=use_in_train,
@@ -636,7 +644,7 @@ def build(ctx: Context) -> None:
         backbone.change(backbone_text, [backbone, lang], backbone_md, show_progress="hidden")
 
         def refresh_backbones(lang_value):  # runs finished since the page was built
-            return gr.update(choices=backbone_choices(lang_value, store.root))
+            return gr.update(choices=backbone_choices(lang_value, store))
 
         ctx.c["adapt_tab"].select(refresh_backbones, lang, backbone, show_progress="hidden")
         ctx.on_load.append((refresh_backbones, lang, backbone))

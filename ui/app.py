@@ -11,7 +11,7 @@ from engine.runs import RunStore
 
 from ui import (adapt_tab, automl_tab, data_tab, evaluate_tab, export_tab, playground_tab,
                 runs_tab, train_tab)
-from ui.common import Context, user_of
+from ui.common import Context, StudioStore, user_of
 from ui.i18n import LANG_CHOICES, T, Translator, t
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -42,9 +42,29 @@ def css() -> str:
     return (path.read_text(encoding="utf-8") if path.exists() else "") + EXTRA_CSS
 
 
-def launch_kwargs() -> dict:
-    """Gradio 6 takes theme and css in launch(), not in Blocks()."""
-    return {"theme": theme(), "css": css(), "footer_links": ["gradio", "settings"]}
+def launch_kwargs(demo: gr.Blocks | None = None, host: str = "127.0.0.1") -> dict:
+    """What ``demo.launch`` needs besides host, port and auth: the theme and css (gradio 6 takes
+    them there), no run history (gradio's would keep calls in the browser or a Hub bucket) and,
+    for a studio built by ``build_app``, the front door (ui/web.py) as the app's middleware."""
+    import os
+
+    from starlette.middleware import Middleware
+
+    from ui.web import LOOPBACK_NAMES, StudioGuard, WebPolicy
+
+    kwargs: dict = {"theme": theme(), "css": css(), "footer_links": ["gradio", "settings"],
+                    "run_history": False}
+    ctx = getattr(demo, "adaptune", None)
+    if ctx is not None:
+        from gradio.utils import get_upload_folder
+
+        policy = WebPolicy(auth=ctx.store.auth, loopback=host in LOOPBACK_NAMES,
+                           private_dirs=(ctx.store.root,), temp_dir=Path(get_upload_folder()),
+                           grants=ctx.grants, lang=ctx.tr.lang,
+                           on_space=bool(os.environ.get("SPACE_ID")))
+        ctx.web = policy
+        kwargs["app_kwargs"] = {"middleware": [Middleware(StudioGuard, policy=policy)]}
+    return kwargs
 
 
 def device_line() -> str:
@@ -62,15 +82,24 @@ def signed_in_line(lang: str, request: gr.Request = None) -> str:
     return t("app.signed_in", lang, user=user) if user else ""
 
 
-def build_app(runs_dir: str | Path = "runs", lang: str = "en",
-              jobs: JobManager | None = None) -> gr.Blocks:
-    store = RunStore(runs_dir)
+def build_app(runs_dir: str | Path = "runs", lang: str = "en", jobs: JobManager | None = None,
+              auth: bool = False, admins: tuple[str, ...] | frozenset = (),
+              upload_quota_mb: float | None = None) -> gr.Blocks:
+    """The studio on ``runs_dir``. ``auth``: users sign in (app.py --auth), each sees their own
+    runs, the ones shared with everyone, and ``admins`` see all; ``upload_quota_mb``: what each
+    user's kept uploads may add up to."""
+    quota = int(upload_quota_mb * 1e6) if upload_quota_mb else None
+    if jobs is not None:
+        jobs.store.upload_quota = quota
+    store = jobs.store if jobs is not None else RunStore(runs_dir, upload_quota=quota)
     jobs = jobs or JobManager(store)
     tr = Translator(lang)
-    ctx = Context(store=store, jobs=jobs, tr=tr, device=device_line(),
-                  uploads_dir=Path(runs_dir) / "_uploads")
+    ctx = Context(store=StudioStore(store, auth=auth, admins=frozenset(admins)), jobs=jobs,
+                  tr=tr, device=device_line(), uploads_dir=Path(runs_dir) / "_uploads")
 
-    with gr.Blocks(title="Adaptune", analytics_enabled=False) as demo:
+    # gradio's temporary copies (uploads as they arrive, downloads handed out) go after a day
+    with gr.Blocks(title="Adaptune", analytics_enabled=False,
+                   delete_cache=(3600, 24 * 3600)) as demo:
         with gr.Row(elem_id="header", equal_height=True):
             with gr.Column(scale=5, min_width=320):
                 gr.HTML('<div class="brand"><span class="logo">◆</span> Adaptune</div>',

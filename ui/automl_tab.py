@@ -32,7 +32,7 @@ from engine.runs import Run, RunStore, read_json
 
 from ui import charts
 from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, fmt_score,
-                       human_duration, status_text, user_of)
+                       human_duration, status_text)
 from ui.form import FormKind, field_widget, form_fields, form_to_config, values_from
 from ui.i18n import T, t
 from ui.train_tab import last, pick_run_to_show, queue_position
@@ -317,13 +317,15 @@ def start_search(store: RunStore, jobs: JobManager, values: dict, search: dict, 
 
         base = base_config(values)
         base.output_dir = str(store.root)
+        store.check_config(base)  # the data and the backbone are the user's to use
         preflight(base)  # data and backbone, before a run folder exists
         text = search_text(base, frame, lang)
         cfg = form_to_config({**values, **search, TABLE_FIELD: text,
                               "output_dir": str(store.root)}, HpoConfig)
+        store.check_config(cfg)  # a study database of one's own choosing: admins only
         run = jobs.submit(cfg, owner=owner or "")
     except ENGINE_ERRORS as e:
-        return {"message": box("error", error_message(e), title)}
+        return {"message": box("error", error_message(e, lang), title)}
     origin = t("automl.origin.plan" if not text else "automl.origin.custom", lang)
     position = queue_position(jobs, run.id) if jobs.active and jobs.active != run.id else None
     msg = (t("automl.queued", lang, id=run.id, position=position) if position
@@ -333,17 +335,19 @@ def start_search(store: RunStore, jobs: JobManager, values: dict, search: dict, 
 
 
 def stop_search(store: RunStore, jobs: JobManager, run_id: str | None, lang: str = "en",
-                user: str | None = None) -> str:
-    """Graceful: the running trial finishes and counts, then no new trial starts."""
+                user=None) -> str:
+    """Graceful: the running trial finishes and counts, then no new trial starts (``user``: a
+    Viewer or user name; another user's search is refused)."""
     if not run_id:
         return box("warning", t("train.nothing_to_stop", lang))
     try:
+        store.get(run_id)  # a run the user may not see does not exist for them
         stopped = jobs.stop(run_id, user)
         status = store.get(run_id).status
     except PermissionError as e:
-        return box("warning", error_message(e), t("train.not_yours", lang))
+        return box("warning", error_message(e, lang), t("train.not_yours", lang))
     except KeyError as e:
-        return box("error", error_message(e))
+        return box("error", error_message(e, lang))
     if not stopped:
         return box("warning", t("automl.not_active", lang))
     if status == "stopped":
@@ -597,8 +601,9 @@ def trial_curves(store: RunStore, folder: str | None, lang: str = "en"):
     if not folder:
         return charts.empty_figure(t("automl.curves_wait", lang))
     path = Path(folder)
-    try:
-        inside = path.resolve().is_relative_to(store.root.resolve())
+    try:  # a trial folder inside a search the user may see
+        inside = path.resolve().is_relative_to(store.root.resolve()) and \
+            store.may_read_path(path)
     except OSError:
         inside = False
     if not inside or not (path / "events.jsonl").exists():
@@ -946,11 +951,11 @@ def build(ctx: Context) -> None:
     def start_cb(lang, frame, request: gr.Request, *args):
         search_values = dict(zip(names, args[:len(names)]))
         res = start_search(store, jobs, train_values(args[len(names):]), search_values,
-                           frame, lang, owner=user_of(request) or "")
+                           frame, lang, owner=ctx.user(request) or "")
         return _as_outputs(res, START_OUTPUTS)
 
     def stop_cb(rid, lang, request: gr.Request = None):
-        return stop_search(store, jobs, rid, lang, user_of(request))
+        return stop_search(store, jobs, rid, lang, ctx.viewer(request))
 
     def pick_cb(rid, folder, lang):
         run = _get(store, rid)

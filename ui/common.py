@@ -9,17 +9,74 @@ from typing import Any, Callable
 
 from engine.backbones import BackboneError
 from engine.config import ConfigError
-from engine.data import DataError
+from engine.data import SAMPLE_DIR, DataError
+from engine.errors import UserError, is_disk_full
 from engine.jobs import JobManager
 from engine.predict import PredictError
-from engine.runs import RunStore
+from engine.runs import EVERYONE, NOBODY, Run, RunStore, RunView, Viewer
 
-from ui.i18n import Translator, t
+from ui.i18n import TEXT, Translator, t
+from ui.web import Grants, hand_out
 
 # Every error the engine raises on purpose carries a human message; these are shown as-is.
 ENGINE_ERRORS = (DataError, BackboneError, ConfigError, PredictError, ValueError, KeyError,
-                 OSError)
+                 OSError, UserError)
 LIVE_STATUSES = ("queued", "running", "stopping")
+
+
+def current_request() -> Any:
+    """The gradio request of the callback running now (None outside one: building the page,
+    a test calling a callback directly)."""
+    from gradio.context import LocalContext
+
+    return LocalContext.request.get(None)
+
+
+class StudioStore:
+    """The run store as the signed-in user of the current request sees it: every ``get``,
+    ``list``, ``create`` and ``delete`` of a callback goes through that user's
+    ``engine.runs.RunView`` (own runs, runs shared with everyone, all of them for an admin).
+    Without ``--auth`` everyone sees everything; with it, outside a request (building the page)
+    nobody sees any run, so no user's run is ever written into the page itself."""
+
+    def __init__(self, store: RunStore, auth: bool = False, admins: frozenset[str] = frozenset()):
+        self.store = store
+        self.auth = auth
+        self.admins = frozenset(admins)
+
+    def viewer(self, request: Any = None) -> Viewer:
+        if not self.auth:
+            return EVERYONE
+        user = user_of(request if request is not None else current_request())
+        return Viewer(user=user, admin=user in self.admins) if user else NOBODY
+
+    def view(self, request: Any = None) -> RunView:
+        return self.store.view(self.viewer(request), public=(SAMPLE_DIR,))
+
+    @property
+    def root(self) -> Path:
+        return self.store.root
+
+    @property
+    def uploads(self):
+        return self.store.uploads
+
+    def get(self, run_id: str, write: bool = False) -> Run:
+        return self.view().get(run_id, write=write)
+
+    def list(self) -> list[Run]:
+        return self.view().list()
+
+    def create(self, config, run_id: str | None = None, owner: str | None = None) -> Run:
+        return self.view().create(config, run_id, owner)
+
+    def delete(self, run_id: str, with_data: bool = False) -> list[str]:
+        return self.view().delete(run_id, with_data)
+
+    def __getattr__(self, name: str):  # may_read_path, check_config, sanitized, set_shared...
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.view(), name)
 
 
 @dataclass
@@ -27,7 +84,7 @@ class Context:
     """What every tab's ``build(ctx)`` gets: the engine objects, the translator, and the
     components other tabs need to read or update."""
 
-    store: RunStore
+    store: StudioStore          # the runs as the current request's user sees them
     jobs: JobManager
     tr: Translator
     device: str
@@ -43,6 +100,35 @@ class Context:
     deferred: list[Callable[[], None]] = field(default_factory=list)  # wiring after all tabs
     on_lang: list[tuple] = field(default_factory=list)  # (fn, inputs, outputs) after a switch
     on_load: list[tuple] = field(default_factory=list)  # (fn, inputs, outputs) at page load
+    grants: Grants = field(default_factory=Grants)     # temporary files each user may fetch
+    web: Any = None             # ui.web.WebPolicy of the launched studio (launch_kwargs)
+
+    def viewer(self, request: Any = None) -> Viewer:
+        return self.store.viewer(request)
+
+    def user(self, request: Any = None) -> str | None:
+        """The signed-in user of ``request`` (or of the current one); None without sign-in."""
+        return self.viewer(request).user or None
+
+    def hand_out(self, path: str | Path | None, move: bool = False) -> str | None:
+        """``path`` as a download the current user (and nobody else) may fetch (``move``: a
+        scratch file, deleted once handed out)."""
+        return hand_out(path, self.grants, self.user(), move=move)
+
+    def own_upload(self, path: str | None) -> str | None:
+        """An uploaded file's path when the current user uploaded it (with sign-in, gradio's
+        upload folder holds every user's files); AccessError otherwise."""
+        from engine.errors import AccessError
+
+        if not path or not self.store.auth or self.grants.allowed(self.user(), path):
+            return path
+        raise AccessError("That file was not uploaded by you.", key="access.upload")
+
+    def keep_upload(self, path: str | None, name: str | None = None) -> str:
+        """Keep an uploaded file in the current user's uploads folder (under their quota)."""
+        if not path:
+            return ""
+        return str(self.store.uploads.keep(self.own_upload(path), self.user(), name))
 
     def field_names(self) -> list[str]:
         return list(self.fields)
@@ -65,8 +151,13 @@ def owner_text(owner: str, user: str | None, lang: str) -> str:
     return t("queue.you", lang) if user and owner == user else owner
 
 
-def error_message(exc: BaseException) -> str:
-    """One line for the UI: the engine's own message, never a traceback."""
+def error_message(exc: BaseException, lang: str = "en") -> str:
+    """One line for the UI: the engine's own message (in ``lang`` when it carries a message
+    key), never a traceback."""
+    if isinstance(exc, UserError) and exc.key in TEXT:
+        return t(exc.key, lang, **exc.values)
+    if is_disk_full(exc):
+        return t("error.disk_full", lang)
     if isinstance(exc, KeyError) and exc.args:
         return str(exc.args[0])
     text = str(exc).strip()

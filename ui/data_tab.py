@@ -1,8 +1,6 @@
 """Data tab: pick a table, check it, see what the model will learn from."""
 from __future__ import annotations
 
-import hashlib
-import shutil
 from pathlib import Path
 
 import gradio as gr
@@ -11,8 +9,6 @@ import pandas as pd
 from engine.config import TASKS, RunConfig, config_fields
 from engine.data import (SUPPORTED_SUFFIXES, DataError, infer_columns, label_distribution,
                          list_sample_files, load_table, prepare_data, text_lengths)
-
-from engine.runs import safe_filename
 from engine.tasks import COLUMN_ROLES, guess_task
 
 from ui import charts
@@ -35,30 +31,6 @@ _DEFAULTS = RunConfig()
 
 def _num(value, default):
     return default if value is None or value == "" else value
-
-
-def copy_upload(path: str | None, uploads_dir: Path, name: str | None = None) -> str:
-    """Keep an uploaded file next to the runs (gradio's temp copy may vanish), in a folder named
-    by its content. The file keeps the user's own name (it shows in messages), made safe: no
-    folders, no ``..``, no control characters, so the copy stays inside ``uploads_dir``."""
-    if not path:
-        return ""
-    src = Path(path)
-    sha = hashlib.sha1()
-    with open(src, "rb") as fh:  # in chunks: an upload is never held in memory whole
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(chunk)
-    digest = sha.hexdigest()[:12]
-    folder = (Path(uploads_dir) / digest).resolve()
-    dest = folder / safe_filename(name if name is not None else src.name)
-    if folder != dest.parent or Path(uploads_dir).resolve() not in folder.parents:
-        raise OSError(f"Refusing to store the upload {src.name!r} outside {uploads_dir}.")
-    if dest.is_symlink():  # never follow a link someone left in the uploads folder
-        dest.unlink()
-    if not dest.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
-    return str(dest)
 
 
 def privacy_preview(path: str | None, text_column: str | None = "", lang: str = "en",
@@ -396,7 +368,6 @@ def build(ctx: Context) -> None:
             with gr.Row():
                 task_cols = {}
                 for name in TASK_COLUMN_FIELDS:
-                    f = _field(name)
                     multi = name == "label_columns"
                     task_cols[name] = tr.make(
                         gr.Dropdown, label=T(name), info=T(name + ".help"),
@@ -441,11 +412,13 @@ def build(ctx: Context) -> None:
     ctx.c.update(data_outputs=outputs, data_summary=summary, data_messages=messages)
     ctx.fn["inspect_data"] = inspect_task
 
-    def from_upload(path):
+    def from_upload(path, lang):
+        """Keep the upload in the user's own uploads folder (gradio keeps the browser's file
+        name); a file over the quota, or not uploaded by this user, is refused in words."""
         try:
-            return copy_upload(path, ctx.uploads_dir)  # gradio keeps the browser's file name
-        except OSError as e:
-            gr.Warning(error_message(e))
+            return ctx.keep_upload(path)
+        except ENGINE_ERRORS as e:
+            gr.Warning(error_message(e, lang))
             return ""
 
     def wire() -> None:
@@ -459,7 +432,7 @@ def build(ctx: Context) -> None:
                  target_language]
         ctx.c["data_inputs"] = inputs
         ctx.on_lang.append((inspect_task, inputs, outputs))
-        upload.upload(from_upload, upload, ctx.data_path).then(
+        upload.upload(from_upload, [upload, ctx.lang], ctx.data_path).then(
             guess_task_update, [ctx.data_path, task], task).then(inspect_task, fresh, outputs)
         upload.clear(lambda: "", None, ctx.data_path).then(inspect_task, fresh, outputs)
         use_sample.click(lambda p: p or "", sample, ctx.data_path).then(
@@ -477,7 +450,7 @@ def build(ctx: Context) -> None:
                      [ctx.fields["backbone"], language_hint])
         # the suggestion follows the data once its columns are known
         summary.change(backbone_hint, *hint_args, show_progress="hidden")
-        test_upload.upload(from_upload, test_upload, ctx.test_path).then(
+        test_upload.upload(from_upload, [test_upload, ctx.lang], ctx.test_path).then(
             inspect_task, inputs, outputs)
         privacy_out = [privacy_msg, privacy_table]
         mask_pii.change(privacy_if_ticked, [mask_pii, ctx.data_path, text_col, ctx.lang],

@@ -337,7 +337,14 @@ def build(ctx: Context) -> None:
             return None, None
 
     def on_file(run_id, path, lang, progress=gr.Progress()):
-        return predict_file(store, run_id, path, lang, progress)
+        try:
+            ctx.own_upload(path)
+        except ENGINE_ERRORS as e:
+            return gr.update(value=None, visible=False), box("error", error_message(e, lang))
+        update, message = predict_file(store, run_id, path, lang, progress)
+        if isinstance(update, dict) and update.get("value"):
+            update["value"] = ctx.hand_out(update["value"], move=True)
+        return update, message
 
     ctx.fn["eval_refresh"] = refresh_choices
 
@@ -351,6 +358,7 @@ def build(ctx: Context) -> None:
         refresh.click(refresh_choices, [run_dd, lang], run_dd)
         ctx.c["eval_tab"].select(refresh_choices, [run_dd, lang], run_dd, show_progress="hidden")
         ctx.on_lang.append((refresh_choices, [run_dd, lang], run_dd))
+        ctx.on_load.append((refresh_choices, [run_dd, lang], run_dd))  # the user's own runs
         ctx.on_lang.append((on_run, [run_dd, lang], outs))
         try_in = [run_dd, text, second, third, lang]
         try_out = [label, probs, entities, answer, predict_msg]

@@ -32,11 +32,12 @@ import gradio as gr
 import pandas as pd
 
 from engine import export as E
-from engine.jobs import JobManager, human_error
+from engine.errors import human_error
+from engine.jobs import JobManager
 from engine.runs import Run, RunStore, safe_id
 
 from ui.common import ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, fmt_score, \
-    run_label, user_of
+    run_label
 from ui.i18n import T, t
 from ui.train_tab import progress_html, queue_position, run_signature
 from ui.train_tab import status_html as run_status_html
@@ -374,9 +375,13 @@ def export_steps(store: RunStore, run_id: str | None, formats: list[str] | None,
     if not run_id:
         yield stop("warning", "export.pick")
         return
-    run = _get(store, run_id)
-    if run is None:
+    try:  # an export is written into the run's folder: its owner's to do
+        run = store.get(run_id, write=True)
+    except KeyError:
         yield stop("error", "export.unknown_run", id=run_id)
+        return
+    except PermissionError as e:
+        yield stop("error", "access.not_yours", **getattr(e, "values", {}))
         return
     chosen = [f for f in FORMATS if f in (formats or [])]
     unknown = [str(f) for f in (formats or []) if f not in FORMATS]
@@ -557,10 +562,12 @@ def counts_table(predictions: dict | None, lang: str = "en") -> pd.DataFrame:
 
 def batch_predict(store: RunStore, run_id: str | None, source: str | None, path: str | None,
                   text_column: str | None = "", lang: str = "en", progress: Callable | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> dict:
+                  should_stop: Callable[[], bool] | None = None,
+                  output_dir: str | Path | None = None) -> dict:
     """``BATCH_OUTPUTS``: predict every row of the uploaded table; the CSV goes to
-    ``<run>/predictions/<file>-<source>.csv`` (the file output is its path, None on a
-    problem: plain values, so the named API answers plainly too)."""
+    ``<run>/predictions/<file>-<source>.csv`` (or into ``output_dir``: a user predicting with
+    a run someone shared with them writes nothing into its folder). The file output is its
+    path, None on a problem: plain values, so the named API answers plainly too."""
     empty = {"batch_file": None, "batch_preview": empty_preview(),
              "batch_counts": counts_table({}, lang), "batch_state": None}
     if not run_id:
@@ -579,7 +586,8 @@ def batch_predict(store: RunStore, run_id: str | None, source: str | None, path:
 
     try:
         folder, short = source_folder(run, source, lang)
-        output = run.path / "predictions" / f"{safe_id(Path(path).stem)}-{short}.csv"
+        out_dir = Path(output_dir) if output_dir else run.path / "predictions"
+        output = out_dir / f"{safe_id(Path(path).stem)}-{short}.csv"
         if progress is not None:
             progress(0.0, desc=t("export.predicting", lang, done=0, total="?"))
         result = E.batch_predict(folder, path, output, text_column=(text_column or "").strip(),
@@ -652,9 +660,10 @@ def latest_retrain(store: RunStore, run_id: str | None) -> str | None:
 
 
 def start_retrain(store: RunStore, jobs: JobManager, run_id: str | None, path: str | None,
-                  uploads_dir: str | Path, lang: str = "en", owner: str = "") -> dict:
-    """``RETRAIN_START_OUTPUTS``: the run's settings, the new file as data, its model as the
-    starting point; checked (preflight) before a run folder exists, then queued."""
+                  keep: Callable[[str], str], lang: str = "en", owner: str = "") -> dict:
+    """``RETRAIN_START_OUTPUTS``: the run's settings, the new file as data (stored by ``keep``,
+    e.g. ``Context.keep_upload``), its model as the starting point; checked (preflight) before a
+    run folder exists, then queued."""
     title = t("train.cannot_start", lang)
     if not run_id:
         return {"retrain_message": box("warning", t("export.pick", lang))}
@@ -669,9 +678,8 @@ def start_retrain(store: RunStore, jobs: JobManager, run_id: str | None, path: s
     try:
         from engine.data import load_table
         from engine.training import preflight
-        from ui.data_tab import copy_upload
 
-        data = copy_upload(path, Path(uploads_dir))
+        data = keep(path)
         columns = set(load_table(data, max_rows=50).columns)
         cfg = run.config()
         cfg.text_column = cfg.text_column if cfg.text_column in columns else ""
@@ -680,10 +688,11 @@ def start_retrain(store: RunStore, jobs: JobManager, run_id: str | None, path: s
         cfg.warm_start = str(run.path.resolve())
         cfg.run_name = f"{cfg.run_name or run.id}-retrain"
         cfg.output_dir = str(store.root)
+        store.check_config(cfg)  # what it starts from must be the user's to use
         preflight(cfg)
         new = jobs.submit(cfg, owner=owner or "")
     except ENGINE_ERRORS as e:
-        return {"retrain_message": box("error", error_message(e), title)}
+        return {"retrain_message": box("error", error_message(e, lang), title)}
     except Exception as e:  # noqa: BLE001 - one line, never a traceback
         return {"retrain_message": box("error", human_error(e), title)}
     guessed = t("export.retrain_guessed", lang)
@@ -970,7 +979,9 @@ def build(ctx: Context) -> None:
         return _as_outputs(show_artefact(store, run_id, fmt, lang), ARTEFACT_OUTPUTS)
 
     def export_zip(run_id, fmt, lang):
-        return _as_outputs(make_zip(store, run_id, fmt, lang), ZIP_OUTPUTS)
+        out = make_zip(store, run_id, fmt, lang)
+        out["zip"] = ctx.hand_out(out.get("zip"))  # this user's download, nobody else's
+        return _as_outputs(out, ZIP_OUTPUTS)
 
     def push_to_hub(run_id, fmt, repo_id, hub_token, is_private, lang):
         return _as_outputs(push_artefact(store, run_id, fmt, repo_id, hub_token, is_private,
@@ -978,9 +989,24 @@ def build(ctx: Context) -> None:
 
     def batch_predict_cb(request: gr.Request, run_id, src, path, column, lang,
                          progress=gr.Progress()):
+        import tempfile
+
+        from engine.runs import may_write
+
+        try:
+            ctx.own_upload(path)
+            run = store.get(run_id) if run_id else None
+        except ENGINE_ERRORS as e:
+            return _as_outputs({"batch_message": box("error", error_message(e, lang))},
+                               BATCH_OUTPUTS)
+        scratch = None
+        if run is not None and not may_write(run, ctx.viewer(request)):
+            scratch = tempfile.mkdtemp(prefix="adaptune-predict-")  # a shared run: not in it
         stop = new_stop(request)
-        return _as_outputs(batch_predict(store, run_id, src, path, column, lang, progress,
-                                         stop.is_set), BATCH_OUTPUTS)
+        out = batch_predict(store, run_id, src, path, column, lang, progress, stop.is_set,
+                            output_dir=scratch)
+        out["batch_file"] = ctx.hand_out(out.get("batch_file"), move=scratch is not None)
+        return _as_outputs(out, BATCH_OUTPUTS)
 
     def stop_batch(request: gr.Request, lang):
         if request_stop(request):
@@ -992,8 +1018,8 @@ def build(ctx: Context) -> None:
         return view_.get("batch_message", gr.skip()), view_.get("batch_counts", gr.skip())
 
     def retrain(run_id, path, lang, request: gr.Request = None):
-        return _as_outputs(start_retrain(store, jobs, run_id, path, ctx.uploads_dir, lang,
-                                         owner=user_of(request) or ""), RETRAIN_START_OUTPUTS)
+        return _as_outputs(start_retrain(store, jobs, run_id, path, ctx.keep_upload, lang,
+                                         owner=ctx.user(request) or ""), RETRAIN_START_OUTPUTS)
 
     def retrain_show(rid, lang):
         return (*_as_outputs(render_retrain(store, jobs, rid, lang), RETRAIN_OUTPUTS),

@@ -1487,6 +1487,53 @@ TEXT: dict[str, dict[str, str]] = {
 
     # ---- several users, the queue, resume, delete, privacy ----------------------------------
     "app.signed_in": {"en": "Signed in as **{user}**", "zh": "当前登录用户：**{user}**"},
+    # ---- signing in, what each user may see (engine.runs.RunView, ui/web.py) -----------------
+    "login.title": {"en": "Sign in", "zh": "登录"},
+    "login.hint": {"en": "This studio is shared: sign in to see your own runs.",
+                   "zh": "这个工作室由多人共用：请登录以查看你自己的运行。"},
+    "login.user": {"en": "User name", "zh": "用户名"},
+    "login.password": {"en": "Password", "zh": "密码"},
+    "login.button": {"en": "Sign in", "zh": "登录"},
+    "login.wrong": {"en": "Wrong user name or password.", "zh": "用户名或密码不正确。"},
+    "login.wait": {"en": "Too many wrong passwords: try again in {seconds} s.",
+                   "zh": "密码错误次数过多：请在 {seconds} 秒后再试。"},
+    "login.offline": {"en": "The studio did not answer: is it still running?",
+                      "zh": "工作室没有响应：它还在运行吗？"},
+    "access.not_yours": {"en": "{id} belongs to {owner}; only they (or an admin) can change it.",
+                         "zh": "{id} 属于 {owner}；只有其本人（或管理员）可以更改它。"},
+    "access.path": {"en": "{value} is not yours to use.", "zh": "{value} 不属于你，不能使用。"},
+    "access.storage": {"en": "Only an admin may choose where a search is kept (storage, study "
+                             "name).",
+                       "zh": "只有管理员可以指定搜索的存放位置（存储地址、研究名称）。"},
+    "access.remote_code": {"en": "Only an admin may let a model run its own code on this "
+                                 "machine.",
+                           "zh": "只有管理员可以允许模型在本机运行其自带的代码。"},
+    "access.upload": {"en": "That file was not uploaded by you: upload it again.",
+                      "zh": "这个文件不是你上传的：请重新上传。"},
+    "access.dropped": {"en": "Left out of the loaded settings (not yours to use): {fields}. "
+                             "Upload your own data or pick your own model.",
+                       "zh": "载入的设置中以下项目未载入（不属于你）：{fields}。请上传你自己的数据或选择你自己的模型。"},
+    "uploads.quota": {"en": "This upload ({size} MB) would take your uploads over your quota of "
+                            "{quota} MB ({used} MB used): delete runs you no longer need, with "
+                            "their data, in the Runs tab.",
+                      "zh": "这次上传（{size} MB）会使你的上传总量超过 {quota} MB 的配额（已用 {used} MB）："
+                            "请在“运行记录”页删除不再需要的运行及其数据。"},
+    "error.disk_full": {"en": "The disk is full: free some space (delete old runs in the Runs "
+                              "tab, or their exports) or start the studio with another "
+                              "--runs-dir, then resume or start the run again.",
+                        "zh": "磁盘已满：请释放空间（在“运行记录”页删除旧的运行或其导出文件），或用另一个 --runs-dir "
+                              "启动工作室，然后继续或重新开始运行。"},
+    "queue.hidden": {"en": "another user's job", "zh": "其他用户的任务"},
+    "runs.shared_by": {"en": "shared by {owner}", "zh": "由 {owner} 共享"},
+    "runs.share": {"en": "Shared with everyone signed in", "zh": "与所有已登录用户共享"},
+    "runs.share.help": {"en": "They can open, compare, evaluate and predict with it; only you "
+                              "can change, export or delete it.",
+                        "zh": "他们可以打开、比较、评估并用它预测；只有你可以更改、导出或删除它。"},
+    "runs.shared_on": {"en": "Shared with everyone signed in: {names}.",
+                       "zh": "已与所有已登录用户共享：{names}。"},
+    "runs.shared_off": {"en": "No longer shared: {names}.", "zh": "已停止共享：{names}。"},
+    "train.remote_code_admin": {"en": "Only an admin may tick this in a shared studio.",
+                                "zh": "在多人共用的工作室中，只有管理员可以勾选此项。"},
     "mask_pii": {"en": "Mask personal data", "zh": "遮盖个人信息"},
     "mask_pii.help": {"zh": "训练前把文本中的电子邮件地址、网址、电话号码和较长的数字串替换为占位符（[EMAIL]、[URL]、"
                             "[PHONE]、[NUMBER]）；“数据”页会预览哪些内容会被改动。"},

@@ -202,7 +202,7 @@ def _model_label(label: str, name: str, lang: str) -> str:
             f"{t('play.where.bundled' if b.bundled else 'play.where.hub', lang)}")
 
 
-def model_list(lang: str = "en", runs_dir: str | Path = "runs") -> list[tuple[str, str]]:
+def model_list(lang: str = "en", runs_dir="runs") -> list[tuple[str, str]]:
     """(label, value) of the models to prompt: decoders, finished generation runs, encoders."""
     try:
         items = model_choices(runs_dir)
@@ -213,11 +213,11 @@ def model_list(lang: str = "en", runs_dir: str | Path = "runs") -> list[tuple[st
     return [(_model_label(label, name, lang), name) for label, name in items]
 
 
-def compare_list(lang: str = "en", runs_dir: str | Path = "runs") -> list[tuple[str, str]]:
+def compare_list(lang: str = "en", runs_dir="runs") -> list[tuple[str, str]]:
     return [(t("play.compare.none", lang), "")] + model_list(lang, runs_dir)
 
 
-def run_list(runs_dir: str | Path = "runs") -> list[tuple[str, str]]:
+def run_list(runs_dir="runs") -> list[tuple[str, str]]:
     """Finished text-classification runs (Measure's "Add to comparison", Explain)."""
     try:
         return finished_runs(runs_dir)
@@ -489,9 +489,12 @@ def progress_bar(done: int, total: int, text: str, kind: str = "busy") -> str:
             f'<div class="progress-text">{html.escape(text)}</div></div>')
 
 
-def comparison(data: str | None, runs_dir: str | Path = "runs", lang: str = "en") -> pd.DataFrame:
-    """Every recorded measurement on this data file, best first, with translated headers."""
-    frame = comparison_table(load_measurements(runs_dir, data=data) if data else [])
+def comparison(data: str | None, runs_dir: str | Path = "runs", lang: str = "en",
+               owner: str | None = None) -> pd.DataFrame:
+    """Every recorded measurement on this data file (``owner``'s, when given), best first, with
+    translated headers."""
+    frame = comparison_table(load_measurements(runs_dir, data=data, owner=owner) if data
+                             else [])
     frame = frame.copy()
     if len(frame):
         frame["kind"] = [t(f"play.kind.{k}", lang) if k in ("prompt", "run") else k
@@ -539,7 +542,7 @@ def render_measure(state: dict | None, lang: str = "en") -> dict:
 def measure(values: dict, data: str | None, text_column: str | None = "",
             label_column: str | None = "", task: str | None = "classification",
             runs_dir: str | Path = "runs", lang: str = "en",
-            stop: threading.Event | None = None) -> Iterator[dict]:
+            stop: threading.Event | None = None, owner: str | None = None) -> Iterator[dict]:
     """Measure the prompt on the first ``limit`` test rows of the Data tab's table, streaming a
     progress bar; the result is recorded and the comparison table re-read. Yields
     MEASURE_OUTPUTS."""
@@ -567,7 +570,7 @@ def measure(values: dict, data: str | None, text_column: str | None = "",
             result = clf.measure(md.rows, lambda d, n: progress.update(done=d, total=n), stop)
             result["warnings"] = md.warnings
             result["data"] = md.source
-            record_measurement(result, cfg, output_dir=runs_dir)
+            record_measurement(result, cfg, output_dir=runs_dir, owner=owner)
             outcome["result"] = result
         except ENGINE_ERRORS as e:
             outcome["error"] = error_message(e)
@@ -599,12 +602,12 @@ def measure(values: dict, data: str | None, text_column: str | None = "",
     state = {"result": outcome["result"], "total": progress["total"],
              "seconds": f"{time.perf_counter() - start:.1f}"}
     yield {**render_measure(state, lang),
-           "table": comparison(cfg.data, runs_dir, lang), "state": state}
+           "table": comparison(cfg.data, runs_dir, lang, owner), "state": state}
 
 
 def add_run(run_dir: str | None, values: dict, data: str | None, text_column: str | None = "",
             label_column: str | None = "", task: str | None = "classification",
-            runs_dir: str | Path = "runs", lang: str = "en") -> dict:
+            runs_dir: str | Path = "runs", lang: str = "en", owner: str | None = None) -> dict:
     """Measure a fine-tuned classification run on the same test rows and record it.
     Returns RUN_OUTPUTS."""
     if not data or not _is_classification(task):
@@ -615,7 +618,8 @@ def add_run(run_dir: str | None, values: dict, data: str | None, text_column: st
         cfg = prompt_config(values, data, text_column, label_column, runs_dir)
         md = load_data(cfg)
         result = measure_run(run_dir, md, cfg)
-        record_measurement(result, output_dir=runs_dir, kind="run", name=result["setting"])
+        record_measurement(result, output_dir=runs_dir, kind="run", name=result["setting"],
+                           owner=owner)
     except ENGINE_ERRORS as e:
         return {"message": box("error", error_message(e), t("play.failed", lang))}
     message = box("ok", t("play.run_added", lang, name=result["setting"],
@@ -623,7 +627,7 @@ def add_run(run_dir: str | None, values: dict, data: str | None, text_column: st
                           f1=fmt_score(result.get("macro_f1")), n=result.get("n", 0)))
     if result.get("note"):
         message += box("warning", t("play.run_note", lang, note=result["note"]))
-    return {"message": message, "table": comparison(cfg.data, runs_dir, lang)}
+    return {"message": message, "table": comparison(cfg.data, runs_dir, lang, owner)}
 
 
 # ---- explain ------------------------------------------------------------------------------------
@@ -706,14 +710,15 @@ def build(ctx: Context) -> None:
     c = ctx.c
     tr.make(gr.Markdown, value=T("play.intro"), elem_classes=["tab-intro"])
     with gr.Row(equal_height=False):
-        model = field_widget(_field("backbone"), tr, PLAY, choices=model_list(tr.lang, root),
-                             allow_custom_value=True, elem_id=ELEM_IDS["backbone"], scale=3)
-        tr.register(model, choices=lambda lang: model_list(lang, root))
+        model = field_widget(_field("backbone"), tr, PLAY,
+                             choices=model_list(tr.lang, ctx.store), allow_custom_value=True,
+                             elem_id=ELEM_IDS["backbone"], scale=3)
+        tr.register(model, choices=lambda lang: model_list(lang, ctx.store))
         comps["backbone"] = model
         compare = tr.make(gr.Dropdown, label=T("play.compare"), info=T("play.compare.help"),
-                          choices=compare_list(tr.lang, root), value="",
+                          choices=compare_list(tr.lang, ctx.store), value="",
                           allow_custom_value=True, elem_id="play-compare", scale=3)
-        tr.register(compare, choices=lambda lang: compare_list(lang, root))
+        tr.register(compare, choices=lambda lang: compare_list(lang, ctx.store))
         mode = tr.make(gr.Radio, label=T("play.mode"),
                        choices=[(T(f"play.mode.{m}"), m) for m in MODES], value="classify",
                        elem_id="play-mode", scale=2)
@@ -841,7 +846,7 @@ def build(ctx: Context) -> None:
                              max_height=360, elem_id="play-compare-table")
         with gr.Row(equal_height=False):
             run_pick = tr.make(gr.Dropdown, label=T("play.run"), info=T("play.run.help"),
-                               choices=run_list(root), value=None, elem_id="play-run",
+                               choices=run_list(ctx.store), value=None, elem_id="play-run",
                                scale=4)
             with gr.Column(scale=1, min_width=180, elem_classes=["play-actions"]):
                 add_btn = tr.make(gr.Button, value=T("play.add_run"), variant="secondary",
@@ -852,7 +857,7 @@ def build(ctx: Context) -> None:
                  elem_id="play-explain-box"):
         with gr.Row(equal_height=True):
             explain_run = tr.make(gr.Dropdown, label=T("play.explain_run"),
-                                  info=T("play.explain_run.help"), choices=run_list(root),
+                                  info=T("play.explain_run.help"), choices=run_list(ctx.store),
                                   value=None,
                                   elem_id="play-explain-run", scale=3)
             method = tr.make(gr.Radio, label=T("play.explain_method"),
@@ -877,13 +882,28 @@ def build(ctx: Context) -> None:
     c.update(play_fields=comps, play_form=form)
 
     # ---- callbacks (closures over the runs folder) ----------------------------------------
+    # the lists show the runs the signed-in user may see (ctx.store); a model, compare model
+    # or run typed or sent through the API is checked again before it is loaded
+    def refused(lang, *models, run_dir=None) -> str:
+        bad = [m for m in models if m and not ctx.store.may_use("model", m)]
+        if run_dir and not ctx.store.may_read_path(run_dir):
+            bad.append(run_dir)
+        return box("error", t("access.path", lang, value=bad[0])) if bad else ""
+
     def classify_cb(lang, data, text_col, label_col, task, input_text, other, *args):
-        res = classify(dict(zip(names, args)), input_text, other, data, text_col, label_col,
-                       task, root, lang)
+        values = dict(zip(names, args))
+        problem = refused(lang, values.get("backbone"), values.get("embedder"), other)
+        if problem:
+            return _as_outputs({"message": problem}, CLASSIFY_OUTPUTS)
+        res = classify(values, input_text, other, data, text_col, label_col, task, root, lang)
         return _as_outputs(res, CLASSIFY_OUTPUTS)
 
     def generate_cb(request: gr.Request, lang, name, other, template, input_text, temp, p,
                     max_tokens, stop_text, chat):
+        problem = refused(lang, name, other)
+        if problem:
+            yield _as_outputs({"message": problem}, GENERATE_OUTPUTS)
+            return
         stop = new_stop("generate", request)
         for res in generate(name, other, template, input_text, temp, p, max_tokens, stop_text,
                             chat, lang, stop):
@@ -894,9 +914,14 @@ def build(ctx: Context) -> None:
         return box("ok", t("play.gen_stopped", lang))
 
     def measure_cb(request: gr.Request, lang, data, text_col, label_col, task, *args):
+        values = dict(zip(names, args))
+        problem = refused(lang, values.get("backbone"), values.get("embedder"))
+        if problem:
+            yield _as_outputs({"status": problem}, MEASURE_OUTPUTS)
+            return
         stop = new_stop("measure", request)
-        for res in measure(dict(zip(names, args)), data, text_col, label_col, task, root, lang,
-                           stop):
+        for res in measure(values, data, text_col, label_col, task, root, lang, stop,
+                           owner=ctx.user(request)):
             yield _as_outputs(res, MEASURE_OUTPUTS)
 
     def stop_measure(request: gr.Request, lang):
@@ -905,25 +930,32 @@ def build(ctx: Context) -> None:
         return box("info", t("play.nothing_to_stop", lang))
 
     def add_run_cb(lang, run_dir, data, text_col, label_col, task, *args):
-        return _as_outputs(add_run(run_dir, dict(zip(names, args)), data, text_col, label_col,
-                                   task, root, lang), RUN_OUTPUTS)
+        values = dict(zip(names, args))
+        problem = refused(lang, values.get("embedder"), run_dir=run_dir)
+        if problem:
+            return _as_outputs({"message": problem}, RUN_OUTPUTS)
+        return _as_outputs(add_run(run_dir, values, data, text_col, label_col, task, root, lang,
+                                   owner=ctx.user()), RUN_OUTPUTS)
 
     def explain_cb(lang, run_dir, input_text, how):
+        problem = refused(lang, run_dir=run_dir)
+        if problem:
+            return _as_outputs({"message": problem}, EXPLAIN_OUTPUTS)
         return _as_outputs(explain_text(run_dir, input_text, how, lang), EXPLAIN_OUTPUTS)
 
     def refresh_lists(lang, name, other, run_value, explain_value):
         """Runs finished since the page was built: models, compare models, run pickers."""
-        runs = run_list(root)
+        runs = run_list(ctx.store)
         values = {v for _, v in runs}
-        return (gr.update(choices=model_list(lang, root)),
-                gr.update(choices=compare_list(lang, root)),
+        return (gr.update(choices=model_list(lang, ctx.store)),
+                gr.update(choices=compare_list(lang, ctx.store)),
                 gr.update(choices=runs, value=run_value if run_value in values else None),
                 gr.update(choices=runs, value=explain_value if explain_value in values
                           else (runs[0][1] if runs else None)))
 
     def refresh_data(lang, data, text_col, label_col, task, limit, seed):
         return (data_line(data, text_col, label_col, task, limit, seed, lang),
-                comparison(data, root, lang))
+                comparison(data, root, lang, ctx.user()))
 
     def relabel_classify(state, lang):
         return _as_outputs(render_classify(state, lang), CLASSIFY_OUTPUTS[1:-1])

@@ -10,10 +10,11 @@ import gradio as gr
 import pandas as pd
 
 from engine.runs import Run, RunBusyError, RunStore
+from engine.uploads import TEMP_DIR_NAME
 
 from ui import charts
 from ui.common import (Context, box, error_message, fmt_score, human_duration, human_number,
-                       run_label, status_text, user_of)
+                       owner_text, run_label, status_text)
 from ui.i18n import T, t
 
 METRIC_ROWS = ("test_accuracy", "test_macro_f1", "val_accuracy", "val_macro_f1", "speed",
@@ -47,11 +48,14 @@ def setting_label(key: str, lang: str) -> str:
     return t(key, lang) if key in RunConfig.__dataclass_fields__ else t("pretrain." + key, lang)
 
 
-def runs_table(store: RunStore, lang: str = "en") -> pd.DataFrame:
+def runs_table(store: RunStore, lang: str = "en", user: str | None = None) -> pd.DataFrame:
     rows = []
     for run in store.list():
         s = run.summary()
-        rows.append([s["name"], status_text(s["status"], lang),
+        name = s["name"]
+        if s.get("shared"):  # shared with every signed-in user: say by whom
+            name += " · " + t("runs.shared_by", lang, owner=owner_text(s["owner"], user, lang))
+        rows.append([name, status_text(s["status"], lang),
                      t(f"task.{s['task'] or 'classification'}", lang), s["backbone"],
                      s["strategy"], s["data"], fmt_score(s["accuracy"]), main_score(s, lang),
                      human_duration(s["duration_s"]),
@@ -140,25 +144,26 @@ def delete_confirmation(store: RunStore, run_ids: list[str] | None, lang: str = 
     return box("warning", t("runs.delete_confirm", lang, n=len(names), names=", ".join(names)))
 
 
-def delete_runs(store: RunStore, run_ids: list[str] | None, user: str | None,
-                uploads_dir: Path | str | None, lang: str = "en") -> str:
-    """Delete each run as ``user`` (with its unshared uploaded data files when ``uploads_dir``
-    is given); one message: what went, and why the others did not (another user's run, a run
-    still queued or training)."""
+def delete_runs(store: RunStore, run_ids: list[str] | None, with_data: bool = True,
+                lang: str = "en") -> str:
+    """Delete each run (as the store's viewer: the signed-in user), with its unshared uploaded
+    data files and every temporary copy of them when ``with_data``; one message: what went, and
+    why the others did not (another user's run, a run still queued or training)."""
     deleted, files, problems = [], 0, []
     for rid in run_ids or []:
         try:
             name = store.get(rid).config_dict().get("run_name") or rid
-            removed = store.delete(rid, user=user, uploads_dir=uploads_dir)
+            removed = store.delete(rid, with_data=with_data)
         except (PermissionError, RunBusyError, KeyError, OSError) as e:
-            problems.append(error_message(e))
+            problems.append(error_message(e, lang))
             continue
         deleted.append(name if name == rid else f"{name} ({rid})")
-        files += max(0, len(removed) - 1)  # the data files, then the run folder
+        # the data files (not the server's temporary copies; the run folder comes last)
+        files += sum(1 for p in removed[:-1] if TEMP_DIR_NAME not in Path(p).parts)
     out = ""
     if deleted:
         text = t("runs.deleted", lang, names=", ".join(deleted))
-        if uploads_dir is not None and files:
+        if with_data and files:
             text += " " + t("runs.deleted_files", lang, n=files)
         out += box("ok", text)
     if problems:
@@ -201,6 +206,8 @@ def build(ctx: Context) -> None:
                                elem_id="runs-resume", visible=False)
             delete = tr.make(gr.Button, value=T("runs.delete"), variant="stop", size="sm",
                              elem_id="runs-delete")
+            share = tr.make(gr.Checkbox, label=T("runs.share"), info=T("runs.share.help"),
+                            value=False, visible=False, elem_id="runs-share")
     with gr.Column(visible=False, elem_id="runs-delete-confirm") as confirm:
         confirm_text = gr.HTML("", elem_id="runs-delete-question", padding=False)
         with gr.Row(equal_height=True):
@@ -224,7 +231,7 @@ def build(ctx: Context) -> None:
     def refresh_all(lang, selected):
         choices = [(run_label(r.summary(), lang), r.id) for r in store.list()]
         ids = {v for _, v in choices}
-        return (runs_table(store, lang), table_signature(store),
+        return (runs_table(store, lang, ctx.user()), table_signature(store),
                 gr.update(choices=choices, value=[s for s in (selected or []) if s in ids]))
 
     def tick(lang, selected, last_sig):
@@ -256,14 +263,41 @@ def build(ctx: Context) -> None:
         """The Resume button for the first selected run (shown when it can resume)."""
         from ui.train_tab import resume_button
 
-        return resume_button(store, ctx.jobs, (run_ids or [None])[0], user_of(request), lang)
+        return resume_button(store, ctx.jobs, (run_ids or [None])[0], ctx.viewer(request), lang)
+
+    def share_state(run_ids, request: gr.Request = None):
+        """The Share box for the first selected run: shown (with sign-in) when the user may
+        change that run, ticked when it is shared."""
+        from engine.runs import may_write
+
+        run_id = (run_ids or [None])[0]
+        try:
+            run = store.get(run_id) if run_id and store.auth else None
+        except KeyError:
+            run = None
+        if run is None or not may_write(run, ctx.viewer(request)):
+            return gr.update(visible=False)
+        return gr.update(visible=True, value=run.shared)
+
+    def share_selected(run_ids, shared, lang):
+        """Share the selected runs with every signed-in user (read-only), or stop sharing."""
+        done, problems = [], []
+        for rid in run_ids or []:
+            try:
+                store.set_shared(rid, bool(shared))
+                done.append(rid)
+            except (PermissionError, KeyError) as e:
+                problems.append(error_message(e, lang))
+        out = box("ok", t("runs.shared_on" if shared else "runs.shared_off", lang,
+                          names=", ".join(done))) if done else ""
+        return out + (box("warning", problems) if problems else "")
 
     def resume_selected(run_ids, lang, request: gr.Request = None):
         """Resume the first selected run, then follow it in the Train tab."""
         from ui.train_tab import resume_job
 
         run_id = (run_ids or [None])[0]
-        text, ok = resume_job(ctx.jobs, store, run_id, user_of(request), lang)
+        text, ok = resume_job(ctx.jobs, store, run_id, ctx.viewer(request), lang)
         if not ok:
             return text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return (text, text, gr.update(visible=False), gr.Tabs(selected="train"), run_id,
@@ -277,10 +311,9 @@ def build(ctx: Context) -> None:
         return (gr.update(visible=True), delete_confirmation(store, run_ids, lang), "",
                 list(run_ids))
 
-    def confirm_delete(run_ids, with_data, lang, request: gr.Request = None):
-        """Step 2: delete the runs the question named."""
-        text = delete_runs(store, run_ids, user_of(request),
-                           ctx.uploads_dir if with_data else None, lang)
+    def confirm_delete(run_ids, with_data, lang):
+        """Step 2: delete the runs the question named (as the signed-in user)."""
+        text = delete_runs(store, run_ids, bool(with_data), lang)
         return text, gr.update(visible=False), []
 
     ctx.fn.update(runs_resume_state=resume_state, runs_resume=resume_selected,
@@ -290,6 +323,10 @@ def build(ctx: Context) -> None:
         lang = ctx.lang
         refresh.click(refresh_all, [lang, select], [table, sig, select])
         select.change(resume_state, [select, lang], resume, show_progress="hidden")
+        select.change(share_state, select, share, show_progress="hidden")
+        share.input(share_selected, [select, share, lang], action_msg).then(
+            refresh_all, [lang, select], [table, sig, select], show_progress="hidden")
+        ctx.on_load.append((refresh_all, [lang, select], [table, sig, select]))
         resume.click(resume_selected, [select, lang],
                      [action_msg, ctx.c["train_message"], resume, ctx.tabs, ctx.run_id,
                       ctx.c["train_timer"]]).then(

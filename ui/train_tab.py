@@ -16,7 +16,7 @@ import gradio as gr
 from engine.backbones import CATALOGUE, backbone_info
 from engine.config import RunConfig, config_fields
 from engine.jobs import JobManager
-from engine.runs import FINAL_STATUSES, Run, RunStore, can_control
+from engine.runs import FINAL_STATUSES, Run, RunStore, Viewer, as_viewer, may_write
 from engine.strategies import STRATEGIES
 from engine.estimate import estimate_before_start
 from engine.training import preflight
@@ -24,7 +24,7 @@ from engine.training import preflight
 from ui import charts
 from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, fmt_score,
                        human_duration, human_number, owner_text, params_line, run_label,
-                       status_text, user_of)
+                       status_text)
 from ui.form import (STATE_FIELDS, config_to_form, field_widget, form_fields, form_to_config,
                      strategy_only, task_only, values_from, visible_for)
 from ui.i18n import T, t
@@ -35,9 +35,9 @@ SPECIAL = {"backbone", "strategy"}  # fields with a richer widget than the gener
 
 # ---- pure helpers (unit-tested) ---------------------------------------------------------------
 
-def backbone_choices(lang: str, root: str | Path | None = None) -> list[tuple[str, str]]:
+def backbone_choices(lang: str, root=None) -> list[tuple[str, str]]:
     """The catalogue (bundled first), then the adapted backbones of the finished pre-training
-    runs under ``root`` (the Adapt tab's output)."""
+    runs under ``root`` (a runs folder or a store view: the Adapt tab's output)."""
     items = sorted(CATALOGUE.values(), key=lambda b: (not b.bundled, b.params_m, b.name))
     out = [(f"{b.name} · {t('train.bundled', lang)}" if b.bundled else b.name, b.name)
            for b in items]
@@ -48,7 +48,7 @@ def _ppl(value) -> str:
     return f"{value:.1f}" if isinstance(value, (int, float)) else "?"
 
 
-def adapted_choices(root: str | Path, lang: str = "en") -> list[tuple[str, str]]:
+def adapted_choices(root, lang: str = "en") -> list[tuple[str, str]]:
     """(label, "run:/abs/folder") for every adapted backbone under ``root``, newest first; the
     label starts with "run:<run id>" so the picked value is recognisable in the box."""
     from engine.adaptive import adapted_runs
@@ -140,9 +140,12 @@ def queue_position(jobs: JobManager, run_id: str) -> int | None:
 
 # ---- the visible queue ----------------------------------------------------------------------
 
-def queue_html(jobs: JobManager, user: str | None, lang: str = "en") -> str:
-    """The running job and the waiting ones: position, run name, owner ("you"), status."""
-    entries = jobs.queue_view()
+def queue_html(jobs: JobManager, user: Viewer | str | None, lang: str = "en") -> str:
+    """The running job and the waiting ones: position, run name, owner ("you"), status (another
+    user's job the viewer may not see: its place only)."""
+    viewer = as_viewer(user)
+    user = viewer.user
+    entries = jobs.queue_view(viewer)
     if not entries:
         return f'<div class="queue-empty">{html.escape(t("queue.empty", lang))}</div>'
     head = "".join(f"<th>{html.escape(t('queue.col.' + c, lang))}</th>"
@@ -151,7 +154,8 @@ def queue_html(jobs: JobManager, user: str | None, lang: str = "en") -> str:
     for e in entries:
         position = t("queue.now", lang) if e["position"] == 0 else str(e["position"])
         mine = bool(user) and e["owner"] == user
-        cells = [position, e["name"], owner_text(e["owner"], user, lang),
+        name = t("queue.hidden", lang) if e["hidden"] else e["name"]
+        cells = [position, name, owner_text(e["owner"], user, lang),
                  status_text(e["status"], lang)]
         rows.append(f'<tr class="queue-{"mine" if mine else "other"}" '
                     f'data-run="{html.escape(e["run_id"])}">'
@@ -160,11 +164,16 @@ def queue_html(jobs: JobManager, user: str | None, lang: str = "en") -> str:
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
-def queue_choices(jobs: JobManager, user: str | None, lang: str = "en") -> list[tuple[str, str]]:
-    """(label, run id) of every job in the queue, for the Cancel picker (the engine refuses
-    another user's)."""
+def queue_choices(jobs: JobManager, user: Viewer | str | None,
+                  lang: str = "en") -> list[tuple[str, str]]:
+    """(label, run id) of every job in the queue the user may see, for the Cancel picker (the
+    engine refuses another user's)."""
+    viewer = as_viewer(user)
+    user = viewer.user
     out = []
-    for e in jobs.queue_view():
+    for e in jobs.queue_view(viewer):
+        if e["hidden"]:
+            continue
         where = t("queue.now", lang) if e["position"] == 0 else \
             t("queue.position", lang, position=e["position"])
         out.append((f"{e['name']} · {where} · {owner_text(e['owner'], user, lang)}",
@@ -172,12 +181,14 @@ def queue_choices(jobs: JobManager, user: str | None, lang: str = "en") -> list[
     return out
 
 
-def queue_signature(jobs: JobManager, user: str | None) -> str:
-    return f"{user}|" + "|".join(f"{e['run_id']}:{e['position']}:{e['status']}"
-                                 for e in jobs.queue_view())
+def queue_signature(jobs: JobManager, user: Viewer | str | None) -> str:
+    viewer = as_viewer(user)
+    return f"{viewer.user}|" + "|".join(f"{e['run_id']}:{e['position']}:{e['status']}"
+                                        for e in jobs.queue_view(viewer))
 
 
-def queue_updates(jobs: JobManager, user: str | None, lang: str, current: str | None = None,
+def queue_updates(jobs: JobManager, user: Viewer | str | None, lang: str,
+                  current: str | None = None,
                   last_sig: str | None = None) -> tuple:
     """(table, picker, picker row, signature) for the queue box; skips when nothing changed.
     The picker and its Cancel button show only while the queue holds a job."""
@@ -191,8 +202,8 @@ def queue_updates(jobs: JobManager, user: str | None, lang: str, current: str | 
             gr.update(visible=bool(choices)), sig)
 
 
-def cancel_job(jobs: JobManager, store: RunStore, run_id: str | None, user: str | None,
-               lang: str = "en") -> str:
+def cancel_job(jobs: JobManager, store: RunStore, run_id: str | None,
+               user: Viewer | str | None, lang: str = "en") -> str:
     """Cancel a waiting job (it never starts) or stop a running one, as ``user``; a job of
     someone else is refused with the engine's message."""
     if not run_id:
@@ -204,9 +215,9 @@ def cancel_job(jobs: JobManager, store: RunStore, run_id: str | None, user: str 
         # a job cancelled while queued stays in the engine's queue until the worker reaches it
         stopped = jobs.stop(run_id, user=user) and was in LIVE_STATUSES
     except PermissionError as e:
-        return box("warning", error_message(e), t("train.not_yours", lang))
+        return box("warning", error_message(e, lang), t("train.not_yours", lang))
     except KeyError as e:
-        return box("error", error_message(e))
+        return box("error", error_message(e, lang))
     if not stopped:
         return box("warning", t("train.not_active", lang))
     if was == "queued":
@@ -235,8 +246,8 @@ def resume_step(jobs: JobManager, run: Run | None) -> int | None:
     return int(step) if step.isdigit() else None
 
 
-def resume_button(store: RunStore, jobs: JobManager, run_id: str | None, user: str | None,
-                  lang: str = "en"):
+def resume_button(store: RunStore, jobs: JobManager, run_id: str | None,
+                  user: Viewer | str | None, lang: str = "en"):
     """The "Resume from step N" button: shown for a run the user may resume."""
     run = None
     if run_id:
@@ -245,22 +256,23 @@ def resume_button(store: RunStore, jobs: JobManager, run_id: str | None, user: s
         except KeyError:
             run = None
     step = resume_step(jobs, run)
-    if step is None or not can_control(run, user):
+    if step is None or not may_write(run, user):
         return gr.update(visible=False)
     return gr.update(visible=True, value=t("train.resume", lang, step=step))
 
 
-def resume_job(jobs: JobManager, store: RunStore, run_id: str | None, user: str | None,
-               lang: str = "en") -> tuple[str, bool]:
+def resume_job(jobs: JobManager, store: RunStore, run_id: str | None,
+               user: Viewer | str | None, lang: str = "en") -> tuple[str, bool]:
     """Queue a run again from its last checkpoint: (message, resumed?)."""
     if not run_id:
         return box("warning", t("runs.pick_one", lang)), False
     try:
+        store.get(run_id)  # a run the user may not see does not exist for them
         run = jobs.resume(run_id, user=user)
     except PermissionError as e:
-        return box("warning", error_message(e), t("train.not_yours", lang)), False
+        return box("warning", error_message(e, lang), t("train.not_yours", lang)), False
     except ENGINE_ERRORS as e:
-        return box("warning", error_message(e), t("train.cannot_resume", lang)), False
+        return box("warning", error_message(e, lang), t("train.cannot_resume", lang)), False
     resumes = run.events("resume")
     step = resumes[-1].get("from_step", "?") if resumes else "?"
     position = queue_position(jobs, run.id)
@@ -609,10 +621,10 @@ def build(ctx: Context) -> None:
         with gr.Column(scale=5, elem_classes=["settings-col"]):
             data_md = gr.Markdown(data_line("", "", "", tr.lang), elem_id="train-data")
             backbone = tr.make(gr.Dropdown, label=T("backbone"), info=T("backbone.help"),
-                               choices=backbone_choices(tr.lang, store.root),
+                               choices=backbone_choices(tr.lang, store),
                                value=RunConfig().backbone, allow_custom_value=True,
                                elem_id="train-backbone")
-            tr.register(backbone, choices=lambda lang: backbone_choices(lang, store.root))
+            tr.register(backbone, choices=lambda lang: backbone_choices(lang, store))
             backbone_md = gr.Markdown(backbone_text(RunConfig().backbone, tr.lang),
                                       elem_id="train-backbone-info", elem_classes=["hint"])
             strategy = tr.make(gr.Dropdown, label=T("strategy"), info=T("strategy.help"),
@@ -736,7 +748,7 @@ def build(ctx: Context) -> None:
     # ``request`` (gradio fills it in) names the signed-in user with --auth; None without
     def show(run_id, lang, request: gr.Request = None):
         return (*render_run(store, jobs, run_id, lang, ctx.device),
-                resume_button(store, jobs, run_id, user_of(request), lang),
+                resume_button(store, jobs, run_id, ctx.viewer(request), lang),
                 run_signature(store, run_id))
 
     def tick(run_id, lang, last_sig, request: gr.Request = None):
@@ -747,16 +759,16 @@ def build(ctx: Context) -> None:
         if new_sig == last_sig:
             return (*[gr.skip()] * (len(panel) + 1), new_sig, timer_update)
         return (*render_run(store, jobs, run_id, lang, ctx.device),
-                resume_button(store, jobs, run_id, user_of(request), lang), new_sig,
+                resume_button(store, jobs, run_id, ctx.viewer(request), lang), new_sig,
                 timer_update)
 
     def attach(lang, request: gr.Request = None):
-        user = user_of(request)
-        run_id = pick_run_to_show(store, jobs, user=user)
+        viewer = ctx.viewer(request)
+        run_id = pick_run_to_show(store, jobs, user=viewer.user)
         live = bool(run_id) and store.get(run_id).status in LIVE_STATUSES
         return (run_id, gr.Timer(active=live), gr.update(choices=run_choices(store, lang)),
                 *render_run(store, jobs, run_id, lang, ctx.device),
-                resume_button(store, jobs, run_id, user, lang), run_signature(store, run_id))
+                resume_button(store, jobs, run_id, viewer, lang), run_signature(store, run_id))
 
     def start_run(lang, *args, user: str | None = None):
         vals = values_from(ctx.field_names(), args)
@@ -766,10 +778,11 @@ def build(ctx: Context) -> None:
         try:
             cfg = form_to_config(vals)
             cfg.output_dir = str(store.root)
+            store.check_config(cfg)  # the data, backbone and warm start are the user's to use
             preflight(cfg)  # data and backbone checked before a run folder exists
             run = jobs.submit(cfg, owner=user or "")
         except ENGINE_ERRORS as e:
-            return (box("error", error_message(e), t("train.cannot_start", lang)), *fail)
+            return (box("error", error_message(e, lang), t("train.cannot_start", lang)), *fail)
         position = queue_position(jobs, run.id) if jobs.active and jobs.active != run.id \
             else None
         msg = (t("train.queued_msg", lang, id=run.id, position=position) if position
@@ -778,25 +791,25 @@ def build(ctx: Context) -> None:
                 gr.update(choices=run_choices(store, lang)))
 
     def start_click(lang, request: gr.Request, *args):
-        return start_run(lang, *args, user=user_of(request))
+        return start_run(lang, *args, user=ctx.user(request))
 
     def stop_run(run_id, lang, request: gr.Request = None):
         if not run_id:
             return box("warning", t("train.nothing_to_stop", lang))
         # another user's run: a plain warning box with the engine's reason, never a toast
-        return cancel_job(jobs, store, run_id, user_of(request), lang)
+        return cancel_job(jobs, store, run_id, ctx.viewer(request), lang)
 
     def resume_run(run_id, lang, request: gr.Request = None):
-        message_html, ok = resume_job(jobs, store, run_id, user_of(request), lang)
+        message_html, ok = resume_job(jobs, store, run_id, ctx.viewer(request), lang)
         if not ok:
             return message_html, gr.skip(), gr.skip()
         return message_html, run_id, gr.Timer(active=True)
 
     def refresh_queue(lang, current, last_sig, request: gr.Request = None):
-        return queue_updates(jobs, user_of(request), lang, current, last_sig)
+        return queue_updates(jobs, ctx.viewer(request), lang, current, last_sig)
 
     def cancel_queued(run_id, lang, request: gr.Request = None):
-        return cancel_job(jobs, store, run_id, user_of(request), lang)
+        return cancel_job(jobs, store, run_id, ctx.viewer(request), lang)
 
     def remote_code_warning(ticked, lang):
         return box("warning", t("train.remote_code_warning", lang)) if ticked else ""
@@ -805,19 +818,26 @@ def build(ctx: Context) -> None:
         try:
             path = config_file(values_from(ctx.field_names(), args))
         except ENGINE_ERRORS as e:
-            return gr.update(visible=False), box("error", error_message(e))
-        return gr.update(value=path, visible=True), box("ok", t("train.saved", lang))
+            return gr.update(visible=False), box("error", error_message(e, lang))
+        return (gr.update(value=ctx.hand_out(path, move=True), visible=True),
+                box("ok", t("train.saved", lang)))
 
     def _load(cfg_or_error, lang, what):
         names = ctx.field_names()
         if isinstance(cfg_or_error, Exception):
-            return (*[gr.skip()] * len(names), box("error", error_message(cfg_or_error)))
-        return (*form_updates(cfg_or_error, names), box("ok", t("train.loaded", lang, what=what)))
+            return (*[gr.skip()] * len(names), box("error", error_message(cfg_or_error, lang)))
+        # another user's data file or model folder never reaches this user's form
+        cfg, dropped = store.sanitized(cfg_or_error)
+        message = box("ok", t("train.loaded", lang, what=what))
+        if dropped:
+            message += box("warning", t("access.dropped", lang, fields=", ".join(dropped)))
+        return (*form_updates(cfg, names), message)
 
     def load_config(path, lang):
         if not path:
             return _load(ValueError(t("train.no_file", lang)), lang, "")
         try:
+            ctx.own_upload(path)
             cfg = RunConfig.load(path)
         except ENGINE_ERRORS as e:
             cfg = e
@@ -836,7 +856,7 @@ def build(ctx: Context) -> None:
 
     def refresh_backbones(lang):
         """The backbone list again (a pre-training run may have finished since)."""
-        return gr.update(choices=backbone_choices(lang, store.root))
+        return gr.update(choices=backbone_choices(lang, store))
 
     ctx.fn.update(load_run_config=load_run_config, train_attach=attach, start_run=start_run,
                   stop_run=stop_run, save_config=save_config, load_config=load_config,
@@ -906,6 +926,16 @@ def build(ctx: Context) -> None:
         remote.change(remote_code_warning, [remote, lang], remote_warning,
                       show_progress="hidden")
         ctx.on_lang.append((remote_code_warning, [remote, lang], remote_warning))
+
+        def remote_allowed(lang_value, request: gr.Request = None):
+            """With sign-in, only an admin may let a model run its own code."""
+            if ctx.viewer(request).unrestricted:
+                return gr.update(interactive=True)
+            return gr.update(interactive=False, value=False,
+                             info=t("train.remote_code_admin", lang_value))
+
+        ctx.on_load.append((remote_allowed, lang, remote))
+        ctx.on_lang.append((remote_allowed, lang, remote))
         timer.tick(tick, [ctx.run_id, lang, sig], [*panel, resume, sig, timer],
                    show_progress="hidden")
         save_btn.click(save_config, [lang, *form], [config_out, message])

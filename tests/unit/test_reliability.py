@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 
 from engine.config import RunConfig
-from engine.jobs import JobManager, human_error
+from engine.errors import human_error
+from engine.jobs import JobManager
 from engine.runs import RunBusyError, RunStore, safe_filename, superseded_removed
 
 from tests.conftest import write_two_class_csv
@@ -68,9 +69,10 @@ def test_sigkill_mid_training_then_resume_continues_the_curves(tmp_path, tiny_en
     proc.wait(timeout=30)
     before = run.events()
     killed_at = max(e["step"] for e in before if e["event"] == "log")
-    assert run.status == "running"  # what the dead process left
+    assert run.recorded_status()["status"] == "running"  # what the dead process left
+    assert run.status == "interrupted"  # ... read as what is true: its process is gone
 
-    jobs = JobManager(store)  # a restart: the run is marked interrupted
+    jobs = JobManager(store)  # a restart: the run is marked interrupted on disk
     assert run.status == "interrupted"
     assert "server stopped" in run.status_info()["error"]
     checkpoint = run.last_checkpoint()
@@ -212,8 +214,12 @@ def test_queue_positions_cancel_and_ownership(tmp_path):
     assert [(v["name"], v["position"], v["status"], v["owner"]) for v in view] == [
         ("a", 0, "running", "alice"), ("b", 1, "queued", "bob"), ("c", 2, "queued", "alice")]
     assert "1 job(s) ahead" in [e["text"] for e in b.events("message")][0]
-    with pytest.raises(PermissionError, match="belongs to bob"):
+    with pytest.raises(KeyError, match="No run called"):  # to alice, bob's run does not exist
         jobs.stop(b.id, user="alice")
+    with pytest.raises(PermissionError, match="belongs to bob"):  # shared: seen, not changed
+        b.set_shared(True)
+        jobs.stop(b.id, user="alice")
+    b.set_shared(False)
     assert b.status == "queued"
     assert jobs.stop(b.id, user="bob")  # cancelled while queued: never starts
     assert b.status == "stopped" and "Cancelled" in b.status_info()["error"]
@@ -225,7 +231,10 @@ def test_queue_positions_cancel_and_ownership(tmp_path):
     assert jobs.wait(c.id, timeout=10)
     assert c.status == "completed" and b.status == "stopped"
     assert jobs.stop(a.id) is False  # finished: nothing to stop
+    with pytest.raises(KeyError):
+        store.delete(a.id, user="bob")
     with pytest.raises(PermissionError):
+        a.set_shared(True)
         store.delete(a.id, user="bob")
 
 
@@ -244,13 +253,13 @@ def test_delete_removes_the_run_and_its_unshared_uploads(tmp_path):
     three = store.create(RunConfig(data=str(shared)))
     for r in (one, two, three):
         r.set_status("completed")
-    removed = store.delete(one.id, uploads_dir=uploads)
+    removed = store.delete(one.id, with_data=True)
     assert not one.path.exists() and not mine.exists() and not (uploads / "abc").exists()
     assert outside.exists()  # never outside the uploads folder
     assert str(mine.resolve()) in removed
-    store.delete(two.id, uploads_dir=uploads)
+    store.delete(two.id, with_data=True)
     assert shared.exists()  # still used by run three
-    store.delete(three.id, uploads_dir=uploads)
+    store.delete(three.id, with_data=True)
     assert not shared.exists()
     with pytest.raises(KeyError):
         store.delete("../..")

@@ -72,8 +72,8 @@ def test_a_real_server_answers_every_endpoint_and_refuses_bad_requests(run, tmp_
     log = open(tmp_path / "serve.log", "w")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ADAPTUNE_API_KEY": "s3cret"}
     proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--run", str(run),
-                             "--artefact", "int8", "--port", str(port)], cwd=REPO, stdout=log,
-                            stderr=subprocess.STDOUT, env=env)
+                             "--artefact", "int8", "--port", str(port), "--read-timeout", "1.5"],
+                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -116,6 +116,8 @@ def test_a_real_server_answers_every_endpoint_and_refuses_bad_requests(run, tmp_
                  (json.dumps({"text": "   "}).encode(), 422, "empty"),
                  (json.dumps({"texts": ["a"] * 300}).encode(), 413, "limit is 256"),
                  (json.dumps({"text": "x" * 30_000}).encode(), 413, "characters"),
+                 (b'{"text": "\\ud800"}', 422, "not valid Unicode"),  # a lone surrogate
+                 (b'{"texts": ["ok", "a\\udfffb"]}', 422, "Input 2"),
                  (b"x" * (10 * 1024 * 1024), 413, "byte limit")]
         for raw, code, words in cases:
             status, body = _post(url, None, "s3cret", raw=raw)
@@ -138,6 +140,21 @@ def test_a_real_server_answers_every_endpoint_and_refuses_bad_requests(run, tmp_
                   for s in families["adaptune_requests"].samples if s.name.endswith("_total")}
         assert counts[("/predict", "200")] == 63 and counts[("/predict", "401")] == 2
         assert counts[("/predict", "413")] == 3 and counts[("/predict", "400")] == 1
+        assert counts[("/predict", "422")] == 6  # the unencodable texts are 422, not 500
+        assert ("/predict", "500") not in counts
+        # a request whose body arrives slowly, or only half: answered 408 when the read timeout
+        # is spent; headers sent a byte at a time: the connection is closed
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: s3cret\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                         b'{"text": ')
+            t0 = time.time()
+            answer = sock.recv(4096)
+            assert b" 408 " in answer.split(b"\r\n")[0] and time.time() - t0 < 8, answer
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\n")
+            t0 = time.time()
+            assert sock.recv(4096) == b"" and time.time() - t0 < 8  # closed, unanswered
         quantiles = {s.labels["quantile"]: s.value
                      for s in families["adaptune_predict_latency_seconds"].samples}
         assert set(quantiles) == {"0.5", "0.95", "0.99"}

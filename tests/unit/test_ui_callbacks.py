@@ -348,10 +348,17 @@ def test_chart_builders():
 
 
 def test_upload_is_copied_next_to_the_runs(tmp_path, csv_file):
-    dest = data_tab.copy_upload(str(csv_file), tmp_path / "uploads")
-    assert Path(dest).read_text() == CSV and Path(dest).name == "reviews.csv"
-    assert Path(dest).parent.parent == (tmp_path / "uploads").resolve()
-    assert data_tab.copy_upload(str(csv_file), tmp_path / "uploads") == dest
+    from engine.uploads import Uploads
+
+    uploads = Uploads(tmp_path / "uploads")
+    dest = uploads.keep(str(csv_file))
+    assert dest.read_text() == CSV and dest.name == "reviews.csv"
+    assert dest.parent.parent == (tmp_path / "uploads").resolve()
+    assert uploads.keep(str(csv_file)) == dest
+    # a signed-in user's uploads go to their own folder, named so no other name maps to it
+    alice = uploads.keep(str(csv_file), user="alice")
+    assert alice.parent.parent.name == "u-alice" and uploads.owns(alice, "alice")
+    assert not uploads.owns(alice, "bob") and not uploads.owns(dest, "alice")
 
 
 def test_threads_left_clean():

@@ -81,6 +81,13 @@ def app(tmp_path_factory):
     return demo, demo.adaptune
 
 
+def keep(path: str) -> str:
+    """Context.keep_upload without a studio: the upload kept in a scratch uploads folder."""
+    from engine.uploads import Uploads
+
+    return str(Uploads(Path(path).parent / "_uploads").keep(path))
+
+
 # ---- the tab ----------------------------------------------------------------------------------
 
 def test_the_tab_its_widgets_and_named_api(app):
@@ -142,9 +149,9 @@ def test_nothing_picked_is_a_message_everywhere(studio):
     assert "msg-warning" in X.make_zip(store, studio["full"], "onnx")["artefact_message"]
     pushed = X.push_artefact(store, None, "int8", "me/model", TOKEN)
     assert "msg-warning" in pushed["artefact_message"] and pushed["token"] == ""
-    started = X.start_retrain(store, jobs, None, "x.csv", studio["root"] / "uploads")
+    started = X.start_retrain(store, jobs, None, "x.csv", keep)
     assert "msg-warning" in started["retrain_message"] and "retrain_id" not in started
-    nofile = X.start_retrain(store, jobs, studio["full"], None, studio["root"] / "uploads")
+    nofile = X.start_retrain(store, jobs, studio["full"], None, keep)
     assert "msg-warning" in nofile["retrain_message"]
     assert X.show_artefact(store, None, None)["card"] == t("export.card_wait")
 
@@ -344,7 +351,7 @@ def test_retrain_from_the_tab_and_the_old_vs_new_table(studio, tmp_path):
     pd.DataFrame(_rows(20, "n")).to_csv(new_data, index=False)
     assert X.latest_retrain(store, rid) is None
     assert "msg-info" in X.attach_retrain(store, jobs, rid)["retrain_status"]
-    out = X.start_retrain(store, jobs, rid, str(new_data), studio["root"] / "uploads")
+    out = X.start_retrain(store, jobs, rid, str(new_data), keep)
     assert "msg-ok" in out["retrain_message"], msg(out["retrain_message"])
     new_id = out["retrain_id"]
     assert new_id in msg(out["retrain_message"]) and "text review, label sentiment" in msg(
@@ -353,7 +360,7 @@ def test_retrain_from_the_tab_and_the_old_vs_new_table(studio, tmp_path):
     cfg = store.get(new_id).config()
     assert Path(cfg.warm_start) == store.get(rid).path.resolve()
     assert cfg.run_name == "tiny-full-retrain" and Path(cfg.data).name == "new rows.csv"
-    assert Path(cfg.data).exists() and studio["root"] / "uploads" in Path(cfg.data).parents
+    assert Path(cfg.data).exists() and Path(cfg.data).parent.parent.name == "_uploads"
     live = X.render_retrain(store, jobs, new_id)
     assert "tiny-full-retrain" in msg(live["retrain_status"])
     assert jobs.wait(new_id, timeout=120)
@@ -389,7 +396,7 @@ def test_retrain_refusals_are_messages(studio, tmp_path):
     pd.DataFrame({"review": ["a", "b", "c", "d"], "sentiment": ["pos"] * 4}).to_csv(
         one_class, index=False)
     before = {r.id for r in store.list()}
-    out = X.start_retrain(store, jobs, studio["full"], str(one_class), tmp_path / "up")
+    out = X.start_retrain(store, jobs, studio["full"], str(one_class), keep)
     assert "msg-error" in out["retrain_message"] and "retrain_id" not in out
     assert {r.id for r in store.list()} == before  # no run folder for a refused start
 
