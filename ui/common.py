@@ -13,7 +13,7 @@ from engine.data import SAMPLE_DIR, DataError
 from engine.errors import UserError, is_disk_full
 from engine.jobs import JobManager
 from engine.predict import PredictError
-from engine.runs import EVERYONE, NOBODY, Run, RunStore, RunView, Viewer
+from engine.runs import EVERYONE, NOBODY, RunStore, RunView, Viewer
 
 from ui.i18n import TEXT, Translator, t
 from ui.web import Grants, hand_out
@@ -57,23 +57,9 @@ class StudioStore:
     def root(self) -> Path:
         return self.store.root
 
-    @property
-    def uploads(self):
-        return self.store.uploads
-
-    def get(self, run_id: str, write: bool = False) -> Run:
-        return self.view().get(run_id, write=write)
-
-    def list(self) -> list[Run]:
-        return self.view().list()
-
-    def create(self, config, run_id: str | None = None, owner: str | None = None) -> Run:
-        return self.view().create(config, run_id, owner)
-
-    def delete(self, run_id: str, with_data: bool = False) -> list[str]:
-        return self.view().delete(run_id, with_data)
-
-    def __getattr__(self, name: str):  # may_read_path, check_config, sanitized, set_shared...
+    def __getattr__(self, name: str):
+        """get, list, create, delete, set_shared, may_read_path, check_config, sanitized...:
+        those of the current user's RunView."""
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.view(), name)
