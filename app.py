@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     # no allowed_paths: nothing under the runs folder is served as it is (ui/web.py)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
                 show_error=False, max_file_size=f"{args.max_upload_mb:g}mb",
-                **launch_kwargs(demo, args.host))
+                **launch_kwargs(demo, args.host, args.share))
 
 
 def parse_auth(text: str) -> list[tuple[str, str]] | None:

@@ -42,7 +42,8 @@ def css() -> str:
     return (path.read_text(encoding="utf-8") if path.exists() else "") + EXTRA_CSS
 
 
-def launch_kwargs(demo: gr.Blocks | None = None, host: str = "127.0.0.1") -> dict:
+def launch_kwargs(demo: gr.Blocks | None = None, host: str = "127.0.0.1",
+                  share: bool = False) -> dict:
     """What ``demo.launch`` needs besides host, port and auth: the theme and css (gradio 6 takes
     them there), no run history (gradio's would keep calls in the browser or a Hub bucket) and,
     for a studio built by ``build_app``, the front door (ui/web.py) as the app's middleware."""
@@ -58,7 +59,8 @@ def launch_kwargs(demo: gr.Blocks | None = None, host: str = "127.0.0.1") -> dic
     if ctx is not None:
         from gradio.utils import get_upload_folder
 
-        policy = WebPolicy(auth=ctx.store.auth, loopback=host in LOOPBACK_NAMES,
+        # a --share link reaches the studio under gradio.live's name: no localhost-only check
+        policy = WebPolicy(auth=ctx.store.auth, loopback=host in LOOPBACK_NAMES and not share,
                            private_dirs=(ctx.store.root,), temp_dir=Path(get_upload_folder()),
                            grants=ctx.grants, lang=ctx.tr.lang,
                            on_space=bool(os.environ.get("SPACE_ID")))
