@@ -360,6 +360,7 @@ def test_every_endpoint_that_takes_a_run_refuses_bob_on_alices_run(studio):
         for leak in ("alice-secret-run", SECRET, str(studio["data"])):
             assert leak not in text, (name, leak, text[:400])
         walked.append(name)
+    print(f"named API endpoints with a run parameter walked as bob: {len(walked)}")
     assert len(walked) >= 25, walked  # the walk reached the tabs' run endpoints
     for must in ("/export_run", "/batch_predict", "/export_zip", "/load_run_config",
                  "/cancel_queued", "/share_selected", "/on_run", "/on_predict", "/explain_cb",
@@ -431,6 +432,7 @@ def test_every_callback_that_takes_a_run_refuses_bob_past_gradios_own_checks(stu
         for leak in ("alice-secret-run", SECRET, str(studio["data"])):
             assert leak not in text, (block_fn.name, leak, text[:400])
         walked += 1
+    print(f"page callbacks with a run input walked as bob: {walked}")
     assert walked >= 40, walked
     assert _tree(run.path) == before, "bob's calls changed alice's run folder"
     assert run.status == "completed" and not run.shared
