@@ -355,7 +355,7 @@ def frozen_lr(embed: FrozenEmbedder, train, test, seed: int) -> dict:
 def engine_train_rows(few_csv: Path, test_csv: Path, validation_fraction: float, seed: int):
     """The rows the engine trains on for this few-shot file (its own split code, same settings)."""
     from engine.config import RunConfig
-    from engine.training import data_spec
+    from engine.training.pipeline import data_spec
 
     cfg = RunConfig(data=str(few_csv), text_column="text", label_column="label",
                     test_data=str(test_csv), validation_fraction=validation_fraction, seed=seed)

@@ -795,19 +795,19 @@ def _apply_lora(model, config: PretrainConfig):
     return get_peft_model(model, cfg)
 
 
-def pretrain_run(config: PretrainConfig, run: Run, stop_event: threading.Event | None = None
-                 ) -> dict:
-    """Run continued pre-training; returns the metrics written to metrics.json."""
+def pretrain_run(config: PretrainConfig, run: Run, stop_event: threading.Event | None = None,
+                 resume_from=None, callbacks=()) -> dict:
+    """Run continued pre-training through the one fit; returns the metrics written to
+    metrics.json. ``resume_from``: a checkpoint of this run to continue from."""
     import torch
     from torch.utils.data import SequentialSampler
-    from transformers import Trainer, TrainerCallback, TrainingArguments
-    from transformers.trainer_callback import EarlyStoppingCallback, PrinterCallback
+    from transformers import TrainerCallback
 
-    from engine.strategies import parameter_counts
-    from engine.training import EventsCallback, pick_device, quiet_libraries
+    from engine.regularization import AdaptuneTrainer
+    from engine.training import loop
 
     stop_event = stop_event or threading.Event()
-    quiet_libraries()
+    loop.quiet_libraries()
     run.set_status("running")
     started = time.time()
 
@@ -834,14 +834,8 @@ def pretrain_run(config: PretrainConfig, run: Run, stop_event: threading.Event |
             losses = example_losses(model, tokenizer, features, objective, config)
         order = curriculum_order(config, features, (lambda f: losses) if losses else None)
         features = [features[i] for i in order]
-    dev = pick_device(config.device)
     if config.strategy == "lora":
         model = _apply_lora(model, config)
-    counts = parameter_counts(model)
-    lr = default_lr(config)
-    steps_per_epoch = max(1, math.ceil(len(features) / config.batch_size))
-    total = config.max_steps or max(1, math.ceil(steps_per_epoch * config.epochs))
-    eval_every = max(1, math.ceil(total / config.evaluations))
     schedule = LengthSchedule(config.max_length, config.grow_length)
     inner = (mlm_collator(tokenizer, config) if objective == "mlm" else clm_collator(tokenizer))
     held = p.held
@@ -850,7 +844,7 @@ def pretrain_run(config: PretrainConfig, run: Run, stop_event: threading.Event |
         def on_step_begin(self, args, state, control, **kw):
             schedule.progress = state.global_step / max(state.max_steps, 1)
 
-    class PretrainTrainer(Trainer):
+    class PretrainTrainer(AdaptuneTrainer):
         def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
             t0 = time.time()
             m = measure(self.model, tokenizer, held, objective, config.max_length,
@@ -877,39 +871,30 @@ def pretrain_run(config: PretrainConfig, run: Run, stop_event: threading.Event |
             return super()._get_train_sampler(train_dataset)
 
     plateau = config.plateau_lr
-    args = TrainingArguments(
-        output_dir=str(run.checkpoints_dir), per_device_train_batch_size=config.batch_size,
-        learning_rate=lr, weight_decay=config.weight_decay,
-        warmup_steps=0 if plateau else int(config.warmup_ratio * total),
-        lr_scheduler_type="reduce_lr_on_plateau" if plateau else "linear",
-        lr_scheduler_kwargs={"factor": 0.5, "patience": 0} if plateau else {},
-        num_train_epochs=config.epochs, max_steps=config.max_steps or -1,
-        eval_strategy="steps", eval_steps=eval_every, save_strategy="steps",
-        save_steps=eval_every, save_total_limit=2, load_best_model_at_end=True,
-        save_only_model=True, metric_for_best_model="eval_perplexity", greater_is_better=False,
-        logging_steps=max(1, min(10, eval_every // 2 or 1)), logging_first_step=True,
-        seed=config.seed, data_seed=config.seed, report_to="none", disable_tqdm=True,
-        use_cpu=dev["device"] == "cpu", bf16=dev["bf16"], fp16=dev["fp16"],
-        dataloader_num_workers=0, optim="adamw_torch", remove_unused_columns=False)
-    run.append_event("start", device=dev["label"], backbone=config.backbone, family=p.family,
-                     strategy=config.strategy, objective=objective, parameters=counts,
-                     learning_rate=lr, max_steps=total, train_rows=len(features),
-                     validation_rows=len(held), kind="pretrain", curriculum=config.curriculum)
-    track_before = (measure(model, tokenizer, held, objective, config.max_length,
-                            config.eval_tokens, tracking=True)["perplexity"]
-                    if objective == "mlm" else before)
-    run.append_event("eval", step=0, epoch=0.0, eval_perplexity=round(track_before, 4),
-                     eval_loss=round(math.log(track_before), 5))
-    callbacks = [EventsCallback(run, stop_event, config.time_budget_seconds, config.batch_size),
-                 GrowCallback()]
-    if config.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
-    trainer = PretrainTrainer(model=model, args=args, train_dataset=_ListDataset(features),
-                              eval_dataset=_ListDataset(features[:1]), processing_class=tokenizer,
-                              data_collator=Collator(inner, schedule), callbacks=callbacks)
-    trainer.remove_callback(PrinterCallback)
-    result = trainer.train()
-    events_cb = callbacks[0]
+    track = {}
+
+    def step_zero(trainer):
+        """The tracked perplexity before any step: the curve's first point."""
+        track["before"] = (measure(model, tokenizer, held, objective, config.max_length,
+                                   config.eval_tokens, tracking=True)["perplexity"]
+                           if objective == "mlm" else before)
+        run.append_event("eval", step=0, epoch=0.0, eval_perplexity=round(track["before"], 4),
+                         eval_loss=round(math.log(track["before"]), 5))
+
+    result = loop.fit(
+        config, run, stop_event, model=model, tokenizer=tokenizer, family=p.family,
+        train_ds=_ListDataset(features), val_ds=_ListDataset(features[:1]), task="pretrain",
+        metric="perplexity", strategy=False, trainer_class=PretrainTrainer,
+        data_collator=Collator(inner, schedule), callbacks=[GrowCallback(), *callbacks],
+        learning_rate=default_lr(config), evaluations=config.evaluations, before=step_zero,
+        resume_from=resume_from,
+        args_overrides=dict(
+            lr_scheduler_type="reduce_lr_on_plateau" if plateau else "linear",
+            lr_scheduler_kwargs={"factor": 0.5, "patience": 0} if plateau else {},
+            remove_unused_columns=False, train_sampling_strategy="random", **({"warmup_steps": 0} if plateau else {})),
+        start_info={"objective": objective, "kind": "pretrain", "curriculum": config.curriculum,
+                    "validation_rows": len(held)})
+    trainer = result.trainer
     model = trainer.model
     after_m = measure(model, tokenizer, held, objective, config.max_length, config.eval_tokens)
     after = round(after_m["perplexity"], 3)
@@ -917,15 +902,13 @@ def pretrain_run(config: PretrainConfig, run: Run, stop_event: threading.Event |
     control_after = measure_control(model, tokenizer, objective, config)
     if config.strategy == "lora":
         model = model.merge_and_unload()
-    _save_adapted(model, tokenizer, run, config, p, before, after)
-    import shutil
-
-    shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
-    train_seconds = max(1e-9, result.metrics.get("train_runtime", 0) - events_cb.eval_seconds)
-    stopped = bool(events_cb.stop_reason)
-    metrics = {
-        "kind": "pretrain", "status": "stopped" if stop_event.is_set() else "completed",
-        "stop_reason": events_cb.stop_reason, "objective": objective,
+    if run.writer:
+        _save_adapted(model, tokenizer, run, config, p, before, after)
+    metrics = loop.base_metrics(config, stop_event, result, "pretrain", started)
+    for key in ("best_checkpoint_metric", "task"):
+        metrics.pop(key)
+    metrics.update({
+        "kind": "pretrain", "objective": objective,
         "perplexity_kind": report["perplexity_kind"],
         "perplexity_before": before, "perplexity_after": after,
         "perplexity_drop_pct": round(100 * (before - after) / before, 2),
@@ -938,30 +921,19 @@ def pretrain_run(config: PretrainConfig, run: Run, stop_event: threading.Event |
         "worse_than_before": after >= before,
         "verdict": report["verdict"], "head": p.head,
         "tracked_perplexity": {"kind": TRACKED_KIND[objective],
-                               "before": round(track_before, 3),
+                               "before": round(track["before"], 3),
                                "best": trainer.state.best_metric},
-        "global_step": trainer.state.global_step, "max_steps": total,
-        "early_stopped": not stopped and trainer.state.global_step < total,
-        "best_step": _best_step(trainer), "learning_rate": lr, "parameters": counts,
+        "best_step": _best_step(trainer),
         "train_windows": len(features), "held_out_documents": len(held),
-        "train_seconds": round(train_seconds, 2),
-        "train_samples_per_second": round(trainer.state.global_step * config.batch_size
-                                          / train_seconds, 2),
-        "total_seconds": round(time.time() - started, 2), "device": dev["label"],
         "adapted_backbone": f"run:{run.path.resolve()}",
-    }
+    })
     if metrics["worse_than_before"]:
         say(f"The adapted backbone scores worse than the base on the held-out text ({before:.1f} "
             f"-> {after:.1f}): too few steps or too high a learning rate; fine-tune from the "
             "base backbone instead, or pre-train longer.", level="warning")
-    run.write_metrics(metrics)
-    run.append_event("end", status=metrics["status"], perplexity_before=before,
-                     perplexity_after=after)
-    run.set_status(metrics["status"])
     del trainer
-    if dev["device"] == "cuda":
-        torch.cuda.empty_cache()
-    return metrics
+    return loop.finish(run, metrics, result.dev["device"], perplexity_before=before,
+                       perplexity_after=after)
 
 
 def gain_shared(before: float, after: float, control_before: float | None,

@@ -6,8 +6,8 @@ A search is a run folder of kind "hpo" (``runs/<id>/``: config.json = HpoConfig,
 with one ``trial`` event per finished trial, metrics.json with the best so far). Each trial is a
 normal training run in ``runs/<id>/trials/`` (its curves stay viewable); the best trial is
 copied to ``runs/<id>-best`` as an ordinary run with its model (listed in Runs, usable by
-Evaluate / predict / export). Trials are reported to the study through the training's
-``EventsCallback`` (``Run.eval_hooks``), so every task's trainer prunes the same way.
+Evaluate / predict / export). Trials are reported to the study by a ``PruningCallback`` handed
+to the one training loop (engine/training/loop.py), so every task prunes the same way.
 
 Search space JSON: {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": true},
 "batch_size": {"type": "categorical", "choices": [8, 16, 32]}, ...}; names are RunConfig
@@ -101,7 +101,7 @@ def default_space(config: RunConfig, spec=None) -> tuple[dict[str, dict], dict[s
     strategy as a categorical (the planned one, LoRA, and full fine-tuning for encoders).
     Epochs are searched unless the base fixes max_steps (then every trial gets that many)."""
     from engine.backbones import family_of
-    from engine.training import data_spec, plan_run
+    from engine.training.pipeline import data_spec, plan_run
 
     if spec is None and config.task == "classification":
         spec = data_spec(config)
@@ -109,7 +109,7 @@ def default_space(config: RunConfig, spec=None) -> tuple[dict[str, dict], dict[s
     if config.strategy == "auto" and config.task == "classification":
         planned, _ = plan_run(config, spec)
     elif config.strategy == "auto":
-        from engine.training import resolve_task_strategy
+        from engine.training.pipeline import resolve_task_strategy
 
         planned = resolve_task_strategy(config)
     from engine.strategies import default_learning_rate
@@ -260,21 +260,26 @@ def load_study(storage: str, name: str):
         raise SearchError(f"No study called {name!r} in {storage}.") from None
 
 
-class _Pruning:
-    """Run.eval_hooks entry: report each evaluation to the trial; True = stop training."""
+def pruning_callback(trial, metric: str):
+    """A TrainerCallback that reports each evaluation of a trial's run to the Optuna trial and
+    stops the training when the pruner says so (``.pruned``, ``.stop_reason``)."""
+    from transformers import TrainerCallback
 
-    def __init__(self, trial, metric: str):
-        self.trial, self.key, self.pruned = trial, "eval_" + metric, False
-        self.reported = 0
+    class PruningCallback(TrainerCallback):
+        def __init__(self):
+            self.key, self.pruned, self.reported, self.stop_reason = "eval_" + metric, False, 0, ""
 
-    def __call__(self, step: int, values: dict) -> bool:
-        if self.key not in values:
-            return False
-        self.trial.report(float(values[self.key]), step)
-        self.reported += 1
-        if self.trial.should_prune():
-            self.pruned = True
-        return self.pruned
+        def on_evaluate(self, args, state, control, metrics=None, **kw):
+            value = (metrics or {}).get(self.key)
+            if not isinstance(value, (int, float)):
+                return
+            trial.report(float(value), state.global_step)
+            self.reported += 1
+            if trial.should_prune():
+                self.pruned, self.stop_reason = True, "pruned"
+                control.should_training_stop = True
+
+    return PruningCallback()
 
 
 def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = None) -> dict:
@@ -283,7 +288,8 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
     ``stop_event`` ends the search after the current trial (which finishes and counts)."""
     import optuna
 
-    from engine.training import quiet_libraries, train_run
+    from engine.training.pipeline import train_run
+    from engine.training.loop import quiet_libraries
 
     stop_event = stop_event or threading.Event()
     quiet_libraries()
@@ -325,13 +331,12 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
         cfg.validate()
         trial_run = trials_store.create(cfg, run_id=f"trial-{trial.number:03d}")
         trial.set_user_attr("run_dir", str(trial_run.path))
-        hook = _Pruning(trial, metric)
-        trial_run.eval_hooks = [hook]
+        hook = pruning_callback(trial, metric)
         run.append_event("message", text=f"Trial {trial.number}: "
                          + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()))
         t0 = time.time()
         try:
-            metrics = train_run(cfg, trial_run, threading.Event())
+            metrics = train_run(cfg, trial_run, threading.Event(), callbacks=[hook])
             value = metrics.get("validation", {}).get(metric)
             if value is None:
                 raise SearchError(f"The trials report no validation {metric!r}; the task "

@@ -263,7 +263,7 @@ def _run_here(config, run_fn, quiet: bool):
 
 
 def cmd_train(args) -> int:
-    from engine.training import preflight, train_run
+    from engine.training.pipeline import preflight, train_run
 
     config = config_from_args(args)
     if not config.data:

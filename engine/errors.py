@@ -33,6 +33,10 @@ class AccessError(UserError, PermissionError):
     """The signed-in user may not see or change this (another user's run, file or setting)."""
 
 
+class PredictError(ValueError):
+    """The run cannot predict (not finished, no model); the message says why."""
+
+
 class QuotaError(UserError, OSError):
     """A user's uploads would go over their quota."""
 

@@ -261,7 +261,7 @@ def calibrate_time(config, spec_or_sample_texts, n_steps: int = 3, *,
     from engine.strategies import (after_optimizer_step, apply_strategy, default_learning_rate,
                                    padding_side, parameter_counts)
     from engine.tasks import classification as task
-    from engine.training import pick_device, quiet_libraries
+    from engine.training.loop import pick_device, quiet_libraries
 
     if config.strategy == "auto":
         raise ValueError("Resolve the 'auto' strategy (engine.planner.resolve_auto) before "
@@ -373,7 +373,7 @@ def estimate_before_start(config, num_labels: int = 2, train_rows: int | None = 
     from transformers import AutoConfig
 
     from engine.backbones import family_of, resolve_backbone
-    from engine.training import parameter_preview
+    from engine.training.pipeline import parameter_preview
 
     if config.strategy == "auto":
         if spec is not None:

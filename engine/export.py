@@ -387,7 +387,7 @@ def model_size(folder: str | Path) -> int:
 def test_rows(run_dir: str | Path, limit: int = 0) -> pd.DataFrame | None:
     """The run's test split (text, label) as training made it; None when its data is gone."""
     from engine.data import DataError
-    from engine.training import data_spec
+    from engine.training.pipeline import data_spec
 
     try:
         spec = data_spec(Run(Path(run_dir)).config())

@@ -140,7 +140,7 @@ def train_setfit(config: RunConfig, run: Run, spec, stop_event: threading.Event 
 
     from engine.strategies import parameter_counts
     from engine.tasks import classification as task
-    from engine.training import pick_device, quiet_libraries
+    from engine.training.loop import pick_device, quiet_libraries
 
     stop_event = stop_event or threading.Event()
     family = _check_encoder(config)

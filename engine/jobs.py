@@ -79,10 +79,10 @@ class JobManager:
         if run.status not in FINAL_STATUSES or run.status == "completed":
             raise ValueError(f"{run.id} is {run.status}; only an interrupted, failed or stopped "
                              "run can be resumed.")
-        if run.kind != "train" or (run.config_dict().get("task") or "classification") != \
-                "classification":
-            raise ValueError("Resuming from a checkpoint is for text-classification training "
-                             "runs; start this one again instead.")
+        if run.kind not in ("train", "pretrain"):
+            raise ValueError("Resuming from a checkpoint is for training and adaptation runs; "
+                             "start this search again instead (its study keeps the finished "
+                             "trials).")
         checkpoint = run.last_checkpoint()
         if checkpoint is None:
             raise ValueError(f"{run.id} has no checkpoint to resume from (none was saved before "
@@ -196,14 +196,13 @@ class JobManager:
         elif getattr(run.config(), "processes", 1) > 1:
             train = _launched
         elif train is None:
-            from engine.training import train_run as train
+            from engine.training.pipeline import train_run as train
         with self._lock:
             checkpoint = self._resume.get(run_id)
         if checkpoint is not None:
-            from engine.training import train_run
-
-            train = functools.partial(train if train is not None and train is not _launched
-                                      else train_run, resume_from=checkpoint)
+            if train is _launched:
+                from engine.training.pipeline import train_run as train
+            train = functools.partial(train, resume_from=checkpoint)
         try:
             train(run.config(), run, stop)
         except BaseException as exc:  # noqa: BLE001 - a job must never kill the worker

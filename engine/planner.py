@@ -566,7 +566,7 @@ def preview_plan(config) -> Plan:
     """The plan for the form before Start: loads the data as the run will (engine.training's
     ``data_spec``) and plans; raises the data layer's DataError for unusable data. Nothing is
     applied: show ``plan.to_markdown()``."""
-    from engine.training import data_spec
+    from engine.training.pipeline import data_spec
 
     spec = data_spec(config)
     return resolve_auto(replace(config, strategy="auto"), spec)[1]

@@ -84,3 +84,65 @@ def write_two_class_csv(path: Path, n: int = 40, start: int = 0, extra_label: st
 def small_csv(tmp_path) -> Path:
     """80 rows of an easy two-class problem."""
     return write_two_class_csv(tmp_path / "small.csv")
+
+
+# ---- one small, learnable table per task (tests/unit/test_spine.py walks them all) ----------
+
+def write_ner_jsonl(path: Path, n: int = 24) -> Path:
+    """``n`` sentences "<person> lives in <city> ." with IOB2 tags (PER, LOC)."""
+    import json
+
+    names = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Kenji Sato"]
+    cities = ["London", "Paris", "New York", "Tokyo"]
+    lines = []
+    for i in range(n):
+        person, city = names[i % 4].split(), cities[(i // 2) % 4].split()
+        tags = ["B-PER"] + ["I-PER"] * (len(person) - 1) + ["O", "O", "B-LOC"] + \
+            ["I-LOC"] * (len(city) - 1) + ["O"]
+        lines.append(json.dumps({"tokens": person + ["lives", "in"] + city + ["."],
+                                 "tags": tags}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_pairs_csv(path: Path, n: int = 40) -> Path:
+    """``n`` English -> Spanish pairs (en, es) for the generation tasks."""
+    import pandas as pd
+
+    pd.DataFrame([{"en": f"the cat number {i} sleeps", "es": f"el gato numero {i} duerme"}
+                  for i in range(n)]).to_csv(path, index=False)
+    return path
+
+
+def write_task_table(task: str, folder: Path) -> Path:
+    """A small table for ``task`` in ``folder`` (every task of the registry has one)."""
+    import pandas as pd
+
+    if task == "classification":
+        return write_two_class_csv(folder / "cls.csv", 20)
+    if task == "ner":
+        return write_ner_jsonl(folder / "ner.jsonl")
+    if task in ("summarization", "translation", "dialogue"):
+        return write_pairs_csv(folder / f"{task}.csv")
+    if task == "multilabel":
+        texts = ["parcel late and card charged twice", "app crashes on login", "refund please",
+                 "charged twice for shipping"]
+        labels = ["shipping;billing", "technical", "refund", "billing;shipping"]
+        rows = [{"message": f"{texts[i % 4]} {i}", "tags": labels[i % 4]} for i in range(40)]
+    elif task == "relation":
+        kinds = [("{a} works for {b}.", "works_for"), ("{a} was born in {b}.", "born_in"),
+                 ("{a} visited {b}.", "no_relation")]
+        rows = []
+        for i in range(30):
+            text, label = kinds[i % 3]
+            rows.append({"sentence": text.format(a=f"Ann{i}", b=f"Oslo{i}"),
+                         "subject": f"Ann{i}", "object": f"Oslo{i}", "label": label})
+    elif task == "qa":
+        rows = [{"context": f"Person{i} was born in City{i} in {1950 + i}.",
+                 "question": f"Where was Person{i} born?", "answer": f"City{i}"}
+                for i in range(24)]
+    else:
+        raise ValueError(f"no test table for {task}")
+    path = folder / f"{task}.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path

@@ -71,7 +71,7 @@ def launch_kwargs(demo: gr.Blocks | None = None, host: str = "127.0.0.1",
 
 def device_line() -> str:
     try:
-        from engine.training import pick_device
+        from engine.training.loop import pick_device
 
         return pick_device("auto")["label"]
     except Exception as e:  # noqa: BLE001 - the header must render even without torch

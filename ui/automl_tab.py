@@ -313,7 +313,7 @@ def start_search(store: RunStore, jobs: JobManager, values: dict, search: dict, 
     if not values.get("data"):
         return {"message": box("error", t("automl.need_data", lang), title)}
     try:
-        from engine.training import preflight
+        from engine.training.pipeline import preflight
 
         base = base_config(values)
         base.output_dir = str(store.root)

@@ -677,7 +677,7 @@ def start_retrain(store: RunStore, jobs: JobManager, run_id: str | None, path: s
         return {"retrain_message": box("error", problem, title)}
     try:
         from engine.data import load_table
-        from engine.training import preflight
+        from engine.training.pipeline import preflight
 
         data = keep(path)
         columns = set(load_table(data, max_rows=50).columns)

@@ -19,7 +19,7 @@ from engine.jobs import JobManager
 from engine.runs import FINAL_STATUSES, Run, RunStore, Viewer, as_viewer, may_write
 from engine.strategies import STRATEGIES
 from engine.estimate import estimate_before_start
-from engine.training import preflight
+from engine.training.pipeline import preflight
 
 from ui import charts
 from ui.common import (ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, fmt_score,
@@ -419,7 +419,7 @@ def render_run(store: RunStore, jobs: JobManager, run_id: str | None, lang: str 
 def unsupported_reason(cfg: RunConfig) -> str | None:
     """The engine's one-line reason why this strategy cannot train this backbone, if any."""
     from engine.backbones import BackboneError
-    from engine.training import check_support
+    from engine.training.pipeline import check_support
 
     try:
         check_support(cfg, download=False)  # a preview never downloads a model
@@ -434,7 +434,7 @@ def preview_text(backbone: str | None, strategy: str | None, lora_r, lang: str =
                  batch_size=None, max_length=None, task: str | None = None) -> str:
     """Trainable / total parameters of the chosen pair, peak memory at the form's batch size
     and length, and the saved size, shown before Start."""
-    from engine.training import resolve_task_strategy
+    from engine.training.pipeline import resolve_task_strategy
 
     d = RunConfig()
     try:
@@ -464,7 +464,7 @@ def augment_preview(lang: str, *args):
     import pandas as pd
 
     from engine.augment import preview
-    from engine.training import data_spec
+    from engine.training.pipeline import data_spec
 
     vals = values_from(_FORM_NAMES, args)
     if not vals.get("data"):
@@ -486,7 +486,7 @@ def augment_preview(lang: str, *args):
 def measure_speed(lang: str, *args) -> str:
     """Time a few real training steps of the chosen (or planned) setup on the user's data."""
     from engine.estimate import calibrate_time
-    from engine.training import data_spec, plan_run
+    from engine.training.pipeline import data_spec, plan_run
 
     vals = values_from(_FORM_NAMES, args)
     if not vals.get("data"):

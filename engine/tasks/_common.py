@@ -1,8 +1,7 @@
 """Plumbing shared by the multilabel, relation and qa task modules (private).
 
 Column look-up with human errors, row-list formatting, splitting (stratified or by group),
-loading a backbone with a given head, one Trainer loop with the spine's callbacks and arguments,
-and saving / reloading ``model/`` (adapter or full model + tokenizer + task.json).
+loading a backbone with a given head, and saving / reloading ``model/`` (adapter or full model + tokenizer + task.json).
 """
 from __future__ import annotations
 
@@ -230,34 +229,6 @@ def backbone(config, auto_class, **kwargs):
 
 # ---- training ----------------------------------------------------------------------------------
 
-def _sequential_eval_trainer():
-    from torch.utils.data import SequentialSampler
-
-    from engine.regularization import AdaptuneTrainer
-
-    class SequentialEvalTrainer(AdaptuneTrainer):
-        """AdaptuneTrainer whose evaluation / prediction keeps the dataset's row order.
-
-        transformers 5 also applies ``train_sampling_strategy="group_by_length"`` to the eval
-        and predict dataloaders (a LengthGroupedSampler), so predictions come back in a shuffled,
-        length-sorted order; decoding spans per window (QA) and matching predictions to the rows
-        of a frame need them in the dataset's order."""
-
-        def _get_eval_sampler(self, eval_dataset):
-            if eval_dataset is None or not hasattr(eval_dataset, "__len__"):
-                return None
-            return SequentialSampler(eval_dataset)
-
-    return SequentialEvalTrainer
-
-
-class Fit:
-    """What ``fit`` leaves behind: the trainer (best checkpoint loaded) and the run's facts."""
-
-    def __init__(self, **values):
-        self.__dict__.update(values)
-
-
 def unused_options(config, run: Run, task: str, keep: tuple[str, ...] = ()) -> None:
     """A message for run options this task does not use (augmentation, loss options)."""
     ignored = []
@@ -273,105 +244,15 @@ def unused_options(config, run: Run, task: str, keep: tuple[str, ...] = ()) -> N
                               "trained without.")
 
 
-def fit(config, run: Run, stop_event: threading.Event, *, model, tokenizer, family: str,
-        train_ds, val_ds, task: str, task_type: str, metric: str, compute_metrics,
-        data_collator, regularization=None, start_info: dict | None = None,
-        before: Callable[[Any], dict] | None = None, label_names: list[str] | None = None,
-        args_overrides: dict | None = None) -> Fit:
-    """Prepare the model for the strategy and train it with the spine's Trainer set-up
-    (events, stop flag and time budget, early stopping, best checkpoint by ``metric``).
-
-    ``before(trainer)``: called once before training (the untrained model's scores)."""
-    from engine.training import early_stopping
-    from transformers.trainer_callback import PrinterCallback
-
-    from engine import regularization as reg_module
-    from engine.strategies import apply_strategy, parameter_counts, strategy_callbacks
-    from engine.training import EventsCallback, pick_device, trainer_arguments
-
-    SequentialEvalTrainer = _sequential_eval_trainer()  # noqa: N806
-
-    dev = pick_device(config.device)
-    overrides = {"label_names": label_names or ["labels"], **(args_overrides or {})}
-    args, total_steps, lr = trainer_arguments(config, run, len(train_ds), dev, family,
-                                              metric=metric, **overrides)
-    model = apply_strategy(model, config, total_steps=total_steps, task_type=task_type)
-    counts = parameter_counts(model)
-    run.append_event("start", device=dev["label"], backbone=config.backbone, family=family,
-                     strategy=config.strategy, parameters=counts, learning_rate=lr,
-                     max_steps=total_steps, train_rows=len(train_ds),
-                     validation_rows=len(val_ds), task=task, **(start_info or {}))
-    callbacks = [EventsCallback(run, stop_event, config.time_budget_seconds,
-                                config.batch_size * args.gradient_accumulation_steps)]
-    if config.early_stopping_patience:
-        callbacks.append(early_stopping(config.early_stopping_patience))
-    callbacks += strategy_callbacks(model)
-    trainer = SequentialEvalTrainer(
-        model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-        processing_class=tokenizer, data_collator=data_collator,
-        compute_metrics=compute_metrics, callbacks=callbacks,
-        regularization=regularization or reg_module.Regularization(
-            adversarial=config.adversarial, adversarial_epsilon=config.adversarial_epsilon))
-    trainer.remove_callback(PrinterCallback)  # progress goes to events.jsonl instead
-    before_scores = before(trainer) if before else None
-    result = trainer.train()
-    events_cb = callbacks[0]
-    train_seconds = max(1e-9, result.metrics.get("train_runtime", 0) - events_cb.eval_seconds)
-    samples_seen = trainer.state.global_step * config.batch_size
-    return Fit(trainer=trainer, model=trainer.model, counts=counts, dev=dev, lr=lr,
-               total_steps=total_steps, callback=events_cb, before=before_scores,
-               train_seconds=train_seconds,
-               samples_per_second=round(samples_seen / train_seconds, 2))
-
-
-def base_metrics(config, run: Run, stop_event: threading.Event, result: Fit, task: str,
-                 started: float) -> dict:
-    """The fields every task's metrics.json has (the task adds test/validation/report...)."""
-    stopped = bool(result.callback.stop_reason)
-    return {
-        "status": "stopped" if stop_event.is_set() else "completed",
-        "stop_reason": result.callback.stop_reason, "task": task,
-        "train_samples_per_second": result.samples_per_second,
-        "train_seconds": round(result.train_seconds, 2),
-        "total_seconds": round(time.time() - started, 2),
-        "global_step": result.trainer.state.global_step, "max_steps": result.total_steps,
-        "best_checkpoint_metric": result.trainer.state.best_metric,
-        "parameters": result.counts, "device": result.dev["label"], "learning_rate": result.lr,
-        "early_stopped": (not stopped and result.trainer.state.global_step
-                          < result.total_steps),
-    }
-
-
-def finish(run: Run, metrics: dict, result: Fit) -> dict:
-    """Write metrics.json, the end event and the final status; free the model."""
-    run.write_metrics(metrics)
-    run.append_event("end", status=metrics["status"], test=metrics.get("test"))
-    run.set_status(metrics["status"])
-    shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
-    if result.dev["device"] == "cuda":
-        import torch
-
-        torch.cuda.empty_cache()
-    return metrics
-
-
-def predict_logits(trainer, dataset):
-    """The model's raw outputs on ``dataset`` (a tuple for several heads) and the loss.
-    The trainer's compute_metrics (written for the validation rows) is not run here."""
-    saved, trainer.compute_metrics = trainer.compute_metrics, None
-    try:
-        out = trainer.predict(dataset)
-    finally:
-        trainer.compute_metrics = saved
-    return out.predictions, float(out.metrics.get("test_loss", float("nan")))
-
-
 # ---- saving and reloading ----------------------------------------------------------------------
 
 def save(model, tokenizer, run: Run, info: dict) -> None:
-    """model/ = the adapter (or full model) + tokenizer + task.json, replaced atomically."""
+    """model/ = the adapter (or full model) + tokenizer + task.json, replaced atomically (by
+    the process that writes the run: rank 0 of a distributed run)."""
     from engine.strategies import save_model
 
+    if not run.writer:
+        return
     out = run.model_dir
     tmp = out.with_name("model.tmp")
     shutil.rmtree(tmp, ignore_errors=True)

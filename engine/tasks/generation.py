@@ -60,6 +60,8 @@ from engine.data import DataError, load_table
 from engine.tasks import TaskData
 
 DEFAULT_METRIC = "loss"
+MODEL_CLASS = ("AutoModelForCausalLM", "CAUSAL_LM")
+DISTRIBUTED = True  # trains under torchrun (rank 0 writes the run folder)
 INPUT_FIELDS = ["text"]
 MIN_ROWS = 8                 # fewer usable rows cannot give train / validation / test rows
 MAX_EXAMPLES = 50            # generated examples kept in metrics.json
@@ -808,16 +810,13 @@ def _generation_batch(config, dev: dict) -> int:
         else max(1, config.eval_batch_size)
 
 
-def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
-    """Fine-tune, generate before/after on the test rows, score, save (see the module doc)."""
-    import torch
-    from transformers import EarlyStoppingCallback, Trainer
-    from transformers.trainer_callback import PrinterCallback
-
+def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_from=None,
+          callbacks=()) -> dict:
+    """Fine-tune through the one fit, generate before/after on the test rows, score, save (see
+    the module doc)."""
     from engine.backbones import family_of, resolve_backbone
-    from engine.regularization import dropout_overrides
-    from engine.strategies import apply_strategy, parameter_counts, strategy_callbacks
-    from engine.training import (EventsCallback, best_metric, pick_device, trainer_arguments)
+    from engine.regularization import Regularization, dropout_overrides
+    from engine.training import loop
 
     started = time.time()
     family = family_of(config.backbone)
@@ -827,7 +826,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
 
         raise ConfigError(reason)
     path = resolve_backbone(config.backbone)
-    dev = pick_device(config.device)
+    dev = loop.pick_device(config.device)
     model, tokenizer = load_causal_lm(path, config.strategy,
                                       dropout_overrides(path, getattr(config, "dropout", -1.0)))
     template = data.info.get("template") or resolve_template(config, data.columns.get("target",
@@ -859,9 +858,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
         overrides["train_sampling_strategy"] = "random"
     else:
         train_rows = train_ds
-    metric = best_metric(config, {"loss"}, DEFAULT_METRIC)
-    args, total_steps, lr = trainer_arguments(config, run, len(train_rows), dev, family,
-                                              metric=metric, **overrides)
+    metric = loop.best_metric(config, {"loss"}, DEFAULT_METRIC)
     prompts = [fmt.prompt_ids(s, config.max_length) for s in gen_rows["source"]]
     if dev["device"] != "cpu":
         model.to(dev["device"])
@@ -873,29 +870,21 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
                           fmt.stop_ids, progress=_progress_reporter(run, "Before training"),
                           should_stop=stop_event.is_set)
     before_loss = sequence_loss(model, test_ds, collator, gen_batch)
-
-    model = apply_strategy(model, config, total_steps=total_steps, task_type="CAUSAL_LM")
-    drop_position_compat(model)
-    counts = parameter_counts(model)
-    run.append_event("start", device=dev["label"], backbone=config.backbone, family=family,
-                     strategy=config.strategy, parameters=counts, learning_rate=lr,
-                     max_steps=total_steps, train_rows=len(data.train),
-                     validation_rows=len(val_ds), test_rows=len(data.test), labels=[],
-                     task=config.task, template=template)
-    callbacks = [EventsCallback(run, stop_event, config.time_budget_seconds,
-                                config.batch_size * args.gradient_accumulation_steps)]
-    if config.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
-    callbacks += strategy_callbacks(model)
     use_cache = getattr(model.config, "use_cache", None)
-    model.config.use_cache = False  # no key/value cache while training (generation sets its own)
-    trainer = Trainer(model=model, args=args, train_dataset=train_rows, eval_dataset=val_ds,
-                      processing_class=tokenizer, data_collator=collator, callbacks=callbacks)
-    trainer.remove_callback(PrinterCallback)
-    result = trainer.train()
-    events_cb = callbacks[0]
-    train_seconds = max(1e-9, result.metrics.get("train_runtime", 0) - events_cb.eval_seconds)
-    samples_seen = trainer.state.global_step * config.batch_size
+
+    def for_training(prepared):
+        drop_position_compat(prepared)
+        prepared.config.use_cache = False  # no key/value cache while training
+        return prepared
+
+    result = loop.fit(
+        config, run, stop_event, model=model, tokenizer=tokenizer, family=family,
+        train_ds=train_rows, val_ds=val_ds, task=config.task, task_type="CAUSAL_LM",
+        metric=metric, data_collator=collator, args_overrides=overrides,
+        regularization=Regularization(),  # classification loss options: not for generation
+        prepare_model=for_training, callbacks=callbacks, resume_from=resume_from,
+        start_info={"test_rows": len(data.test), "labels": [], "template": template})
+    trainer = result.trainer
     model = trainer.model
     if use_cache is not None:
         model.config.use_cache = use_cache
@@ -921,32 +910,18 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     examples = [{"source": gen_rows["source"].iloc[i], "reference": gen_rows["target"].iloc[i],
                  "before": before_out[i], "after": after_out[i]} for i in done[:MAX_EXAMPLES]]
 
-    _save(model, tokenizer, run, config, data, template, fmt)
-    shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
-    stopped = bool(events_cb.stop_reason)
-    metrics = {
-        "status": "stopped" if stop_event.is_set() else "completed",
-        "stop_reason": events_cb.stop_reason, "task": config.task,
+    if run.writer:
+        _save(model, tokenizer, run, config, data, template, fmt)
+    metrics = loop.base_metrics(config, stop_event, result, config.task, started)
+    metrics.update({
         "validation": {"loss": round(float(val_loss), 4), "n": len(val_ds)},
         "test": test, "before": before, "examples": examples,
         "template": template, "target_language": lang,
-        "train_samples_per_second": round(samples_seen / train_seconds, 2),
         "generation_rows_per_second": round(len(done) / max(gen_seconds, 1e-9), 3),
-        "train_seconds": round(train_seconds, 2),
-        "total_seconds": round(time.time() - started, 2),
-        "global_step": trainer.state.global_step, "max_steps": total_steps,
-        "best_checkpoint_metric": trainer.state.best_metric,
-        "parameters": counts, "device": dev["label"], "learning_rate": lr,
         "packing": packing, "train_rows": len(train_rows),
-        "early_stopped": (not stopped and trainer.state.global_step < total_steps),
-    }
-    run.write_metrics(metrics)
-    run.append_event("end", status=metrics["status"], test=test, before=before)
-    run.set_status(metrics["status"])
+    })
     del trainer, model
-    if dev["device"] == "cuda":
-        torch.cuda.empty_cache()
-    return metrics
+    return loop.finish(run, metrics, result.dev["device"], test=test, before=before)
 
 
 def _save(model, tokenizer, run, config, data: TaskData, template: str, fmt: Formatter) -> None:

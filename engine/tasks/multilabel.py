@@ -34,8 +34,11 @@ import pandas as pd
 from engine.data import DataError, _guess_text, load_table, natural_key
 from engine.tasks import TaskData
 from engine.tasks import _common as common
+from engine.training import loop
 
 DEFAULT_METRIC = "micro_f1"
+MODEL_CLASS = ("AutoModelForSequenceClassification", "SEQ_CLS")
+DISTRIBUTED = True  # trains under torchrun (rank 0 writes the run folder)
 INPUT_FIELDS = ["text"]
 REPORTED = ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy", "hamming_loss",
             "micro_precision", "micro_recall", "threshold", "loss")
@@ -387,7 +390,7 @@ def compute_metrics(eval_pred) -> dict:
 
 
 def _evaluate(trainer, ds, frame, labels, threshold: float | None = None) -> dict:
-    preds, loss = common.predict_logits(trainer, ds)
+    preds, loss = loop.predict_logits(trainer, ds)
     probs = sigmoid(_logits(preds))
     gold = to_matrix(frame["labels"].tolist(), labels)
     th = best_threshold(gold, probs) if threshold is None else threshold
@@ -417,10 +420,11 @@ def _head_kwargs(labels: list[str]) -> dict:
                 problem_type="multi_label_classification")
 
 
-def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
+def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_from=None,
+          callbacks=()) -> dict:
     from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
-    from engine.training import best_metric
+    from engine.training.loop import best_metric
 
     started = time.time()
     labels = data.labels
@@ -436,7 +440,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
         val = _evaluate(trainer, val_ds, data.validation, labels)
         return _evaluate(trainer, test_ds, data.test, labels, val["summary"]["threshold"])
 
-    result = common.fit(config, run, stop_event, model=model, tokenizer=tokenizer,
+    result = loop.fit(config, run, stop_event, resume_from=resume_from, callbacks=callbacks, model=model, tokenizer=tokenizer,
                         family=family, train_ds=train_ds, val_ds=val_ds, task="multilabel",
                         task_type="SEQ_CLS", metric=metric, compute_metrics=compute_metrics,
                         data_collator=DataCollatorWithPadding(tokenizer), before=before,
@@ -450,7 +454,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
         "text_column": data.columns.get("text", "text"),
         "separator": data.info.get("separator") or ";", "max_length": config.max_length,
         "padding_side": tokenizer.padding_side})
-    metrics = common.base_metrics(config, run, stop_event, result, "multilabel", started)
+    metrics = loop.base_metrics(config, stop_event, result, "multilabel", started)
     metrics.update({
         "test": test["summary"], "validation": validation["summary"],
         "before": result.before["summary"] if result.before else None,
@@ -460,7 +464,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
         "validation_report": per_label_report(validation["gold"], validation["pred"], labels),
         "examples": _examples(data.test, labels, test), "labels": labels,
     })
-    return common.finish(run, metrics, result)
+    return loop.finish(run, metrics, result.dev["device"])
 
 
 # ---- prediction ----------------------------------------------------------------------------------

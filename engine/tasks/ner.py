@@ -18,7 +18,6 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,8 @@ from engine.tasks.ner_data import (MIN_SENTENCES, RARE_TYPE, entity_dicts, entit
                                    tag_names, to_iob2)
 
 DEFAULT_METRIC = "f1"
+MODEL_CLASS = ("AutoModelForTokenClassification", "TOKEN_CLS")
+DISTRIBUTED = True  # trains under torchrun (rank 0 writes the run folder)
 INPUT_FIELDS = ["text"]
 REPORTED = {"f1", "precision", "recall", "accuracy"}
 MAX_EXAMPLES = 50
@@ -412,22 +413,19 @@ def load_model(backbone_path, tags: list[str], config_overrides: dict | None = N
     return model, tokenizer
 
 
-def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
-    """Fine-tune a token classifier on ``data``, score it on the test split, save it."""
-    import torch
-    from transformers import DataCollatorForTokenClassification, Trainer
-    from transformers.trainer_callback import PrinterCallback
+def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_from=None,
+          callbacks=()) -> dict:
+    """Fine-tune a token classifier on ``data`` through the one fit, score it on the test
+    split, save it."""
+    from transformers import DataCollatorForTokenClassification
 
     from engine import regularization
     from engine.backbones import family_of, resolve_backbone
-    from engine.strategies import apply_strategy, parameter_counts, strategy_callbacks
-    from engine.training import (EventsCallback, best_metric, early_stopping, pick_device,
-                                 trainer_arguments)
+    from engine.training import loop
 
     started = time.time()
     family = family_of(config.backbone)
     path = resolve_backbone(config.backbone)
-    dev = pick_device(config.device)
     tags = tag_names(data.labels)
     label2id = {t: i for i, t in enumerate(tags)}
     id2tag = dict(enumerate(tags))
@@ -437,68 +435,39 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     encoder = WordEncoder(tokenizer, config.max_length)
     train_ds = encoder.dataset(data.train, label2id)
     val_ds = encoder.dataset(data.validation, label2id)
-    metric = best_metric(config, REPORTED, DEFAULT_METRIC)
-    args, total_steps, lr = trainer_arguments(replace(config,
-                                                      learning_rate=learning_rate(config, family)),
-                                              run, len(train_ds), dev, family,
-                                              metric=metric,
-                                              label_smoothing_factor=config.label_smoothing)
-    model = apply_strategy(model, config, total_steps=total_steps, task_type="TOKEN_CLS")
-    counts = parameter_counts(model)
+    metric = loop.best_metric(config, REPORTED, DEFAULT_METRIC)
     # the untrained head on the same test sentences: the "before" of the Evaluate tab
     before = evaluate(model, encoder, data.test, id2tag, config.eval_batch_size)["summary"]
-    run.append_event("start", task="ner", device=dev["label"], backbone=config.backbone,
-                     family=family, strategy=config.strategy, parameters=counts,
-                     learning_rate=lr, max_steps=total_steps, train_rows=len(data.train),
-                     validation_rows=len(data.validation), test_rows=len(data.test),
-                     labels=data.labels, scheme=data.info.get("scheme"), metric=metric)
-    callbacks = [EventsCallback(run, stop_event, config.time_budget_seconds,
-                                config.batch_size * args.gradient_accumulation_steps)]
-    if config.early_stopping_patience:
-        callbacks.append(early_stopping(config.early_stopping_patience))
-    callbacks += strategy_callbacks(model)
-    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-                      processing_class=tokenizer,
-                      data_collator=DataCollatorForTokenClassification(tokenizer),
-                      compute_metrics=_metrics_function(id2tag),
-                      preprocess_logits_for_metrics=_argmax, callbacks=callbacks)
-    trainer.remove_callback(PrinterCallback)  # progress goes to events.jsonl instead
-    result = trainer.train()
-    events_cb = callbacks[0]
-    train_seconds = max(1e-9, result.metrics.get("train_runtime", 0) - events_cb.eval_seconds)
-    samples_seen = trainer.state.global_step * config.batch_size
+    result = loop.fit(
+        config, run, stop_event, model=model, tokenizer=tokenizer, family=family,
+        train_ds=train_ds, val_ds=val_ds, task="ner", task_type="TOKEN_CLS", metric=metric,
+        learning_rate=learning_rate(config, family), compute_metrics=_metrics_function(id2tag),
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        args_overrides={"label_smoothing_factor": config.label_smoothing},
+        regularization=regularization.Regularization(),  # sentence-level options: not for NER
+        preprocess_logits_for_metrics=_argmax, callbacks=callbacks, resume_from=resume_from,
+        start_info={"test_rows": len(data.test), "labels": data.labels,
+                    "scheme": data.info.get("scheme")})
 
     # final scores with the best checkpoint, on whole sentences
-    model = trainer.model
+    model = result.model
     validation = evaluate(model, encoder, data.validation, id2tag, config.eval_batch_size)
     t0 = time.time()
     test = evaluate(model, encoder, data.test, id2tag, config.eval_batch_size)
     test_seconds = time.time() - t0
-    _save(model, tokenizer, run, config, data, tags, encoder)
-    shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
-    stopped = bool(events_cb.stop_reason)
-    metrics = {
-        "status": "stopped" if stop_event.is_set() else "completed",
-        "stop_reason": events_cb.stop_reason, "task": "ner",
+    if run.writer:
+        _save(model, tokenizer, run, config, data, tags, encoder)
+    metrics = loop.base_metrics(config, stop_event, result, "ner", started)
+    metrics.update({
         "test": test["summary"], "validation": validation["summary"], "before": before,
         "report": test["report"], "validation_report": validation["report"],
         "examples": test["examples"],
-        "train_samples_per_second": round(samples_seen / train_seconds, 2),
         "eval_samples_per_second": round(len(data.test) / max(test_seconds, 1e-9), 2),
-        "train_seconds": round(train_seconds, 2), "total_seconds": round(time.time() - started, 2),
-        "global_step": trainer.state.global_step, "max_steps": total_steps,
-        "best_checkpoint_metric": trainer.state.best_metric, "best_metric_name": metric,
-        "parameters": counts, "device": dev["label"], "learning_rate": lr,
-        "labels": data.labels, "tags": tags, "scheme": data.info.get("scheme"),
-        "early_stopped": not stopped and trainer.state.global_step < total_steps,
-    }
-    run.write_metrics(metrics)
-    run.append_event("end", status=metrics["status"], test=test["summary"])
-    run.set_status(metrics["status"])
-    del trainer, model
-    if dev["device"] == "cuda":
-        torch.cuda.empty_cache()
-    return metrics
+        "best_metric_name": metric, "labels": data.labels, "tags": tags,
+        "scheme": data.info.get("scheme"),
+    })
+    del model
+    return loop.finish(run, metrics, result.dev["device"])
 
 
 def evaluate(model, encoder: WordEncoder, frame: pd.DataFrame, id2tag: dict[int, str],

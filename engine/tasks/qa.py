@@ -47,8 +47,11 @@ import pandas as pd
 from engine.data import DataError, _CJK, load_table
 from engine.tasks import TaskData
 from engine.tasks import _common as common
+from engine.training import loop
 
 DEFAULT_METRIC = "f1"
+MODEL_CLASS = ("AutoModelForQuestionAnswering", "QUESTION_ANS")
+DISTRIBUTED = True  # trains under torchrun (rank 0 writes the run folder)
 INPUT_FIELDS = ["context", "question"]
 REPORTED = ("exact_match", "f1", "loss")
 N_BEST = 20
@@ -422,7 +425,7 @@ def _split_logits(predictions) -> tuple[np.ndarray, np.ndarray]:
 # ---- training ------------------------------------------------------------------------------------
 
 def _evaluate(trainer, ds, feats, frame, max_answer_tokens) -> dict:
-    preds, loss = common.predict_logits(trainer, ds)
+    preds, loss = loop.predict_logits(trainer, ds)
     start, end = _split_logits(preds)
     answers = decode(start, end, feats, frame["context"].tolist(), max_answer_tokens)
     predicted = [a["answer"] for a in answers]
@@ -444,10 +447,11 @@ def _examples(frame: pd.DataFrame, ev: dict, limit: int = 25) -> list[dict]:
     return rows[:limit]
 
 
-def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
+def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_from=None,
+          callbacks=()) -> dict:
     from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding
 
-    from engine.training import best_metric
+    from engine.training.loop import best_metric
 
     started = time.time()
     common.unused_options(config, run, "qa")
@@ -473,8 +477,8 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
         return scores
 
     labels = ["start_positions", "end_positions"]
-    result = common.fit(
-        config, run, stop_event, model=model, tokenizer=tokenizer, family=family,
+    result = loop.fit(
+        config, run, stop_event, resume_from=resume_from, callbacks=callbacks, model=model, tokenizer=tokenizer, family=family,
         train_ds=train_ds, val_ds=val_ds, task="qa", task_type="QUESTION_ANS",
         metric=best_metric(config, REPORTED, DEFAULT_METRIC), compute_metrics=compute_metrics,
         data_collator=DataCollatorWithPadding(tokenizer), label_names=labels,
@@ -488,7 +492,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
         "task": "qa", "columns": data.columns, "max_length": max_len,
         "doc_stride": doc_stride(max_len), "max_answer_tokens": max_answer,
         "padding_side": tokenizer.padding_side})
-    metrics = common.base_metrics(config, run, stop_event, result, "qa", started)
+    metrics = loop.base_metrics(config, stop_event, result, "qa", started)
     metrics.update({
         "test": test["summary"], "validation": validation["summary"],
         "before": result.before["summary"] if result.before else None,
@@ -496,7 +500,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
         "doc_stride": doc_stride(max_len),
         "windows": {"train": len(train_ds), "validation": len(val_ds), "test": len(test_ds)},
     })
-    return common.finish(run, metrics, result)
+    return loop.finish(run, metrics, result.dev["device"])
 
 
 # ---- prediction ----------------------------------------------------------------------------------

@@ -34,9 +34,12 @@ import pandas as pd
 from engine.data import DataError, load_table, natural_key
 from engine.tasks import TaskData
 from engine.tasks import _common as common
+from engine.training import loop
 from engine.tasks import classification
 
 DEFAULT_METRIC = "macro_f1"
+MODEL_CLASS = ("AutoModelForSequenceClassification", "SEQ_CLS")
+DISTRIBUTED = True  # trains under torchrun (rank 0 writes the run folder)
 INPUT_FIELDS = ["text", "head", "tail"]
 REPORTED = ("accuracy", "macro_f1", "loss")
 HEAD_MARK = ("@", "@")
@@ -299,7 +302,7 @@ def _dataset(frame: pd.DataFrame, tokenizer, max_length: int, label2id: dict):
 
 
 def _evaluate(trainer, ds, frame, labels, negative) -> dict:
-    preds, loss = common.predict_logits(trainer, ds)
+    preds, loss = loop.predict_logits(trainer, ds)
     logits = preds[0] if isinstance(preds, tuple) else preds
     probs = classification.softmax(np.asarray(logits, dtype=np.float64))
     pred = probs.argmax(-1).tolist()
@@ -325,11 +328,12 @@ def _head_kwargs(labels: list[str]) -> dict:
                 label2id={l: i for i, l in enumerate(labels)})
 
 
-def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
+def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_from=None,
+          callbacks=()) -> dict:
     from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
     from engine import regularization
-    from engine.training import best_metric
+    from engine.training.loop import best_metric
 
     started = time.time()
     labels = data.labels
@@ -343,8 +347,8 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
     val_ds = _dataset(data.validation, tokenizer, config.max_length, label2id)
     test_ds = _dataset(data.test, tokenizer, config.max_length, label2id)
     reg = regularization.Regularization.from_config(config, data.train["relation"], labels)
-    result = common.fit(
-        config, run, stop_event, model=model, tokenizer=tokenizer, family=family,
+    result = loop.fit(
+        config, run, stop_event, resume_from=resume_from, callbacks=callbacks, model=model, tokenizer=tokenizer, family=family,
         train_ds=train_ds, val_ds=val_ds, task="relation", task_type="SEQ_CLS",
         metric=best_metric(config, REPORTED, DEFAULT_METRIC),
         compute_metrics=classification.compute_metrics,
@@ -359,7 +363,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
         "negative_label": negative_label, "max_length": config.max_length,
         "markers": {"head": list(HEAD_MARK), "tail": list(TAIL_MARK)},
         "padding_side": tokenizer.padding_side})
-    metrics = common.base_metrics(config, run, stop_event, result, "relation", started)
+    metrics = loop.base_metrics(config, stop_event, result, "relation", started)
     metrics.update({
         "test": test["summary"], "validation": validation["summary"],
         "before": result.before["summary"] if result.before else None,
@@ -371,7 +375,7 @@ def train(config, run, stop_event: threading.Event, data: TaskData) -> dict:
         "regularization": {**reg.describe(), "adversarial_steps":
                            getattr(trainer, "adversarial_steps", 0)},
     })
-    return common.finish(run, metrics, result)
+    return loop.finish(run, metrics, result.dev["device"])
 
 
 # ---- prediction ----------------------------------------------------------------------------------

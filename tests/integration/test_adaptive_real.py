@@ -30,7 +30,7 @@ def test_minilm_mlm_on_newswire(tmp_path):
     assert "most_fragmented" in report and m["verdict"]["level"] in ("close", "moderate", "far")
     print(m["summary"], m["verdict"])
     # the adapted backbone fine-tunes like any other (pooler kept from the base)
-    from engine.training import train_run
+    from engine.training.pipeline import train_run
     from tests.conftest import SAMPLE_CSV
 
     cfg = RunConfig(data=str(SAMPLE_CSV), backbone=m["adapted_backbone"], strategy="lora",

@@ -7,7 +7,7 @@ from engine.config import RunConfig
 from engine.jobs import JobManager
 from engine.predict import Predictor
 from engine.runs import RunStore
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 from tests.conftest import SAMPLE_CSV, shared_file
 

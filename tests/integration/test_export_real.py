@@ -7,7 +7,7 @@ import pytest
 from engine import export as E
 from engine.config import RunConfig
 from engine.runs import RunStore
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 from tests.conftest import SAMPLE_CSV
 

@@ -14,7 +14,7 @@ import pytest
 from engine.config import RunConfig
 from engine.runs import RunStore
 from engine.tasks import ner
-from engine.training import train_run
+from engine.training.pipeline import train_run
 from tests.conftest import REPO, shared_file
 
 

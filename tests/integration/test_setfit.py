@@ -120,7 +120,7 @@ def test_setfit_refuses_a_decoder(tmp_path, tiny_decoder):
 def test_setfit_on_a_tiny_random_encoder_is_fast(tmp_path, small_csv, tiny_encoder):
     """The whole SetFit path (data -> pairs -> head -> report -> save -> reload) in seconds."""
     from engine.fewshot import is_setfit_model, load_setfit, train_setfit
-    from engine.training import data_spec
+    from engine.training.pipeline import data_spec
 
     cfg = RunConfig(data=str(small_csv), backbone=str(tiny_encoder), strategy="setfit",
                     output_dir=str(tmp_path / "runs"), setfit_iterations=2, epochs=1,

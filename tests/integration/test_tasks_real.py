@@ -11,7 +11,7 @@ import pytest
 from engine.config import RunConfig
 from engine.runs import RunStore
 from engine.tasks import get_task
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 from tests.conftest import REPO, shared_file
 

@@ -12,7 +12,7 @@ import pytest
 from engine.backbones import BackboneError, resolve_backbone
 from engine.config import RunConfig
 from engine.runs import RunStore
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 from tests.conftest import shared_file
 

@@ -285,7 +285,7 @@ def test_mlm_run_lowers_perplexity_and_feeds_fine_tuning(tmp_path, tiny_encoder,
     assert run.summary()["main_metric"] == "perplexity"
     assert adaptive.adapted_runs(cfg.output_dir)[0][1] == name
 
-    from engine.training import train_run
+    from engine.training.pipeline import train_run
 
     tcfg = RunConfig(data=str(small_csv), backbone=name, strategy="full",
                      output_dir=str(tmp_path / "runs"), max_steps=4, batch_size=8,

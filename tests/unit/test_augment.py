@@ -11,7 +11,7 @@ from engine.augment import augment_frame, clean_paraphrase, preview, token_edit
 from engine.config import RunConfig
 from engine.data import prepare_data
 from engine.runs import RunStore
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 FRAME = pd.DataFrame({
     "text": ["the battery life of this phone is amazing", "i hated the rushed ending",

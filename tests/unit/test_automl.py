@@ -14,7 +14,7 @@ import pytest
 from engine import automl as A
 from engine.config import HpoConfig, RunConfig
 from engine.runs import Run, RunStore
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 from tests.conftest import REPO
 

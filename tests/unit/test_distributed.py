@@ -65,7 +65,7 @@ def test_job_queue_launches_and_stops_a_distributed_run(small_csv, tiny_encoder,
 
 
 def test_other_tasks_refuse_distributed_training(monkeypatch, tmp_path):
-    from engine.training import train_run
+    from engine.training.pipeline import train_run
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     cfg = RunConfig(data=str(tmp_path / "x.jsonl"), task="ner", output_dir=str(tmp_path))

@@ -120,7 +120,7 @@ def test_calibrate_time_with_a_spec_and_refuses_auto(tiny_encoder):
 
 def test_estimate_before_start_on_a_tiny_model(tiny_encoder, small_csv):
     from engine.estimate import estimate_before_start
-    from engine.training import data_spec
+    from engine.training.pipeline import data_spec
 
     cfg = RunConfig(data=str(small_csv), backbone=str(tiny_encoder), strategy="lora")
     out = estimate_before_start(cfg, num_labels=2, train_rows=64)

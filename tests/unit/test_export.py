@@ -19,7 +19,7 @@ import torch
 from engine import export as E
 from engine.config import ConfigError, RunConfig
 from engine.runs import RunStore
-from engine.training import preflight, train_run
+from engine.training.pipeline import preflight, train_run
 
 from tests.conftest import write_two_class_csv
 

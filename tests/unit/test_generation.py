@@ -52,7 +52,7 @@ def test_contract_and_unsupported_strategies():
 
 
 def test_check_support_refuses_an_encoder(tiny_encoder, tmp_path):
-    from engine.training import check_support
+    from engine.training.pipeline import check_support
 
     cfg = RunConfig(task="translation", backbone=str(tiny_encoder), strategy="lora")
     with pytest.raises(ConfigError, match="needs a decoder backbone"):
@@ -324,7 +324,7 @@ def test_batched_generation_equals_one_at_a_time(tiny_decoder):
 @pytest.mark.parametrize("task,packing", [("translation", False), ("summarization", True)])
 def test_train_run_saves_and_predicts(task, packing, tiny_decoder, tmp_path):
     from engine.predict import load_predictor
-    from engine.training import train_run
+    from engine.training.pipeline import train_run
 
     if task == "translation":
         data = _csv(tmp_path, _pairs(40))
@@ -375,7 +375,7 @@ def test_train_run_saves_and_predicts(task, packing, tiny_decoder, tmp_path):
 
 
 def test_stop_request_still_reports(tiny_decoder, tmp_path):
-    from engine.training import train_run
+    from engine.training.pipeline import train_run
 
     cfg = RunConfig(task="dialogue", data=str(_csv(tmp_path, [
         {"prompt": f"hi {i}", "response": f"hello {i}"} for i in range(20)])),
@@ -393,7 +393,7 @@ def test_stop_request_still_reports(tiny_decoder, tmp_path):
 def test_other_strategies_train_reload_and_generate_the_same(strategy, tiny_decoder, tmp_path):
     """The reloaded model generates what the trained one generated (greedy, same prompts)."""
     from engine.predict import load_predictor
-    from engine.training import train_run
+    from engine.training.pipeline import train_run
 
     cfg = RunConfig(task="translation", data=str(_csv(tmp_path, _pairs(30))),
                     backbone=str(tiny_decoder), strategy=strategy, num_virtual_tokens=4,
@@ -411,7 +411,7 @@ def test_other_strategies_train_reload_and_generate_the_same(strategy, tiny_deco
 
 
 def test_prefix_tuning_is_refused(tiny_decoder, tmp_path):
-    from engine.training import train_run
+    from engine.training.pipeline import train_run
 
     cfg = RunConfig(task="translation", data=str(_csv(tmp_path, _pairs(24))),
                     backbone=str(tiny_decoder), strategy="prefix",

@@ -249,7 +249,7 @@ def remote_code_model(tmp_path_factory, tiny_encoder) -> Path:
 
 def test_trust_remote_code_works_when_ticked(remote_code_model, tmp_path):
     from engine.backbones import BackboneError
-    from engine.training import preflight, train_run
+    from engine.training.pipeline import preflight, train_run
 
     data = write_two_class_csv(tmp_path / "d.csv")
     cfg = RunConfig(data=str(data), backbone=str(remote_code_model), strategy="full",
@@ -275,7 +275,7 @@ def _free_port() -> int:
 def studio(tmp_path_factory, tiny_encoder):
     """A signed-in studio (alice, bob, and root as admin) with alice's finished run, trained on
     her own upload, served on a free loopback port as app.py serves it."""
-    from engine.training import train_run
+    from engine.training.pipeline import train_run
     from ui.app import build_app, launch_kwargs
 
     root = tmp_path_factory.mktemp("isolation")

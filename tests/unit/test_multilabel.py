@@ -13,7 +13,7 @@ from engine.runs import RunStore
 from engine.strategies import STRATEGIES
 from engine.tasks import get_task
 from engine.tasks import multilabel as ml
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 from tests.conftest import REPO
 

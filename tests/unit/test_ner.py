@@ -14,7 +14,7 @@ from engine.tasks import get_task, ner
 from engine.tasks.ner_data import (detect_scheme, entity_dicts, highlighted, join_tokens,
                                    load_ner, spans_from_tags, spans_to_tokens, split_words,
                                    to_iob2)
-from engine.training import check_support, resolve_task_strategy, train_run
+from engine.training.pipeline import check_support, resolve_task_strategy, train_run
 from tests.conftest import REPO
 
 SAMPLE_EN = REPO / "sample_data" / "ner_english_demo.jsonl"

@@ -383,7 +383,7 @@ def test_same_file_by_path_or_content_not_by_name(tmp_path):
 def test_a_fine_tuned_run_measured_on_the_same_rows(small_csv, tiny_encoder, tmp_path):
     from engine.config import RunConfig
     from engine.runs import RunStore
-    from engine.training import train_run
+    from engine.training.pipeline import train_run
 
     runs = tmp_path / "runs"
     cfg = PromptConfig(data=str(small_csv), text_column="review", label_column="sentiment",

@@ -14,7 +14,7 @@ from engine.strategies import STRATEGIES
 from engine.tasks import _common as common
 from engine.tasks import get_task
 from engine.tasks import qa
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 from tests.conftest import REPO
 

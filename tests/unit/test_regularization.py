@@ -14,7 +14,7 @@ from engine.regularization import (AdaptuneTrainer, EmbeddingFGM, Regularization
 from engine.runs import RunStore
 from engine.strategies import apply_strategy
 from engine.tasks.classification import load_model
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 LABELS = ["neg", "pos"]
 TEXTS = ["great wonderful film", "i hated it a lot", "boring and bad", "excellent and fun here"]

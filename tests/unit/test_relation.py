@@ -11,7 +11,7 @@ from engine.strategies import STRATEGIES
 from engine.tasks import _common as common
 from engine.tasks import get_task
 from engine.tasks import relation as rel
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 from tests.conftest import REPO
 

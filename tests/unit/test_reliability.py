@@ -110,7 +110,7 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path):
 
 
 def test_nan_loss_stops_the_run_with_an_explanation(tmp_path, tiny_encoder, monkeypatch):
-    from engine import training
+    from engine.training import loop as training
 
     data = _table(tmp_path / "data.csv")
     cfg = RunConfig(data=str(data), backbone=str(tiny_encoder), output_dir=str(tmp_path / "runs"),
@@ -294,7 +294,7 @@ def test_pickle_weights_and_custom_code_are_refused_unless_allowed(tmp_path, tin
 
     from engine.backbones import BackboneError, remote_code, resolve_backbone
     from engine.config import ConfigError  # noqa: F401 - the same family of human errors
-    from engine.training import preflight
+    from engine.training.pipeline import preflight
 
     pickled = tmp_path / "pickled"
     shutil.copytree(tiny_encoder, pickled)
@@ -322,7 +322,7 @@ def test_pickle_weights_and_custom_code_are_refused_unless_allowed(tmp_path, tin
 
 def test_masking_personal_data_before_training(tmp_path, tiny_encoder):
     from engine.privacy import mask_text, preview
-    from engine.training import data_spec, train_run
+    from engine.training.pipeline import data_spec, train_run
 
     text, counts = mask_text("Write to ann.lee+x@mail.example.org, call +44 20 7946 0958 or "
                              "(555) 123-4567, see https://shop.example.com/a?b=1 - card "

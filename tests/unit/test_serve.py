@@ -20,7 +20,7 @@ from engine import export as E
 from engine.config import RunConfig
 from engine.runs import RunStore
 from engine.serve import Limits, ServeError, Served, create_app
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 from tests.conftest import write_two_class_csv
 

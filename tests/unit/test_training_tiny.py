@@ -12,7 +12,7 @@ import pytest
 from engine.config import RunConfig
 from engine.predict import Predictor
 from engine.runs import RunStore
-from engine.training import train_run
+from engine.training.pipeline import train_run
 
 from tests.conftest import REPO
 
@@ -149,7 +149,7 @@ def test_worst_errors_pair_each_text_with_its_own_labels(tmp_path, tiny_encoder)
 def test_early_stopping_waits_until_the_score_leaves_zero():
     from types import SimpleNamespace
 
-    from engine.training import early_stopping
+    from engine.training.loop import early_stopping
 
     cb = early_stopping(2)
     args = SimpleNamespace(greater_is_better=True)

@@ -81,7 +81,7 @@ def fake_run(root: Path, name: str, status: str = "completed", **config) -> Path
 
 
 def instant_train(config, run, stop):
-    """Stands in for engine.training.train_run: writes a short, finished run."""
+    """Stands in for engine.training.pipeline.train_run: writes a short, finished run."""
     run.set_status("running")
     for e in EVENTS[1:]:
         run.append_event(**e)

@@ -55,7 +55,7 @@ def _rows(n: int, tag: str = "") -> list[dict]:
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory, tiny_encoder):
     """A runs folder with a tiny full run and a tiny LoRA run (seconds), and its job queue."""
-    from engine.training import train_run
+    from engine.training.pipeline import train_run
 
     root = tmp_path_factory.mktemp("export-tab")
     data = root / "small.csv"

@@ -329,7 +329,7 @@ def test_measure_stop_before_any_row(tiny_decoder, small_csv, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, tiny_encoder):
     """A tiny encoder fine-tuned for a few steps on the small table (seconds)."""
-    from engine.training import train_run
+    from engine.training.pipeline import train_run
 
     from tests.conftest import write_two_class_csv
 

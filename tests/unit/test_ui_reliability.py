@@ -36,7 +36,7 @@ SEEN: dict[str, dict] = {}  # run id -> the keyword arguments its training got (
 
 
 def gated_train(config, run, stop, **kwargs):
-    """Stands in for engine.training.train_run: 'trains' until GATE is set or Stop is pressed."""
+    """Stands in for engine.training.pipeline.train_run: 'trains' until GATE is set or Stop is pressed."""
     SEEN[run.id] = kwargs
     run.set_status("running")
     run.append_event("log", step=1, max_steps=10, loss=0.7)
