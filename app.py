@@ -14,8 +14,8 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
+import argparse
+import sys
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

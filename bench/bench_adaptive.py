@@ -117,9 +117,9 @@ def main() -> int:
         base = [r["base_accuracy"] for r in rs]
         tapt = [r["tapt_accuracy"] for r in rs]
         diff = [t - b for t, b in zip(tapt, base)]
-        sd = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
+        sd = statistics.stdev(diff) if len(diff) > 1 else 0.0
         summary[regime] = {"base_mean": statistics.mean(base), "tapt_mean": statistics.mean(tapt),
-                           "diff_mean": statistics.mean(diff), "diff_sd": sd(diff)}
+                           "diff_mean": statistics.mean(diff), "diff_sd": sd}
         print(f"| {regime} | {statistics.mean(base):.3f} +- {sd(base):.3f} | "
               f"{statistics.mean(tapt):.3f} +- {sd(tapt):.3f} | "
               f"{statistics.mean(diff):+.3f} +- {sd(diff):.3f} |")

@@ -72,7 +72,8 @@ def main() -> int:
               f"labels {data.labels}", flush=True)
         results: dict[str, list[dict]] = {}
 
-        def run(label: str, backbone: str = args.backbone, seeds=(42,), **kw) -> None:
+        def run(label: str, backbone: str = args.backbone, seeds=(42,), path=path, preset=preset,
+                data=data, results=results, **kw) -> None:
             for seed in seeds:
                 cfg = PromptConfig(data=str(path), preset=preset, backbone=backbone, seed=seed,
                                    limit=args.rows, **kw)

@@ -4,6 +4,6 @@ import sys
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from engine.cli import main  # noqa: E402
+from engine.cli import main
 
 sys.exit(main())

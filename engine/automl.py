@@ -244,7 +244,7 @@ def open_study(config: HpoConfig, name: str):
                                        load_if_exists=True)
         except ValueError as e:  # e.g. an existing study with the other direction
             raise SearchError(f"Cannot use the study {name!r}: {e}") from None
-        except Exception:  # noqa: BLE001 - two workers creating the same study at once
+        except Exception:
             if attempt == 4:
                 raise
             time.sleep(1 + attempt)

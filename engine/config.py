@@ -23,6 +23,9 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from engine.errors import ConfigError
+from engine.jsonio import write_json_atomic
+
 # Names are the CLI --task values; engine/tasks/<module>.py implements each (see engine/tasks).
 TASKS = ["classification", "multilabel", "ner", "relation", "qa", "summarization", "translation",
          "dialogue"]
@@ -83,8 +86,6 @@ class ConfigBase:
         return cls.from_dict(values)
 
     def save(self, path: str | Path) -> None:
-        from engine.runs import write_json_atomic
-
         write_json_atomic(Path(path), self.to_dict())
 
     def validate(self) -> None:
@@ -477,10 +478,6 @@ class PromptConfig(ConfigBase):
     output_dir: str = _f("runs", "Folder of the runs; measurements are kept in "
                                  "<folder>/playground/measurements.jsonl.", "prompt",
                          advanced=True)
-
-
-class ConfigError(ValueError):
-    """A setting with a value the engine cannot use; the message says which and why."""
 
 
 def coerce(f, value: Any) -> Any:

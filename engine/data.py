@@ -238,7 +238,7 @@ def load_table(path: str | os.PathLike, max_rows: int | None = None,
     except OSError as e:
         raise DataError(f"{name} could not be read ({e.strerror or 'read error'}); upload it "
                         "again.") from None
-    except Exception as e:  # noqa: BLE001 - the contract is "DataError or a table"
+    except Exception as e:
         raise _unexpected(name, kind, e) from e
     return df
 
@@ -828,7 +828,7 @@ def prepare_data(path: str | os.PathLike, text_column: str = "", label_column: s
     except MemoryError:
         raise DataError(f"{display_name(path)} is too large to prepare in memory; use a sample "
                         "of its rows (the max rows setting).") from None
-    except Exception as e:  # noqa: BLE001 - the contract is "DataError or a DataSpec"
+    except Exception as e:
         raise _unexpected(display_name(path), "a table", e, reading=False) from e
 
 

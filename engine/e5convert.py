@@ -328,7 +328,7 @@ def e5_path() -> Path:
     source_files()  # a clear error before anything is written
     with _LOCK:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with _file_lock(target.with_name(target.name + ".lock")):
+        with _FileLock(target.with_name(target.name + ".lock")):
             if _complete(target):
                 return target
             tmp = target.with_name(f"{target.name}.tmp{os.getpid()}-{threading.get_ident()}")
@@ -351,7 +351,7 @@ def e5_path() -> Path:
     return target
 
 
-class _file_lock:
+class _FileLock:
     """An exclusive advisory lock on ``path`` (fcntl; a no-op where fcntl is missing)."""
 
     def __init__(self, path: Path):

@@ -33,6 +33,10 @@ class AccessError(UserError, PermissionError):
     """The signed-in user may not see or change this (another user's run, file or setting)."""
 
 
+class ConfigError(ValueError):
+    """A setting with a value the engine cannot use; the message says which and why."""
+
+
 class PredictError(ValueError):
     """The run cannot predict (not finished, no model); the message says why."""
 

@@ -219,8 +219,8 @@ def load_int8(folder: str | Path):
     tensors = load_file(str(folder / INT8_FILE))
     config = AutoConfig.from_pretrained(folder)
     model = AutoModelForSequenceClassification.from_config(config)
-    floats = {k: v for k, v in tensors.items() if ".weight." not in k or not k.rsplit(
-        ".weight.", 1)[1] in ("int8", "scale", "zero_point", "scales", "zero_points")}
+    floats = {k: v for k, v in tensors.items() if ".weight." not in k or k.rsplit(
+        ".weight.", 1)[1] not in ("int8", "scale", "zero_point", "scales", "zero_points")}
     model.load_state_dict(floats, strict=False)
     q = _quantize(model.eval())
     for name, module in _quantized_linears(q):
@@ -702,10 +702,12 @@ def push_to_hub(folder: str | Path, repo_id: str, token: str, private: bool = Tr
     from huggingface_hub import HfApi
 
     try:
-        from huggingface_hub.constants import HF_HUB_OFFLINE
+        from huggingface_hub import constants
+
+        hub_offline = constants.HF_HUB_OFFLINE
     except ImportError:  # pragma: no cover
-        HF_HUB_OFFLINE = False
-    if HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True"):
+        hub_offline = False
+    if hub_offline or os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True"):
         raise ExportError("Hub access is switched off on this machine (HF_HUB_OFFLINE is set): "
                           "download the zip and upload it from a connected computer.")
     api = HfApi(token=token, endpoint=endpoint)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from engine.errors import AccessError
+from engine.jsonio import read_json, write_json_atomic
 
 STATUSES = ("queued", "running", "stopping", "completed", "stopped", "failed", "interrupted")
 FINAL_STATUSES = ("completed", "stopped", "failed", "interrupted")
@@ -33,26 +33,6 @@ LIVE = ("queued", "running", "stopping")
 GONE = ("The process that ran this run has gone (it was killed or crashed); resume or start it "
         "again.")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temp file in the same folder, then rename (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def read_json(path: Path, default: Any = None) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return default
 
 
 def safe_id(text: str) -> str:

@@ -321,24 +321,24 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
     def inputs_of(req: PredictRequest) -> list:
         given = [k for k in ("text", "texts", "input", "inputs") if getattr(req, k) is not None]
         if len(given) != 1:
-            raise _Bad(422, "Send exactly one of \"text\" (one input) or \"texts\" (a list)"
+            raise _BadRequestError(422, "Send exactly one of \"text\" (one input) or \"texts\" (a list)"
                        + ("" if served.task == "classification"
                           else ", or \"input\" / \"inputs\"") + ".")
         key = given[0]
         value = getattr(req, key)
         items = value if key in ("texts", "inputs") else [value]
         if not items:
-            raise _Bad(422, f"\"{key}\" is an empty list: send at least one input.")
+            raise _BadRequestError(422, f"\"{key}\" is an empty list: send at least one input.")
         if len(items) > limits.max_texts:
-            raise _Bad(413, f"{len(items)} inputs in one request; the limit is "
+            raise _BadRequestError(413, f"{len(items)} inputs in one request; the limit is "
                             f"{limits.max_texts}: split them into several requests.")
         out = []
         for i, item in enumerate(items, start=1):
             if served.task == "classification":
                 if not isinstance(item, str):
-                    raise _Bad(422, f"Input {i} must be a text (a JSON string).")
+                    raise _BadRequestError(422, f"Input {i} must be a text (a JSON string).")
                 if not item.strip():
-                    raise _Bad(422, f"Input {i} is empty: send some text.")
+                    raise _BadRequestError(422, f"Input {i} is empty: send some text.")
                 size = len(item)
             else:
                 if isinstance(item, str) and len(served.fields) == 1:
@@ -346,15 +346,15 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
                 if not isinstance(item, dict) or any(not isinstance(item.get(f), str)
                                                      or not item.get(f).strip()
                                                      for f in served.fields):
-                    raise _Bad(422, f"Input {i} needs the text fields "
+                    raise _BadRequestError(422, f"Input {i} needs the text fields "
                                     f"{', '.join(served.fields)}.")
                 size = sum(len(item[f]) for f in served.fields)
             if size > limits.max_text_chars:
-                raise _Bad(413, f"Input {i} has {size:,} characters; the limit is "
+                raise _BadRequestError(413, f"Input {i} has {size:,} characters; the limit is "
                                 f"{limits.max_text_chars:,}.")
             texts = [item] if isinstance(item, str) else [item[f] for f in served.fields]
             if not all(_encodable(x) for x in texts):
-                raise _Bad(422, f"Input {i} is not valid Unicode text (it holds a lone "
+                raise _BadRequestError(422, f"Input {i} is not valid Unicode text (it holds a lone "
                                 "surrogate such as \\ud800): send UTF-8 text.")
             out.append(item)
         return out
@@ -369,7 +369,7 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
         t0 = time.perf_counter()
         try:
             items = inputs_of(req)
-        except _Bad as bad:
+        except _BadRequestError as bad:
             return error(bad.status, bad.message, "invalid")
         predictions = await batcher.submit(items)
         metrics.inputs.inc(len(items))
@@ -395,7 +395,7 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
     return app
 
 
-class _Bad(Exception):
+class _BadRequestError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status, self.message = status, message

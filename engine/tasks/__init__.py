@@ -55,6 +55,8 @@ from typing import Any
 
 import pandas as pd
 
+from engine.errors import ConfigError
+
 TASK_MODULES = {
     "classification": "engine.tasks.classification",
     "multilabel": "engine.tasks.multilabel",
@@ -111,8 +113,6 @@ def guess_task(name: str, columns: list[str] | None = None) -> str | None:
 
 def get_task(name: str) -> ModuleType:
     """The module implementing task ``name``; ConfigError for an unknown name."""
-    from engine.config import ConfigError
-
     if name not in TASK_MODULES:
         raise ConfigError(f"Unknown task {name!r}; choose one of: {', '.join(TASK_MODULES)}.")
     return importlib.import_module(TASK_MODULES[name])

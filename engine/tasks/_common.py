@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -269,7 +267,7 @@ def load_saved(run_dir: str | Path, auto_class, head_kwargs: Callable[[dict], di
     An adapter is put on a fresh base of the original backbone with the same head
     (``head_kwargs(task_info)``), a full model is loaded as saved."""
     from engine.backbones import resolve_backbone
-    from engine.predict import PredictError
+    from engine.errors import PredictError
     from engine.strategies import load_adapter
 
     run = Run(Path(run_dir))

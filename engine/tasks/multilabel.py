@@ -306,8 +306,8 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     tp = (t & p).sum(0)
     fp = (~t & p).sum(0)
     fn = (t & ~p).sum(0)
-    TP, FP, FN = int(tp.sum()), int(fp.sum()), int(fn.sum())
-    micro = 2 * TP / (2 * TP + FP + FN) if TP + FP + FN else 1.0
+    all_tp, all_fp, all_fn = int(tp.sum()), int(fp.sum()), int(fn.sum())
+    micro = 2 * all_tp / (2 * all_tp + all_fp + all_fn) if all_tp + all_fp + all_fn else 1.0
     present = (tp + fp + fn) > 0
     per_label = np.where(present, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
     macro = float(per_label[present].mean()) if present.any() else 1.0
@@ -317,8 +317,9 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     return {"micro_f1": float(micro), "macro_f1": macro, "samples_f1": float(samples.mean()),
             "subset_accuracy": float((t == p).all(1).mean()),
             "hamming_loss": float((t != p).mean()),
-            "micro_precision": float(TP / (TP + FP)) if TP + FP else 0.0,
-            "micro_recall": float(TP / (TP + FN)) if TP + FN else 0.0, "n": int(n)}
+            "micro_precision": float(all_tp / (all_tp + all_fp)) if all_tp + all_fp else 0.0,
+            "micro_recall": float(all_tp / (all_tp + all_fn)) if all_tp + all_fn else 0.0,
+            "n": int(n)}
 
 
 def best_threshold(y_true: np.ndarray, probs: np.ndarray) -> float:

@@ -181,8 +181,7 @@ def _parse(df: pd.DataFrame, roles: dict[str, str], name: str, warnings: list[st
     frame["row"] = [i + 1 for i in keep]
     problems: dict[str, list[int]] = {"head": [], "tail": [], "overlap": []}
     spans = []
-    for i, (text, head, tail, row) in enumerate(zip(frame["text"], frame["head"], frame["tail"],
-                                                    frame["row"])):
+    for text, head, tail, row in zip(frame["text"], frame["head"], frame["tail"], frame["row"]):
         found = locate(text, head, tail)
         if isinstance(found, str):
             problems[found].append(int(row))

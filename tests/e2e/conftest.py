@@ -71,7 +71,7 @@ def _studio(runs_dir: Path, log_path: Path, *extra: str) -> Iterator[str]:
                PYTHONUNBUFFERED="1")
     env.pop("ADAPTUNE_AUTH", None)
     env.pop("GRADIO_TEMP_DIR", None)  # each studio keeps its uploads in its own runs folder
-    log = open(log_path, "w", encoding="utf-8")
+    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - the studio process writes it
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port),
          "--runs-dir", str(runs_dir), *extra],

@@ -26,12 +26,12 @@ if not os.path.exists(CHROMIUM):
                 "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
 pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
 
-from playwright.sync_api import Page, expect  # noqa: E402
+from playwright.sync_api import Page, expect
 
-from tests.e2e.test_studio_browser import (set_number, RAW_KEYS, UI_TIMEOUT_MS,  # noqa: E402
+from tests.e2e.test_studio_browser import (set_number, RAW_KEYS, UI_TIMEOUT_MS,
                                            expect_no_error_toast, open_tab, pick_option,
                                            plot_info, shot)
-from ui.i18n import t  # noqa: E402
+from ui.i18n import t
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

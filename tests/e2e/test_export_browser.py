@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -24,12 +25,12 @@ if not os.path.exists(CHROMIUM):
                 "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
 pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
 
-from playwright.sync_api import Page, expect  # noqa: E402
+from playwright.sync_api import Page, expect
 
-from tests.e2e.test_studio_browser import (RAW_KEYS, UI_TIMEOUT_MS,  # noqa: E402
+from tests.e2e.test_studio_browser import (RAW_KEYS, UI_TIMEOUT_MS,
                                            expect_no_error_toast, open_tab, pick_option,
                                            set_number, shot)
-from ui.i18n import t  # noqa: E402
+from ui.i18n import t
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -234,7 +235,7 @@ def test_6_the_named_api_through_gradio_client(studio_url, texts_csv):
     message, csv_path, preview, counts = result
     assert "Predicted 4 rows" in message and "msg-ok" in message, message
     assert isinstance(csv_path, str) and csv_path.endswith("to_label-merged.csv"), csv_path
-    written = open(csv_path, encoding="utf-8").read()
+    written = Path(csv_path).read_text(encoding="utf-8")
     assert "prediction" in written.splitlines()[0] and "'=HYPERLINK" in written
     assert sum(int(row[1]) for row in counts["data"]) == 4, counts
     bad = client.predict(run_id, "merged", client_mod.handle_file(str(texts_csv)), "comment",

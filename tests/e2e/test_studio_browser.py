@@ -23,10 +23,10 @@ if not os.path.exists(CHROMIUM):
                 "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
 pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
 
-from playwright.sync_api import Page, expect  # noqa: E402
+from playwright.sync_api import Page, expect
 
-from engine.config import RunConfig  # noqa: E402
-from ui.i18n import TEXT, t  # noqa: E402
+from engine.config import RunConfig
+from ui.i18n import TEXT, t
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -24,11 +24,11 @@ if not os.path.exists(CHROMIUM):
                 "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
 pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
 
-from playwright.sync_api import Page, expect  # noqa: E402
+from playwright.sync_api import Page, expect
 
-from tests.e2e.test_studio_browser import (set_number, UI_TIMEOUT_MS, expect_no_error_toast,  # noqa: E402
+from tests.e2e.test_studio_browser import (set_number, UI_TIMEOUT_MS, expect_no_error_toast,
                                            open_tab, pick_option, shot)
-from ui.i18n import t  # noqa: E402
+from ui.i18n import t
 
 pytestmark = pytest.mark.timeout(900)
 

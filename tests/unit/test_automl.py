@@ -209,3 +209,26 @@ def test_custom_space_starts_from_the_plan_values_inside_it_and_bad_metric_fails
         A.hpo_run(cfg, run)
     assert [e["state"] for e in run.events("trial")] == ["fail", "fail"]  # stopped after two
     assert "f1_of_dreams" in run.events("trial")[0]["error"]
+
+
+def test_a_three_trial_ner_search_prunes_and_keeps_the_best(tiny_encoder, tmp_path):
+    """HPO over another task: the trials are NER runs through the same fit; their entity F1
+    (the task's main metric) reaches the study through the pruning callback at every
+    evaluation."""
+    from tests.conftest import write_task_table
+
+    space = json.dumps({"learning_rate": {"type": "categorical", "choices": [0.02, 1e-9]}})
+    cfg = _config(write_task_table("ner", tmp_path), tiny_encoder, tmp_path, task="ner",
+                  search_space=space, study_name="ner", trials=3, max_steps=6,
+                  batch_size=4, evaluations_per_epoch=4, early_stopping_patience=0)
+    search = RunStore(cfg.output_dir).create(cfg)
+    metrics = A.hpo_run(cfg, search)
+    assert metrics["n_trials"] == 3 and metrics["complete"] + metrics["pruned"] == 3
+    assert A.objective_of(cfg.base())[0] == "f1"
+    best = Run(Path(metrics["best_run_dir"]))
+    assert best.has_model and best.metrics()["task"] == "ner"
+    assert best.metrics()["validation"]["f1"] == pytest.approx(metrics["best_value"])
+    study = A.load_study(A.storage_url(cfg), "ner")
+    for trial in study.trials:  # every evaluation of every trial was reported to the study
+        run = Run(Path(trial.user_attrs["run_dir"]))
+        assert len(trial.intermediate_values) == len(run.events("eval")) > 0

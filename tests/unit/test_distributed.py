@@ -64,10 +64,39 @@ def test_job_queue_launches_and_stops_a_distributed_run(small_csv, tiny_encoder,
     assert _events(run)["end"] == 1
 
 
-def test_other_tasks_refuse_distributed_training(monkeypatch, tmp_path):
+@pytest.mark.parametrize("task", ["ner", "translation"])
+def test_other_tasks_train_on_two_gloo_processes(task, request, tmp_path):
+    """NER and a generation task through the same one fit under torchrun: one run folder,
+    rank 0 reports once, samples/s over both processes."""
+    from tests.conftest import write_task_table
+
+    backbone = request.getfixturevalue("tiny_decoder" if task == "translation"
+                                       else "tiny_encoder")
+    extra = ["--max-new-tokens", "3", "--generation-eval-rows", "2", "--strategy", "lora"] \
+        if task == "translation" else ["--strategy", "full"]
+    res = subprocess.run([sys.executable, "-m", "engine", "train", "--task", task,
+                          "--data", str(write_task_table(task, tmp_path)),
+                          "--backbone", str(backbone), "--max-steps", "4", "--batch-size", "4",
+                          "--max-length", "24", "--learning-rate", "0.01", "--processes", "2",
+                          *extra, "--output-dir", str(tmp_path / "runs"), "--quiet"],
+                         capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = [l for l in res.stdout.splitlines() if l.startswith("{")]
+    assert len(lines) == 1 and json.loads(lines[0])["task"] == task
+    (folder,) = list((tmp_path / "runs").iterdir())
+    run = Run(folder)
+    assert run.status == "completed" and run.has_model
+    metrics = run.metrics()
+    assert metrics["processes"] == 2 and metrics["global_step"] == 4
+    counts = _events(run)
+    assert counts["start"] == 1 and counts["end"] == 1 and counts["log"] == 4
+    assert run.events("start")[0]["processes"] == 2
+
+
+def test_setfit_refuses_distributed_training(monkeypatch, small_csv, tmp_path):
     from engine.training.pipeline import train_run
 
     monkeypatch.setenv("WORLD_SIZE", "2")
-    cfg = RunConfig(data=str(tmp_path / "x.jsonl"), task="ner", output_dir=str(tmp_path))
-    with pytest.raises(ConfigError, match="supports text classification"):
+    cfg = RunConfig(data=str(small_csv), strategy="setfit", output_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="SetFit trains in one process"):
         train_run(cfg, RunStore(tmp_path).create(cfg))

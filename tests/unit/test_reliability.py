@@ -45,11 +45,26 @@ SERVER = textwrap.dedent("""
 """)
 
 
-def test_sigkill_mid_training_then_resume_continues_the_curves(tmp_path, tiny_encoder):
-    data = _table(tmp_path / "data.csv", n=80)
-    cfg = RunConfig(data=str(data), backbone=str(tiny_encoder), output_dir=str(tmp_path / "runs"),
-                    strategy="full", max_steps=300, batch_size=4, evaluations_per_epoch=8,
-                    max_length=32, learning_rate=1e-3, early_stopping_patience=0)
+# task, steps, the checkpoint step after which the server is killed
+SIGKILL_CASES = [("classification", 120, 30), ("ner", 60, 10), ("translation", 40, 8)]
+
+
+@pytest.mark.parametrize("task,total,kill_after", SIGKILL_CASES)
+def test_sigkill_mid_training_then_resume_continues_the_curves(task, total, kill_after, request,
+                                                               tmp_path):
+    from tests.conftest import write_task_table
+
+    if task == "classification":
+        data, backbone, extra = _table(tmp_path / "data.csv", n=80), "tiny_encoder", {}
+    else:
+        data = write_task_table(task, tmp_path)
+        backbone = "tiny_decoder" if task == "translation" else "tiny_encoder"
+        extra = {"max_new_tokens": 3, "generation_eval_rows": 2} if task == "translation" \
+            else {}
+    cfg = RunConfig(task=task, data=str(data), backbone=str(request.getfixturevalue(backbone)),
+                    output_dir=str(tmp_path / "runs"), strategy="full", max_steps=total,
+                    batch_size=4, evaluations_per_epoch=8, max_length=32, learning_rate=1e-3,
+                    early_stopping_patience=0, **extra)
     proc = subprocess.Popen([sys.executable, "-c", SERVER, json.dumps(cfg.to_dict())], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -60,7 +75,7 @@ def test_sigkill_mid_training_then_resume_continues_the_curves(tmp_path, tiny_en
     while time.time() < deadline:  # kill after a second checkpoint, mid-way
         ckpt = run.last_checkpoint()
         logs = run.events("log")
-        if ckpt is not None and int(ckpt.name.split("-")[1]) >= 40 and logs and \
+        if ckpt is not None and int(ckpt.name.split("-")[1]) >= kill_after and logs and \
                 logs[-1]["step"] > int(ckpt.name.split("-")[1]):
             break
         assert proc.poll() is None, "training ended before it could be killed"
@@ -77,7 +92,7 @@ def test_sigkill_mid_training_then_resume_continues_the_curves(tmp_path, tiny_en
     assert "server stopped" in run.status_info()["error"]
     checkpoint = run.last_checkpoint()
     step = int(checkpoint.name.split("-")[1])
-    assert step < killed_at < 300
+    assert step < killed_at < total
     jobs.resume(run.id)
     assert jobs.wait(run.id, timeout=300)
     assert run.status == "completed", run.status_info()
@@ -88,13 +103,13 @@ def test_sigkill_mid_training_then_resume_continues_the_curves(tmp_path, tiny_en
     starts = [e for e in after if e["event"] == "start"]
     assert len(starts) == 2 and starts[1]["resumed_from"] == checkpoint.name
     new_logs = [e["step"] for e in after[len(before):] if e["event"] == "log"]
-    assert new_logs and min(new_logs) > step and max(new_logs) == 300
+    assert new_logs and min(new_logs) > step and max(new_logs) == total
     curve = [e["step"] for e in superseded_removed(after) if e["event"] == "log"]
     assert curve == sorted(curve) and len(curve) == len(set(curve))  # one continuous curve
-    assert curve[-1] == 300 and any(s <= step for s in curve)
+    assert curve[-1] == total and any(s <= step for s in curve)
     m = run.metrics()
-    assert m["global_step"] == 300 and m["status"] == "completed"
-    assert (run.model_dir / "labels.json").exists()
+    assert m["global_step"] == total and m["status"] == "completed"
+    assert run.has_model
 
 
 def test_resume_refuses_what_it_cannot_continue(tmp_path):

@@ -69,7 +69,7 @@ def test_a_real_server_answers_every_endpoint_and_refuses_bad_requests(run, tmp_
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "serve.log", "w")
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - the server process writes it
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ADAPTUNE_API_KEY": "s3cret"}
     proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--run", str(run),
                              "--artefact", "int8", "--port", str(port), "--read-timeout", "1.5"],
