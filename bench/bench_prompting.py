@@ -22,6 +22,7 @@ the preset prompt (plain completion, no chat template), same rows:
 Prints one markdown table per data set (accuracy, macro-F1 as mean +- std over seeds, seconds per
 example) and the two target checks; writes bench/results/prompting.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 SHARED = REPO.parent / "shared" / "data"
 RESULTS = REPO / "bench" / "results"
-SETS = {"uci-sentiment": ("uci_sentiment_sentences.csv", "sentiment"),
-        "trec-6": ("trec6_questions.csv", "question-type")}
+SETS = {
+    "uci-sentiment": ("uci_sentiment_sentences.csv", "sentiment"),
+    "trec-6": ("trec6_questions.csv", "question-type"),
+}
 
 
 def mean_std(values: list[float]) -> str:
@@ -59,8 +62,7 @@ def main() -> int:
     ap.add_argument("--backbone", default="smollm2-135m-instruct")
     args = ap.parse_args()
 
-    report: dict = {"rows": args.rows, "seeds": args.seeds, "backbone": args.backbone,
-                    "sets": {}}
+    report: dict = {"rows": args.rows, "seeds": args.seeds, "backbone": args.backbone, "sets": {}}
     for name in args.sets:
         file, preset = SETS[name]
         path = SHARED / file
@@ -68,57 +70,106 @@ def main() -> int:
             print(f"skipped {name}: {path} is not on this machine")
             continue
         data = P.measure_data(PromptConfig(data=str(path), limit=args.rows))
-        print(f"\n## {name}: {len(data.rows)} test rows, {len(data.pool)} training rows, "
-              f"labels {data.labels}", flush=True)
+        print(
+            f"\n## {name}: {len(data.rows)} test rows, {len(data.pool)} training rows, "
+            f"labels {data.labels}",
+            flush=True,
+        )
         results: dict[str, list[dict]] = {}
 
-        def run(label: str, backbone: str = args.backbone, seeds=(42,), path=path, preset=preset,
-                data=data, results=results, **kw) -> None:
+        def run(
+            label: str,
+            backbone: str = args.backbone,
+            seeds=(42,),
+            path=path,
+            preset=preset,
+            data=data,
+            results=results,
+            **kw,
+        ) -> None:
             for seed in seeds:
-                cfg = PromptConfig(data=str(path), preset=preset, backbone=backbone, seed=seed,
-                                   limit=args.rows, **kw)
+                cfg = PromptConfig(
+                    data=str(path),
+                    preset=preset,
+                    backbone=backbone,
+                    seed=seed,
+                    limit=args.rows,
+                    **kw,
+                )
                 t0 = time.perf_counter()
                 r = P.PromptClassifier(cfg, data.labels, data.pool).measure(data.rows)
                 results.setdefault(label, []).append(
-                    {"seed": seed, "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-                     "seconds_per_example": r["seconds_per_example"],
-                     "wall_seconds": round(time.perf_counter() - t0, 1)})
-                print(f"  {label:42} seed {seed}: accuracy {r['accuracy']:.3f}  macro-F1 "
-                      f"{r['macro_f1']:.3f}  {r['seconds_per_example']:.3f} s/example",
-                      flush=True)
+                    {
+                        "seed": seed,
+                        "accuracy": r["accuracy"],
+                        "macro_f1": r["macro_f1"],
+                        "seconds_per_example": r["seconds_per_example"],
+                        "wall_seconds": round(time.perf_counter() - t0, 1),
+                    }
+                )
+                print(
+                    f"  {label:42} seed {seed}: accuracy {r['accuracy']:.3f}  macro-F1 "
+                    f"{r['macro_f1']:.3f}  {r['seconds_per_example']:.3f} s/example",
+                    flush=True,
+                )
 
         run("zero-shot")
         run("zero-shot + contextual calibration", calibrate=True, calibration="content-free")
         run("zero-shot + domain calibration", calibrate=True, calibration="domain")
         for k in (4, 8):
             run(f"{k}-shot random", seeds=args.seeds, shots=k, shot_selection="random")
-            run(f"{k}-shot random + contextual calibration", seeds=args.seeds, shots=k,
-                shot_selection="random", calibrate=True, calibration="content-free")
-            run(f"{k}-shot random + domain calibration", seeds=args.seeds, shots=k,
-                shot_selection="random", calibrate=True, calibration="domain")
+            run(
+                f"{k}-shot random + contextual calibration",
+                seeds=args.seeds,
+                shots=k,
+                shot_selection="random",
+                calibrate=True,
+                calibration="content-free",
+            )
+            run(
+                f"{k}-shot random + domain calibration",
+                seeds=args.seeds,
+                shots=k,
+                shot_selection="random",
+                calibrate=True,
+                calibration="domain",
+            )
             run(f"{k}-shot similar", shots=k, shot_selection="similar")
         run("encoder zero-shot (MiniLM)", backbone="minilm-l6")
-        run("encoder zero-shot + domain calibration", backbone="minilm-l6", calibrate=True,
-            calibration="domain")
+        run(
+            "encoder zero-shot + domain calibration",
+            backbone="minilm-l6",
+            calibrate=True,
+            calibration="domain",
+        )
 
         print(f"\n| {name} | accuracy | macro-F1 | s/example |\n|---|---|---|---|")
         for label, rs in results.items():
-            print(f"| {label} | {mean_std([r['accuracy'] for r in rs])} | "
-                  f"{mean_std([r['macro_f1'] for r in rs])} | "
-                  f"{statistics.mean(r['seconds_per_example'] for r in rs):.3f} |")
+            print(
+                f"| {label} | {mean_std([r['accuracy'] for r in rs])} | "
+                f"{mean_std([r['macro_f1'] for r in rs])} | "
+                f"{statistics.mean(r['seconds_per_example'] for r in rs):.3f} |"
+            )
         acc = {label: statistics.mean(r["accuracy"] for r in rs) for label, rs in results.items()}
         checks = {
-            "contextual calibration raises zero-shot accuracy":
-                acc["zero-shot + contextual calibration"] > acc["zero-shot"],
-            "domain calibration raises zero-shot accuracy":
-                acc["zero-shot + domain calibration"] > acc["zero-shot"],
+            "contextual calibration raises zero-shot accuracy": acc[
+                "zero-shot + contextual calibration"
+            ]
+            > acc["zero-shot"],
+            "domain calibration raises zero-shot accuracy": acc["zero-shot + domain calibration"]
+            > acc["zero-shot"],
             "4-shot similar beats 4-shot random": acc["4-shot similar"] > acc["4-shot random"],
             "8-shot similar beats 8-shot random": acc["8-shot similar"] > acc["8-shot random"],
         }
         for text, ok in checks.items():
             print(f"- {text}: {'yes' if ok else 'NO'}")
-        report["sets"][name] = {"file": file, "rows": len(data.rows), "labels": data.labels,
-                                "results": results, "checks": checks}
+        report["sets"][name] = {
+            "file": file,
+            "rows": len(data.rows),
+            "labels": data.labels,
+            "results": results,
+            "checks": checks,
+        }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "prompting.json").write_text(json.dumps(report, indent=2))
     print(f"\nwrote {RESULTS / 'prompting.json'}")

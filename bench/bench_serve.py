@@ -18,6 +18,7 @@
 Targets (issue 8): int8 >= 1.5x faster per example on CPU with <= 1 point accuracy loss; zero
 errors under the load.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,13 +36,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 RESULTS = REPO / "bench" / "results"
-ENV = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-           TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
+ENV = dict(
+    os.environ,
+    HF_HUB_OFFLINE="1",
+    TRANSFORMERS_OFFLINE="1",
+    TOKENIZERS_PARALLELISM="false",
+    GRADIO_ANALYTICS_ENABLED="False",
+)
 
 
 def engine(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "engine", *args], cwd=REPO, env=ENV,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine", *args], cwd=REPO, env=ENV, capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise SystemExit(f"engine {args[0]} failed: {proc.stderr.strip()[-800:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -96,18 +103,45 @@ def client_main(port: int, requests: int, clients: int, texts_file: str) -> None
         t.join()
     wall = time.perf_counter() - start
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
-    print(json.dumps({"requests": requests, "clients": clients, "ok": len(latencies),
-                      "errors": len(errors), "error_samples": errors[:3],
-                      "seconds": round(wall, 2), "throughput_rps": round(len(latencies) / wall, 2),
-                      "p50_ms": round(q[49] * 1000, 1), "p95_ms": round(q[94] * 1000, 1),
-                      "p99_ms": round(q[98] * 1000, 1)}))
+    print(
+        json.dumps(
+            {
+                "requests": requests,
+                "clients": clients,
+                "ok": len(latencies),
+                "errors": len(errors),
+                "error_samples": errors[:3],
+                "seconds": round(wall, 2),
+                "throughput_rps": round(len(latencies) / wall, 2),
+                "p50_ms": round(q[49] * 1000, 1),
+                "p95_ms": round(q[94] * 1000, 1),
+                "p99_ms": round(q[98] * 1000, 1),
+            }
+        )
+    )
 
 
 def load_test(run: str, artefact: str, args, texts_file: Path) -> dict:
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--run", run,
-                               "--artefact", artefact, "--port", str(port)], cwd=REPO, env=ENV,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "serve",
+            "--run",
+            run,
+            "--artefact",
+            artefact,
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 180
         while time.time() < deadline:
@@ -120,13 +154,41 @@ def load_test(run: str, artefact: str, args, texts_file: Path) -> dict:
                 time.sleep(0.3)
             if server.poll() is not None:
                 raise SystemExit(f"serve {artefact} failed: {server.stderr.read()[-800:]}")
-        warm = subprocess.run([sys.executable, __file__, "--client", str(port), "--requests",
-                               "40", "--clients", "4", "--texts", str(texts_file)],
-                              capture_output=True, text=True, env=ENV)
+        warm = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--client",
+                str(port),
+                "--requests",
+                "40",
+                "--clients",
+                "4",
+                "--texts",
+                str(texts_file),
+            ],
+            capture_output=True,
+            text=True,
+            env=ENV,
+        )
         assert warm.returncode == 0, warm.stderr
-        out = subprocess.run([sys.executable, __file__, "--client", str(port), "--requests",
-                              str(args.requests), "--clients", str(args.clients), "--texts",
-                              str(texts_file)], capture_output=True, text=True, env=ENV)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--client",
+                str(port),
+                "--requests",
+                str(args.requests),
+                "--clients",
+                str(args.clients),
+                "--texts",
+                str(texts_file),
+            ],
+            capture_output=True,
+            text=True,
+            env=ENV,
+        )
         if out.returncode != 0:
             raise SystemExit(f"load generator failed: {out.stderr[-800:]}")
         return json.loads(out.stdout.strip().splitlines()[-1])
@@ -155,11 +217,27 @@ def main() -> int:
         return 0
     run = args.run
     if not run:
-        print(f"training MiniLM (full, {args.steps} steps) on {Path(args.data).name} ...",
-              flush=True)
-        trained = engine("train", "--data", args.data, "--backbone", "minilm-l6", "--strategy",
-                         "full", "--max-steps", str(args.steps), "--max-length", "64",
-                         "--output-dir", args.output_dir, "--run-name", "bench-serve", "--quiet")
+        print(
+            f"training MiniLM (full, {args.steps} steps) on {Path(args.data).name} ...", flush=True
+        )
+        trained = engine(
+            "train",
+            "--data",
+            args.data,
+            "--backbone",
+            "minilm-l6",
+            "--strategy",
+            "full",
+            "--max-steps",
+            str(args.steps),
+            "--max-length",
+            "64",
+            "--output-dir",
+            args.output_dir,
+            "--run-name",
+            "bench-serve",
+            "--quiet",
+        )
         run = trained["run_dir"]
     print(f"run: {run}", flush=True)
 
@@ -168,23 +246,32 @@ def main() -> int:
         offline[fmt] = engine("export", "--run", run, "--format", fmt)
     orig = offline["int8"]["original"]
     print("\nOffline, the run's test split (one process, side by side):")
-    print(f"{'model':10} {'accuracy':>9} {'macro-F1':>9} {'ms/ex batched':>14} "
-          f"{'ms one text':>12} {'weights MB':>11}")
-    print(f"{'pytorch':10} {orig['accuracy']:9.4f} {orig['macro_f1']:9.4f} "
-          f"{orig['latency_ms_per_example']:14.2f} {orig['latency_ms_single']:12.2f} "
-          f"{orig['size_bytes'] / 1e6:11.1f}")
+    print(
+        f"{'model':10} {'accuracy':>9} {'macro-F1':>9} {'ms/ex batched':>14} "
+        f"{'ms one text':>12} {'weights MB':>11}"
+    )
+    print(
+        f"{'pytorch':10} {orig['accuracy']:9.4f} {orig['macro_f1']:9.4f} "
+        f"{orig['latency_ms_per_example']:14.2f} {orig['latency_ms_single']:12.2f} "
+        f"{orig['size_bytes'] / 1e6:11.1f}"
+    )
     for fmt, r in offline.items():
-        print(f"{fmt:10} {r['accuracy']:9.4f} {r['macro_f1']:9.4f} "
-              f"{r['latency_ms_per_example']:14.2f} {r['latency_ms_single']:12.2f} "
-              f"{r['model_bytes'] / 1e6:11.1f}   speed-up x{r['comparison']['speedup']:.2f}, "
-              f"agreement {r['comparison']['agreement']:.3f}")
+        print(
+            f"{fmt:10} {r['accuracy']:9.4f} {r['macro_f1']:9.4f} "
+            f"{r['latency_ms_per_example']:14.2f} {r['latency_ms_single']:12.2f} "
+            f"{r['model_bytes'] / 1e6:11.1f}   speed-up x{r['comparison']['speedup']:.2f}, "
+            f"agreement {r['comparison']['agreement']:.3f}"
+        )
 
     import pandas as pd
 
     texts_file = Path(args.output_dir) / "serve_texts.json"
     table = pd.read_csv(args.data) if Path(args.data).exists() else None
-    texts = (table.iloc[:, 0].astype(str).tolist()[:500] if table is not None
-             else ["a short example text"])
+    texts = (
+        table.iloc[:, 0].astype(str).tolist()[:500]
+        if table is not None
+        else ["a short example text"]
+    )
     texts_file.write_text(json.dumps(texts))
     load: dict[str, list[dict]] = {"pytorch": [], "int8": []}
     for r in range(args.rounds):
@@ -192,41 +279,67 @@ def main() -> int:
         for artefact in order:
             result = load_test(run, artefact, args, texts_file)
             load[artefact].append(result)
-            print(f"round {r + 1} {artefact:8}: {result['throughput_rps']:7.1f} req/s  p50 "
-                  f"{result['p50_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f}  p99 "
-                  f"{result['p99_ms']:7.1f}  errors {result['errors']}", flush=True)
+            print(
+                f"round {r + 1} {artefact:8}: {result['throughput_rps']:7.1f} req/s  p50 "
+                f"{result['p50_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f}  p99 "
+                f"{result['p99_ms']:7.1f}  errors {result['errors']}",
+                flush=True,
+            )
 
     def med(side: str, key: str) -> float:
         return statistics.median(x[key] for x in load[side])
 
-    print(f"\nHTTP load: {args.clients} concurrent clients x {args.requests} requests, one text "
-          f"each, median of {args.rounds} rounds")
+    print(
+        f"\nHTTP load: {args.clients} concurrent clients x {args.requests} requests, one text "
+        f"each, median of {args.rounds} rounds"
+    )
     print(f"{'side':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for side in load:
-        print(f"{side:8} {med(side, 'throughput_rps'):8.1f} {med(side, 'p50_ms'):8.1f} "
-              f"{med(side, 'p95_ms'):8.1f} {med(side, 'p99_ms'):8.1f} "
-              f"{sum(x['errors'] for x in load[side]):7d}")
+        print(
+            f"{side:8} {med(side, 'throughput_rps'):8.1f} {med(side, 'p50_ms'):8.1f} "
+            f"{med(side, 'p95_ms'):8.1f} {med(side, 'p99_ms'):8.1f} "
+            f"{sum(x['errors'] for x in load[side]):7d}"
+        )
     int8 = offline["int8"]
     ratios = {
         "offline_speedup_batched": int8["comparison"]["speedup"],
-        "offline_speedup_single": round(orig["latency_ms_single"]
-                                        / max(1e-9, int8["latency_ms_single"]), 3),
-        "http_throughput_ratio": round(med("int8", "throughput_rps")
-                                       / max(1e-9, med("pytorch", "throughput_rps")), 3),
+        "offline_speedup_single": round(
+            orig["latency_ms_single"] / max(1e-9, int8["latency_ms_single"]), 3
+        ),
+        "http_throughput_ratio": round(
+            med("int8", "throughput_rps") / max(1e-9, med("pytorch", "throughput_rps")), 3
+        ),
         "http_p50_ratio": round(med("pytorch", "p50_ms") / max(1e-9, med("int8", "p50_ms")), 3),
         "accuracy_change_points": round(100 * int8["comparison"]["accuracy_change"], 2),
         "errors": sum(x["errors"] for side in load for x in load[side]),
     }
     print("\nint8 vs pytorch: " + ", ".join(f"{k} {v}" for k, v in ratios.items()))
-    ok = (ratios["offline_speedup_batched"] >= 1.5 and ratios["accuracy_change_points"] >= -1
-          and ratios["errors"] == 0)
-    print("targets (>= 1.5x faster per example, <= 1 point accuracy loss, zero errors): "
-          + ("met" if ok else "NOT met"))
+    ok = (
+        ratios["offline_speedup_batched"] >= 1.5
+        and ratios["accuracy_change_points"] >= -1
+        and ratios["errors"] == 0
+    )
+    print(
+        "targets (>= 1.5x faster per example, <= 1 point accuracy loss, zero errors): "
+        + ("met" if ok else "NOT met")
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serve.json").write_text(json.dumps(
-        {"run": run, "offline": offline, "load": load, "ratios": ratios,
-         "clients": args.clients, "requests": args.requests, "rounds": args.rounds,
-         "time": time.strftime("%Y-%m-%d %H:%M")}, indent=2, default=str))
+    (RESULTS / "serve.json").write_text(
+        json.dumps(
+            {
+                "run": run,
+                "offline": offline,
+                "load": load,
+                "ratios": ratios,
+                "clients": args.clients,
+                "requests": args.requests,
+                "rounds": args.rounds,
+                "time": time.strftime("%Y-%m-%d %H:%M"),
+            },
+            indent=2,
+            default=str,
+        )
+    )
     return 0
 
 

@@ -17,6 +17,7 @@ does not distort it. Target: speedup >= 3 and accuracy_delta (adaptune - referen
 
 The last stdout line is one JSON object; it is also written to bench/results/speed-<date>.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,13 @@ import tempfile
 import time
 from pathlib import Path
 
-for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-               "TOKENIZERS_PARALLELISM": "false", "GRADIO_ANALYTICS_ENABLED": "False"}.items():
+for _k, _v in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+}.items():
     os.environ.setdefault(_k, _v)
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -55,13 +61,17 @@ def split_data(data: Path, train_rows: int, test_rows: int, seed: int, out_dir: 
     df = df[["text", "label"]].dropna()
     df["text"] = df["text"].astype(str)
     if train_rows + test_rows > len(df):
-        raise SystemExit(f"--train-rows {train_rows} + --test-rows {test_rows} exceed the "
-                         f"{len(df)} rows of {data}")
-    train, rest = train_test_split(df, train_size=train_rows, stratify=df["label"],
-                                   random_state=seed)
+        raise SystemExit(
+            f"--train-rows {train_rows} + --test-rows {test_rows} exceed the "
+            f"{len(df)} rows of {data}"
+        )
+    train, rest = train_test_split(
+        df, train_size=train_rows, stratify=df["label"], random_state=seed
+    )
     if test_rows < len(rest):
-        test, _ = train_test_split(rest, train_size=test_rows, stratify=rest["label"],
-                                   random_state=seed)
+        test, _ = train_test_split(
+            rest, train_size=test_rows, stratify=rest["label"], random_state=seed
+        )
     else:
         test = rest
     train = train.reset_index(drop=True)
@@ -87,18 +97,37 @@ def _dig(obj: dict, *paths: str):
     return None
 
 
-def run_adaptune(train_csv: Path, test_csv: Path, out_dir: Path, seed: int, epochs: int | None,
-                 timeout: float) -> dict:
-    cmd = [sys.executable, "-m", "engine", "train", "--data", str(train_csv),
-           "--test-data", str(test_csv), "--text-column", "text", "--label-column", "label",
-           "--backbone", "minilm-l6", "--output-dir", str(out_dir), "--seed", str(seed)]
+def run_adaptune(
+    train_csv: Path, test_csv: Path, out_dir: Path, seed: int, epochs: int | None, timeout: float
+) -> dict:
+    cmd = [
+        sys.executable,
+        "-m",
+        "engine",
+        "train",
+        "--data",
+        str(train_csv),
+        "--test-data",
+        str(test_csv),
+        "--text-column",
+        "text",
+        "--label-column",
+        "label",
+        "--backbone",
+        "minilm-l6",
+        "--output-dir",
+        str(out_dir),
+        "--seed",
+        str(seed),
+    ]
     if epochs is not None:
         cmd += ["--epochs", str(epochs)]
     print("  $ " + " ".join(cmd), flush=True)
     t0 = time.perf_counter()
     last = ""
-    proc = subprocess.Popen(cmd, cwd=REPO, env=os.environ.copy(), stdout=subprocess.PIPE,
-                            text=True, bufsize=1)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=os.environ.copy(), stdout=subprocess.PIPE, text=True, bufsize=1
+    )
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -120,8 +149,10 @@ def run_adaptune(train_csv: Path, test_csv: Path, out_dir: Path, seed: int, epoc
         res = json.loads(last)
         assert isinstance(res, dict)
     except (ValueError, AssertionError):
-        return {"error": f"last stdout line is not a JSON object: {last[:200]!r}",
-                "wall_seconds": wall}
+        return {
+            "error": f"last stdout line is not a JSON object: {last[:200]!r}",
+            "wall_seconds": wall,
+        }
 
     run_dir = res.get("run_dir")
     saved: dict = {}
@@ -187,7 +218,9 @@ def print_table(ref: dict | None, ada: dict | None, speedup, delta) -> None:
     for label, key, spec in rows:
         print(f"{label:<{w0}}{_fmt(ref.get(key), spec):>{w}}{_fmt(ada.get(key), spec):>{w}}")
     print("-" * (w0 + 2 * w))
-    print(f"{'speedup (samples/s)':<{w0}}{'':>{w}}{(_fmt(speedup, '.2f') + 'x') if speedup is not None else '-':>{w}}")
+    print(
+        f"{'speedup (samples/s)':<{w0}}{'':>{w}}{(_fmt(speedup, '.2f') + 'x') if speedup is not None else '-':>{w}}"
+    )
     print(f"{'accuracy delta':<{w0}}{'':>{w}}{_fmt(delta, '+.4f'):>{w}}")
     if ada.get("error"):
         print(f"adaptune: {ada['error']}")
@@ -200,15 +233,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CSV with text,label columns")
     ap.add_argument("--train-rows", type=int, default=None, help="default 2000 (64 with --dry-run)")
     ap.add_argument("--test-rows", type=int, default=None, help="default 1000 (64 with --dry-run)")
-    ap.add_argument("--epochs", type=int, default=None,
-                    help="epochs for BOTH sides (default: reference 1, adaptune its own default)")
+    ap.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs for BOTH sides (default: reference 1, adaptune its own default)",
+    )
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads for the reference "
-                                                           "(0 = all usable cores)")
-    ap.add_argument("--only", choices=["reference", "adaptune"], default=None,
-                    help="run one side only")
-    ap.add_argument("--dry-run", action="store_true",
-                    help="self-check: the reference side only, on 64 rows")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for the reference (0 = all usable cores)",
+    )
+    ap.add_argument(
+        "--only", choices=["reference", "adaptune"], default=None, help="run one side only"
+    )
+    ap.add_argument(
+        "--dry-run", action="store_true", help="self-check: the reference side only, on 64 rows"
+    )
     ap.add_argument("--engine-timeout", type=float, default=3600.0, help="seconds")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (split + run)")
     ap.add_argument("--no-save", action="store_true", help="do not write bench/results/")
@@ -229,14 +272,19 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="adaptune-bench-"))
     started = _dt.datetime.now()
-    print(f"Adaptune speed bench — {started:%Y-%m-%d %H:%M}, torch {torch.__version__}, "
-          f"{threads} thread(s), data {data.name}: train {train_rows} / test {test_rows} rows, "
-          f"seed {a.seed}{' (dry run)' if a.dry_run else ''}", flush=True)
+    print(
+        f"Adaptune speed bench — {started:%Y-%m-%d %H:%M}, torch {torch.__version__}, "
+        f"{threads} thread(s), data {data.name}: train {train_rows} / test {test_rows} rows, "
+        f"seed {a.seed}{' (dry run)' if a.dry_run else ''}",
+        flush=True,
+    )
     load_before = _loadavg()
     if load_before is not None and load_before > 0.5 * threads:
-        print(f"WARNING: load average {load_before:.2f} on {threads} core(s): other processes are "
-              f"using the CPU, so the timings will be low and noisy. Run on an idle machine.",
-              flush=True)
+        print(
+            f"WARNING: load average {load_before:.2f} on {threads} core(s): other processes are "
+            f"using the CPU, so the timings will be low and noisy. Run on an idle machine.",
+            flush=True,
+        )
     train, test, train_csv, test_csv = split_data(data, train_rows, test_rows, a.seed, tmp)
 
     ref = ada = None
@@ -244,9 +292,14 @@ def main(argv: list[str] | None = None) -> int:
         print("(a) reference loop ...", flush=True)
         t0 = time.perf_counter()
         ref = reference.train_reference(
-            train["text"].tolist(), train["label"].tolist(),
-            test["text"].tolist(), test["label"].tolist(),
-            epochs=a.epochs or 1, seed=a.seed, threads=threads)
+            train["text"].tolist(),
+            train["label"].tolist(),
+            test["text"].tolist(),
+            test["label"].tolist(),
+            epochs=a.epochs or 1,
+            seed=a.seed,
+            threads=threads,
+        )
         ref["wall_seconds"] = time.perf_counter() - t0
     if a.only in (None, "adaptune"):
         print("(b) adaptune engine (default strategy) ...", flush=True)
@@ -255,8 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     speedup = delta = None
     if ref and ada and ref.get("samples_per_second") and ada.get("samples_per_second"):
         speedup = ada["samples_per_second"] / ref["samples_per_second"]
-    if ref and ada and ref.get("test_accuracy") is not None \
-            and ada.get("test_accuracy") is not None:
+    if (
+        ref
+        and ada
+        and ref.get("test_accuracy") is not None
+        and ada.get("test_accuracy") is not None
+    ):
         delta = ada["test_accuracy"] - ref["test_accuracy"]
     met = bool(speedup is not None and delta is not None and speedup >= 3 and delta >= 0)
 

@@ -34,6 +34,7 @@ Two tables, printed as markdown and saved (with every raw figure) to
     .venv/bin/python bench/bench_strategies.py                  # the real thing (30-60 min, CPU)
     .venv/bin/python bench/bench_strategies.py --only lora,full --skip-fewshot
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,13 @@ import threading
 import time
 from pathlib import Path
 
-for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-               "TOKENIZERS_PARALLELISM": "false", "GRADIO_ANALYTICS_ENABLED": "False"}.items():
+for _k, _v in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+}.items():
     os.environ.setdefault(_k, _v)
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -65,8 +71,25 @@ from bench_speed import split_data  # noqa: E402  (one fixed-seed split for ever
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "uci_sentiment_sentences.csv"
 MINILM, SMOLLM2 = "minilm-l6", "smollm2-135m-instruct"
-MINILM_STRATEGIES = ["full", "head", "bitfit", "lora", "rslora", "dora", "pissa", "adalora", "ia3",
-                     "loha", "lokr", "vera", "prefix", "prompt", "ptuning", "qlora", "setfit"]
+MINILM_STRATEGIES = [
+    "full",
+    "head",
+    "bitfit",
+    "lora",
+    "rslora",
+    "dora",
+    "pissa",
+    "adalora",
+    "ia3",
+    "loha",
+    "lokr",
+    "vera",
+    "prefix",
+    "prompt",
+    "ptuning",
+    "qlora",
+    "setfit",
+]
 SMOLLM2_STRATEGIES = ["full", "lora", "ia3", "prompt"]
 FEWSHOT_METHODS = ["setfit", "lora", "head"]
 RSS_TARGET = 0.6
@@ -108,13 +131,25 @@ def run_engine(args: list[str], log_path: Path, timeout: float, echo: bool = Fal
     with open(log_path, "w", encoding="utf-8") as log_fh:
         log_fh.write("$ " + " ".join(cmd) + "\n")
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=REPO, env=os.environ.copy(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, bufsize=1)
-        readers = [threading.Thread(target=_reader, args=(proc.stdout, out_lines, None, None),
-                                    daemon=True),
-                   threading.Thread(target=_reader, args=(proc.stderr, err_lines,
-                                                          "    | " if echo else None, log_fh),
-                                    daemon=True)]
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        readers = [
+            threading.Thread(
+                target=_reader, args=(proc.stdout, out_lines, None, None), daemon=True
+            ),
+            threading.Thread(
+                target=_reader,
+                args=(proc.stderr, err_lines, "    | " if echo else None, log_fh),
+                daemon=True,
+            ),
+        ]
         for r in readers:
             r.start()
         timed_out = threading.Event()
@@ -137,8 +172,9 @@ def run_engine(args: list[str], log_path: Path, timeout: float, echo: bool = Fal
     res: dict = {
         "wall_seconds": round(wall, 2),
         # Linux reports ru_maxrss in KiB (macOS in bytes)
-        "peak_rss_mb": round(usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin"
-                                                else 1024), 1),
+        "peak_rss_mb": round(
+            usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024), 1
+        ),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
         "returncode": proc.returncode,
         "log": str(log_path),
@@ -149,8 +185,11 @@ def run_engine(args: list[str], log_path: Path, timeout: float, echo: bool = Fal
     if proc.returncode != 0:
         errs = [l.strip() for l in err_lines if l.strip().startswith("error:")]
         tail = [l.strip() for l in err_lines if l.strip()]
-        res["error"] = errs[-1] if errs else (tail[-1] if tail else
-                                              f"engine exited with status {proc.returncode}")
+        res["error"] = (
+            errs[-1]
+            if errs
+            else (tail[-1] if tail else f"engine exited with status {proc.returncode}")
+        )
         return res
     last = next((l for l in reversed(out_lines) if l.strip()), "")
     try:
@@ -161,18 +200,35 @@ def run_engine(args: list[str], log_path: Path, timeout: float, echo: bool = Fal
         return res
     test = out.get("test") or {}
     params = out.get("parameters") or {}
-    res.update({
-        "test_accuracy": test.get("accuracy"), "test_macro_f1": test.get("macro_f1"),
-        "train_samples_per_second": out.get("train_samples_per_second"),
-        "train_seconds": out.get("train_seconds"), "global_step": out.get("global_step"),
-        "trainable": params.get("trainable"), "total": params.get("total"),
-        "percent": params.get("percent"), "status": out.get("status"),
-        "majority_baseline": out.get("majority_baseline"), "run_dir": out.get("run_dir"),
-    })
+    res.update(
+        {
+            "test_accuracy": test.get("accuracy"),
+            "test_macro_f1": test.get("macro_f1"),
+            "train_samples_per_second": out.get("train_samples_per_second"),
+            "train_seconds": out.get("train_seconds"),
+            "global_step": out.get("global_step"),
+            "trainable": params.get("trainable"),
+            "total": params.get("total"),
+            "percent": params.get("percent"),
+            "status": out.get("status"),
+            "majority_baseline": out.get("majority_baseline"),
+            "run_dir": out.get("run_dir"),
+        }
+    )
     start = _start_event(out.get("run_dir"))
     if start:
-        res.update({k: start.get(k) for k in ("learning_rate", "max_steps", "train_rows",
-                                              "validation_rows", "test_rows")})
+        res.update(
+            {
+                k: start.get(k)
+                for k in (
+                    "learning_rate",
+                    "max_steps",
+                    "train_rows",
+                    "validation_rows",
+                    "test_rows",
+                )
+            }
+        )
     return res
 
 
@@ -211,10 +267,22 @@ def strategy_jobs(a) -> list[dict]:
             flags += ["--max-steps", str(a.setfit_max_steps)]
         jobs.append({"backbone": MINILM, "strategy": s, "flags": flags})
     for s in a.smollm2_strategies:
-        jobs.append({"backbone": SMOLLM2, "strategy": s,
-                     "flags": ["--epochs", "1", "--max-steps", str(a.smollm2_max_steps),
-                               "--batch-size", str(a.smollm2_batch_size),
-                               "--max-length", str(a.smollm2_max_length)]})
+        jobs.append(
+            {
+                "backbone": SMOLLM2,
+                "strategy": s,
+                "flags": [
+                    "--epochs",
+                    "1",
+                    "--max-steps",
+                    str(a.smollm2_max_steps),
+                    "--batch-size",
+                    str(a.smollm2_batch_size),
+                    "--max-length",
+                    str(a.smollm2_max_length),
+                ],
+            }
+        )
     if a.only:
         jobs = [j for j in jobs if j["strategy"] in a.only]
     return jobs
@@ -224,13 +292,28 @@ def run_strategy(job: dict, train_csv: Path, test_csv: Path, tmp: Path, a, suppo
     row = {"backbone": job["backbone"], "strategy": job["strategy"], "flags": job["flags"]}
     if support_reason:
         row["unsupported"] = support_reason
-        print(f"  {job['backbone']:>22} {job['strategy']:<8} not run: {support_reason}",
-              flush=True)
+        print(f"  {job['backbone']:>22} {job['strategy']:<8} not run: {support_reason}", flush=True)
         return row
     out_dir = tmp / "runs"
-    cli = ["--data", str(train_csv), "--test-data", str(test_csv), "--text-column", "text",
-           "--label-column", "label", "--strategy", job["strategy"], "--backbone",
-           job["backbone"], "--output-dir", str(out_dir), "--seed", str(a.seed), *job["flags"]]
+    cli = [
+        "--data",
+        str(train_csv),
+        "--test-data",
+        str(test_csv),
+        "--text-column",
+        "text",
+        "--label-column",
+        "label",
+        "--strategy",
+        job["strategy"],
+        "--backbone",
+        job["backbone"],
+        "--output-dir",
+        str(out_dir),
+        "--seed",
+        str(a.seed),
+        *job["flags"],
+    ]
     log = a.log_dir / f"{job['backbone']}-{job['strategy']}.log"
     print(f"  {job['backbone']:>22} {job['strategy']:<8} ...", end="", flush=True)
     res = run_engine(cli, log, a.timeout, echo=a.verbose)
@@ -238,9 +321,12 @@ def run_strategy(job: dict, train_csv: Path, test_csv: Path, tmp: Path, a, suppo
     if res.get("error"):
         print(f" FAILED after {res['wall_seconds']:.0f} s: {res['error']}", flush=True)
     else:
-        print(f" acc {res['test_accuracy']:.3f}  F1 {res['test_macro_f1']:.3f}  "
-              f"{res['train_samples_per_second']} samples/s  RSS {res['peak_rss_mb']:.0f} MB  "
-              f"{res['wall_seconds']:.0f} s wall", flush=True)
+        print(
+            f" acc {res['test_accuracy']:.3f}  F1 {res['test_macro_f1']:.3f}  "
+            f"{res['train_samples_per_second']} samples/s  RSS {res['peak_rss_mb']:.0f} MB  "
+            f"{res['wall_seconds']:.0f} s wall",
+            flush=True,
+        )
     if res.get("run_dir") and not a.keep:
         shutil.rmtree(res["run_dir"], ignore_errors=True)
     return row
@@ -253,8 +339,10 @@ def _f(v, spec: str) -> str:
 
 
 def strategies_markdown(rows: list[dict]) -> str:
-    head = ("| backbone | strategy | trainable params | % trainable | peak RSS (MB) | samples/s "
-            "| steps | wall (s) | CPU (s) | test accuracy | macro-F1 |")
+    head = (
+        "| backbone | strategy | trainable params | % trainable | peak RSS (MB) | samples/s "
+        "| steps | wall (s) | CPU (s) | test accuracy | macro-F1 |"
+    )
     lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         b, s = r["backbone"], r["strategy"]
@@ -262,35 +350,48 @@ def strategies_markdown(rows: list[dict]) -> str:
             lines.append(f"| {b} | {s} | not run: {r['unsupported']} | | | | | | | | |")
             continue
         if r.get("error"):
-            lines.append(f"| {b} | {s} | FAILED: {r['error']} | "
-                         f"| {_f(r.get('peak_rss_mb'), '.0f')} "
-                         f"| | | {_f(r.get('wall_seconds'), '.0f')} "
-                         f"| {_f(r.get('cpu_seconds'), '.0f')} | | |")
+            lines.append(
+                f"| {b} | {s} | FAILED: {r['error']} | "
+                f"| {_f(r.get('peak_rss_mb'), '.0f')} "
+                f"| | | {_f(r.get('wall_seconds'), '.0f')} "
+                f"| {_f(r.get('cpu_seconds'), '.0f')} | | |"
+            )
             continue
         sps = _f(r.get("train_samples_per_second"), ".1f") + (" (pairs)" if s == "setfit" else "")
-        lines.append(f"| {b} | {s} | {r['trainable']:,} | {_f(r.get('percent'), '.3f')} "
-                     f"| {_f(r.get('peak_rss_mb'), '.0f')} | {sps} | {r.get('global_step', '-')} "
-                     f"| {_f(r.get('wall_seconds'), '.0f')} | {_f(r.get('cpu_seconds'), '.0f')} "
-                     f"| {_f(r.get('test_accuracy'), '.3f')} "
-                     f"| {_f(r.get('test_macro_f1'), '.3f')} |")
+        lines.append(
+            f"| {b} | {s} | {r['trainable']:,} | {_f(r.get('percent'), '.3f')} "
+            f"| {_f(r.get('peak_rss_mb'), '.0f')} | {sps} | {r.get('global_step', '-')} "
+            f"| {_f(r.get('wall_seconds'), '.0f')} | {_f(r.get('cpu_seconds'), '.0f')} "
+            f"| {_f(r.get('test_accuracy'), '.3f')} "
+            f"| {_f(r.get('test_macro_f1'), '.3f')} |"
+        )
     return "\n".join(lines)
 
 
 def rss_target_line(rows: list[dict]) -> tuple[str, float | None]:
     def rss(s):
         for r in rows:
-            if r["backbone"] == SMOLLM2 and r["strategy"] == s and not r.get("error") \
-                    and not r.get("unsupported"):
+            if (
+                r["backbone"] == SMOLLM2
+                and r["strategy"] == s
+                and not r.get("error")
+                and not r.get("unsupported")
+            ):
                 return r.get("peak_rss_mb")
         return None
+
     lora, full = rss("lora"), rss("full")
     if lora and full:
         ratio = lora / full
-        return (f"lora on SmolLM2 peak RSS / full on SmolLM2 peak RSS = {ratio:.2f} "
-                f"({lora:.0f} MB / {full:.0f} MB) (target <= {RSS_TARGET}): "
-                f"{'met' if ratio <= RSS_TARGET else 'NOT met'}"), ratio
-    return (f"lora on SmolLM2 peak RSS / full on SmolLM2 peak RSS = n/a (not measured) "
-            f"(target <= {RSS_TARGET})"), None
+        return (
+            f"lora on SmolLM2 peak RSS / full on SmolLM2 peak RSS = {ratio:.2f} "
+            f"({lora:.0f} MB / {full:.0f} MB) (target <= {RSS_TARGET}): "
+            f"{'met' if ratio <= RSS_TARGET else 'NOT met'}"
+        ), ratio
+    return (
+        f"lora on SmolLM2 peak RSS / full on SmolLM2 peak RSS = n/a (not measured) "
+        f"(target <= {RSS_TARGET})"
+    ), None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,9 +426,14 @@ class FrozenEmbedder:
         torch = self.torch
         with torch.inference_mode():
             for i in range(0, len(todo), 64):
-                batch = todo[i:i + 64]
-                enc = self.tok(batch, padding=True, truncation=True, max_length=self.max_length,
-                               return_tensors="pt")
+                batch = todo[i : i + 64]
+                enc = self.tok(
+                    batch,
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
                 hidden = self.model(**enc).last_hidden_state
                 mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 emb = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -347,9 +453,11 @@ def frozen_lr(embed: FrozenEmbedder, train, test, seed: int) -> dict:
     y_te = test["label"].astype(str).tolist()
     clf = LogisticRegression(max_iter=1000, random_state=seed).fit(x_tr, y_tr)
     pred = clf.predict(x_te)
-    return {"test_accuracy": float(accuracy_score(y_te, pred)),
-            "test_macro_f1": float(f1_score(y_te, pred, average="macro", zero_division=0)),
-            "train_rows": len(train)}
+    return {
+        "test_accuracy": float(accuracy_score(y_te, pred)),
+        "test_macro_f1": float(f1_score(y_te, pred, average="macro", zero_division=0)),
+        "train_rows": len(train),
+    }
 
 
 def engine_train_rows(few_csv: Path, test_csv: Path, validation_fraction: float, seed: int):
@@ -357,8 +465,14 @@ def engine_train_rows(few_csv: Path, test_csv: Path, validation_fraction: float,
     from engine.config import RunConfig
     from engine.training.pipeline import data_spec
 
-    cfg = RunConfig(data=str(few_csv), text_column="text", label_column="label",
-                    test_data=str(test_csv), validation_fraction=validation_fraction, seed=seed)
+    cfg = RunConfig(
+        data=str(few_csv),
+        text_column="text",
+        label_column="label",
+        test_data=str(test_csv),
+        validation_fraction=validation_fraction,
+        seed=seed,
+    )
     return data_spec(cfg).train
 
 
@@ -375,18 +489,44 @@ def run_fewshot(train, test, test_csv: Path, tmp: Path, a, record, previous=()) 
             for m in a.fewshot_methods:
                 if (m, k, seed) in done:
                     rows.append(done[(m, k, seed)])
-                    print(f"  few-shot {m:<7} k={k:<3} seed {seed}: kept from the resumed file",
-                          flush=True)
+                    print(
+                        f"  few-shot {m:<7} k={k:<3} seed {seed}: kept from the resumed file",
+                        flush=True,
+                    )
                     continue
                 flags = ["--validation-fraction", str(vf)]
                 if m != "setfit":
-                    flags += ["--epochs", str(a.fewshot_epochs), "--batch-size",
-                              str(a.fewshot_batch_size), "--evaluations-per-epoch", "1",
-                              "--early-stopping-patience", "0",
-                              "--metric-for-best-model", "loss"]
-                cli = ["--data", str(few_csv), "--test-data", str(test_csv), "--text-column",
-                       "text", "--label-column", "label", "--strategy", m, "--backbone", MINILM,
-                       "--output-dir", str(tmp / "runs"), "--seed", str(seed), *flags]
+                    flags += [
+                        "--epochs",
+                        str(a.fewshot_epochs),
+                        "--batch-size",
+                        str(a.fewshot_batch_size),
+                        "--evaluations-per-epoch",
+                        "1",
+                        "--early-stopping-patience",
+                        "0",
+                        "--metric-for-best-model",
+                        "loss",
+                    ]
+                cli = [
+                    "--data",
+                    str(few_csv),
+                    "--test-data",
+                    str(test_csv),
+                    "--text-column",
+                    "text",
+                    "--label-column",
+                    "label",
+                    "--strategy",
+                    m,
+                    "--backbone",
+                    MINILM,
+                    "--output-dir",
+                    str(tmp / "runs"),
+                    "--seed",
+                    str(seed),
+                    *flags,
+                ]
                 log = a.log_dir / f"fewshot-{m}-{k}-seed{seed}.log"
                 print(f"  few-shot {m:<7} k={k:<3} seed {seed} ...", end="", flush=True)
                 res = run_engine(cli, log, a.timeout, echo=a.verbose)
@@ -394,10 +534,12 @@ def run_fewshot(train, test, test_csv: Path, tmp: Path, a, record, previous=()) 
                 if res.get("error"):
                     print(f" FAILED: {res['error']}", flush=True)
                 else:
-                    print(f" acc {res['test_accuracy']:.3f}  F1 {res['test_macro_f1']:.3f}  "
-                          f"(trained on {res.get('train_rows')} rows, "
-                          f"{res.get('validation_rows')} validation; {res['wall_seconds']:.0f} s)",
-                          flush=True)
+                    print(
+                        f" acc {res['test_accuracy']:.3f}  F1 {res['test_macro_f1']:.3f}  "
+                        f"(trained on {res.get('train_rows')} rows, "
+                        f"{res.get('validation_rows')} validation; {res['wall_seconds']:.0f} s)",
+                        flush=True,
+                    )
                 if res.get("run_dir") and not a.keep:
                     shutil.rmtree(res["run_dir"], ignore_errors=True)
                 rows.append(row)
@@ -415,16 +557,22 @@ def run_fewshot(train, test, test_csv: Path, tmp: Path, a, record, previous=()) 
                     res = frozen_lr(embed, frame, test, seed)
                     res["wall_seconds"] = round(time.perf_counter() - t0, 2)
                     rows.append({"method": name, "k": k, "seed": seed, **res})
-                    print(f"  few-shot {name:<20} k={k:<3} seed {seed}: acc "
-                          f"{res['test_accuracy']:.3f}  F1 {res['test_macro_f1']:.3f} "
-                          f"({res['train_rows']} rows)", flush=True)
+                    print(
+                        f"  few-shot {name:<20} k={k:<3} seed {seed}: acc "
+                        f"{res['test_accuracy']:.3f}  F1 {res['test_macro_f1']:.3f} "
+                        f"({res['train_rows']} rows)",
+                        flush=True,
+                    )
                 record(rows)
     return rows
 
 
 def _agg(rows: list[dict], method: str, k: int, key: str):
-    vals = [r[key] for r in rows if r["method"] == method and r["k"] == k
-            and not r.get("error") and r.get(key) is not None]
+    vals = [
+        r[key]
+        for r in rows
+        if r["method"] == method and r["k"] == k and not r.get("error") and r.get(key) is not None
+    ]
     if not vals:
         return None, None, 0
     mean = statistics.fmean(vals)
@@ -433,8 +581,11 @@ def _agg(rows: list[dict], method: str, k: int, key: str):
 
 
 def fewshot_markdown(rows: list[dict], methods: list[str], sizes: list[int]) -> str:
-    lines = ["| method | rows/class | train rows used | runs | test accuracy (mean ± std) "
-             "| macro-F1 (mean ± std) |", "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| method | rows/class | train rows used | runs | test accuracy (mean ± std) "
+        "| macro-F1 (mean ± std) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for m in methods:
         for k in sizes:
             sel = [r for r in rows if r["method"] == m and r["k"] == k]
@@ -445,9 +596,11 @@ def fewshot_markdown(rows: list[dict], methods: list[str], sizes: list[int]) -> 
             used = sorted({r.get("train_rows") for r in sel if r.get("train_rows") is not None})
             failed = [r for r in sel if r.get("error")]
             runs = f"{n}/{len(sel)}" + (f" (failed: {failed[0]['error']})" if failed else "")
-            lines.append(f"| {m} | {k} | {','.join(map(str, used)) or '-'} | {runs} "
-                         f"| {_f(acc, '.3f')} ± {_f(acc_sd, '.3f')} "
-                         f"| {_f(f1, '.3f')} ± {_f(f1_sd, '.3f')} |")
+            lines.append(
+                f"| {m} | {k} | {','.join(map(str, used)) or '-'} | {runs} "
+                f"| {_f(acc, '.3f')} ± {_f(acc_sd, '.3f')} "
+                f"| {_f(f1, '.3f')} ± {_f(f1_sd, '.3f')} |"
+            )
     return "\n".join(lines)
 
 
@@ -462,8 +615,10 @@ def fewshot_target_lines(rows: list[dict]) -> list[str]:
             out.append(f"setfit@8 beats {label}: n/a (not measured)")
             continue
         yes = s_acc > o_acc
-        out.append(f"setfit@8 beats {label}: {'yes' if yes else 'no'} "
-                   f"(accuracy {s_acc:.3f} vs {o_acc:.3f}; macro-F1 {s_f1:.3f} vs {o_f1:.3f})")
+        out.append(
+            f"setfit@8 beats {label}: {'yes' if yes else 'no'} "
+            f"(accuracy {s_acc:.3f} vs {o_acc:.3f}; macro-F1 {s_f1:.3f} vs {o_f1:.3f})"
+        )
     return out
 
 
@@ -473,28 +628,38 @@ def render(result: dict) -> str:
     rows, few = result.get("strategies") or [], result.get("fewshot") or []
     out: list[str] = []
     if not st.get("finished"):
-        out.append(f"(partial: the run has not finished; {st.get('elapsed_seconds', 0) / 60:.0f} "
-                   "min so far)\n")
+        out.append(
+            f"(partial: the run has not finished; {st.get('elapsed_seconds', 0) / 60:.0f} "
+            "min so far)\n"
+        )
     if rows:
         sm = st.get("smollm2", {})
-        out.append(f"### Strategies ({st.get('train_rows')} train / {st.get('test_rows')} test "
-                   f"rows; MiniLM {st.get('minilm_epochs', 0):g} epochs, SetFit capped at "
-                   f"{st.get('setfit_max_steps') or 'no'} steps; SmolLM2 {sm.get('max_steps')} "
-                   f"steps x batch {sm.get('batch_size')}, max length {sm.get('max_length')})\n")
+        out.append(
+            f"### Strategies ({st.get('train_rows')} train / {st.get('test_rows')} test "
+            f"rows; MiniLM {st.get('minilm_epochs', 0):g} epochs, SetFit capped at "
+            f"{st.get('setfit_max_steps') or 'no'} steps; SmolLM2 {sm.get('max_steps')} "
+            f"steps x batch {sm.get('batch_size')}, max length {sm.get('max_length')})\n"
+        )
         out += [strategies_markdown(rows), "", rss_target_line(rows)[0], ""]
     if few or not st.get("skip_fewshot", True):
         fs = st.get("fewshot", {})
         methods = list(fs.get("methods", FEWSHOT_METHODS)) + (
-            ["frozen-LR", "frozen-LR (all rows)"] if st.get("fewshot_lr", True) else [])
-        out.append(f"### Few-shot (MiniLM; seeds {','.join(map(str, fs.get('seeds', [])))}; "
-                   f"same {st.get('test_rows')} test rows; lora/head {fs.get('lora_head_epochs')} "
-                   f"epochs x batch {fs.get('lora_head_batch_size')}; "
-                   f"{fs.get('validation_rows_per_class')} validation rows per class held out)\n")
+            ["frozen-LR", "frozen-LR (all rows)"] if st.get("fewshot_lr", True) else []
+        )
+        out.append(
+            f"### Few-shot (MiniLM; seeds {','.join(map(str, fs.get('seeds', [])))}; "
+            f"same {st.get('test_rows')} test rows; lora/head {fs.get('lora_head_epochs')} "
+            f"epochs x batch {fs.get('lora_head_batch_size')}; "
+            f"{fs.get('validation_rows_per_class')} validation rows per class held out)\n"
+        )
         out += [fewshot_markdown(few, methods, fs.get("sizes", [])), ""]
         out += fewshot_target_lines(few) + [""]
     for r in [r for r in rows + few if r.get("error")]:
-        what = (f"{r['backbone']}/{r['strategy']}" if "backbone" in r
-                else f"few-shot {r['method']} k={r['k']} seed {r['seed']}")
+        what = (
+            f"{r['backbone']}/{r['strategy']}"
+            if "backbone" in r
+            else f"few-shot {r['method']} k={r['k']} seed {r['seed']}"
+        )
         out.append(f"FAILED {what}: {r['error']} (log: {r.get('log')})")
     return "\n".join(out)
 
@@ -519,31 +684,52 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-rows", type=int, default=None, help="default 600 (--quick: 64)")
     ap.add_argument("--test-rows", type=int, default=None, help="default 300 (--quick: 64)")
     ap.add_argument("--seed", type=int, default=42, help="split and training seed (table 1)")
-    ap.add_argument("--epochs", type=float, default=None, help="MiniLM epochs (default 2; "
-                                                               "--quick: 1)")
+    ap.add_argument(
+        "--epochs", type=float, default=None, help="MiniLM epochs (default 2; --quick: 1)"
+    )
     ap.add_argument("--only", default="", help="comma-separated strategies (table 1 only)")
     ap.add_argument("--minilm-strategies", default=",".join(MINILM_STRATEGIES))
-    ap.add_argument("--setfit-max-steps", type=int, default=None,
-                    help="cap on SetFit's body steps in table 1 (default 150 x batch 16 pairs; "
-                         "0 = no cap: 2 x 10 iterations x rows pairs per epoch, ~1,350 steps for "
-                         "540 rows x 2 epochs; --quick: 20)")
-    ap.add_argument("--smollm2-strategies", default=",".join(SMOLLM2_STRATEGIES),
-                    help="comma-separated; empty: no SmolLM2 runs")
+    ap.add_argument(
+        "--setfit-max-steps",
+        type=int,
+        default=None,
+        help="cap on SetFit's body steps in table 1 (default 150 x batch 16 pairs; "
+        "0 = no cap: 2 x 10 iterations x rows pairs per epoch, ~1,350 steps for "
+        "540 rows x 2 epochs; --quick: 20)",
+    )
+    ap.add_argument(
+        "--smollm2-strategies",
+        default=",".join(SMOLLM2_STRATEGIES),
+        help="comma-separated; empty: no SmolLM2 runs",
+    )
     ap.add_argument("--smollm2-max-steps", type=int, default=None, help="default 30 (--quick: 3)")
     ap.add_argument("--smollm2-batch-size", type=int, default=8)
     ap.add_argument("--smollm2-max-length", type=int, default=64)
-    ap.add_argument("--fewshot-sizes", default=None, help="rows per class (default 8,16; "
-                                                          "--quick: 8)")
+    ap.add_argument(
+        "--fewshot-sizes", default=None, help="rows per class (default 8,16; --quick: 8)"
+    )
     ap.add_argument("--fewshot-seeds", default=None, help="default 0,1,2 (--quick: 0)")
     ap.add_argument("--fewshot-methods", default=",".join(FEWSHOT_METHODS))
-    ap.add_argument("--fewshot-epochs", type=float, default=None,
-                    help="epochs for lora/head in the few-shot table (default 20; --quick: 2); "
-                         "setfit keeps the engine's defaults")
+    ap.add_argument(
+        "--fewshot-epochs",
+        type=float,
+        default=None,
+        help="epochs for lora/head in the few-shot table (default 20; --quick: 2); "
+        "setfit keeps the engine's defaults",
+    )
     ap.add_argument("--fewshot-batch-size", type=int, default=8)
-    ap.add_argument("--fewshot-val-per-class", type=int, default=2,
-                    help="validation rows per class the engine holds out of the few-shot rows")
-    ap.add_argument("--no-fewshot-lr", dest="fewshot_lr", action="store_false",
-                    help="skip the frozen-embedding logistic-regression baseline")
+    ap.add_argument(
+        "--fewshot-val-per-class",
+        type=int,
+        default=2,
+        help="validation rows per class the engine holds out of the few-shot rows",
+    )
+    ap.add_argument(
+        "--no-fewshot-lr",
+        dest="fewshot_lr",
+        action="store_false",
+        help="skip the frozen-embedding logistic-regression baseline",
+    )
     ap.add_argument("--skip-strategies", action="store_true")
     ap.add_argument("--skip-fewshot", action="store_true")
     ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke check")
@@ -551,11 +737,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temp folder and run folders")
     ap.add_argument("--verbose", action="store_true", help="echo the engine's progress")
     ap.add_argument("--no-save", action="store_true", help="do not write bench/results/")
-    ap.add_argument("--resume", type=Path, default=None, metavar="JSON",
-                    help="continue a cut-short run: keep the runs of this result file that "
-                         "finished without error, run the rest, write back to the same file")
-    ap.add_argument("--render", type=Path, default=None, metavar="JSON",
-                    help="only print the tables of a saved (possibly partial) result file")
+    ap.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="continue a cut-short run: keep the runs of this result file that "
+        "finished without error, run the rest, write back to the same file",
+    )
+    ap.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="only print the tables of a saved (possibly partial) result file",
+    )
     a = ap.parse_args(argv)
     if a.render:
         print(render(json.loads(a.render.read_text(encoding="utf-8"))))
@@ -594,11 +790,17 @@ def main(argv: list[str] | None = None) -> int:
     if a.resume:
         previous = json.loads(a.resume.read_text(encoding="utf-8"))
         ps = previous.get("setup", {})
-        if (ps.get("train_rows"), ps.get("test_rows"), ps.get("seed"), ps.get("data")) != \
-                (a.train_rows, a.test_rows, a.seed, data.name):
-            raise SystemExit(f"--resume {a.resume}: it was made with other data / rows / seed "
-                             f"({ps.get('data')}, {ps.get('train_rows')}/{ps.get('test_rows')} "
-                             f"rows, seed {ps.get('seed')})")
+        if (ps.get("train_rows"), ps.get("test_rows"), ps.get("seed"), ps.get("data")) != (
+            a.train_rows,
+            a.test_rows,
+            a.seed,
+            data.name,
+        ):
+            raise SystemExit(
+                f"--resume {a.resume}: it was made with other data / rows / seed "
+                f"({ps.get('data')}, {ps.get('train_rows')}/{ps.get('test_rows')} "
+                f"rows, seed {ps.get('seed')})"
+            )
         out_json = a.resume.resolve()
         out_dir = out_json.parent
         stamp = out_json.stem.removeprefix("strategies-")
@@ -606,30 +808,55 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="adaptune-strategies-"))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load_before = _loadavg()
-    print(f"Adaptune strategies bench — {started:%Y-%m-%d %H:%M}, torch {torch.__version__}, "
-          f"{cores} core(s), load average {load_before}, data {data.name}: train {a.train_rows} / "
-          f"test {a.test_rows} rows, seed {a.seed}{' (quick)' if q else ''}", flush=True)
+    print(
+        f"Adaptune strategies bench — {started:%Y-%m-%d %H:%M}, torch {torch.__version__}, "
+        f"{cores} core(s), load average {load_before}, data {data.name}: train {a.train_rows} / "
+        f"test {a.test_rows} rows, seed {a.seed}{' (quick)' if q else ''}",
+        flush=True,
+    )
     if load_before is not None and load_before > 0.5 * (cores or 1):
-        print(f"WARNING: load average {load_before} on {cores} core(s): other processes use the "
-              "CPU, so wall times and samples/s are low and noisy (CPU seconds and RSS are not).",
-              flush=True)
+        print(
+            f"WARNING: load average {load_before} on {cores} core(s): other processes use the "
+            "CPU, so wall times and samples/s are low and noisy (CPU seconds and RSS are not).",
+            flush=True,
+        )
     train, test, train_csv, test_csv = split_data(data, a.train_rows, a.test_rows, a.seed, tmp)
 
-    result = {"setup": {
-        "date": started.isoformat(timespec="seconds"), "quick": q, "data": data.name,
-        "train_rows": len(train), "test_rows": len(test), "seed": a.seed,
-        "minilm_epochs": a.epochs, "setfit_max_steps": a.setfit_max_steps,
-        "smollm2": {"max_steps": a.smollm2_max_steps, "batch_size": a.smollm2_batch_size,
-                    "max_length": a.smollm2_max_length},
-        "fewshot": {"sizes": a.fewshot_sizes, "seeds": a.fewshot_seeds,
-                    "methods": a.fewshot_methods, "lora_head_epochs": a.fewshot_epochs,
-                    "lora_head_batch_size": a.fewshot_batch_size,
-                    "validation_rows_per_class": a.fewshot_val_per_class},
-        "skip_fewshot": a.skip_fewshot, "fewshot_lr": a.fewshot_lr,
-        "cores": cores, "torch": torch.__version__, "python": platform.python_version(),
-        "machine": platform.machine(), "load_average_before": load_before,
-        "peak_rss": "os.wait4 ru_maxrss of each training subprocess",
-    }, "strategies": [], "fewshot": []}
+    result = {
+        "setup": {
+            "date": started.isoformat(timespec="seconds"),
+            "quick": q,
+            "data": data.name,
+            "train_rows": len(train),
+            "test_rows": len(test),
+            "seed": a.seed,
+            "minilm_epochs": a.epochs,
+            "setfit_max_steps": a.setfit_max_steps,
+            "smollm2": {
+                "max_steps": a.smollm2_max_steps,
+                "batch_size": a.smollm2_batch_size,
+                "max_length": a.smollm2_max_length,
+            },
+            "fewshot": {
+                "sizes": a.fewshot_sizes,
+                "seeds": a.fewshot_seeds,
+                "methods": a.fewshot_methods,
+                "lora_head_epochs": a.fewshot_epochs,
+                "lora_head_batch_size": a.fewshot_batch_size,
+                "validation_rows_per_class": a.fewshot_val_per_class,
+            },
+            "skip_fewshot": a.skip_fewshot,
+            "fewshot_lr": a.fewshot_lr,
+            "cores": cores,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "load_average_before": load_before,
+            "peak_rss": "os.wait4 ru_maxrss of each training subprocess",
+        },
+        "strategies": [],
+        "fewshot": [],
+    }
 
     def save() -> None:
         if a.no_save:
@@ -644,18 +871,26 @@ def main(argv: list[str] | None = None) -> int:
     # MiniLM SetFit last (the slowest: 2 x iterations x rows sentence pairs per epoch) - so a run
     # cut short has the targets.
     jobs = [] if a.skip_strategies else strategy_jobs(a)
-    order = sorted(range(len(jobs)), key=lambda i: (
-        0 if jobs[i]["backbone"] == SMOLLM2 else
-        2 if jobs[i]["strategy"] == "setfit" else 1, i))
+    order = sorted(
+        range(len(jobs)),
+        key=lambda i: (
+            0 if jobs[i]["backbone"] == SMOLLM2 else 2 if jobs[i]["strategy"] == "setfit" else 1,
+            i,
+        ),
+    )
     slots: list[dict | None] = [None] * len(jobs)
     model_types = {}
     t_all = time.perf_counter()
 
-    kept = {(r["backbone"], r["strategy"]): r for r in previous.get("strategies", [])
-            if not r.get("error")}
+    kept = {
+        (r["backbone"], r["strategy"]): r
+        for r in previous.get("strategies", [])
+        if not r.get("error")
+    }
     if previous:
-        result["setup"]["resumed_from_elapsed_seconds"] = \
-            previous.get("setup", {}).get("elapsed_seconds")
+        result["setup"]["resumed_from_elapsed_seconds"] = previous.get("setup", {}).get(
+            "elapsed_seconds"
+        )
         for i, job in enumerate(jobs):  # in the file from the start, whatever happens next
             slots[i] = kept.get((job["backbone"], job["strategy"]))
         result["strategies"] = [s for s in slots if s is not None]
@@ -682,8 +917,9 @@ def main(argv: list[str] | None = None) -> int:
 
         def record(rows: list[dict]) -> None:  # resumed rows not reached yet stay in the file
             keys = {(r["method"], r["k"], r["seed"]) for r in rows}
-            result["fewshot"] = rows + [r for r in kept_few
-                                        if (r["method"], r["k"], r["seed"]) not in keys]
+            result["fewshot"] = rows + [
+                r for r in kept_few if (r["method"], r["k"], r["seed"]) not in keys
+            ]
             save()
 
         result["fewshot"] = run_fewshot(train, test, test_csv, tmp, a, record, kept_few)

@@ -13,6 +13,7 @@ job is started from the Train tab (MiniLM, full fine-tuning, --epochs epochs: bo
 and the same clicks are timed while it trains; then the job is stopped. Prints p50 / p95 / max
 for each phase and the ratios; writes bench/results/ui_latency.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 CHROMIUM = os.environ.get("ADAPTUNE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SAMPLES = ("reviews_sentiment.csv", "sms_spam_sample.csv")
 
 
@@ -44,8 +51,11 @@ def free_port() -> int:
 
 def pick(page, elem_id: str, name) -> None:
     page.locator(f"#{elem_id} input").click()
-    option = (page.get_by_role("option", name=name, exact=True) if isinstance(name, str)
-              else page.get_by_role("option", name=name)).first
+    option = (
+        page.get_by_role("option", name=name, exact=True)
+        if isinstance(name, str)
+        else page.get_by_role("option", name=name)
+    ).first
     option.wait_for(state="visible", timeout=30_000)
     option.click()
 
@@ -67,8 +77,12 @@ def phase(page, clicks: int, expect) -> list[float]:
 
 def stats(values: list[float]) -> dict:
     q = statistics.quantiles(values, n=20) if len(values) > 1 else values * 19
-    return {"n": len(values), "p50_ms": round(statistics.median(values) * 1000, 1),
-            "p95_ms": round(q[18] * 1000, 1), "max_ms": round(max(values) * 1000, 1)}
+    return {
+        "n": len(values),
+        "p50_ms": round(statistics.median(values) * 1000, 1),
+        "p95_ms": round(q[18] * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+    }
 
 
 def main() -> int:
@@ -84,11 +98,20 @@ def main() -> int:
     runs = Path(tempfile.mkdtemp(prefix="adaptune-ui-latency-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--runs-dir",
-                               str(runs)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ,
+        GRADIO_ANALYTICS_ENABLED="False",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--runs-dir", str(runs)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -132,10 +155,19 @@ def main() -> int:
         print(f"{name:10} {s['p50_ms']:8.0f} {s['p95_ms']:8.0f} {s['max_ms']:8.0f}")
     print("training / idle: " + ", ".join(f"{k} x{v}" for k, v in ratios.items()))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ui_latency.json").write_text(json.dumps(
-        {"idle": a, "training": b, "ratios": ratios, "clicks": args.clicks,
-         "interaction": "Data tab: use a bundled sample (alternating two), click -> summary",
-         "time": time.strftime("%Y-%m-%d %H:%M")}, indent=2))
+    (RESULTS / "ui_latency.json").write_text(
+        json.dumps(
+            {
+                "idle": a,
+                "training": b,
+                "ratios": ratios,
+                "clicks": args.clicks,
+                "interaction": "Data tab: use a bundled sample (alternating two), click -> summary",
+                "time": time.strftime("%Y-%m-%d %H:%M"),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

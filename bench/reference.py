@@ -8,6 +8,7 @@ Used by ``bench/bench_speed.py``; also runnable on its own::
 
     .venv/bin/python bench/reference.py --train TRAIN.csv --test TEST.csv [--epochs 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,13 @@ def train_reference(
     load_seconds = time.perf_counter() - t_load
 
     def encode(texts: Sequence[str], labels: Sequence) -> TensorDataset:
-        enc = tokenizer(list(texts), padding="max_length", max_length=MAX_LENGTH, truncation=True,
-                        return_tensors="pt")
+        enc = tokenizer(
+            list(texts),
+            padding="max_length",
+            max_length=MAX_LENGTH,
+            truncation=True,
+            return_tensors="pt",
+        )
         y = torch.tensor([index[v] for v in labels], dtype=torch.long)
         return TensorDataset(enc["input_ids"], enc["attention_mask"], y)
 
@@ -102,8 +108,11 @@ def train_reference(
             last_loss = out.loss.item()
             if log_every and step % log_every == 0:
                 el = time.perf_counter() - t0
-                print(f"  [reference] epoch {epoch + 1} step {step}: loss {last_loss:.4f}, "
-                      f"{seen / el:.1f} samples/s", flush=True)
+                print(
+                    f"  [reference] epoch {epoch + 1} step {step}: loss {last_loss:.4f}, "
+                    f"{seen / el:.1f} samples/s",
+                    flush=True,
+                )
     train_seconds = time.perf_counter() - t0
 
     # ---- evaluation (not timed) -------------------------------------------------------------
@@ -119,7 +128,7 @@ def train_reference(
 
     return {
         "recipe": f"full fine-tuning, padding=max_length {MAX_LENGTH}, batch {BATCH_SIZE}, "
-                  f"AdamW lr {LEARNING_RATE:g}, {epochs} epoch(s)",
+        f"AdamW lr {LEARNING_RATE:g}, {epochs} epoch(s)",
         "samples_per_second": seen / train_seconds if train_seconds > 0 else None,
         "test_accuracy": float(accuracy_score(gold, preds)),
         "test_macro_f1": float(f1_score(gold, preds, average="macro")),
@@ -148,10 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="", help="model folder (default: bundled MiniLM-L6)")
     a = ap.parse_args(argv)
     tr, te = pd.read_csv(a.train), pd.read_csv(a.test)
-    res = train_reference(tr[a.text_column].astype(str).tolist(), tr[a.label_column].tolist(),
-                          te[a.text_column].astype(str).tolist(), te[a.label_column].tolist(),
-                          model_path=a.model or None, epochs=a.epochs, seed=a.seed,
-                          threads=a.threads or None)
+    res = train_reference(
+        tr[a.text_column].astype(str).tolist(),
+        tr[a.label_column].tolist(),
+        te[a.text_column].astype(str).tolist(),
+        te[a.label_column].tolist(),
+        model_path=a.model or None,
+        epochs=a.epochs,
+        seed=a.seed,
+        threads=a.threads or None,
+    )
     print(json.dumps(res))
     return 0
 

@@ -16,6 +16,7 @@ will add for them; the greedy paraphrase of a text is the same in any batch (up 
 from the batch's padding), the sampled copies depend on the batch. Only the training split is
 ever augmented (engine/training.py does that).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,17 +33,21 @@ TOKEN_RATE = 0.1
 # Measured on a 2-core CPU with batches of 16 (greedy, fp32): ~40 new tokens/s over the whole
 # batch; one sequence alone runs at ~15 tokens/s. Used only for the "this will take" estimate.
 PARAPHRASE_TOKENS_PER_SECOND = 15.0
-PARAPHRASE_MAX_SOURCE_TOKENS = 160   # longer texts are not paraphrased (slow and unfaithful)
+PARAPHRASE_MAX_SOURCE_TOKENS = 160  # longer texts are not paraphrased (slow and unfaithful)
 PARAPHRASE_BATCH_SIZE = 16
 SAMPLING_TEMPERATURE = 0.5  # copies after the first (greedy) one; 0.7+ flips meanings
 LARGE_TRAIN_ROWS = 2000
 
-SYSTEM_PROMPT = ("You paraphrase text. Use different words and a different sentence structure, "
-                 "keep the meaning and the tone. Reply with the rewritten text only.")
+SYSTEM_PROMPT = (
+    "You paraphrase text. Use different words and a different sentence structure, "
+    "keep the meaning and the tone. Reply with the rewritten text only."
+)
 USER_PROMPT = "Rewrite this sentence with different words, keeping its meaning: {text}"
 # One worked example makes the 135M model answer with a rewrite instead of a comment.
-SHOT = ("The hotel room was small but very clean.",
-        "Although the room at the hotel was tiny, it was spotless.")
+SHOT = (
+    "The hotel room was small but very clean.",
+    "Although the room at the hotel was tiny, it was spotless.",
+)
 _SHOT_WORDS = {"hotel", "spotless", "tiny", "although"}
 
 Progress = Callable[[int, int], None]
@@ -75,7 +80,7 @@ def _delete(words: list[str], rate: float, rng: random.Random) -> list[str]:
     out = [w for w in words if rng.random() > rate]
     if len(out) == len(words):  # nothing deleted: delete one word
         k = rng.randrange(len(words))
-        out = words[:k] + words[k + 1:]
+        out = words[:k] + words[k + 1 :]
     return out or [rng.choice(words)]
 
 
@@ -169,15 +174,20 @@ def _load_paraphraser():
 
 
 def _prompt(tokenizer, text: str) -> str:
-    messages = [{"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": USER_PROMPT.format(text=SHOT[0])},
-                {"role": "assistant", "content": SHOT[1]},
-                {"role": "user", "content": USER_PROMPT.format(text=text)}]
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": USER_PROMPT.format(text=SHOT[0])},
+        {"role": "assistant", "content": SHOT[1]},
+        {"role": "user", "content": USER_PROMPT.format(text=text)},
+    ]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-_PREFACE = re.compile(r"^\s*(sure[!,.]?\s*)?(here('s| is)|rewritten|paraphrase[d]?|rewrite)"
-                      r"[^:\n]{0,60}:\s*", re.I)
+_PREFACE = re.compile(
+    r"^\s*(sure[!,.]?\s*)?(here('s| is)|rewritten|paraphrase[d]?|rewrite)"
+    r"[^:\n]{0,60}:\s*",
+    re.I,
+)
 
 
 def clean_paraphrase(output: str, source: str, hit_limit: bool = False) -> str | None:
@@ -206,10 +216,14 @@ def clean_paraphrase(output: str, source: str, hit_limit: bool = False) -> str |
     return text
 
 
-def paraphrase_texts(texts: list[str], copies: int = 1, seed: int = 0,
-                     batch_size: int = PARAPHRASE_BATCH_SIZE,
-                     progress: Progress | None = None,
-                     should_stop: Callable[[], bool] | None = None) -> list[list[str]]:
+def paraphrase_texts(
+    texts: list[str],
+    copies: int = 1,
+    seed: int = 0,
+    batch_size: int = PARAPHRASE_BATCH_SIZE,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[list[str]]:
     """Up to ``copies`` distinct paraphrases of each text (fewer when outputs are rejected).
 
     Copy 0 is greedy; copies 1.. are sampled (temperature 0.5, top-p 0.95) with a seed derived
@@ -227,12 +241,15 @@ def paraphrase_texts(texts: list[str], copies: int = 1, seed: int = 0,
         for start in range(0, len(order), batch_size):
             if should_stop is not None and should_stop():
                 return results
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             prompts = [_prompt(tokenizer, texts[i]) for i in batch]
             enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
             cap = int(1.5 * max(lengths[i] for i in batch)) + 8
-            kwargs = dict(max_new_tokens=cap, pad_token_id=tokenizer.pad_token_id,
-                          eos_token_id=tokenizer.eos_token_id)
+            kwargs = dict(
+                max_new_tokens=cap,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
             if copy == 0:
                 kwargs.update(do_sample=False)
             else:
@@ -241,7 +258,7 @@ def paraphrase_texts(texts: list[str], copies: int = 1, seed: int = 0,
             with torch.random.fork_rng(devices=[]), torch.inference_mode():
                 torch.manual_seed(seed * 1000 + copy * 97 + start)
                 out = model.generate(**enc, **kwargs)
-            new = out[:, enc["input_ids"].shape[1]:]
+            new = out[:, enc["input_ids"].shape[1] :]
             for row, i in enumerate(batch):
                 ids = new[row]
                 n_new = int((ids != tokenizer.pad_token_id).sum())
@@ -262,9 +279,15 @@ def paraphrase_seconds(texts: list[str], per_example: int = 1) -> float:
 
 
 # ---- public API ------------------------------------------------------------------------------
-def augment_frame(train_df: pd.DataFrame, method: str, per_example: int = 1, seed: int = 42,
-                  max_new_rows: int | None = None, progress: Progress | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
+def augment_frame(
+    train_df: pd.DataFrame,
+    method: str,
+    per_example: int = 1,
+    seed: int = 42,
+    max_new_rows: int | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> pd.DataFrame:
     """New training rows (only the new ones) with columns text, label, source_text, method.
 
     ``train_df`` has columns text and label. ``per_example`` rows per source row and method
@@ -289,12 +312,20 @@ def augment_frame(train_df: pd.DataFrame, method: str, per_example: int = 1, see
         rows += _token_rows(items, per_example, seed)
     if "paraphrase" in methods and items:
         unique = list(dict.fromkeys(t for t, _ in items))  # a repeated text is generated once
-        outs = dict(zip(unique, paraphrase_texts(unique, per_example, seed, progress=progress,
-                                                 should_stop=should_stop)))
+        outs = dict(
+            zip(
+                unique,
+                paraphrase_texts(
+                    unique, per_example, seed, progress=progress, should_stop=should_stop
+                ),
+            )
+        )
         for text, label in items:
             paraphrases = outs[text]
-            rows += [{"text": p, "label": label, "source_text": text, "method": "paraphrase"}
-                     for p in paraphrases]
+            rows += [
+                {"text": p, "label": label, "source_text": text, "method": "paraphrase"}
+                for p in paraphrases
+            ]
     frame = pd.DataFrame(rows, columns=COLUMNS)
     if max_new_rows is not None and len(frame) > max_new_rows:
         frame = frame.iloc[:max_new_rows]
@@ -310,13 +341,15 @@ def preview(texts: list[str], method: str, seed: int = 42) -> list[dict]:
     if method == "none":
         return []
     texts = [str(t) for t in texts]
-    frame = augment_frame(pd.DataFrame({"text": texts, "label": [""] * len(texts)}), method, 1,
-                          seed)
+    frame = augment_frame(
+        pd.DataFrame({"text": texts, "label": [""] * len(texts)}), method, 1, seed
+    )
     out = []
     for text in texts:
         new = frame[frame["source_text"] == text]
         if len(new) == 0:
             out.append({"original": text, "augmented": None, "method": method})
-        out += [{"original": text, "augmented": r.text, "method": r.method}
-                for r in new.itertuples()]
+        out += [
+            {"original": text, "augmented": r.text, "method": r.method} for r in new.itertuples()
+        ]
     return out

@@ -13,6 +13,7 @@ Search space JSON: {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3
 "batch_size": {"type": "categorical", "choices": [8, 16, 32]}, ...}; names are RunConfig
 fields. LoRA settings are only sampled for trials whose strategy is in the LoRA family.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,8 @@ from engine.runs import Run, RunStore, write_json_atomic
 LORA_PARAMS = ("lora_r", "lora_alpha", "lora_dropout")
 MINIMIZED = ("loss", "perplexity", "hamming_loss")
 TYPES = ("float", "int", "categorical")
-HEARTBEAT_SECONDS = 30   # a running trial's worker writes a heartbeat this often
-GRACE_SECONDS = 120      # ... and is presumed dead (trial failed) after this long without one
+HEARTBEAT_SECONDS = 30  # a running trial's worker writes a heartbeat this often
+GRACE_SECONDS = 120  # ... and is presumed dead (trial failed) after this long without one
 
 
 class SearchError(ValueError):
@@ -48,48 +49,60 @@ def parse_space(text: str | dict) -> dict[str, dict]:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as e:
-            raise SearchError(f"The search space is not valid JSON ({e.msg} at character "
-                              f"{e.pos}).") from None
+            raise SearchError(
+                f"The search space is not valid JSON ({e.msg} at character {e.pos})."
+            ) from None
     if not isinstance(raw, dict) or not raw:
-        raise SearchError('The search space must be a JSON object {"setting": {...}} with at '
-                          "least one setting.")
+        raise SearchError(
+            'The search space must be a JSON object {"setting": {...}} with at least one setting.'
+        )
     known = {f.name: f for f in fields(RunConfig)}
     space = {}
     for name, spec in raw.items():
         if name not in known:
-            raise SearchError(f"{name!r} is not a training setting (e.g. learning_rate, "
-                              "batch_size, epochs, warmup_ratio, weight_decay, lora_r, "
-                              "strategy).")
+            raise SearchError(
+                f"{name!r} is not a training setting (e.g. learning_rate, "
+                "batch_size, epochs, warmup_ratio, weight_decay, lora_r, "
+                "strategy)."
+            )
         if not isinstance(spec, dict) or spec.get("type") not in TYPES:
             raise SearchError(f"{name}: give a type (float, int or categorical).")
         kind = spec["type"]
         if kind == "categorical":
             choices = spec.get("choices")
             if not isinstance(choices, list) or not choices:
-                raise SearchError(f"{name}: a categorical setting needs a non-empty 'choices' "
-                                  "list.")
+                raise SearchError(
+                    f"{name}: a categorical setting needs a non-empty 'choices' list."
+                )
             allowed = known[name].metadata.get("choices")
             bad = [c for c in choices if allowed and c not in allowed]
             if bad:
-                raise SearchError(f"{name}: {', '.join(map(str, bad))} not allowed (choose "
-                                  f"from {', '.join(map(str, allowed))}).")
+                raise SearchError(
+                    f"{name}: {', '.join(map(str, bad))} not allowed (choose "
+                    f"from {', '.join(map(str, allowed))})."
+                )
             space[name] = {"type": kind, "choices": list(choices)}
             continue
         try:
             low, high = float(spec["low"]), float(spec["high"])
         except (KeyError, TypeError, ValueError):
-            raise SearchError(f"{name}: a {kind} setting needs numeric 'low' and 'high'.") \
-                from None
+            raise SearchError(f"{name}: a {kind} setting needs numeric 'low' and 'high'.") from None
         log = bool(spec.get("log", False))
         if not low < high:
             raise SearchError(f"{name}: low ({low:g}) must be below high ({high:g}).")
         if log and low <= 0:
             raise SearchError(f"{name}: a log scale needs low > 0.")
         meta = known[name].metadata
-        if "minimum" in meta and low < meta["minimum"] or \
-                "maximum" in meta and high > meta["maximum"]:
-            raise SearchError(f"{name}: the range must stay within {meta.get('minimum')} .. "
-                              f"{meta.get('maximum')}.")
+        if (
+            "minimum" in meta
+            and low < meta["minimum"]
+            or "maximum" in meta
+            and high > meta["maximum"]
+        ):
+            raise SearchError(
+                f"{name}: the range must stay within {meta.get('minimum')} .. "
+                f"{meta.get('maximum')}."
+            )
         if kind == "int":
             low, high = int(math.ceil(low)), int(math.floor(high))
         space[name] = {"type": kind, "low": low, "high": high, "log": log}
@@ -116,17 +129,27 @@ def default_space(config: RunConfig, spec=None) -> tuple[dict[str, dict], dict[s
 
     family = family_of(config.backbone)
     lr = planned.learning_rate or default_learning_rate(planned.strategy, family)
-    strategies = [planned.strategy] + [s for s in ("lora", "full") if s != planned.strategy
-                                       and (family == "encoder" or s == "lora")]
+    strategies = [planned.strategy] + [
+        s
+        for s in ("lora", "full")
+        if s != planned.strategy and (family == "encoder" or s == "lora")
+    ]
     if planned.strategy == "setfit":
         strategies = ["setfit", "lora"]
     space: dict[str, dict] = {
         "strategy": {"type": "categorical", "choices": strategies},
-        "learning_rate": {"type": "float", "low": max(1e-6, lr / 10), "high": min(1e-2, lr * 5),
-                          "log": True},
-        "batch_size": {"type": "categorical",
-                       "choices": sorted({max(4, planned.batch_size // 2), planned.batch_size,
-                                          planned.batch_size * 2})},
+        "learning_rate": {
+            "type": "float",
+            "low": max(1e-6, lr / 10),
+            "high": min(1e-2, lr * 5),
+            "log": True,
+        },
+        "batch_size": {
+            "type": "categorical",
+            "choices": sorted(
+                {max(4, planned.batch_size // 2), planned.batch_size, planned.batch_size * 2}
+            ),
+        },
         "warmup_ratio": {"type": "float", "low": 0.0, "high": 0.2, "log": False},
         "weight_decay": {"type": "float", "low": 0.0, "high": 0.1, "log": False},
         "lora_r": {"type": "categorical", "choices": [4, 8, 16, 32]},
@@ -135,8 +158,12 @@ def default_space(config: RunConfig, spec=None) -> tuple[dict[str, dict], dict[s
     }
     if not planned.max_steps:  # a fixed --max-steps is the user's budget per trial: kept
         e = float(planned.epochs or 3)
-        space["epochs"] = {"type": "float", "low": max(0.5, e / 2), "high": min(100.0, e * 2),
-                           "log": False}
+        space["epochs"] = {
+            "type": "float",
+            "low": max(0.5, e / 2),
+            "high": min(100.0, e * 2),
+            "log": False,
+        }
     first = {name: getattr(planned, name) for name in space}
     first["learning_rate"] = lr
     return space, first
@@ -197,9 +224,12 @@ def _storage(url: str):
         # by the next worker that opens the study, instead of staying "running" forever
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
-                                              heartbeat_interval=HEARTBEAT_SECONDS,
-                                              grace_period=GRACE_SECONDS)
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=kwargs,
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+            )
     except Exception as e:  # noqa: BLE001 - a bad URL, a missing driver, an unreachable host
         raise SearchError(f"Cannot open the study storage {url!r}: {e}") from None
 
@@ -238,10 +268,14 @@ def open_study(config: HpoConfig, name: str):
             time.sleep(1 + attempt)
             continue
         try:
-            return optuna.create_study(study_name=name, storage=storage,
-                                       sampler=optuna.samplers.TPESampler(seed=config.seed),
-                                       pruner=_pruner(config.pruner), direction=direction,
-                                       load_if_exists=True)
+            return optuna.create_study(
+                study_name=name,
+                storage=storage,
+                sampler=optuna.samplers.TPESampler(seed=config.seed),
+                pruner=_pruner(config.pruner),
+                direction=direction,
+                load_if_exists=True,
+            )
         except ValueError as e:  # e.g. an existing study with the other direction
             raise SearchError(f"Cannot use the study {name!r}: {e}") from None
         except Exception:
@@ -308,40 +342,65 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
     if study.direction.name.lower() != direction:
-        raise SearchError(f"The study {name!r} {study.direction.name.lower()}s; this search "
-                          f"asks to {direction} {metric}.")
+        raise SearchError(
+            f"The study {name!r} {study.direction.name.lower()}s; this search "
+            f"asks to {direction} {metric}."
+        )
     if first and not study.trials:  # a new study starts from the Auto plan
         strategy = first.get("strategy", base.strategy)
-        study.enqueue_trial({k: v for k, v in first.items()
-                             if k not in LORA_PARAMS or strategy in LORA_FAMILY},
-                            user_attrs={"origin": "auto plan"}, skip_if_exists=True)
-    write_json_atomic(run.path / "search.json", {"study_name": name, "storage":
-                                                 storage_url(config), "metric": metric,
-                                                 "direction": direction, "space": space})
-    run.append_event("start", kind="hpo", study_name=name, storage=storage_url(config),
-                     metric=metric, direction=direction, space=space, trials=config.trials,
-                     timeout_minutes=config.timeout_minutes, existing_trials=len(study.trials))
+        study.enqueue_trial(
+            {k: v for k, v in first.items() if k not in LORA_PARAMS or strategy in LORA_FAMILY},
+            user_attrs={"origin": "auto plan"},
+            skip_if_exists=True,
+        )
+    write_json_atomic(
+        run.path / "search.json",
+        {
+            "study_name": name,
+            "storage": storage_url(config),
+            "metric": metric,
+            "direction": direction,
+            "space": space,
+        },
+    )
+    run.append_event(
+        "start",
+        kind="hpo",
+        study_name=name,
+        storage=storage_url(config),
+        metric=metric,
+        direction=direction,
+        space=space,
+        trials=config.trials,
+        timeout_minutes=config.timeout_minutes,
+        existing_trials=len(study.trials),
+    )
     trials_store = RunStore(run.path / "trials")
     started = time.time()
 
     def objective(trial) -> float:
         params = sample(trial, space, base.strategy)
-        cfg = replace(base, **params, run_name=f"trial-{trial.number}",
-                      output_dir=str(trials_store.root))
+        cfg = replace(
+            base, **params, run_name=f"trial-{trial.number}", output_dir=str(trials_store.root)
+        )
         cfg.validate()
         trial_run = trials_store.create(cfg, run_id=f"trial-{trial.number:03d}")
         trial.set_user_attr("run_dir", str(trial_run.path))
         hook = pruning_callback(trial, metric)
-        run.append_event("message", text=f"Trial {trial.number}: "
-                         + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()))
+        run.append_event(
+            "message",
+            text=f"Trial {trial.number}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()),
+        )
         t0 = time.time()
         try:
             metrics = train_run(cfg, trial_run, threading.Event(), callbacks=[hook])
             value = metrics.get("validation", {}).get(metric)
             if value is None:
-                raise SearchError(f"The trials report no validation {metric!r}; the task "
-                                  "reports "
-                                  f"{', '.join(sorted(metrics.get('validation', {})))}.")
+                raise SearchError(
+                    f"The trials report no validation {metric!r}; the task "
+                    "reports "
+                    f"{', '.join(sorted(metrics.get('validation', {})))}."
+                )
         except Exception as exc:  # a failed trial is recorded; the search goes on
             from engine.errors import human_error
 
@@ -353,27 +412,37 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
         trial.set_user_attr("seconds", round(time.time() - t0, 1))
         if hook.pruned:
             _drop_model(trial_run)
-            write_json_atomic(trial_run.path / "trial.json", {"number": trial.number,
-                                                              "state": "pruned",
-                                                              "params": params})
+            write_json_atomic(
+                trial_run.path / "trial.json",
+                {"number": trial.number, "state": "pruned", "params": params},
+            )
             raise optuna.TrialPruned(f"pruned at step {metrics.get('global_step')}")
-        write_json_atomic(trial_run.path / "trial.json", {"number": trial.number,
-                                                          "state": "complete", "value": value,
-                                                          "params": params})
+        write_json_atomic(
+            trial_run.path / "trial.json",
+            {"number": trial.number, "state": "complete", "value": value, "params": params},
+        )
         return float(value)
 
     def after_trial(study, trial) -> None:
         state = trial.state.name.lower()
         best = _best(study)
         error = trial.user_attrs.get("error", "")
-        run.append_event("trial", number=trial.number, state=state, value=trial.value,
-                         params=trial.params, run_dir=trial.user_attrs.get("run_dir", ""),
-                         seconds=trial.user_attrs.get("seconds"), error=error,
-                         best_value=best.value if best else None,
-                         best_number=best.number if best else None)
+        run.append_event(
+            "trial",
+            number=trial.number,
+            state=state,
+            value=trial.value,
+            params=trial.params,
+            run_dir=trial.user_attrs.get("run_dir", ""),
+            seconds=trial.user_attrs.get("seconds"),
+            error=error,
+            best_value=best.value if best else None,
+            best_number=best.number if best else None,
+        )
         if error:
-            run.append_event("message", text=f"Trial {trial.number} failed: {error}",
-                             level="warning")
+            run.append_event(
+                "message", text=f"Trial {trial.number} failed: {error}", level="warning"
+            )
             errors.append(error)
             if len(errors) >= 2 and errors[-1] == errors[-2]:  # the same failure twice: fatal
                 fatal.append(error)
@@ -381,8 +450,12 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
         if not config.keep_trial_models and best is not None:
             for t in study.trials:  # keep only the best trial's model (this worker's trials)
                 folder = t.user_attrs.get("run_dir")
-                if folder and t.number != best.number and Path(folder).is_dir() \
-                        and Path(folder).is_relative_to(run.path):
+                if (
+                    folder
+                    and t.number != best.number
+                    and Path(folder).is_dir()
+                    and Path(folder).is_relative_to(run.path)
+                ):
                     _drop_model(Run(Path(folder)))
         if stop_event.is_set():
             study.stop()
@@ -390,16 +463,26 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
     errors: list[str] = []
     fatal: list[str] = []
     timeout = config.timeout_minutes * 60 if config.timeout_minutes else None
-    study.optimize(objective, n_trials=config.trials, timeout=timeout, callbacks=[after_trial],
-                   catch=(Exception,), gc_after_trial=True)
+    study.optimize(
+        objective,
+        n_trials=config.trials,
+        timeout=timeout,
+        callbacks=[after_trial],
+        catch=(Exception,),
+        gc_after_trial=True,
+    )
     if fatal and _best(study) is None:
         raise SearchError(f"The search stopped: two trials in a row failed with: {fatal[0]}")
     metrics = summarize(study, run, metric, direction, started, stop_event.is_set())
     if fatal:
         metrics["error"] = f"Stopped early: two trials in a row failed with: {fatal[0]}"
     run.write_metrics(metrics)
-    run.append_event("end", status=metrics["status"], best_value=metrics["best_value"],
-                     best_params=metrics["best_params"])
+    run.append_event(
+        "end",
+        status=metrics["status"],
+        best_value=metrics["best_value"],
+        best_params=metrics["best_params"],
+    )
     run.set_status(metrics["status"])
     return metrics
 
@@ -419,20 +502,26 @@ def _best(study):
         return None
 
 
-def summarize(study, run: Run, metric: str, direction: str, started: float,
-              stopped: bool) -> dict:
+def summarize(study, run: Run, metric: str, direction: str, started: float, stopped: bool) -> dict:
     """metrics.json of a search: the best trial (promoted to a normal run), counts."""
     states = [t.state.name.lower() for t in study.trials]
     best = _best(study)
-    out = {"status": "stopped" if stopped else "completed", "study_name": study.study_name,
-           "metric": metric, "direction": direction, "n_trials": len(study.trials),
-           "complete": states.count("complete"), "pruned": states.count("pruned"),
-           "failed": states.count("fail"), "seconds": round(time.time() - started, 1),
-           "best_value": best.value if best else None,
-           "best_params": best.params if best else {},
-           "best_number": best.number if best else None,
-           "best_test": best.user_attrs.get("test", {}) if best else {},
-           "best_run_dir": ""}
+    out = {
+        "status": "stopped" if stopped else "completed",
+        "study_name": study.study_name,
+        "metric": metric,
+        "direction": direction,
+        "n_trials": len(study.trials),
+        "complete": states.count("complete"),
+        "pruned": states.count("pruned"),
+        "failed": states.count("fail"),
+        "seconds": round(time.time() - started, 1),
+        "best_value": best.value if best else None,
+        "best_params": best.params if best else {},
+        "best_number": best.number if best else None,
+        "best_test": best.user_attrs.get("test", {}) if best else {},
+        "best_run_dir": "",
+    }
     if best is not None:
         out["best_run_dir"] = str(promote(best, run))
     return out
@@ -451,11 +540,19 @@ def promote(best, search: Run) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(source, tmp)
     cfg = json.loads((tmp / "config.json").read_text(encoding="utf-8"))
-    cfg.update(run_name=f"{search.id} best (trial {best.number})",
-               output_dir=str(search.path.parent))
+    cfg.update(
+        run_name=f"{search.id} best (trial {best.number})", output_dir=str(search.path.parent)
+    )
     write_json_atomic(tmp / "config.json", cfg)
-    write_json_atomic(tmp / "trial.json", {"number": best.number, "value": best.value,
-                                           "params": best.params, "search": str(search.path)})
+    write_json_atomic(
+        tmp / "trial.json",
+        {
+            "number": best.number,
+            "value": best.value,
+            "params": best.params,
+            "search": str(search.path),
+        },
+    )
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target
@@ -468,11 +565,20 @@ def trials_table(study):
 
     rows = []
     for t in study.trials:
-        duration = (t.datetime_complete - t.datetime_start).total_seconds() \
-            if t.datetime_complete and t.datetime_start else None
-        rows.append({"trial": t.number, "state": t.state.name.lower(), "value": t.value,
-                     "seconds": round(duration, 1) if duration is not None else None,
-                     **{k: _fmt(v) for k, v in t.params.items()}})
+        duration = (
+            (t.datetime_complete - t.datetime_start).total_seconds()
+            if t.datetime_complete and t.datetime_start
+            else None
+        )
+        rows.append(
+            {
+                "trial": t.number,
+                "state": t.state.name.lower(),
+                "value": t.value,
+                "seconds": round(duration, 1) if duration is not None else None,
+                **{k: _fmt(v) for k, v in t.params.items()},
+            }
+        )
     return pd.DataFrame(rows)
 
 

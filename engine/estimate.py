@@ -50,6 +50,7 @@ batches of real training texts, sorted by length and chunked as the engine's len
 sampler does, after one untimed warm-up step. seconds_per_epoch = seconds_per_step x steps per
 epoch. SetFit is timed as full fine-tuning of the body on 2 x batch sentences (one pair batch).
 """
+
 from __future__ import annotations
 
 import math
@@ -57,14 +58,24 @@ import random
 import time
 from typing import Any
 
-LINEAR_ADAPTERS = ("lora", "rslora", "dora", "pissa", "adalora", "qlora", "ia3", "loha", "lokr",
-                   "vera")
+LINEAR_ADAPTERS = (
+    "lora",
+    "rslora",
+    "dora",
+    "pissa",
+    "adalora",
+    "qlora",
+    "ia3",
+    "loha",
+    "lokr",
+    "vera",
+)
 PROMPT_METHODS = ("prefix", "prompt", "ptuning")
 FROZEN_BACKBONE = LINEAR_ADAPTERS + PROMPT_METHODS + ("bitfit",)
 LORA_STYLE = ("lora", "rslora", "dora", "pissa", "adalora", "qlora", "loha", "lokr", "vera")
 ADAPTER_SAVES = LINEAR_ADAPTERS + PROMPT_METHODS
 GATED_TYPES = {"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "phi3", "smollm3"}
-CPU_RETENTION = 0.75   # x full-fine-tuning activations (measured 0.4-1.15 on MiniLM, CPU)
+CPU_RETENTION = 0.75  # x full-fine-tuning activations (measured 0.4-1.15 on MiniLM, CPU)
 GPU_OVERHEAD = 0.10
 
 
@@ -99,22 +110,48 @@ def shape_of(model_config: Any) -> dict:
     covers BERT/RoBERTa/DeBERTa/Llama/Qwen (hidden_size...), GPT-2 (n_embd...) and DistilBERT
     (dim, n_layers, hidden_dim)."""
     hidden = int(_get(model_config, "hidden_size", "n_embd", "d_model", "dim", default=768))
-    layers = int(_get(model_config, "num_hidden_layers", "n_layer", "n_layers", "num_layers",
-                      default=12))
+    layers = int(
+        _get(model_config, "num_hidden_layers", "n_layer", "n_layers", "num_layers", default=12)
+    )
     heads = int(_get(model_config, "num_attention_heads", "n_head", "n_heads", default=12))
-    ffn = int(_get(model_config, "intermediate_size", "n_inner", "hidden_dim", "ffn_dim",
-                   default=4 * hidden) or 4 * hidden)
+    ffn = int(
+        _get(
+            model_config,
+            "intermediate_size",
+            "n_inner",
+            "hidden_dim",
+            "ffn_dim",
+            default=4 * hidden,
+        )
+        or 4 * hidden
+    )
     model_type = str(_get(model_config, "model_type", default="") or "")
     act = str(_get(model_config, "hidden_act", "activation_function", default="") or "")
     gated = model_type in GATED_TYPES or act in ("silu", "swiglu")
     vocab = int(_get(model_config, "vocab_size", default=30522))
-    return {"hidden": hidden, "layers": layers, "heads": heads, "ffn": ffn, "vocab": vocab,
-            "model_type": model_type, "gated": gated}
+    return {
+        "hidden": hidden,
+        "layers": layers,
+        "heads": heads,
+        "ffn": ffn,
+        "vocab": vocab,
+        "model_type": model_type,
+        "gated": gated,
+    }
 
 
-def activation_bytes(strategy: str, shape: dict, batch: int, seq: int, *, elem: int = 4,
-                     mask: int = 4, dropout: bool = True, wrapped: int = 2,
-                     adapter_dropout: bool = True) -> int:
+def activation_bytes(
+    strategy: str,
+    shape: dict,
+    batch: int,
+    seq: int,
+    *,
+    elem: int = 4,
+    mask: int = 4,
+    dropout: bool = True,
+    wrapped: int = 2,
+    adapter_dropout: bool = True,
+) -> int:
     """Activation memory of one training step (see the module docstring for the formula)."""
     if strategy == "head":
         return 0
@@ -135,9 +172,18 @@ def activation_bytes(strategy: str, shape: dict, batch: int, seq: int, *, elem: 
 def _has_dropout(model_config: Any, config) -> bool:
     if getattr(config, "dropout", -1.0) >= 0:
         return config.dropout > 0
-    probs = [_get(model_config, name) for name in (
-        "hidden_dropout_prob", "attention_probs_dropout_prob", "attention_dropout", "dropout",
-        "resid_pdrop", "attn_pdrop", "hidden_dropout")]
+    probs = [
+        _get(model_config, name)
+        for name in (
+            "hidden_dropout_prob",
+            "attention_probs_dropout_prob",
+            "attention_dropout",
+            "dropout",
+            "resid_pdrop",
+            "attn_pdrop",
+            "hidden_dropout",
+        )
+    ]
     return any(isinstance(p, (int, float)) and p > 0 for p in probs)
 
 
@@ -153,9 +199,16 @@ def _linear_params(shape: dict) -> int:
     return layers * (4 * h * h + (3 if shape["gated"] else 2) * h * f)
 
 
-def estimate_memory(config, family: str, counts: dict, model_config: Any, *,
-                    seq_len: int | None = None, batch_size: int | None = None,
-                    device: str | None = None) -> dict:
+def estimate_memory(
+    config,
+    family: str,
+    counts: dict,
+    model_config: Any,
+    *,
+    seq_len: int | None = None,
+    batch_size: int | None = None,
+    device: str | None = None,
+) -> dict:
     """Training memory in bytes by part, plus human strings (formula in the module docstring).
 
     ``counts``: {"trainable", "total"} from ``parameter_counts`` / ``parameter_preview`` for the
@@ -180,9 +233,13 @@ def estimate_memory(config, family: str, counts: dict, model_config: Any, *,
         weights = total * 4
     gradients = trainable * 4
     optimizer = trainable * 8
-    kw = dict(elem=2 if gpu else 4, mask=1 if gpu else 4,
-              dropout=_has_dropout(model_config, config), wrapped=_wrapped_modules(config),
-              adapter_dropout=getattr(config, "lora_dropout", 0.0) > 0)
+    kw = dict(
+        elem=2 if gpu else 4,
+        mask=1 if gpu else 4,
+        dropout=_has_dropout(model_config, config),
+        wrapped=_wrapped_modules(config),
+        adapter_dropout=getattr(config, "lora_dropout", 0.0) > 0,
+    )
     activations = activation_bytes(strategy, shape, batch, seq, **kw)
     total_bytes = weights + gradients + optimizer + activations
     if gpu or device == "mps":
@@ -194,13 +251,28 @@ def estimate_memory(config, family: str, counts: dict, model_config: Any, *,
         else:
             retained = CPU_RETENTION * full_acts
         peak = int(total_bytes + retained)
-    parts = {"weights": weights, "gradients": gradients, "optimizer": optimizer,
-             "activations": activations, "total": total_bytes, "peak": peak}
-    return {**parts, "human": {k: human_bytes(v) for k, v in parts.items()},
-            "batch_size": batch, "seq_len": seq, "family": family, "strategy": config.strategy,
-            "device": device, "shape": shape,
-            "note": (f"Upper bound at {seq} tokens per text; batches are padded only to their "
-                     "longest text, so typical steps need less activation memory.")}
+    parts = {
+        "weights": weights,
+        "gradients": gradients,
+        "optimizer": optimizer,
+        "activations": activations,
+        "total": total_bytes,
+        "peak": peak,
+    }
+    return {
+        **parts,
+        "human": {k: human_bytes(v) for k, v in parts.items()},
+        "batch_size": batch,
+        "seq_len": seq,
+        "family": family,
+        "strategy": config.strategy,
+        "device": device,
+        "shape": shape,
+        "note": (
+            f"Upper bound at {seq} tokens per text; batches are padded only to their "
+            "longest text, so typical steps need less activation memory."
+        ),
+    }
 
 
 def _device(setting: str) -> str:
@@ -229,6 +301,7 @@ def saved_size(config, counts: dict, model_config: Any = None) -> int:
 
 # ---- measured time --------------------------------------------------------------------------
 
+
 def _sample_texts(spec_or_texts, k: int, seed: int) -> tuple[list[str], list[str], list[str], int]:
     """(texts, labels of those texts, label names, train rows)."""
     rng = random.Random(seed)
@@ -241,14 +314,18 @@ def _sample_texts(spec_or_texts, k: int, seed: int) -> tuple[list[str], list[str
     texts = [str(t) for t in spec_or_texts]
     if not texts:
         raise ValueError("calibrate_time needs at least one text.")
-    pick = [texts[rng.randrange(len(texts))] for _ in range(k)] if len(texts) < k else \
-        rng.sample(texts, k)
+    pick = (
+        [texts[rng.randrange(len(texts))] for _ in range(k)]
+        if len(texts) < k
+        else rng.sample(texts, k)
+    )
     names = ["a", "b"]
     return pick, [names[i % 2] for i in range(len(pick))], names, len(texts)
 
 
-def calibrate_time(config, spec_or_sample_texts, n_steps: int = 3, *,
-                   train_rows: int | None = None) -> dict:
+def calibrate_time(
+    config, spec_or_sample_texts, n_steps: int = 3, *, train_rows: int | None = None
+) -> dict:
     """Time ``n_steps`` real training steps of the chosen backbone + strategy (see module doc).
 
     ``spec_or_sample_texts``: a DataSpec (its training rows are sampled and counted) or a list
@@ -258,20 +335,27 @@ def calibrate_time(config, spec_or_sample_texts, n_steps: int = 3, *,
     import torch
 
     from engine.backbones import family_of, resolve_backbone
-    from engine.strategies import (after_optimizer_step, apply_strategy, default_learning_rate,
-                                   padding_side, parameter_counts)
+    from engine.strategies import (
+        after_optimizer_step,
+        apply_strategy,
+        default_learning_rate,
+        padding_side,
+        parameter_counts,
+    )
     from engine.tasks import classification as task
     from engine.training.loop import pick_device, quiet_libraries
 
     if config.strategy == "auto":
-        raise ValueError("Resolve the 'auto' strategy (engine.planner.resolve_auto) before "
-                         "timing it.")
+        raise ValueError(
+            "Resolve the 'auto' strategy (engine.planner.resolve_auto) before timing it."
+        )
     quiet_libraries()
     n_steps = max(1, int(n_steps))
     setfit = config.strategy == "setfit"
     batch = config.batch_size * (2 if setfit else 1)
-    texts, labels, names, rows = _sample_texts(spec_or_sample_texts, batch * (n_steps + 1),
-                                               config.seed)
+    texts, labels, names, rows = _sample_texts(
+        spec_or_sample_texts, batch * (n_steps + 1), config.seed
+    )
     rows = int(train_rows or rows)
     dev = pick_device(config.device)
     t0 = time.time()
@@ -289,13 +373,18 @@ def calibrate_time(config, spec_or_sample_texts, n_steps: int = 3, *,
 
     # length-grouped batches, as the engine's sampler makes them; the first one warms up
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    chunks = [order[i:i + batch] for i in range(0, len(order), batch)]
+    chunks = [order[i : i + batch] for i in range(0, len(order), batch)]
     random.Random(config.seed).shuffle(chunks)
     dtype = torch.bfloat16 if dev["bf16"] else (torch.float16 if dev["fp16"] else None)
     times, tokens = [], []
-    for step, chunk in enumerate(chunks[:n_steps + 1]):
-        enc = tokenizer([texts[i] for i in chunk], truncation=True, padding=True,
-                        max_length=config.max_length, return_tensors="pt")
+    for step, chunk in enumerate(chunks[: n_steps + 1]):
+        enc = tokenizer(
+            [texts[i] for i in chunk],
+            truncation=True,
+            padding=True,
+            max_length=config.max_length,
+            return_tensors="pt",
+        )
         enc = {k: v.to(dev["device"]) for k, v in enc.items()}
         y = torch.tensor([label2id[labels[i]] for i in chunk], device=dev["device"])
         _sync(dev)
@@ -323,19 +412,26 @@ def calibrate_time(config, spec_or_sample_texts, n_steps: int = 3, *,
     total_steps = config.max_steps or max(1, math.ceil(steps_per_epoch * epochs))
     counts = parameter_counts(model)
     del model, optimizer
-    return {"seconds_per_step": round(per_step, 4),
-            "samples_per_second": round(config.batch_size / per_step, 2),
-            "steps_per_epoch": steps_per_epoch,
-            "seconds_per_epoch": round(per_step * steps_per_epoch, 1),
-            "total_steps": total_steps,
-            "estimated_train_seconds": round(per_step * total_steps, 1),
-            "human": {"per_epoch": human_seconds(per_step * steps_per_epoch),
-                      "training": human_seconds(per_step * total_steps)},
-            "train_rows": rows, "batch_size": config.batch_size, "n_steps": len(times),
-            "mean_tokens_per_step": round(sum(tokens) / len(tokens), 1),
-            "load_seconds": round(load_seconds, 2), "device": dev["label"],
-            "parameters": counts,
-            "note": "Training steps only; validation passes and loading add to the wall time."}
+    return {
+        "seconds_per_step": round(per_step, 4),
+        "samples_per_second": round(config.batch_size / per_step, 2),
+        "steps_per_epoch": steps_per_epoch,
+        "seconds_per_epoch": round(per_step * steps_per_epoch, 1),
+        "total_steps": total_steps,
+        "estimated_train_seconds": round(per_step * total_steps, 1),
+        "human": {
+            "per_epoch": human_seconds(per_step * steps_per_epoch),
+            "training": human_seconds(per_step * total_steps),
+        },
+        "train_rows": rows,
+        "batch_size": config.batch_size,
+        "n_steps": len(times),
+        "mean_tokens_per_step": round(sum(tokens) / len(tokens), 1),
+        "load_seconds": round(load_seconds, 2),
+        "device": dev["label"],
+        "parameters": counts,
+        "note": "Training steps only; validation passes and loading add to the wall time.",
+    }
 
 
 def _as_full(config):
@@ -362,8 +458,10 @@ def _sync(dev: dict) -> None:
 
 # ---- everything the form shows before Start ---------------------------------------------------
 
-def estimate_before_start(config, num_labels: int = 2, train_rows: int | None = None,
-                          spec=None) -> dict:
+
+def estimate_before_start(
+    config, num_labels: int = 2, train_rows: int | None = None, spec=None
+) -> dict:
     """Parameters, memory and saved size for the form, from the backbone's config only (no
     weights read; a hub model must already be downloaded). ``auto`` is resolved with the planner
     when ``spec`` (the DataSpec) is given, and counted as LoRA otherwise; ``setfit`` is counted
@@ -383,15 +481,20 @@ def estimate_before_start(config, num_labels: int = 2, train_rows: int | None = 
             num_labels, train_rows = len(spec.labels), train_rows or len(spec.train)
         else:
             config = replace(config, strategy="lora")
-    concrete = config if config.strategy not in ("auto", "setfit") else \
-        replace(config, strategy="full")
+    concrete = (
+        config if config.strategy not in ("auto", "setfit") else replace(config, strategy="full")
+    )
     counts = parameter_preview(concrete, num_labels)
     model_config = AutoConfig.from_pretrained(resolve_backbone(config.backbone, download=False))
     family = family_of(config.backbone)
     memory = estimate_memory(config, family, counts, model_config)
     size = saved_size(config, counts, model_config)
-    out = {"parameters": counts, "memory": memory, "saved_bytes": size,
-           "saved_human": human_bytes(size)}
+    out = {
+        "parameters": counts,
+        "memory": memory,
+        "saved_bytes": size,
+        "saved_human": human_bytes(size),
+    }
     if train_rows:
         out["steps_per_epoch"] = max(1, math.ceil(train_rows / config.batch_size))
     return out

@@ -29,6 +29,7 @@ carries ``labels=spec.labels``. scikit-learn's ``predict_proba`` orders its colu
 ``head.classes_`` (only the ids seen in training), so probabilities are scattered back into all K
 columns by id; they are never matched by string.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,16 +45,18 @@ from engine.backbones import family_of, resolve_backbone
 from engine.config import ConfigError, RunConfig
 from engine.runs import Run, read_json, write_json_atomic
 
-SETFIT_DEFAULT_LR = 2e-5   # SetFit's default body learning rate
+SETFIT_DEFAULT_LR = 2e-5  # SetFit's default body learning rate
 HEAD_PARAMS = {"max_iter": 1000}
 
 
 def _check_encoder(config: RunConfig) -> str:
     family = family_of(config.backbone)
     if family == "decoder":
-        raise ConfigError(f"SetFit needs a sentence-encoder backbone, but {config.backbone} is a "
-                          "decoder; pick an encoder such as minilm-l6, or train the decoder with "
-                          "the lora strategy.")
+        raise ConfigError(
+            f"SetFit needs a sentence-encoder backbone, but {config.backbone} is a "
+            "decoder; pick an encoder such as minilm-l6, or train the decoder with "
+            "the lora strategy."
+        )
     return family
 
 
@@ -62,8 +65,7 @@ def setfit_pairs(n_train: int, iterations: int) -> int:
     return 2 * max(1, iterations) * n_train
 
 
-def _progress_callback(run: Run, stop_event: threading.Event, time_budget: float,
-                       batch_size: int):
+def _progress_callback(run: Run, stop_event: threading.Event, time_budget: float, batch_size: int):
     """A transformers TrainerCallback for the body phase (setfit forwards its callbacks to the
     sentence-transformers trainer, with that trainer's TrainerState)."""
     from transformers import TrainerCallback
@@ -86,8 +88,11 @@ def _progress_callback(run: Run, stop_event: threading.Event, time_budget: float
             elif time_budget and time.time() - self.start > time_budget and not self.stop_reason:
                 self.stop_reason = f"time budget of {time_budget:.0f} s spent"
             if self.stop_reason and not control.should_training_stop:
-                run.append_event("message", text=f"Stopping: {self.stop_reason}; fitting the "
-                                                 "head on the body trained so far.")
+                run.append_event(
+                    "message",
+                    text=f"Stopping: {self.stop_reason}; fitting the "
+                    "head on the body trained so far.",
+                )
                 control.should_training_stop = True
             return control
 
@@ -99,12 +104,19 @@ def _progress_callback(run: Run, stop_event: threading.Event, time_budget: float
             step, total = state.global_step, max(state.max_steps, 1)
             elapsed = max(1e-9, time.time() - self.start)
             run.append_event(
-                "log", step=step, max_steps=total, epoch=round(state.epoch or 0, 4), loss=loss,
-                learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
+                "log",
+                step=step,
+                max_steps=total,
+                epoch=round(state.epoch or 0, 4),
+                loss=loss,
+                learning_rate=logs.get("learning_rate"),
+                grad_norm=logs.get("grad_norm"),
                 samples_per_second=round(step * batch_size / elapsed, 2),
                 eta_seconds=round(elapsed / max(step, 1) * (total - step), 1),
-                progress=round(step / total, 4), elapsed_seconds=round(elapsed, 1),
-                phase="body")
+                progress=round(step / total, 4),
+                elapsed_seconds=round(elapsed, 1),
+                phase="body",
+            )
 
     return SetFitEvents()
 
@@ -130,8 +142,9 @@ def _freeze_large_embeddings(model) -> float:
     return share
 
 
-def train_setfit(config: RunConfig, run: Run, spec, stop_event: threading.Event | None = None
-                 ) -> dict:
+def train_setfit(
+    config: RunConfig, run: Run, spec, stop_event: threading.Event | None = None
+) -> dict:
     """Train a SetFit classifier on ``spec`` and report like ``train_run`` (see module doc)."""
     import torch
     from datasets import Dataset
@@ -162,35 +175,68 @@ def train_setfit(config: RunConfig, run: Run, spec, stop_event: threading.Event 
 
     run.append_event("message", text="SetFit: loading the sentence-encoder body.")
     path = resolve_backbone(config.backbone)
-    model = SetFitModel.from_pretrained(str(path), labels=labels, head_params=head_params,
-                                        device=dev["device"], local_files_only=True)
+    model = SetFitModel.from_pretrained(
+        str(path),
+        labels=labels,
+        head_params=head_params,
+        device=dev["device"],
+        local_files_only=True,
+    )
     _set_max_length(model, config.max_length)
     frozen = _freeze_large_embeddings(model)
     if frozen:
-        run.append_event("message", text=f"SetFit: the word-embedding table holds {frozen:.0%} of "
-                                         "the encoder's weights (a large multilingual "
-                                         "vocabulary); it stays frozen, the layers above train.")
+        run.append_event(
+            "message",
+            text=f"SetFit: the word-embedding table holds {frozen:.0%} of "
+            "the encoder's weights (a large multilingual "
+            "vocabulary); it stays frozen, the layers above train.",
+        )
 
     pairs = setfit_pairs(len(x_train), config.setfit_iterations)
     epochs = max(1, math.ceil(config.epochs))
     steps = config.max_steps or epochs * math.ceil(pairs / config.batch_size)
     args = TrainingArguments(
-        output_dir=str(run.checkpoints_dir), batch_size=config.batch_size, num_epochs=epochs,
-        max_steps=config.max_steps or -1, num_iterations=config.setfit_iterations,
-        body_learning_rate=lr, warmup_proportion=config.warmup_ratio,
-        l2_weight=config.weight_decay, seed=config.seed, use_amp=dev["device"] == "cuda",
-        logging_steps=max(1, min(10, steps // 20 or 1)), logging_first_step=True,
-        save_strategy="no", eval_strategy="no", report_to="none", show_progress_bar=False)
+        output_dir=str(run.checkpoints_dir),
+        batch_size=config.batch_size,
+        num_epochs=epochs,
+        max_steps=config.max_steps or -1,
+        num_iterations=config.setfit_iterations,
+        body_learning_rate=lr,
+        warmup_proportion=config.warmup_ratio,
+        l2_weight=config.weight_decay,
+        seed=config.seed,
+        use_amp=dev["device"] == "cuda",
+        logging_steps=max(1, min(10, steps // 20 or 1)),
+        logging_first_step=True,
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        show_progress_bar=False,
+    )
     counts = _parameters(model, len(labels), parameter_counts)
-    run.append_event("start", device=dev["label"], backbone=config.backbone, family=family,
-                     strategy="setfit", parameters=counts, learning_rate=lr, max_steps=steps,
-                     train_rows=len(x_train), validation_rows=len(spec.validation),
-                     test_rows=len(spec.test), labels=labels, setfit_pairs=pairs,
-                     setfit_iterations=config.setfit_iterations)
+    run.append_event(
+        "start",
+        device=dev["label"],
+        backbone=config.backbone,
+        family=family,
+        strategy="setfit",
+        parameters=counts,
+        learning_rate=lr,
+        max_steps=steps,
+        train_rows=len(x_train),
+        validation_rows=len(spec.validation),
+        test_rows=len(spec.test),
+        labels=labels,
+        setfit_pairs=pairs,
+        setfit_iterations=config.setfit_iterations,
+    )
     events = _progress_callback(run, stop_event, config.time_budget_seconds, config.batch_size)
-    trainer = Trainer(model=model, args=args,
-                      train_dataset=Dataset.from_dict({"text": x_train, "label": y_train}),
-                      callbacks=[events])
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_dict({"text": x_train, "label": y_train}),
+        callbacks=[events],
+    )
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     trainer.remove_callback(PrinterCallback)  # progress goes to events.jsonl instead
@@ -199,8 +245,11 @@ def train_setfit(config: RunConfig, run: Run, spec, stop_event: threading.Event 
     trainer.st_trainer.args.disable_tqdm = True
 
     # phase 1: contrastive fine-tuning of the body on sentence pairs
-    run.append_event("message", text=f"SetFit phase 1 of 2: contrastive training of the body on "
-                                     f"{pairs} sentence pairs from {len(x_train)} examples.")
+    run.append_event(
+        "message",
+        text=f"SetFit phase 1 of 2: contrastive training of the body on "
+        f"{pairs} sentence pairs from {len(x_train)} examples.",
+    )
     body_t0 = time.time()
     if not stop_event.is_set():
         trainer.train_embeddings(x_train, y_train, args=args)
@@ -212,16 +261,27 @@ def train_setfit(config: RunConfig, run: Run, spec, stop_event: threading.Event 
         events.stop_reason = "stopped by the user"
 
     # phase 2: logistic-regression head on the tuned embeddings (always: a stopped run is saved)
-    run.append_event("message", text="SetFit phase 2 of 2: fitting the logistic-regression head "
-                                     "on the tuned sentence embeddings.")
+    run.append_event(
+        "message",
+        text="SetFit phase 2 of 2: fitting the logistic-regression head "
+        "on the tuned sentence embeddings.",
+    )
     head_t0 = time.time()
     trainer.train_classifier(x_train, y_train, args=args)
     head_seconds = time.time() - head_t0
-    run.append_event("log", step=global_step, max_steps=max(steps, 1),
-                     epoch=round(float(state.epoch or 0), 4), loss=_last_loss(state),
-                     samples_per_second=round(global_step * config.batch_size / body_seconds, 2),
-                     eta_seconds=0.0, progress=1.0, elapsed_seconds=round(time.time() - started, 1),
-                     phase="head", head_seconds=round(head_seconds, 2))
+    run.append_event(
+        "log",
+        step=global_step,
+        max_steps=max(steps, 1),
+        epoch=round(float(state.epoch or 0), 4),
+        loss=_last_loss(state),
+        samples_per_second=round(global_step * config.batch_size / body_seconds, 2),
+        eta_seconds=0.0,
+        progress=1.0,
+        elapsed_seconds=round(time.time() - started, 1),
+        phase="head",
+        head_seconds=round(head_seconds, 2),
+    )
 
     predictor = SetFitPredictor(model, labels)
     validation = _evaluate(predictor, spec.validation, labels)
@@ -234,22 +294,37 @@ def train_setfit(config: RunConfig, run: Run, spec, stop_event: threading.Event 
     status = "stopped" if stop_event.is_set() else "completed"
     train_seconds = body_seconds + head_seconds
     metrics = {
-        "status": status, "stop_reason": events.stop_reason,
-        "validation": validation["summary"], "test": test["summary"],
-        "test_report": test["report"], "validation_report": validation["report"],
+        "status": status,
+        "stop_reason": events.stop_reason,
+        "validation": validation["summary"],
+        "test": test["summary"],
+        "test_report": test["report"],
+        "validation_report": validation["report"],
         "worst_errors": test["errors"],
-        "majority_baseline": task.majority_baseline(spec.train["label"].tolist(),
-                                                    spec.test["label"].tolist()),
+        "majority_baseline": task.majority_baseline(
+            spec.train["label"].tolist(), spec.test["label"].tolist()
+        ),
         # SetFit's body trains on sentence pairs: these are pairs per second of the body phase
         "train_samples_per_second": round(global_step * config.batch_size / body_seconds, 2),
         "eval_samples_per_second": round(len(spec.test) / max(test_seconds, 1e-9), 2),
-        "train_seconds": round(train_seconds, 2), "total_seconds": round(time.time() - started, 2),
-        "global_step": global_step, "max_steps": steps, "best_checkpoint_metric": None,
-        "parameters": counts, "device": dev["label"], "learning_rate": lr, "labels": labels,
-        "early_stopped": False, "strategy": "setfit",
-        "setfit": {"pairs": pairs, "iterations": config.setfit_iterations,
-                   "body_seconds": round(body_seconds, 2), "head_seconds": round(head_seconds, 2),
-                   "samples_are": "sentence pairs"},
+        "train_seconds": round(train_seconds, 2),
+        "total_seconds": round(time.time() - started, 2),
+        "global_step": global_step,
+        "max_steps": steps,
+        "best_checkpoint_metric": None,
+        "parameters": counts,
+        "device": dev["label"],
+        "learning_rate": lr,
+        "labels": labels,
+        "early_stopped": False,
+        "strategy": "setfit",
+        "setfit": {
+            "pairs": pairs,
+            "iterations": config.setfit_iterations,
+            "body_seconds": round(body_seconds, 2),
+            "head_seconds": round(head_seconds, 2),
+            "samples_are": "sentence pairs",
+        },
     }
     run.write_metrics(metrics)
     run.append_event("end", status=status, test=test["summary"])
@@ -293,15 +368,20 @@ def _parameters(model, n_labels: int, parameter_counts) -> dict:
     a binary head has one row, as scikit-learn stores it)."""
     body = parameter_counts(model.model_body)
     body_model = model.model_body
-    dim_of = getattr(body_model, "get_embedding_dimension", None) \
+    dim_of = (
+        getattr(body_model, "get_embedding_dimension", None)
         or body_model.get_sentence_embedding_dimension
+    )
     dim = dim_of() or 0
     rows = 1 if n_labels == 2 else n_labels
     head = rows * dim + rows
     total = body["total"] + head
     trainable = body["trainable"] + head
-    return {"trainable": trainable, "total": total,
-            "percent": round(100.0 * trainable / total, 4) if total else 0.0}
+    return {
+        "trainable": trainable,
+        "total": total,
+        "percent": round(100.0 * trainable / total, 4) if total else 0.0,
+    }
 
 
 def _evaluate(predictor: "SetFitPredictor", frame, labels: list[str]) -> dict:
@@ -312,18 +392,37 @@ def _evaluate(predictor: "SetFitPredictor", frame, labels: list[str]) -> dict:
     texts = frame["text"].astype(str).tolist()
     gold = [label2id[l] for l in frame["label"]]
     if not texts:  # e.g. too few rows to hold out a validation set
-        return {"summary": {"accuracy": float("nan"), "macro_f1": float("nan"),
-                            "loss": float("nan"), "n": 0}, "report": None, "errors": []}
+        return {
+            "summary": {
+                "accuracy": float("nan"),
+                "macro_f1": float("nan"),
+                "loss": float("nan"),
+                "n": 0,
+            },
+            "report": None,
+            "errors": [],
+        }
     probs = predictor.predict_proba(texts)
     preds = probs.argmax(-1).tolist()
     rep = task.report(gold, preds, labels)
     loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(gold)), gold], 1e-12, 1.0))))
-    summary = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"], "loss": loss,
-               "n": rep["n"]}
+    summary = {
+        "accuracy": rep["accuracy"],
+        "macro_f1": rep["macro_f1"],
+        "loss": loss,
+        "n": rep["n"],
+    }
     wrong = [(float(probs[i, preds[i]]), i) for i in range(len(preds)) if preds[i] != gold[i]]
     wrong.sort(reverse=True)
-    errors = [{"text": texts[i], "gold": labels[gold[i]], "predicted": labels[preds[i]],
-               "confidence": round(c, 4)} for c, i in wrong[:25]]
+    errors = [
+        {
+            "text": texts[i],
+            "gold": labels[gold[i]],
+            "predicted": labels[preds[i]],
+            "confidence": round(c, 4),
+        }
+        for c, i in wrong[:25]
+    ]
     return {"summary": summary, "report": rep, "errors": errors}
 
 
@@ -332,10 +431,15 @@ def _save(model, run: Run, spec) -> None:
     tmp = out.with_name("model.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
-    write_json_atomic(tmp / "labels.json", {"labels": list(spec.labels),
-                                            "text_column": spec.text_column,
-                                            "label_column": spec.label_column,
-                                            "kind": "setfit"})
+    write_json_atomic(
+        tmp / "labels.json",
+        {
+            "labels": list(spec.labels),
+            "text_column": spec.text_column,
+            "label_column": spec.label_column,
+            "kind": "setfit",
+        },
+    )
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
 
@@ -356,12 +460,13 @@ class SetFitPredictor:
         if not texts:
             return out
         with self._lock:
-            probs = self.model.predict_proba(texts, batch_size=batch_size, as_numpy=True,
-                                             show_progress_bar=False)
+            probs = self.model.predict_proba(
+                texts, batch_size=batch_size, as_numpy=True, show_progress_bar=False
+            )
         probs = np.asarray(probs, dtype=np.float64).reshape(len(texts), -1)
         classes = getattr(self.model.model_head, "classes_", None)
         if classes is None:  # a differentiable head: columns are the ids 0..K-1
-            out[:, :probs.shape[1]] = probs
+            out[:, : probs.shape[1]] = probs
             return out
         for col, cls in enumerate(classes):
             out[:, self._column(cls)] = probs[:, col]
@@ -376,8 +481,13 @@ class SetFitPredictor:
 
     def predict(self, texts: list[str]) -> list[dict]:
         probs = self.predict_proba(texts)
-        return [{"label": self.labels[int(p.argmax())],
-                 "probabilities": {l: float(v) for l, v in zip(self.labels, p)}} for p in probs]
+        return [
+            {
+                "label": self.labels[int(p.argmax())],
+                "probabilities": {l: float(v) for l, v in zip(self.labels, p)},
+            }
+            for p in probs
+        ]
 
 
 def is_setfit_model(model_dir: str | Path) -> bool:
@@ -403,5 +513,11 @@ def load_setfit(model_dir: str | Path, max_length: int | None = None) -> SetFitP
     return SetFitPredictor(model, labels, max_length)
 
 
-__all__ = ["train_setfit", "load_setfit", "SetFitPredictor", "is_setfit_model", "setfit_pairs",
-           "SETFIT_DEFAULT_LR"]
+__all__ = [
+    "train_setfit",
+    "load_setfit",
+    "SetFitPredictor",
+    "is_setfit_model",
+    "setfit_pairs",
+    "SETFIT_DEFAULT_LR",
+]

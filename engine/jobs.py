@@ -4,6 +4,7 @@ The JobManager owns a single worker thread. ``submit`` creates the run folder at
 ``queued``) so the UI can show it; the worker trains runs in order. Everything a caller needs to
 show progress is in the run folder, so the UI never holds job state of its own.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,8 +43,7 @@ class JobManager:
             self._stops[run.id] = threading.Event()
             ahead = len(self._order)
             self._order.append(run.id)
-        run.append_event("message", text=f"Queued: {ahead} job(s) ahead." if ahead
-                         else "Starting.")
+        run.append_event("message", text=f"Queued: {ahead} job(s) ahead." if ahead else "Starting.")
         self._queue.put(run.id)
         return run
 
@@ -77,20 +77,30 @@ class JobManager:
         if self.is_live(run.id):
             raise ValueError(f"{run.id} is already {run.status}.")
         if run.status not in FINAL_STATUSES or run.status == "completed":
-            raise ValueError(f"{run.id} is {run.status}; only an interrupted, failed or stopped "
-                             "run can be resumed.")
+            raise ValueError(
+                f"{run.id} is {run.status}; only an interrupted, failed or stopped "
+                "run can be resumed."
+            )
         if run.kind not in ("train", "pretrain"):
-            raise ValueError("Resuming from a checkpoint is for training and adaptation runs; "
-                             "start this search again instead (its study keeps the finished "
-                             "trials).")
+            raise ValueError(
+                "Resuming from a checkpoint is for training and adaptation runs; "
+                "start this search again instead (its study keeps the finished "
+                "trials)."
+            )
         checkpoint = run.last_checkpoint()
         if checkpoint is None:
-            raise ValueError(f"{run.id} has no checkpoint to resume from (none was saved before "
-                             "it ended); start it again instead.")
+            raise ValueError(
+                f"{run.id} has no checkpoint to resume from (none was saved before "
+                "it ended); start it again instead."
+            )
         step = int(checkpoint.name.rpartition("-")[2])
         run.set_status("queued", error="")
-        run.append_event("resume", from_step=step, checkpoint=checkpoint.name,
-                         text=f"Resuming from the checkpoint at step {step}.")
+        run.append_event(
+            "resume",
+            from_step=step,
+            checkpoint=checkpoint.name,
+            text=f"Resuming from the checkpoint at step {step}.",
+        )
         with self._lock:
             self._stops[run.id] = threading.Event()
             self._resume[run.id] = checkpoint
@@ -103,8 +113,11 @@ class JobManager:
         status, name. A job the ``viewer`` may not see keeps its place in the queue but not its
         id, name or owner (``hidden``: True)."""
         with self._lock:
-            order = [rid for rid in self._order if rid in self._stops
-                     and not self._stops[rid].is_set() or rid == self._active]
+            order = [
+                rid
+                for rid in self._order
+                if rid in self._stops and not self._stops[rid].is_set() or rid == self._active
+            ]
         out = []
         waiting = 0
         for rid in order:
@@ -115,9 +128,14 @@ class JobManager:
             running = rid == self._active
             if not running:
                 waiting += 1
-            entry = {"run_id": rid, "position": 0 if running else waiting,
-                     "status": "running" if running else "queued", "owner": run.owner,
-                     "name": run.config_dict().get("run_name") or rid, "hidden": False}
+            entry = {
+                "run_id": rid,
+                "position": 0 if running else waiting,
+                "status": "running" if running else "queued",
+                "owner": run.owner,
+                "name": run.config_dict().get("run_name") or rid,
+                "hidden": False,
+            }
             if not may_read(run, viewer):
                 entry.update(run_id="", owner="", name="", hidden=True)
             out.append(entry)
@@ -129,8 +147,9 @@ class JobManager:
 
     def queued(self) -> list[str]:
         with self._lock:
-            return [rid for rid, ev in self._stops.items() if rid != self._active
-                    and not ev.is_set()]
+            return [
+                rid for rid, ev in self._stops.items() if rid != self._active and not ev.is_set()
+            ]
 
     def is_live(self, run_id: str) -> bool:
         with self._lock:
@@ -240,8 +259,7 @@ def _launched(config, run: Run, stop: threading.Event) -> None:
     from engine import distributed
 
     run.set_status("running")
-    run.append_event("message", text=f"Launching {config.processes} training processes "
-                                     "(torchrun).")
+    run.append_event("message", text=f"Launching {config.processes} training processes (torchrun).")
     proc = distributed.launch(config, run, config.processes)
     asked = False
     while proc.poll() is None:
@@ -251,9 +269,14 @@ def _launched(config, run: Run, stop: threading.Event) -> None:
         time.sleep(0.5)
     if proc.returncode != 0 and run.status not in ("completed", "stopped", "failed"):
         log_file = run.path / "distributed.log"
-        tail = log_file.read_text(encoding="utf-8", errors="replace")[-800:] \
-            if log_file.exists() else ""
-        message = (f"The distributed training exited with status {proc.returncode}. "
-                   f"Last lines of distributed.log: {tail.strip()[-400:]}")
+        tail = (
+            log_file.read_text(encoding="utf-8", errors="replace")[-800:]
+            if log_file.exists()
+            else ""
+        )
+        message = (
+            f"The distributed training exited with status {proc.returncode}. "
+            f"Last lines of distributed.log: {tail.strip()[-400:]}"
+        )
         run.set_status("failed", error=message)
         run.append_event("end", status="failed", error=message)

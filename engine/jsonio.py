@@ -1,5 +1,6 @@
 """JSON files written atomically and read forgivingly (a leaf module: it imports nothing of the
 engine). Every run file (config, status, metrics, data, plan) goes through these two."""
+
 from __future__ import annotations
 
 import json

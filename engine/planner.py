@@ -68,6 +68,7 @@ accuracy -- with max_length 64 (p95 36 tokens; the texts over 64 tokens are unde
 accuracy 0.930 through the engine CLI with strategy auto, vs 0.920 recorded at 128 and 0.916 for
 the reference.
 """
+
 from __future__ import annotations
 
 import math
@@ -97,37 +98,81 @@ MULTILINGUAL_BACKBONE = "e5-small-multilingual"
 REPLACEABLE_BACKBONES = ("", "minilm-l6")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
-_EN_STOPWORDS = {"the", "a", "an", "and", "or", "is", "are", "was", "were", "it", "this", "that",
-                 "to", "of", "in", "on", "for", "with", "i", "you", "he", "she", "we", "they",
-                 "not", "but", "be", "have", "has", "my", "your", "at", "as", "so", "very", "do"}
+_EN_STOPWORDS = {
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "is",
+    "are",
+    "was",
+    "were",
+    "it",
+    "this",
+    "that",
+    "to",
+    "of",
+    "in",
+    "on",
+    "for",
+    "with",
+    "i",
+    "you",
+    "he",
+    "she",
+    "we",
+    "they",
+    "not",
+    "but",
+    "be",
+    "have",
+    "has",
+    "my",
+    "your",
+    "at",
+    "as",
+    "so",
+    "very",
+    "do",
+}
 
 
 @dataclass
 class Plan:
-    values: dict[str, Any] = field(default_factory=dict)    # RunConfig field -> value
-    reasons: dict[str, str] = field(default_factory=dict)   # RunConfig field -> one sentence
-    notes: list[str] = field(default_factory=list)          # advice that is not a setting
-    inputs: dict[str, Any] = field(default_factory=dict)    # the derived statistics used
-    applied: list[str] = field(default_factory=list)        # fields resolve_auto replaced
-    kept: dict[str, Any] = field(default_factory=dict)      # user values resolve_auto kept
+    values: dict[str, Any] = field(default_factory=dict)  # RunConfig field -> value
+    reasons: dict[str, str] = field(default_factory=dict)  # RunConfig field -> one sentence
+    notes: list[str] = field(default_factory=list)  # advice that is not a setting
+    inputs: dict[str, Any] = field(default_factory=dict)  # the derived statistics used
+    applied: list[str] = field(default_factory=list)  # fields resolve_auto replaced
+    kept: dict[str, Any] = field(default_factory=dict)  # user values resolve_auto kept
 
     @property
     def strategy(self) -> str:
         return self.values.get("strategy", "")
 
     def to_dict(self) -> dict:
-        return {"values": dict(self.values), "reasons": dict(self.reasons),
-                "notes": list(self.notes), "inputs": dict(self.inputs),
-                "applied": list(self.applied), "kept": dict(self.kept)}
+        return {
+            "values": dict(self.values),
+            "reasons": dict(self.reasons),
+            "notes": list(self.notes),
+            "inputs": dict(self.inputs),
+            "applied": list(self.applied),
+            "kept": dict(self.kept),
+        }
 
     def summary(self) -> str:
         """One line for the run log: what Auto chose (user-kept values shown as kept)."""
         v = {**self.values, **self.kept}
         parts = [f"strategy {v.get('strategy', '?')}"]
-        for name, label in (("learning_rate", "lr"), ("epochs", "epochs"),
-                            ("batch_size", "batch"), ("max_length", "max length"),
-                            ("setfit_iterations", "pairs per example"),
-                            ("class_weights", "class weights")):
+        for name, label in (
+            ("learning_rate", "lr"),
+            ("epochs", "epochs"),
+            ("batch_size", "batch"),
+            ("max_length", "max length"),
+            ("setfit_iterations", "pairs per example"),
+            ("class_weights", "class weights"),
+        ):
             if name in v:
                 parts.append(f"{label} {_fmt(v[name])}")
         text = "Auto plan: " + ", ".join(parts) + ". " + self.reasons.get("strategy", "")
@@ -165,19 +210,21 @@ def _sci(value: float) -> str:
 
 # ---- helpers ------------------------------------------------------------------------------------
 
+
 def normalise_language(language: str) -> str:
-    """"en" | "cjk" | "other" from an ISO code or one of those words."""
+    """ "en" | "cjk" | "other" from an ISO code or one of those words."""
     lang = (language or "en").strip().lower()
     if lang in ("en", "eng", "english"):
         return "en"
-    if lang in ("cjk", "zh", "ja", "ko", "chinese", "japanese", "korean") or \
-            lang.startswith(("zh-", "ja-", "ko-")):
+    if lang in ("cjk", "zh", "ja", "ko", "chinese", "japanese", "korean") or lang.startswith(
+        ("zh-", "ja-", "ko-")
+    ):
         return "cjk"
     return "other"
 
 
 def guess_language(texts: Iterable[str], sample: int = 500) -> str:
-    """"cjk" when CJK characters dominate, "en" when English function words are common, else
+    """ "cjk" when CJK characters dominate, "en" when English function words are common, else
     "other". A cheap heuristic on up to ``sample`` texts; good enough to pick tokens-per-word and
     to warn about an English-only backbone."""
     cjk = latin_chars = english = words = 0
@@ -252,17 +299,30 @@ def suggest_backbone(language: str, current: str = "minilm-l6") -> tuple[str, st
         return MULTILINGUAL_BACKBONE, (
             f"The texts look {what}, but {shown} was trained on English only: switched to "
             f"{MULTILINGUAL_BACKBONE} (bundled, works offline), which knows Chinese, Japanese "
-            "and about 100 other languages.")
-    return shown, (f"The texts look {what}; you chose {shown}, kept as is. If it was trained on "
-                   f"English only, {MULTILINGUAL_BACKBONE} (bundled, about 100 languages) will "
-                   "likely do much better.")
+            "and about 100 other languages."
+        )
+    return shown, (
+        f"The texts look {what}; you chose {shown}, kept as is. If it was trained on "
+        f"English only, {MULTILINGUAL_BACKBONE} (bundled, about 100 languages) will "
+        "likely do much better."
+    )
 
 
 # ---- the plan -----------------------------------------------------------------------------------
 
-def plan(stats: dict, backbone: str, device: str, n_labels: int, language: str = "en", *,
-         family: str | None = None, params_m: float | None = None,
-         memory_gb: float | None = None, train_fraction: float = 0.8) -> Plan:
+
+def plan(
+    stats: dict,
+    backbone: str,
+    device: str,
+    n_labels: int,
+    language: str = "en",
+    *,
+    family: str | None = None,
+    params_m: float | None = None,
+    memory_gb: float | None = None,
+    train_fraction: float = 0.8,
+) -> Plan:
     """A training plan for data with ``stats`` (DataSpec.stats; optional extra keys
     ``train_label_counts`` and ``train_rows`` give the exact training split).
 
@@ -277,13 +337,18 @@ def plan(stats: dict, backbone: str, device: str, n_labels: int, language: str =
     if counts:
         per_class = sorted(int(v) for v in counts.values())
     else:
-        per_class = sorted(max(1, round(int(v) * train_fraction))
-                           for v in (stats.get("label_counts") or {}).values()) or [0]
+        per_class = sorted(
+            max(1, round(int(v) * train_fraction))
+            for v in (stats.get("label_counts") or {}).values()
+        ) or [0]
     train_rows = int(stats.get("train_rows") or sum(per_class))
     n_classes = max(n_labels or 0, len(per_class), 2)
     per_min = per_class[0]
-    per_median = per_class[len(per_class) // 2] if len(per_class) % 2 else \
-        (per_class[len(per_class) // 2 - 1] + per_class[len(per_class) // 2]) / 2
+    per_median = (
+        per_class[len(per_class) // 2]
+        if len(per_class) % 2
+        else (per_class[len(per_class) // 2 - 1] + per_class[len(per_class) // 2]) / 2
+    )
     imbalance = (per_class[-1] / max(per_class[0], 1)) if per_class else 1.0
     words = stats.get("words") or {}
     p95_words = float(words.get("p95") or words.get("mean") or 20.0)
@@ -292,11 +357,22 @@ def plan(stats: dict, backbone: str, device: str, n_labels: int, language: str =
     p95_tokens = p95_words * rate + 2
     max_tokens = max_words * rate + 2
 
-    p = Plan(inputs={"train_rows": train_rows, "classes": n_classes,
-                     "rows_per_class_min": per_min, "rows_per_class_median": per_median,
-                     "imbalance": round(imbalance, 2), "p95_tokens": round(p95_tokens, 1),
-                     "language": lang, "device": device, "backbone": backbone,
-                     "family": family, "params_m": params_m, "memory_gb": memory_gb})
+    p = Plan(
+        inputs={
+            "train_rows": train_rows,
+            "classes": n_classes,
+            "rows_per_class_min": per_min,
+            "rows_per_class_median": per_median,
+            "imbalance": round(imbalance, 2),
+            "p95_tokens": round(p95_tokens, 1),
+            "language": lang,
+            "device": device,
+            "backbone": backbone,
+            "family": family,
+            "params_m": params_m,
+            "memory_gb": memory_gb,
+        }
+    )
     v, r = p.values, p.reasons
 
     # ---- strategy ---------------------------------------------------------------------------
@@ -304,26 +380,38 @@ def plan(stats: dict, backbone: str, device: str, n_labels: int, language: str =
     full_gb = params_m * 16 / 1000  # fp32 weights + gradients + two AdamW moments, GB
     if few_shot and family == "encoder":
         v["strategy"] = "setfit"
-        r["strategy"] = (f"{per_median:g} labelled training rows per class is the few-shot "
-                         "regime: SetFit learns from pairs of examples and needs far fewer "
-                         "labels than ordinary fine-tuning.")
+        r["strategy"] = (
+            f"{per_median:g} labelled training rows per class is the few-shot "
+            "regime: SetFit learns from pairs of examples and needs far fewer "
+            "labels than ordinary fine-tuning."
+        )
     elif few_shot:
         v["strategy"] = "lora"
-        r["strategy"] = (f"{per_median:g} labelled training rows per class is few-shot, and "
-                         f"SetFit needs a sentence encoder while {backbone} is a decoder: LoRA "
-                         "trains few parameters, which suits little data, with more epochs.")
+        r["strategy"] = (
+            f"{per_median:g} labelled training rows per class is few-shot, and "
+            f"SetFit needs a sentence encoder while {backbone} is a decoder: LoRA "
+            "trains few parameters, which suits little data, with more epochs."
+        )
     elif not gpu:
         v["strategy"] = "lora"
-        r["strategy"] = (f"On the CPU, LoRA trains about 1.7x more samples per second than full "
-                         f"fine-tuning (measured on MiniLM: 82-89 vs 50 samples/s) and matched "
-                         f"its accuracy in the benchmark; {train_rows:,} rows do not need more "
-                         "capacity.")
-    elif (device == "cuda" and train_rows >= FULL_MIN_ROWS_GPU and params_m <= FULL_MAX_PARAMS_M
-          and (memory_gb is None or full_gb <= 0.6 * memory_gb)):
+        r["strategy"] = (
+            f"On the CPU, LoRA trains about 1.7x more samples per second than full "
+            f"fine-tuning (measured on MiniLM: 82-89 vs 50 samples/s) and matched "
+            f"its accuracy in the benchmark; {train_rows:,} rows do not need more "
+            "capacity."
+        )
+    elif (
+        device == "cuda"
+        and train_rows >= FULL_MIN_ROWS_GPU
+        and params_m <= FULL_MAX_PARAMS_M
+        and (memory_gb is None or full_gb <= 0.6 * memory_gb)
+    ):
         v["strategy"] = "full"
-        r["strategy"] = (f"{train_rows:,} training rows on a GPU with a {params_m:g}M-parameter "
-                         "backbone: full fine-tuning has the most capacity and is affordable "
-                         "there.")
+        r["strategy"] = (
+            f"{train_rows:,} training rows on a GPU with a {params_m:g}M-parameter "
+            "backbone: full fine-tuning has the most capacity and is affordable "
+            "there."
+        )
     else:
         v["strategy"] = "lora"
         if train_rows < FULL_MIN_ROWS_GPU:
@@ -345,11 +433,16 @@ def plan(stats: dict, backbone: str, device: str, n_labels: int, language: str =
     length = _round_up(want, 16 if want <= 128 else 32)
     length = min(length, cap)
     v["max_length"] = length
-    cut = "" if length >= 1.5 * p95_tokens or length >= max_tokens else \
-        f", so some long texts are cut off (cap {cap} on {where})"
-    r["max_length"] = (f"95% of the texts are under about {p95_tokens:.0f} tokens; {length} "
-                       f"leaves room for the longer ones{cut}. Batches are padded only to their "
-                       "longest text, so a generous limit costs little.")
+    cut = (
+        ""
+        if length >= 1.5 * p95_tokens or length >= max_tokens
+        else f", so some long texts are cut off (cap {cap} on {where})"
+    )
+    r["max_length"] = (
+        f"95% of the texts are under about {p95_tokens:.0f} tokens; {length} "
+        f"leaves room for the longer ones{cut}. Batches are padded only to their "
+        "longest text, so a generous limit costs little."
+    )
     if long_texts and not gpu:
         r["max_length"] += " Texts are long, so the CPU limit is raised from 128 to 256."
 
@@ -359,10 +452,11 @@ def plan(stats: dict, backbone: str, device: str, n_labels: int, language: str =
         r["batch_size"] = "16 sentence pairs per step, SetFit's usual batch."
     elif not gpu:
         bs = 8 if (family == "decoder" or length > 128) else 16
-        r["batch_size"] = ("16 per step is the measured sweet spot on 2 CPU cores for a small "
-                           "encoder." if bs == 16 else
-                           "8 per step: a decoder or long texts make each example expensive on "
-                           "the CPU.")
+        r["batch_size"] = (
+            "16 per step is the measured sweet spot on 2 CPU cores for a small encoder."
+            if bs == 16
+            else "8 per step: a decoder or long texts make each example expensive on the CPU."
+        )
     else:
         bs = 64 if (memory_gb and memory_gb >= 40 and params_m <= 150 and length <= 128) else 32
         doublings = max(0, int(math.ceil(math.log2(length / 128)))) if length > 128 else 0
@@ -370,14 +464,18 @@ def plan(stats: dict, backbone: str, device: str, n_labels: int, language: str =
         if params_m > 300:
             bs //= 2
         bs = max(4, bs)
-        r["batch_size"] = (f"{bs} per step fits a {params_m:g}M-parameter backbone at "
-                           f"{length} tokens on the GPU with room to spare.")
+        r["batch_size"] = (
+            f"{bs} per step fits a {params_m:g}M-parameter backbone at "
+            f"{length} tokens on the GPU with room to spare."
+        )
     if strategy != "setfit" and train_rows and bs > train_rows / 8:
         small = max(4, _pow2_floor(train_rows / 8))
         if small < bs:
             bs = small
-            r["batch_size"] = (f"{bs} per step so that the {train_rows} training rows still give "
-                               "several optimisation steps per epoch.")
+            r["batch_size"] = (
+                f"{bs} per step so that the {train_rows} training rows still give "
+                "several optimisation steps per epoch."
+            )
     v["batch_size"] = bs
 
     # ---- epochs / steps ---------------------------------------------------------------------
@@ -386,100 +484,130 @@ def plan(stats: dict, backbone: str, device: str, n_labels: int, language: str =
         iterations = int(min(20, max(2, budget // max(1, 2 * train_rows))))
         pairs = 2 * iterations * train_rows
         v["setfit_iterations"] = iterations
-        r["setfit_iterations"] = (f"{iterations} pairs per example and polarity turn "
-                                  f"{train_rows} rows into {pairs:,} training pairs, enough for "
-                                  f"SetFit and quick on {where}.")
+        r["setfit_iterations"] = (
+            f"{iterations} pairs per example and polarity turn "
+            f"{train_rows} rows into {pairs:,} training pairs, enough for "
+            f"SetFit and quick on {where}."
+        )
         v["epochs"] = 1.0
         r["epochs"] = "SetFit makes one pass over its generated pairs (the published recipe)."
         total_steps = math.ceil(pairs / bs)
         v["learning_rate"] = SETFIT_LR
-        r["learning_rate"] = ("2e-5, SetFit's default for fine-tuning the sentence encoder on "
-                              "pairs.")
+        r["learning_rate"] = "2e-5, SetFit's default for fine-tuning the sentence encoder on pairs."
     else:
         steps_per_epoch = max(1, math.ceil(train_rows / bs))
         high = STEPS_MAX["gpu" if gpu else "cpu"]
         epochs = float(BASE_EPOCHS)
         if steps_per_epoch * epochs < STEPS_MIN:
             epochs = float(min(MAX_EPOCHS, math.ceil(STEPS_MIN / steps_per_epoch)))
-            why = (f"{epochs:g} epochs so that the model gets at least ~{STEPS_MIN} optimisation "
-                   f"steps from {train_rows:,} rows ({steps_per_epoch} steps per epoch)")
+            why = (
+                f"{epochs:g} epochs so that the model gets at least ~{STEPS_MIN} optimisation "
+                f"steps from {train_rows:,} rows ({steps_per_epoch} steps per epoch)"
+            )
         elif steps_per_epoch * epochs > high:
             epochs = max(0.1, math.floor(10 * high / steps_per_epoch) / 10)
             epochs = float(min(epochs, BASE_EPOCHS))
-            why = (f"{epochs:g} epochs keep the run near {high:,} steps on {where}; "
-                   f"{train_rows:,} rows are plenty, so more passes would mostly cost time")
+            why = (
+                f"{epochs:g} epochs keep the run near {high:,} steps on {where}; "
+                f"{train_rows:,} rows are plenty, so more passes would mostly cost time"
+            )
         else:
-            why = (f"{epochs:g} epochs ({steps_per_epoch * epochs:.0f} steps) is the usual budget "
-                   f"for {train_rows:,} rows")
+            why = (
+                f"{epochs:g} epochs ({steps_per_epoch * epochs:.0f} steps) is the usual budget "
+                f"for {train_rows:,} rows"
+            )
         v["epochs"] = epochs
         r["epochs"] = why + "; early stopping ends sooner when validation stops improving."
         total_steps = math.ceil(steps_per_epoch * epochs)
         if strategy == "lora":
             lr = 1e-3 if params_m <= 200 else 5e-4
             v["learning_rate"] = lr
-            r["learning_rate"] = (f"{_sci(lr)} suits LoRA: adapters start at zero and need a "
-                                  "higher rate than full fine-tuning (measured on MiniLM: 1e-3 "
-                                  "matches full fine-tuning's accuracy; 5e-4 can stall)."
-                                  if lr == 1e-3 else
-                                  f"{_sci(lr)}: half the small-model LoRA rate for a backbone of "
-                                  f"{params_m:g}M parameters, whose updates are larger.")
+            r["learning_rate"] = (
+                f"{_sci(lr)} suits LoRA: adapters start at zero and need a "
+                "higher rate than full fine-tuning (measured on MiniLM: 1e-3 "
+                "matches full fine-tuning's accuracy; 5e-4 can stall)."
+                if lr == 1e-3
+                else f"{_sci(lr)}: half the small-model LoRA rate for a backbone of "
+                f"{params_m:g}M parameters, whose updates are larger."
+            )
             v["lora_r"] = 16 if train_rows >= 20_000 else 8
-            r["lora_r"] = ("Rank 8 is plenty for this much data and keeps the adapter tiny."
-                           if v["lora_r"] == 8 else
-                           "Rank 16 gives the adapter more capacity for 20,000+ rows.")
+            r["lora_r"] = (
+                "Rank 8 is plenty for this much data and keeps the adapter tiny."
+                if v["lora_r"] == 8
+                else "Rank 16 gives the adapter more capacity for 20,000+ rows."
+            )
         else:
             lr = 5e-5 if params_m <= 150 else (3e-5 if params_m <= 400 else 2e-5)
             v["learning_rate"] = lr
-            r["learning_rate"] = (f"{_sci(lr)} is a safe full fine-tuning rate for a "
-                                  f"{params_m:g}M-parameter backbone (bigger models want "
-                                  "smaller rates).")
+            r["learning_rate"] = (
+                f"{_sci(lr)} is a safe full fine-tuning rate for a "
+                f"{params_m:g}M-parameter backbone (bigger models want "
+                "smaller rates)."
+            )
         evals = int(min(10, max(1, round(EVALUATIONS_TOTAL / max(epochs, 1)))))
         evals = int(max(1, min(evals, steps_per_epoch // 10 or 1)))
         v["evaluations_per_epoch"] = evals
-        r["evaluations_per_epoch"] = (f"{evals} validation checks per epoch give early stopping "
-                                      "about a dozen chances to keep the best model without "
-                                      "spending much time scoring.")
+        r["evaluations_per_epoch"] = (
+            f"{evals} validation checks per epoch give early stopping "
+            "about a dozen chances to keep the best model without "
+            "spending much time scoring."
+        )
 
     v["max_steps"] = 0
     r["max_steps"] = "0: the number of epochs decides the length of training."
     v["warmup_ratio"] = 0.1 if total_steps < 500 else 0.06
-    r["warmup_ratio"] = (f"{v['warmup_ratio']:g} of {total_steps:,} steps warm the learning "
-                         "rate up gently" + (" (a short run needs a proportionally longer "
-                                             "warm-up)." if total_steps < 500 else "."))
+    r["warmup_ratio"] = (
+        f"{v['warmup_ratio']:g} of {total_steps:,} steps warm the learning "
+        "rate up gently"
+        + (" (a short run needs a proportionally longer warm-up)." if total_steps < 500 else ".")
+    )
     p.inputs["total_steps"] = total_steps
 
     if imbalance >= IMBALANCE_BALANCED:
         v["class_weights"] = "balanced"
-        r["class_weights"] = (f"The largest class is {imbalance:.1f}x the smallest: weighting "
-                              "the loss by inverse class frequency keeps the rare classes from "
-                              "being ignored.")
+        r["class_weights"] = (
+            f"The largest class is {imbalance:.1f}x the smallest: weighting "
+            "the loss by inverse class frequency keeps the rare classes from "
+            "being ignored."
+        )
     else:
         v["class_weights"] = "none"
-        r["class_weights"] = (f"The classes are reasonably balanced ({imbalance:.1f}x between "
-                              "the largest and the smallest), so no weighting is needed.")
+        r["class_weights"] = (
+            f"The classes are reasonably balanced ({imbalance:.1f}x between "
+            "the largest and the smallest), so no weighting is needed."
+        )
 
     # ---- notes ------------------------------------------------------------------------------
     if lang != "en" and not _is_multilingual(backbone, lang):
         what = "Chinese, Japanese or Korean" if lang == "cjk" else "not English"
-        p.notes.append(f"The texts look {what}, but {backbone} was trained on English: a "
-                       f"multilingual backbone such as {MULTILINGUAL_BACKBONE} (bundled, works "
-                       "offline; or xlm-roberta-base from the hub"
-                       + (", or bert-base-chinese for Chinese" if lang == "cjk" else "")
-                       + ") will do much better.")
-        r["strategy"] += (f" (The texts look {what}; see the note on the backbone: "
-                          f"{MULTILINGUAL_BACKBONE} is recommended.)")
+        p.notes.append(
+            f"The texts look {what}, but {backbone} was trained on English: a "
+            f"multilingual backbone such as {MULTILINGUAL_BACKBONE} (bundled, works "
+            "offline; or xlm-roberta-base from the hub"
+            + (", or bert-base-chinese for Chinese" if lang == "cjk" else "")
+            + ") will do much better."
+        )
+        r["strategy"] += (
+            f" (The texts look {what}; see the note on the backbone: "
+            f"{MULTILINGUAL_BACKBONE} is recommended.)"
+        )
     if lang == "cjk":
         r["max_length"] += " For CJK text each character counts as about one token."
     if per_min < 5:
-        p.notes.append(f"The smallest class has only {per_min} training rows; add examples or "
-                       "merge classes for reliable results.")
+        p.notes.append(
+            f"The smallest class has only {per_min} training rows; add examples or "
+            "merge classes for reliable results."
+        )
     if strategy == "setfit":
-        p.notes.append("SetFit trains in two phases (sentence pairs, then a logistic-regression "
-                       "head), so the progress chart shows the pair phase only.")
+        p.notes.append(
+            "SetFit trains in two phases (sentence pairs, then a logistic-regression "
+            "head), so the progress chart shows the pair phase only."
+        )
     return p
 
 
 # ---- applying a plan to a RunConfig -------------------------------------------------------------
+
 
 def config_defaults() -> dict[str, Any]:
     from engine.config import RunConfig, default_of
@@ -487,8 +615,14 @@ def config_defaults() -> dict[str, Any]:
     return {f.name: default_of(f) for f in fields(RunConfig)}
 
 
-def resolve_auto(config, spec, *, explicit: Iterable[str] | None = None,
-                 device: str | None = None, memory_gb: float | None = None):
+def resolve_auto(
+    config,
+    spec,
+    *,
+    explicit: Iterable[str] | None = None,
+    device: str | None = None,
+    memory_gb: float | None = None,
+):
     """``(config, plan)``: for ``strategy == "auto"`` a copy of ``config`` with the strategy and
     every planned field the user left at its default replaced by the plan; other strategies are
     returned unchanged (the plan is still computed, for display, with nothing applied).
@@ -500,15 +634,24 @@ def resolve_auto(config, spec, *, explicit: Iterable[str] | None = None,
     """
     device, memory_gb = _device_and_memory(config.device, device, memory_gb)
     counts = spec.train["label"].value_counts()
-    stats = {**(spec.stats or {}),
-             "train_label_counts": {str(k): int(c) for k, c in counts.items()},
-             "train_rows": len(spec.train)}
+    stats = {
+        **(spec.stats or {}),
+        "train_label_counts": {str(k): int(c) for k, c in counts.items()},
+        "train_rows": len(spec.train),
+    }
     language = guess_language(spec.train["text"].astype(str).tolist())
     from engine.backbones import CATALOGUE
 
     family = None if config.backbone in CATALOGUE else _family(config.backbone)
-    p = plan(stats, config.backbone, device, len(spec.labels), language, family=family,
-             memory_gb=memory_gb)
+    p = plan(
+        stats,
+        config.backbone,
+        device,
+        len(spec.labels),
+        language,
+        family=family,
+        memory_gb=memory_gb,
+    )
     if config.strategy != "auto":
         return config, p
     defaults = config_defaults()
@@ -535,15 +678,19 @@ def _family(backbone: str) -> str | None:
         return None
 
 
-def _device_and_memory(setting: str, device: str | None, memory_gb: float | None
-                       ) -> tuple[str, float | None]:
+def _device_and_memory(
+    setting: str, device: str | None, memory_gb: float | None
+) -> tuple[str, float | None]:
     if device is None:
         import torch
 
         if setting in ("auto", "cuda") and torch.cuda.is_available():
             device = "cuda"
-        elif setting in ("auto", "mps") and getattr(torch.backends, "mps", None) \
-                and torch.backends.mps.is_available():
+        elif (
+            setting in ("auto", "mps")
+            and getattr(torch.backends, "mps", None)
+            and torch.backends.mps.is_available()
+        ):
             device = "mps"
         else:
             device = "cpu"

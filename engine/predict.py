@@ -1,4 +1,5 @@
 """Predict with a finished run: one text, a list, or a whole table."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -24,8 +25,9 @@ def load_predictor(run_dir: str | Path):
     task = run_task(run_dir)
     run = Run(Path(run_dir))
     if not run.has_model:
-        raise PredictError(f"{run.path} has no trained model yet (status: {run.status}). "
-                           "Pick a finished run.")
+        raise PredictError(
+            f"{run.path} has no trained model yet (status: {run.status}). Pick a finished run."
+        )
     return get_task(task).Predictor(run_dir)
 
 

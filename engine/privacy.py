@@ -8,6 +8,7 @@ Order matters: URLs and e-mails first (they contain digits and dots), then phone
 groups with separators, optional +country code), then any remaining run of 6+ digits. Plain
 numbers people write (years, prices, "3 stars", dates like 2024-05-01) are left alone.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,12 +21,13 @@ PLACEHOLDER = {"email": "[EMAIL]", "url": "[URL]", "phone": "[PHONE]", "digits":
 
 _PATTERNS = {
     "email": re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])"),
-    "url": re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]",
-                      re.IGNORECASE),
+    "url": re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE),
     # +country code or a leading 0/(, then digit groups split by spaces, dots, dashes, brackets;
     # at least 8 digits in all (so "2024-05-01" or "10.5" stay)
-    "phone": re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?"
-                        r"\d{2,5}(?:[\s.-]\d{2,5}){1,4}(?![\w])"),
+    "phone": re.compile(
+        r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?"
+        r"\d{2,5}(?:[\s.-]\d{2,5}){1,4}(?![\w])"
+    ),
     "digits": re.compile(r"(?<!\d)\d{6,}(?!\d)"),
 }
 
@@ -34,8 +36,9 @@ def _phone_ok(match: str) -> bool:
     digits = sum(c.isdigit() for c in match)
     if digits < 8:
         return False
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", match) or re.fullmatch(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}",
-                                                                   match):
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", match) or re.fullmatch(
+        r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}", match
+    ):
         return False  # a date
     return True
 
@@ -83,5 +86,9 @@ def preview(texts: list[str], limit: int = 20, kinds=KINDS) -> dict:
             total.update(counts)
             if len(examples) < limit:
                 examples.append({"before": text, "after": masked})
-    return {"counts": {k: total.get(k, 0) for k in KINDS}, "texts_changed": changed,
-            "texts": len(texts), "examples": examples}
+    return {
+        "counts": {k: total.get(k, 0) for k in KINDS},
+        "texts_changed": changed,
+        "texts": len(texts),
+        "examples": examples,
+    }

@@ -14,6 +14,7 @@ Everything here is plain Python driven by ``PromptConfig``; the Playground tab a
 engine zeroshot`` are views of it. Measurements are appended to
 ``<output_dir>/playground/measurements.jsonl`` so the comparison table survives a restart.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,10 +33,10 @@ from engine.config import PromptConfig, RunConfig
 from engine.data import DataError
 
 PLACEHOLDERS = ("text", "labels", "examples")
-EXAMPLE_CHARS = 400          # a few-shot example's text is cut to this many characters
-ENCODER_TEMPERATURE = 0.05   # cosine similarities -> probabilities (does not change the argmax)
-REUSE_MIN = 16               # shared prompt tokens worth reusing the kept key/value cache for
-DOMAIN_TEXTS = 32            # training texts whose mean prediction is the 'domain' prior
+EXAMPLE_CHARS = 400  # a few-shot example's text is cut to this many characters
+ENCODER_TEMPERATURE = 0.05  # cosine similarities -> probabilities (does not change the argmax)
+REUSE_MIN = 16  # shared prompt tokens worth reusing the kept key/value cache for
+DOMAIN_TEXTS = 32  # training texts whose mean prediction is the 'domain' prior
 
 
 class PromptError(ValueError):
@@ -46,46 +47,75 @@ class PromptError(ValueError):
 # mode "classify": template + example template + suggested verbalizers (label -> words, used when
 # the data's labels match); mode "generate": a template for free generation.
 PRESETS: dict[str, dict] = {
-    "general": {"mode": "classify",
-                "template": "Classify the text into one of these categories: {labels}.\n\n"
-                            "{examples}Text: {text}\nCategory:",
-                "example_template": "Text: {text}\nCategory: {label}\n\n"},
-    "sentiment": {"mode": "classify",
-                  "template": "Is the sentiment of this review {labels}?\n\n{examples}"
-                              "Review: {text}\nSentiment:",
-                  "example_template": "Review: {text}\nSentiment: {label}\n\n",
-                  "verbalizers": {"0": ["negative"], "1": ["positive"],
-                                  "negative": ["negative"], "positive": ["positive"],
-                                  "neg": ["negative"], "pos": ["positive"]}},
-    "topic": {"mode": "classify",
-              "template": "What is this article about? Choose from: {labels}.\n\n{examples}"
-                          "Article: {text}\nTopic:",
-              "example_template": "Article: {text}\nTopic: {label}\n\n"},
-    "intent": {"mode": "classify",
-               "template": "What does the user want? Choose from: {labels}.\n\n{examples}"
-                           "Message: {text}\nIntent:",
-               "example_template": "Message: {text}\nIntent: {label}\n\n"},
-    "spam": {"mode": "classify",
-             "template": "Is this SMS message {labels}?\n\n{examples}Message: {text}\nAnswer:",
-             "example_template": "Message: {text}\nAnswer: {label}\n\n",
-             "verbalizers": {"0": ["normal"], "1": ["spam"], "ham": ["normal"],
-                             "spam": ["spam"]}},
-    "question-type": {"mode": "classify",
-                      "template": "What kind of answer does the question ask for? Choose from: "
-                                  "{labels}.\n\n{examples}Question: {text}\nAnswer type:",
-                      "example_template": "Question: {text}\nAnswer type: {label}\n\n",
-                      "verbalizers": {"ABBR": ["abbreviation"], "DESC": ["description"],
-                                      "ENTY": ["entity", "thing"], "HUM": ["person"],
-                                      "LOC": ["location", "place"], "NUM": ["number"]}},
-    "ner-extraction": {"mode": "generate",
-                       "template": "List the names of people, organisations and places in this "
-                                   "text, one per line as 'type: name'.\n\nText: {text}"},
-    "summarization": {"mode": "generate",
-                      "template": "Summarize the following text in one sentence.\n\n{text}"},
-    "translation": {"mode": "generate",
-                    "template": "Translate the following text into Spanish.\n\n{text}"},
-    "qa": {"mode": "generate",
-           "template": "Answer the question from the context in a few words.\n\n{text}"},
+    "general": {
+        "mode": "classify",
+        "template": "Classify the text into one of these categories: {labels}.\n\n"
+        "{examples}Text: {text}\nCategory:",
+        "example_template": "Text: {text}\nCategory: {label}\n\n",
+    },
+    "sentiment": {
+        "mode": "classify",
+        "template": "Is the sentiment of this review {labels}?\n\n{examples}"
+        "Review: {text}\nSentiment:",
+        "example_template": "Review: {text}\nSentiment: {label}\n\n",
+        "verbalizers": {
+            "0": ["negative"],
+            "1": ["positive"],
+            "negative": ["negative"],
+            "positive": ["positive"],
+            "neg": ["negative"],
+            "pos": ["positive"],
+        },
+    },
+    "topic": {
+        "mode": "classify",
+        "template": "What is this article about? Choose from: {labels}.\n\n{examples}"
+        "Article: {text}\nTopic:",
+        "example_template": "Article: {text}\nTopic: {label}\n\n",
+    },
+    "intent": {
+        "mode": "classify",
+        "template": "What does the user want? Choose from: {labels}.\n\n{examples}"
+        "Message: {text}\nIntent:",
+        "example_template": "Message: {text}\nIntent: {label}\n\n",
+    },
+    "spam": {
+        "mode": "classify",
+        "template": "Is this SMS message {labels}?\n\n{examples}Message: {text}\nAnswer:",
+        "example_template": "Message: {text}\nAnswer: {label}\n\n",
+        "verbalizers": {"0": ["normal"], "1": ["spam"], "ham": ["normal"], "spam": ["spam"]},
+    },
+    "question-type": {
+        "mode": "classify",
+        "template": "What kind of answer does the question ask for? Choose from: "
+        "{labels}.\n\n{examples}Question: {text}\nAnswer type:",
+        "example_template": "Question: {text}\nAnswer type: {label}\n\n",
+        "verbalizers": {
+            "ABBR": ["abbreviation"],
+            "DESC": ["description"],
+            "ENTY": ["entity", "thing"],
+            "HUM": ["person"],
+            "LOC": ["location", "place"],
+            "NUM": ["number"],
+        },
+    },
+    "ner-extraction": {
+        "mode": "generate",
+        "template": "List the names of people, organisations and places in this "
+        "text, one per line as 'type: name'.\n\nText: {text}",
+    },
+    "summarization": {
+        "mode": "generate",
+        "template": "Summarize the following text in one sentence.\n\n{text}",
+    },
+    "translation": {
+        "mode": "generate",
+        "template": "Translate the following text into Spanish.\n\n{text}",
+    },
+    "qa": {
+        "mode": "generate",
+        "template": "Answer the question from the context in a few words.\n\n{text}",
+    },
 }
 
 
@@ -97,8 +127,9 @@ def preset_names(mode: str | None = None) -> list[str]:
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def check_template(template: str, allowed: tuple[str, ...] = PLACEHOLDERS,
-                   required: str = "text") -> None:
+def check_template(
+    template: str, allowed: tuple[str, ...] = PLACEHOLDERS, required: str = "text"
+) -> None:
     """PromptError when the template lacks ``{required}`` or uses an unknown placeholder.
     Other braces ({"json": ...}) are left alone."""
     names = set(_PLACEHOLDER.findall(template))
@@ -106,14 +137,17 @@ def check_template(template: str, allowed: tuple[str, ...] = PLACEHOLDERS,
         raise PromptError(f"The template needs {{{required}}} where the input goes.")
     unknown = sorted(n for n in names if n not in allowed)
     if unknown:
-        raise PromptError(f"Unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)} "
-                          f"in the template; use {', '.join('{' + a + '}' for a in allowed)}.")
+        raise PromptError(
+            f"Unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)} "
+            f"in the template; use {', '.join('{' + a + '}' for a in allowed)}."
+        )
 
 
 def fill(template: str, **values: str) -> str:
     """Replace {name} for the given names only (one pass: inserted text is never re-read)."""
-    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values
-                            else m.group(0), template)
+    return _PLACEHOLDER.sub(
+        lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template
+    )
 
 
 def format_examples(examples: list[tuple[str, str]], example_template: str) -> str:
@@ -127,9 +161,13 @@ def format_examples(examples: list[tuple[str, str]], example_template: str) -> s
     return "".join(out)
 
 
-def build_prompt(template: str, text: str, label_words: list[str],
-                 examples: list[tuple[str, str]] | None = None,
-                 example_template: str = "Text: {text}\nAnswer: {label}\n\n") -> str:
+def build_prompt(
+    template: str,
+    text: str,
+    label_words: list[str],
+    examples: list[tuple[str, str]] | None = None,
+    example_template: str = "Text: {text}\nAnswer: {label}\n\n",
+) -> str:
     """The filled prompt: {labels} = the label words joined with ', ' (last with 'or')."""
     check_template(template)
     words = list(label_words)
@@ -139,8 +177,9 @@ def build_prompt(template: str, text: str, label_words: list[str],
 
 
 # ---- verbalizers -------------------------------------------------------------------------------
-def parse_verbalizers(spec: str | dict | None, labels: list[str],
-                      preset: str = "general") -> dict[str, list[str]]:
+def parse_verbalizers(
+    spec: str | dict | None, labels: list[str], preset: str = "general"
+) -> dict[str, list[str]]:
     """label -> words. ``spec``: JSON {"label": ["w", ...]} (or "w"), or lines "label: w, w";
     labels it does not name get the preset's words for them, else the label itself."""
     given: dict[str, list[str]] = {}
@@ -152,8 +191,9 @@ def parse_verbalizers(spec: str | dict | None, labels: list[str],
             try:
                 raw = json.loads(text)
             except json.JSONDecodeError as e:
-                raise PromptError(f"The verbalizers are not valid JSON ({e.msg} at character "
-                                  f"{e.pos}).") from None
+                raise PromptError(
+                    f"The verbalizers are not valid JSON ({e.msg} at character {e.pos})."
+                ) from None
             if not isinstance(raw, dict):
                 raise PromptError('The verbalizers must be a JSON object {"label": ["word"]}.')
         else:
@@ -162,8 +202,10 @@ def parse_verbalizers(spec: str | dict | None, labels: list[str],
                 if not line.strip():
                     continue
                 if ":" not in line:
-                    raise PromptError(f"Verbalizer line {n} ({line.strip()!r}) needs the form "
-                                      "'label: word, word'.")
+                    raise PromptError(
+                        f"Verbalizer line {n} ({line.strip()!r}) needs the form "
+                        "'label: word, word'."
+                    )
                 label, words = line.split(":", 1)
                 raw[label.strip()] = [w.strip() for w in words.split(",")]
     else:
@@ -171,8 +213,10 @@ def parse_verbalizers(spec: str | dict | None, labels: list[str],
     for label, words in raw.items():
         label = str(label).strip()
         if label not in labels:
-            raise PromptError(f"The verbalizers name the label {label!r}, which is not one of "
-                              f"the labels ({', '.join(labels)}).")
+            raise PromptError(
+                f"The verbalizers name the label {label!r}, which is not one of "
+                f"the labels ({', '.join(labels)})."
+            )
         words = [words] if isinstance(words, str) else list(words or [])
         words = [str(w).strip() for w in words if str(w).strip()]
         if not words:
@@ -230,9 +274,11 @@ def _run_model_folder(name: str) -> Path | None:
             return folder
         if text.startswith("run:") and folder.is_dir():
             kind = (read_json(folder / "config.json", {}) or {}).get("task", "classification")
-            raise PromptError(f"The run {folder} is not a finished generation run (task: {kind}); "
-                              "the playground prompts decoders. Fine-tuned classifiers are "
-                              "compared in Measure and explained in Explain.")
+            raise PromptError(
+                f"The run {folder} is not a finished generation run (task: {kind}); "
+                "the playground prompts decoders. Fine-tuned classifiers are "
+                "compared in Measure and explained in Explain."
+            )
     return None
 
 
@@ -258,8 +304,10 @@ class DecoderLM:
         else:
             try:
                 if family_of(name) != "decoder":
-                    raise PromptError(f"{name} is an encoder; it classifies by embedding "
-                                      "similarity, not by a prompt.")
+                    raise PromptError(
+                        f"{name} is an encoder; it classifies by embedding "
+                        "similarity, not by a prompt."
+                    )
                 path = resolve_backbone(name)
             except BackboneError as e:
                 raise PromptError(str(e)) from None
@@ -282,8 +330,9 @@ class DecoderLM:
     def prompt_text(self, filled: str, use_chat: bool = True) -> str:
         """With a chat template: a user turn + the assistant header; else the text as is."""
         if use_chat and self.has_chat:
-            return self.tokenizer.apply_chat_template([{"role": "user", "content": filled}],
-                                                      tokenize=False, add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": filled}], tokenize=False, add_generation_prompt=True
+            )
         return filled
 
     def prompt_ids(self, prompt_text: str, use_chat: bool = True) -> list[int]:
@@ -291,8 +340,10 @@ class DecoderLM:
         lead = [bos] if bos is not None and not (use_chat and self.has_chat) else []
         ids = lead + self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
         if len(ids) >= self.max_positions:
-            raise PromptError(f"The prompt has {len(ids)} tokens; {self.name} reads at most "
-                              f"{self.max_positions}. Use fewer or shorter examples.")
+            raise PromptError(
+                f"The prompt has {len(ids)} tokens; {self.name} reads at most "
+                f"{self.max_positions}. Use fewer or shorter examples."
+            )
         return ids
 
     def continuation_ids(self, prompt_text: str, word: str, use_chat: bool = True) -> list[int]:
@@ -304,12 +355,13 @@ class DecoderLM:
         lead = "" if chat or prompt_text.endswith((" ", "\n")) else " "
         prefix = tok(prompt_text, add_special_tokens=False)["input_ids"]
         full = tok(prompt_text + lead + word, add_special_tokens=False)["input_ids"]
-        if full[:len(prefix)] == prefix and len(full) > len(prefix):
-            return full[len(prefix):]
+        if full[: len(prefix)] == prefix and len(full) > len(prefix):
+            return full[len(prefix) :]
         return tok(lead + word, add_special_tokens=False)["input_ids"]
 
-    def continuation_logprobs(self, prompt_ids: list[int], continuations: list[list[int]]
-                              ) -> np.ndarray:
+    def continuation_logprobs(
+        self, prompt_ids: list[int], continuations: list[list[int]]
+    ) -> np.ndarray:
         """log P(continuation | prompt), summed over its tokens, for each continuation.
 
         One forward pass over the prompt, then one batched pass over every multi-token
@@ -323,8 +375,11 @@ class DecoderLM:
         with self.lock, torch.inference_mode():
             dev = self.device
             cache, start = self._reuse(prompt_ids)
-            out = self.model(input_ids=torch.tensor([prompt_ids[start:]], device=dev),
-                             cache=cache, use_cache=True)
+            out = self.model(
+                input_ids=torch.tensor([prompt_ids[start:]], device=dev),
+                cache=cache,
+                use_cache=True,
+            )
             cache = getattr(out, "cache", None) or out.past_key_values
             self._kept = (list(prompt_ids), cache)
             first = torch.log_softmax(out.logits[0, -1].float(), -1)
@@ -335,11 +390,14 @@ class DecoderLM:
                 cache.batch_repeat_interleave(len(multi))
                 width = max(len(continuations[i]) - 1 for i in multi)
                 pad = self.tokenizer.pad_token_id or 0
-                rows = [continuations[i][:-1] + [pad] * (width - len(continuations[i]) + 1)
-                        for i in multi]
+                rows = [
+                    continuations[i][:-1] + [pad] * (width - len(continuations[i]) + 1)
+                    for i in multi
+                ]
                 # right padding: a real token never attends to a pad after it
-                logits = self.model(input_ids=torch.tensor(rows, device=dev),
-                                    cache=cache, use_cache=True).logits
+                logits = self.model(
+                    input_ids=torch.tensor(rows, device=dev), cache=cache, use_cache=True
+                ).logits
                 logp = torch.log_softmax(logits.float(), -1)
                 for r, i in enumerate(multi):
                     cont = continuations[i]
@@ -367,8 +425,9 @@ class DecoderLM:
             return None, 0
         return cache, n
 
-    def label_scores(self, filled: str, verbalizers: list[list[str]], use_chat: bool = True
-                     ) -> np.ndarray:
+    def label_scores(
+        self, filled: str, verbalizers: list[list[str]], use_chat: bool = True
+    ) -> np.ndarray:
         """Per label: log sum over its words of P(word | prompt)."""
         text = self.prompt_text(filled, use_chat)
         ids = self.prompt_ids(text, use_chat)
@@ -383,16 +442,30 @@ class DecoderLM:
             out[j] = np.logaddexp(out[j], lp)
         return out
 
-    def stream(self, filled: str, temperature: float = 0.0, top_p: float = 1.0,
-               max_new_tokens: int = 64, stop: list[str] | None = None,
-               use_chat: bool = True) -> Iterator[str]:
+    def stream(
+        self,
+        filled: str,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 64,
+        stop: list[str] | None = None,
+        use_chat: bool = True,
+    ) -> Iterator[str]:
         from engine.tasks.generation import stream_generate
 
         ids = self.prompt_ids(self.prompt_text(filled, use_chat), use_chat)
         room = self.max_positions - len(ids)
-        yield from stream_generate(self.model, self.tokenizer, ids, self.stop_ids, self.lock,
-                                   temperature, top_p, max(1, min(int(max_new_tokens), room)),
-                                   stop)
+        yield from stream_generate(
+            self.model,
+            self.tokenizer,
+            ids,
+            self.stop_ids,
+            self.lock,
+            temperature,
+            top_p,
+            max(1, min(int(max_new_tokens), room)),
+            stop,
+        )
 
 
 class Embedder:
@@ -413,10 +486,16 @@ class Embedder:
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         with self.lock:
-            return np.asarray(self.model.encode(list(texts), batch_size=batch_size,
-                                                normalize_embeddings=True,
-                                                convert_to_numpy=True, show_progress_bar=False),
-                              dtype=np.float32)
+            return np.asarray(
+                self.model.encode(
+                    list(texts),
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                ),
+                dtype=np.float32,
+            )
 
 
 class EncoderZeroShot:
@@ -447,13 +526,15 @@ class EncoderZeroShot:
             out[:, j] = (vecs @ self._word_vectors(words).T).max(axis=1)
         return out / ENCODER_TEMPERATURE
 
-    def label_scores(self, text: str, verbalizers: list[list[str]], use_chat: bool = True
-                     ) -> np.ndarray:
+    def label_scores(
+        self, text: str, verbalizers: list[list[str]], use_chat: bool = True
+    ) -> np.ndarray:
         return self.label_scores_many([text], verbalizers)[0]
 
 
-def finished_runs(runs_dir="runs", tasks: tuple[str, ...] = ("classification",)
-                  ) -> list[tuple[str, str]]:
+def finished_runs(
+    runs_dir="runs", tasks: tuple[str, ...] = ("classification",)
+) -> list[tuple[str, str]]:
     """(label, run folder) of the completed runs of these tasks with a saved model, newest
     first (the Measure / Explain pickers; generation tasks for the model picker). ``runs_dir``:
     a runs folder, or a store view (the runs its user may see)."""
@@ -462,13 +543,21 @@ def finished_runs(runs_dir="runs", tasks: tuple[str, ...] = ("classification",)
     out = []
     for run in runs_of(runs_dir):
         s = run.summary()
-        if s["kind"] != "train" or (s["task"] or "classification") not in tasks \
-                or s["status"] != "completed" or not run.has_model:
+        if (
+            s["kind"] != "train"
+            or (s["task"] or "classification") not in tasks
+            or s["status"] != "completed"
+            or not run.has_model
+        ):
             continue
         score = s.get("main_value")
         shown = f", {s['main_metric']} {score:.3f}" if isinstance(score, (int, float)) else ""
-        out.append((f"{s['name']} ({s['task'] or 'classification'}, {s['strategy']}{shown})",
-                    str(run.path)))
+        out.append(
+            (
+                f"{s['name']} ({s['task'] or 'classification'}, {s['strategy']}{shown})",
+                str(run.path),
+            )
+        )
     return out
 
 
@@ -478,13 +567,23 @@ def model_choices(runs_dir="runs") -> list[tuple[str, str]]:
     from engine.backbones import CATALOGUE
     from engine.config import GENERATION_TASKS
 
-    decoders = [(f"{b.name} (decoder{', bundled' if b.bundled else ', hub'})", b.name)
-                for b in CATALOGUE.values() if b.family == "decoder"]
-    encoders = [(f"{b.name} (encoder: zero-shot by similarity"
-                 f"{', bundled' if b.bundled else ', hub'})", b.name)
-                for b in CATALOGUE.values() if b.family == "encoder"]
-    runs = [(f"run {label}", "run:" + folder)
-            for label, folder in finished_runs(runs_dir, tuple(GENERATION_TASKS))]
+    decoders = [
+        (f"{b.name} (decoder{', bundled' if b.bundled else ', hub'})", b.name)
+        for b in CATALOGUE.values()
+        if b.family == "decoder"
+    ]
+    encoders = [
+        (
+            f"{b.name} (encoder: zero-shot by similarity{', bundled' if b.bundled else ', hub'})",
+            b.name,
+        )
+        for b in CATALOGUE.values()
+        if b.family == "encoder"
+    ]
+    runs = [
+        (f"run {label}", "run:" + folder)
+        for label, folder in finished_runs(runs_dir, tuple(GENERATION_TASKS))
+    ]
     return decoders + runs + encoders
 
 
@@ -534,8 +633,14 @@ class ShotSelector:
     input, the k nearest pool texts by embedding cosine, the nearest placed last (next to the
     input)."""
 
-    def __init__(self, pool: pd.DataFrame, k: int, method: str = "random", seed: int = 42,
-                 embedder: str = "minilm-l6"):
+    def __init__(
+        self,
+        pool: pd.DataFrame,
+        k: int,
+        method: str = "random",
+        seed: int = 42,
+        embedder: str = "minilm-l6",
+    ):
         self.pool = pool.reset_index(drop=True)
         self.k = min(int(k), len(self.pool))
         self.method = method
@@ -544,8 +649,9 @@ class ShotSelector:
         self._vectors = None
         self._embedder_name = embedder
         if method not in ("random", "balanced", "similar"):
-            raise PromptError(f"Unknown example selection {method!r}; use random, balanced or "
-                              "similar.")
+            raise PromptError(
+                f"Unknown example selection {method!r}; use random, balanced or similar."
+            )
         if k and self.pool.empty:
             raise PromptError("There are no training rows to take few-shot examples from.")
 
@@ -553,8 +659,10 @@ class ShotSelector:
         if self._fixed is None:
             rng = np.random.default_rng(self.seed)
             if self.method == "balanced":
-                groups = {label: list(rng.permutation(idx)) for label, idx in
-                          self.pool.groupby("label", sort=True).indices.items()}
+                groups = {
+                    label: list(rng.permutation(idx))
+                    for label, idx in self.pool.groupby("label", sort=True).indices.items()
+                }
                 order = sorted(groups)
                 picked: list[int] = []
                 while len(picked) < self.k and any(groups.values()):
@@ -569,8 +677,7 @@ class ShotSelector:
     def prepare(self, texts: list[str]) -> None:
         """Embed the pool (and nothing else) once before a batch of 'similar' selections."""
         if self.method == "similar" and self.k and self._vectors is None:
-            self._vectors = _pool_vectors(self._embedder_name,
-                                          tuple(self.pool["text"].astype(str)))
+            self._vectors = _pool_vectors(self._embedder_name, tuple(self.pool["text"].astype(str)))
 
     def select(self, text: str, query_vector: np.ndarray | None = None) -> list[int]:
         if not self.k:
@@ -578,12 +685,15 @@ class ShotSelector:
         if self.method != "similar":
             return self._fixed_set()
         self.prepare([])
-        q = query_vector if query_vector is not None else \
-            get_embedder(self._embedder_name).encode([text])[0]
+        q = (
+            query_vector
+            if query_vector is not None
+            else get_embedder(self._embedder_name).encode([text])[0]
+        )
         sims = self._vectors @ q
         same = np.array([t == text for t in self.pool["text"]])  # never the input itself
         sims = np.where(same, -np.inf, sims)
-        top = np.argsort(-sims, kind="stable")[:self.k]
+        top = np.argsort(-sims, kind="stable")[: self.k]
         return [int(i) for i in top[::-1]]
 
     def examples(self, indices: list[int]) -> list[tuple[str, str]]:
@@ -594,6 +704,7 @@ class ShotSelector:
 @dataclass
 class PromptSetting:
     """A PromptConfig resolved against the data's labels."""
+
     config: PromptConfig
     labels: list[str]
     verbalizers: dict[str, list[str]]
@@ -610,8 +721,10 @@ class PromptSetting:
 
     def summary(self) -> str:
         c = self.config
-        parts = [Path(c.backbone).name or c.backbone,
-                 "zero-shot" if not c.shots else f"{c.shots}-shot {c.shot_selection}"]
+        parts = [
+            Path(c.backbone).name or c.backbone,
+            "zero-shot" if not c.shots else f"{c.shots}-shot {c.shot_selection}",
+        ]
         if c.calibrate:
             parts.append(f"calibrated ({c.calibration})")
         if c.use_chat_template:
@@ -628,15 +741,18 @@ def resolve_setting(config: PromptConfig, data_labels: list[str]) -> PromptSetti
         asked = [l.strip() for l in config.labels.split(",") if l.strip()]
         unknown = [l for l in asked if l not in data_labels] if data_labels else []
         if unknown:
-            raise PromptError(f"Label(s) {', '.join(map(repr, unknown))} are not in the data "
-                              f"(its labels: {', '.join(data_labels)}).")
+            raise PromptError(
+                f"Label(s) {', '.join(map(repr, unknown))} are not in the data "
+                f"(its labels: {', '.join(data_labels)})."
+            )
         labels = asked
     if len(labels) < 2:
         raise PromptError("Classification needs at least two labels.")
     preset = PRESETS.get(config.preset) or PRESETS["general"]
     template = config.template.strip() or preset["template"]
-    example_template = config.example_template or preset.get("example_template",
-                                                             "Text: {text}\nAnswer: {label}\n\n")
+    example_template = config.example_template or preset.get(
+        "example_template", "Text: {text}\nAnswer: {label}\n\n"
+    )
     example_template = example_template.replace("\\n", "\n")
     template = template.replace("\\n", "\n")
     check_template(template)
@@ -651,15 +767,21 @@ class PromptClassifier:
     """Classifies texts with one prompt setting; ``classify`` for one text (with the prompt and
     the chosen examples, for the playground), ``measure`` over labelled rows."""
 
-    def __init__(self, config: PromptConfig, labels: list[str],
-                 pool: pd.DataFrame | None = None, model=None):
+    def __init__(
+        self, config: PromptConfig, labels: list[str], pool: pd.DataFrame | None = None, model=None
+    ):
         self.setting = resolve_setting(config, labels)
         self.config = config
         self.model = model or get_model(config.backbone)
         pool = pool if pool is not None else pd.DataFrame({"text": [], "label": []})
         pool = pool[pool["label"].isin(self.setting.labels)]
-        self.selector = ShotSelector(pool, config.shots if self.model.kind == "decoder" else 0,
-                                     config.shot_selection, config.seed, config.embedder)
+        self.selector = ShotSelector(
+            pool,
+            config.shots if self.model.kind == "decoder" else 0,
+            config.shot_selection,
+            config.seed,
+            config.embedder,
+        )
         self.content_free = content_free_inputs(config.content_free)
         self._priors: dict[tuple, np.ndarray] = {}
 
@@ -672,8 +794,9 @@ class PromptClassifier:
     def _scores(self, text: str, example_idx: list[int]) -> np.ndarray:
         if self.model.kind == "encoder":
             return self.model.label_scores(text, self.setting.words)
-        return self.model.label_scores(self.prompt(text, example_idx), self.setting.words,
-                                       self.config.use_chat_template)
+        return self.model.label_scores(
+            self.prompt(text, example_idx), self.setting.words, self.config.use_chat_template
+        )
 
     def prior(self, example_idx: list[int]) -> np.ndarray:
         """The label prior divided out by calibration: the mean label distribution over the
@@ -685,8 +808,9 @@ class PromptClassifier:
         if key not in self._priors:
             if not self.content_free:
                 raise PromptError("Calibration needs at least one content-free input.")
-            self._priors[key] = np.mean([softmax(self._scores(cf, example_idx))
-                                         for cf in self.content_free], axis=0)
+            self._priors[key] = np.mean(
+                [softmax(self._scores(cf, example_idx)) for cf in self.content_free], axis=0
+            )
         return self._priors[key]
 
     def _domain_prior(self) -> np.ndarray:
@@ -710,18 +834,25 @@ class PromptClassifier:
         raw = softmax(self._scores(text, idx))
         probs = calibrate_fn(raw, self.prior(idx)) if calibrate else raw
         labels = self.setting.labels
-        out = {"label": labels[int(np.argmax(probs))],
-               "probabilities": {l: float(p) for l, p in zip(labels, probs)},
-               "uncalibrated": {l: float(p) for l, p in zip(labels, raw)},
-               "examples": [{"text": t, "label": l} for t, l in self.selector.examples(idx)],
-               "prompt": "" if self.model.kind == "encoder" else
-               self.model.prompt_text(self.prompt(text, idx), self.config.use_chat_template)}
+        out = {
+            "label": labels[int(np.argmax(probs))],
+            "probabilities": {l: float(p) for l, p in zip(labels, probs)},
+            "uncalibrated": {l: float(p) for l, p in zip(labels, raw)},
+            "examples": [{"text": t, "label": l} for t, l in self.selector.examples(idx)],
+            "prompt": ""
+            if self.model.kind == "encoder"
+            else self.model.prompt_text(self.prompt(text, idx), self.config.use_chat_template),
+        }
         if calibrate:
             out["prior"] = {l: float(p) for l, p in zip(labels, self.prior(idx))}
         return out
 
-    def measure(self, rows: pd.DataFrame, progress: Callable[[int, int], None] | None = None,
-                stop: threading.Event | None = None) -> dict:
+    def measure(
+        self,
+        rows: pd.DataFrame,
+        progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> dict:
         """Accuracy, macro-F1, confusion matrix and seconds per example over ``rows`` (columns
         text, label); rows whose label is not among the setting's labels are left out."""
         from sklearn.metrics import accuracy_score
@@ -733,8 +864,11 @@ class PromptClassifier:
         texts, gold = rows["text"].astype(str).tolist(), rows["label"].astype(str).tolist()
         start = time.perf_counter()
         self.selector.prepare(texts)
-        qvecs = get_embedder(self.config.embedder).encode(texts) \
-            if self.selector.method == "similar" and self.selector.k else None
+        qvecs = (
+            get_embedder(self.config.embedder).encode(texts)
+            if self.selector.method == "similar" and self.selector.k
+            else None
+        )
         raw = np.zeros((len(texts), len(labels)))
         calibrated = np.zeros_like(raw)
         done = 0
@@ -743,11 +877,13 @@ class PromptClassifier:
             for at in range(0, len(texts), 64):
                 if stop is not None and stop.is_set():
                     break
-                chunk = softmax(self.model.label_scores_many(texts[at:at + 64],
-                                                             self.setting.words))
-                raw[at:at + len(chunk)] = chunk
-                calibrated[at:at + len(chunk)] = chunk if prior is None \
-                    else calibrate_fn(chunk, prior)
+                chunk = softmax(
+                    self.model.label_scores_many(texts[at : at + 64], self.setting.words)
+                )
+                raw[at : at + len(chunk)] = chunk
+                calibrated[at : at + len(chunk)] = (
+                    chunk if prior is None else calibrate_fn(chunk, prior)
+                )
                 done = at + len(chunk)
                 if progress is not None:
                     progress(done, len(texts))
@@ -757,8 +893,9 @@ class PromptClassifier:
                     break
                 idx = self.selector.select(text, None if qvecs is None else qvecs[i])
                 raw[i] = softmax(self._scores(text, idx))
-                calibrated[i] = calibrate_fn(raw[i], self.prior(idx)) \
-                    if self.config.calibrate else raw[i]
+                calibrated[i] = (
+                    calibrate_fn(raw[i], self.prior(idx)) if self.config.calibrate else raw[i]
+                )
                 done = i + 1
                 if progress is not None:
                     progress(done, len(texts))
@@ -768,16 +905,23 @@ class PromptClassifier:
         pred = [labels[int(j)] for j in calibrated[:done].argmax(-1)]
         gold = gold[:done]
         result = scores(gold, pred, labels)
-        result.update({"n": done, "stopped_early": done < len(texts),
-                       "seconds": round(seconds, 3),
-                       "seconds_per_example": round(seconds / done, 4),
-                       "setting": self.setting.summary(), "backbone": self.config.backbone,
-                       "model_kind": self.model.kind, "shots": self.selector.k,
-                       "shot_selection": self.config.shot_selection if self.selector.k else "",
-                       "calibrated": bool(self.config.calibrate),
-                       "calibration": self.config.calibration if self.config.calibrate else "",
-                       "verbalizers": self.setting.verbalizers,
-                       "predictions": pred})
+        result.update(
+            {
+                "n": done,
+                "stopped_early": done < len(texts),
+                "seconds": round(seconds, 3),
+                "seconds_per_example": round(seconds / done, 4),
+                "setting": self.setting.summary(),
+                "backbone": self.config.backbone,
+                "model_kind": self.model.kind,
+                "shots": self.selector.k,
+                "shot_selection": self.config.shot_selection if self.selector.k else "",
+                "calibrated": bool(self.config.calibrate),
+                "calibration": self.config.calibration if self.config.calibrate else "",
+                "verbalizers": self.setting.verbalizers,
+                "predictions": pred,
+            }
+        )
         if not self.config.calibrate:
             result["uncalibrated_accuracy"] = result["accuracy"]
         else:
@@ -789,18 +933,19 @@ class PromptClassifier:
 def scores(gold: list[str], pred: list[str], labels: list[str]) -> dict:
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-    return {"accuracy": float(accuracy_score(gold, pred)),
-            "macro_f1": float(f1_score(gold, pred, labels=labels, average="macro",
-                                       zero_division=0)),
-            "labels": labels,
-            "confusion": confusion_matrix(gold, pred, labels=labels).tolist()}
+    return {
+        "accuracy": float(accuracy_score(gold, pred)),
+        "macro_f1": float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0)),
+        "labels": labels,
+        "confusion": confusion_matrix(gold, pred, labels=labels).tolist(),
+    }
 
 
 # ---- data --------------------------------------------------------------------------------------
 @dataclass
 class MeasureData:
-    rows: pd.DataFrame       # the rows measured (text, label): the head of the test split
-    pool: pd.DataFrame       # where few-shot examples come from: the training split
+    rows: pd.DataFrame  # the rows measured (text, label): the head of the test split
+    pool: pd.DataFrame  # where few-shot examples come from: the training split
     labels: list[str]
     source: str
     warnings: list[str] = field(default_factory=list)
@@ -814,9 +959,14 @@ def measure_data(config: PromptConfig) -> MeasureData:
     if not config.data:
         raise DataError("Choose a labelled data file to measure on.")
     defaults = RunConfig()
-    spec = prepare_data(config.data, config.text_column, config.label_column,
-                        validation_fraction=defaults.validation_fraction,
-                        test_fraction=defaults.test_fraction, seed=config.seed)
+    spec = prepare_data(
+        config.data,
+        config.text_column,
+        config.label_column,
+        validation_fraction=defaults.validation_fraction,
+        test_fraction=defaults.test_fraction,
+        seed=config.seed,
+    )
     rows = spec.test.head(int(config.limit)).reset_index(drop=True)
     warnings = list(spec.warnings)
     if len(spec.test) < config.limit:
@@ -829,14 +979,25 @@ def measurements_path(output_dir: str | Path = "runs") -> Path:
     return Path(output_dir) / "playground" / "measurements.jsonl"
 
 
-def record_measurement(result: dict, config: PromptConfig | None = None, *,
-                       output_dir: str | Path = "runs", kind: str = "prompt",
-                       name: str = "", owner: str | None = None) -> dict:
+def record_measurement(
+    result: dict,
+    config: PromptConfig | None = None,
+    *,
+    output_dir: str | Path = "runs",
+    kind: str = "prompt",
+    name: str = "",
+    owner: str | None = None,
+) -> dict:
     """Append one line to the comparison table (without the per-row predictions); ``owner``:
     the signed-in user it belongs to (the studio with --auth shows each user their own)."""
     entry = {k: v for k, v in result.items() if k not in ("predictions",)}
-    entry.update({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "kind": kind,
-                  "name": name or result.get("setting", "")})
+    entry.update(
+        {
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "kind": kind,
+            "name": name or result.get("setting", ""),
+        }
+    )
     if owner:
         entry["owner"] = owner
     if config is not None:
@@ -850,8 +1011,9 @@ def record_measurement(result: dict, config: PromptConfig | None = None, *,
     return entry
 
 
-def load_measurements(output_dir: str | Path = "runs", data: str = "",
-                      owner: str | None = None) -> list[dict]:
+def load_measurements(
+    output_dir: str | Path = "runs", data: str = "", owner: str | None = None
+) -> list[dict]:
     """Every recorded measurement (of ``data`` only, when given; ``owner``'s only, when
     given); broken lines are skipped."""
     path = measurements_path(output_dir)
@@ -912,15 +1074,16 @@ def comparison_table(entries: list[dict]) -> pd.DataFrame:
     return frame.sort_values(["accuracy", "time"], ascending=[False, True]).reset_index(drop=True)
 
 
-def measure_run(run_dir: str | Path, data: MeasureData, config: PromptConfig | None = None
-                ) -> dict:
+def measure_run(run_dir: str | Path, data: MeasureData, config: PromptConfig | None = None) -> dict:
     """A fine-tuned classification run on the same rows, scored like a prompt."""
     from engine.predict import PredictError, get_predictor, run_task
 
     run_dir = Path(run_dir)
     if run_task(run_dir) != "classification":
-        raise PromptError(f"{run_dir.name} is a {run_task(run_dir)} run; only text-"
-                          "classification runs can be measured on these rows.")
+        raise PromptError(
+            f"{run_dir.name} is a {run_task(run_dir)} run; only text-"
+            "classification runs can be measured on these rows."
+        )
     try:
         predictor = get_predictor(run_dir)
     except PredictError as e:
@@ -932,24 +1095,39 @@ def measure_run(run_dir: str | Path, data: MeasureData, config: PromptConfig | N
     seconds = time.perf_counter() - start
     pred = [predictor.labels[int(i)] for i in probs.argmax(-1)]
     result = scores(rows["label"].astype(str).tolist(), pred, data.labels)
-    result.update({"n": len(rows), "seconds": round(seconds, 3),
-                   "seconds_per_example": round(seconds / max(1, len(rows)), 4),
-                   "setting": f"fine-tuned run {run_dir.name}", "run_dir": str(run_dir),
-                   "data": data.source})
+    result.update(
+        {
+            "n": len(rows),
+            "seconds": round(seconds, 3),
+            "seconds_per_example": round(seconds / max(1, len(rows)), 4),
+            "setting": f"fine-tuned run {run_dir.name}",
+            "run_dir": str(run_dir),
+            "data": data.source,
+        }
+    )
     notes = []
     if missing:
         notes.append(f"the run never learned label(s) {', '.join(missing)}")
-    cfg = (json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists()
-           else {})
+    cfg = (
+        json.loads((run_dir / "config.json").read_text())
+        if (run_dir / "config.json").exists()
+        else {}
+    )
     defaults = RunConfig()
-    same_split = (_same_file(cfg.get("data", ""), data.source) and not cfg.get("test_data")
-                  and cfg.get("seed", 42) == (config.seed if config else 42)
-                  and cfg.get("test_fraction", defaults.test_fraction) == defaults.test_fraction
-                  and cfg.get("validation_fraction", defaults.validation_fraction)
-                  == defaults.validation_fraction and not cfg.get("max_rows"))
+    same_split = (
+        _same_file(cfg.get("data", ""), data.source)
+        and not cfg.get("test_data")
+        and cfg.get("seed", 42) == (config.seed if config else 42)
+        and cfg.get("test_fraction", defaults.test_fraction) == defaults.test_fraction
+        and cfg.get("validation_fraction", defaults.validation_fraction)
+        == defaults.validation_fraction
+        and not cfg.get("max_rows")
+    )
     if not same_split:
-        notes.append("the run was trained on another file or split, so some of these rows may "
-                     "have been in its training data")
+        notes.append(
+            "the run was trained on another file or split, so some of these rows may "
+            "have been in its training data"
+        )
     result["note"] = "; ".join(notes)
     return result
 
@@ -971,8 +1149,14 @@ def _segments(text: str, spans: list[tuple[int, int]], values: list[float]) -> l
     return out
 
 
-def explain(run_dir: str | Path, text: str, method: str = "occlusion", target: str = "",
-            steps: int = 32, max_words: int = 200) -> dict:
+def explain(
+    run_dir: str | Path,
+    text: str,
+    method: str = "occlusion",
+    target: str = "",
+    steps: int = 32,
+    max_words: int = 200,
+) -> dict:
     """Word attributions of a fine-tuned classifier's prediction.
 
     occlusion: a word's score is how much the probability of the explained label drops when
@@ -1002,48 +1186,72 @@ def explain(run_dir: str | Path, text: str, method: str = "occlusion", target: s
     elif method in ("integrated-gradients", "ig"):
         values, extra = _integrated_gradients(predictor, text, spans, t, steps)
     else:
-        raise PromptError(f"Unknown explanation method {method!r}; use occlusion or "
-                          "integrated-gradients.")
+        raise PromptError(
+            f"Unknown explanation method {method!r}; use occlusion or integrated-gradients."
+        )
     peak = max((abs(v) for v in values), default=0.0) or 1.0
     scaled = [v / peak for v in values]
-    return {"label": labels[t], "probability": float(probs[t]), "method": method,
-            "probabilities": {l: float(p) for l, p in zip(labels, probs)},
-            "segments": _segments(text, spans, scaled),
-            "words": [{"word": text[s:e], "score": float(v), "raw": float(r)}
-                      for (s, e), v, r in zip(spans, scaled, values)], **extra}
+    return {
+        "label": labels[t],
+        "probability": float(probs[t]),
+        "method": method,
+        "probabilities": {l: float(p) for l, p in zip(labels, probs)},
+        "segments": _segments(text, spans, scaled),
+        "words": [
+            {"word": text[s:e], "score": float(v), "raw": float(r)}
+            for (s, e), v, r in zip(spans, scaled, values)
+        ],
+        **extra,
+    }
 
 
-def _integrated_gradients(predictor, text: str, spans: list[tuple[int, int]], target: int,
-                          steps: int) -> tuple[list[float], dict]:
+def _integrated_gradients(
+    predictor, text: str, spans: list[tuple[int, int]], target: int, steps: int
+) -> tuple[list[float], dict]:
     import torch
     from captum.attr import LayerIntegratedGradients
 
     if getattr(predictor, "_setfit", None) is not None or not hasattr(predictor, "model"):
-        raise PromptError("Integrated gradients needs a transformers classifier; this run is a "
-                          "SetFit model. Use occlusion.")
+        raise PromptError(
+            "Integrated gradients needs a transformers classifier; this run is a "
+            "SetFit model. Use occlusion."
+        )
     model, tok = predictor.model, predictor.tokenizer
-    enc = tok([text], truncation=True, max_length=predictor.max_length,
-              return_offsets_mapping=True, return_tensors="pt")
+    enc = tok(
+        [text],
+        truncation=True,
+        max_length=predictor.max_length,
+        return_offsets_mapping=True,
+        return_tensors="pt",
+    )
     offsets = enc.pop("offset_mapping")[0].tolist()
     enc = {k: v.to(model.device) for k, v in enc.items()}
     ids, mask = enc["input_ids"], enc["attention_mask"]
     special = set(tok.all_special_ids)
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    baseline = torch.tensor([[i if i in special else pad for i in ids[0].tolist()]],
-                            device=ids.device)
+    baseline = torch.tensor(
+        [[i if i in special else pad for i in ids[0].tolist()]], device=ids.device
+    )
     extra_inputs = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask")}
 
     def forward(input_ids, attention_mask):
-        out = model(input_ids=input_ids, attention_mask=attention_mask, **{
-            k: v.expand(input_ids.shape[0], -1) for k, v in extra_inputs.items()})
+        out = model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            **{k: v.expand(input_ids.shape[0], -1) for k, v in extra_inputs.items()},
+        )
         return torch.softmax(out.logits.float(), -1)[:, target]
 
     lig = LayerIntegratedGradients(forward, model.get_input_embeddings())
     with predictor._lock:
-        attributions, delta = lig.attribute(ids, baselines=baseline,
-                                            additional_forward_args=(mask,), n_steps=steps,
-                                            internal_batch_size=steps,
-                                            return_convergence_delta=True)
+        attributions, delta = lig.attribute(
+            ids,
+            baselines=baseline,
+            additional_forward_args=(mask,),
+            n_steps=steps,
+            internal_batch_size=steps,
+            return_convergence_delta=True,
+        )
     per_token = attributions.sum(-1)[0].detach().float().cpu().numpy()
     values = [0.0] * len(spans)
     for tok_i, (s, e) in enumerate(offsets):
@@ -1057,8 +1265,12 @@ def _integrated_gradients(predictor, text: str, spans: list[tuple[int, int]], ta
 
 
 # ---- the CLI entry ------------------------------------------------------------------------------
-def zeroshot(config: PromptConfig, progress: Callable[[int, int], None] | None = None,
-             stop: threading.Event | None = None, record: bool = True) -> dict:
+def zeroshot(
+    config: PromptConfig,
+    progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+    record: bool = True,
+) -> dict:
     """Measure one setting on the data (what ``python -m engine zeroshot`` prints)."""
     data = measure_data(config)
     clf = PromptClassifier(config, data.labels, data.pool)

@@ -25,6 +25,7 @@ compare across settings. Label smoothing is done here, not through
 ``TrainingArguments.label_smoothing_factor`` (still in transformers 5.x, but its LabelSmoother
 has no class weights): leave that argument at 0 or the targets are smoothed twice.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,8 +51,9 @@ def dropout_fields(model_config) -> list[str]:
     names = []
     for name, value in values.items():
         lowered = name.lower()
-        if not ("dropout" in lowered or lowered in _EXTRA_DROPOUT_FIELDS
-                or lowered.endswith("_pdrop")):
+        if not (
+            "dropout" in lowered or lowered in _EXTRA_DROPOUT_FIELDS or lowered.endswith("_pdrop")
+        ):
             continue
         if any(bad in lowered for bad in _NOT_DROPOUT):
             continue
@@ -90,9 +92,12 @@ def balanced_class_weights(train_labels: Iterable[str], labels: list[str]) -> li
     return [n / (k * max(counts[label], 1)) for label in labels]
 
 
-def classification_loss(logits: torch.Tensor, labels: torch.Tensor,
-                        class_weights: torch.Tensor | None = None,
-                        label_smoothing: float = 0.0) -> torch.Tensor:
+def classification_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    class_weights: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
     """Mean cross-entropy with optional per-class weights and label smoothing (torch's formula:
     targets ``(1 - e) * one_hot + e / K``; with weights, the mean is over the summed weights of
     the rows' gold classes)."""
@@ -100,16 +105,21 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor,
     weight = None
     if class_weights is not None:
         weight = class_weights.to(device=logits.device, dtype=logits.dtype)
-    return F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1).long(),
-                           weight=weight, label_smoothing=float(label_smoothing or 0.0))
+    return F.cross_entropy(
+        logits.view(-1, logits.shape[-1]),
+        labels.view(-1).long(),
+        weight=weight,
+        label_smoothing=float(label_smoothing or 0.0),
+    )
 
 
 @dataclass
 class Regularization:
     """The loss and training-step options of a run (all off by default)."""
+
     label_smoothing: float = 0.0
-    class_weights: list[float] | None = None   # one per label, in label-id order
-    adversarial: str = "none"                  # "none" | "fgm"
+    class_weights: list[float] | None = None  # one per label, in label-id order
+    adversarial: str = "none"  # "none" | "fgm"
     adversarial_epsilon: float = 1.0
     labels: list[str] = field(default_factory=list)
 
@@ -118,24 +128,28 @@ class Regularization:
         return bool(self.label_smoothing) or self.class_weights is not None
 
     @classmethod
-    def from_config(cls, config, train_labels: Iterable[str],
-                    labels: list[str]) -> "Regularization":
+    def from_config(
+        cls, config, train_labels: Iterable[str], labels: list[str]
+    ) -> "Regularization":
         weights = None
         if getattr(config, "class_weights", "none") == "balanced":
             weights = balanced_class_weights(train_labels, labels)
-        return cls(label_smoothing=float(getattr(config, "label_smoothing", 0.0) or 0.0),
-                   class_weights=weights,
-                   adversarial=getattr(config, "adversarial", "none") or "none",
-                   adversarial_epsilon=float(getattr(config, "adversarial_epsilon", 1.0)),
-                   labels=list(labels))
+        return cls(
+            label_smoothing=float(getattr(config, "label_smoothing", 0.0) or 0.0),
+            class_weights=weights,
+            adversarial=getattr(config, "adversarial", "none") or "none",
+            adversarial_epsilon=float(getattr(config, "adversarial_epsilon", 1.0)),
+            labels=list(labels),
+        )
 
     def describe(self) -> dict[str, Any]:
         """JSON-able summary for metrics.json (class weights keyed by label name)."""
         out = asdict(self)
         out.pop("labels")
         if self.class_weights is not None:
-            out["class_weights"] = {label: round(w, 6)
-                                    for label, w in zip(self.labels, self.class_weights)}
+            out["class_weights"] = {
+                label: round(w, 6) for label, w in zip(self.labels, self.class_weights)
+            }
         return out
 
 
@@ -155,8 +169,12 @@ class EmbeddingFGM:
 
     def _capture_hook(self, module, args, output):
         self._calls += 1
-        if self._calls > 1 or not isinstance(output, torch.Tensor) \
-                or not output.is_floating_point() or not torch.is_grad_enabled():
+        if (
+            self._calls > 1
+            or not isinstance(output, torch.Tensor)
+            or not output.is_floating_point()
+            or not torch.is_grad_enabled()
+        ):
             return None
         if not output.requires_grad:
             # frozen embedding table (LoRA, adapters): the output is a leaf without grad;
@@ -171,8 +189,12 @@ class EmbeddingFGM:
 
     def _perturb_hook(self, module, args, output):
         self._calls += 1
-        if self._calls > 1 or self.grad is None or not isinstance(output, torch.Tensor) \
-                or output.shape != self.grad.shape:
+        if (
+            self._calls > 1
+            or self.grad is None
+            or not isinstance(output, torch.Tensor)
+            or output.shape != self.grad.shape
+        ):
             return None
         return output + self.delta().to(dtype=output.dtype, device=output.device)
 
@@ -234,8 +256,9 @@ class AdaptuneTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         reg = self.regularization
         if not (reg.custom_loss and model.training and "labels" in inputs):
-            return super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                        num_items_in_batch=num_items_in_batch)
+            return super().compute_loss(
+                model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+            )
         labels = inputs["labels"]
         # labels go in: the model's own loss then carries any extra term a method adds to it
         # (AdaLoRA's orthogonality penalty), which is kept below

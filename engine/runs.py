@@ -12,6 +12,7 @@ Event kinds (``"event"`` key): ``start``, ``log`` (step, loss, learning_rate, ep
 samples_per_second, eta_seconds, progress), ``eval`` (step, eval_loss, eval_accuracy, ...),
 ``message`` (text), ``end`` (status, error).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ from engine.jsonio import read_json, write_json_atomic
 STATUSES = ("queued", "running", "stopping", "completed", "stopped", "failed", "interrupted")
 FINAL_STATUSES = ("completed", "stopped", "failed", "interrupted")
 LIVE = ("queued", "running", "stopping")
-GONE = ("The process that ran this run has gone (it was killed or crashed); resume or start it "
-        "again.")
+GONE = (
+    "The process that ran this run has gone (it was killed or crashed); resume or start it again."
+)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -78,8 +80,7 @@ class Run:
     @property
     def has_model(self) -> bool:
         """A trained model is saved (classification: labels.json; other tasks: task.json)."""
-        return (self.model_dir / "labels.json").exists() or \
-            (self.model_dir / "task.json").exists()
+        return (self.model_dir / "labels.json").exists() or (self.model_dir / "task.json").exists()
 
     @property
     def model_dir(self) -> Path:
@@ -96,8 +97,11 @@ class Run:
         found = []
         for p in self.checkpoints_dir.glob("checkpoint-*"):
             step = p.name.rpartition("-")[2]
-            if step.isdigit() and (p / "trainer_state.json").exists() and \
-                    (p / "optimizer.pt").exists():
+            if (
+                step.isdigit()
+                and (p / "trainer_state.json").exists()
+                and (p / "optimizer.pt").exists()
+            ):
                 found.append((int(step), p))
         return max(found)[1] if found else None
 
@@ -108,7 +112,7 @@ class Run:
 
     @property
     def kind(self) -> str:
-        """"train" (a fine-tuning run) or "pretrain" (continued pre-training, engine/adaptive)."""
+        """ "train" (a fine-tuning run) or "pretrain" (continued pre-training, engine/adaptive)."""
         return self.config_dict().get("kind", "train") or "train"
 
     def config(self):
@@ -151,8 +155,7 @@ class Run:
         is gone (killed with SIGKILL, crashed, the machine rebooted) reads as ``interrupted``:
         the file says what the dead process last wrote, not what is true now."""
         info = self.recorded_status()
-        if info.get("status") in LIVE and not process_alive(info.get("pid"),
-                                                            info.get("pid_start")):
+        if info.get("status") in LIVE and not process_alive(info.get("pid"), info.get("pid_start")):
             info = {**info, "status": "interrupted", "error": GONE}
         return info
 
@@ -163,8 +166,7 @@ class Run:
     def set_status(self, status: str, **extra: Any) -> None:
         if not self.writer:
             return
-        info = {**self.recorded_status(), "status": status,
-                "updated": time.time(), **extra}
+        info = {**self.recorded_status(), "status": status, "updated": time.time(), **extra}
         if status == "running":
             info.update(pid=os.getpid(), pid_start=process_start(os.getpid()))
             info.setdefault("started", time.time())
@@ -208,8 +210,11 @@ class Run:
         st = self.status_info()
         m = self.metrics()
         started, finished = st.get("started"), st.get("finished")
-        duration = (finished or (time.time() if st.get("status") == "running" else started or 0)) \
-            - started if started else None
+        duration = (
+            (finished or (time.time() if st.get("status") == "running" else started or 0)) - started
+            if started
+            else None
+        )
         test = m.get("test", {})
         from engine.tasks import MAIN_METRIC
 
@@ -231,11 +236,13 @@ class Run:
             "data": Path(cfg.get("data", "")).name,
             "accuracy": test.get("accuracy"),
             "macro_f1": test.get("macro_f1"),
-            "main_metric": main, "main_value": main_value,
+            "main_metric": main,
+            "main_value": main_value,
             "duration_s": round(duration, 1) if duration is not None else None,
             "created": st.get("created") or self.path.stat().st_mtime,
             "error": st.get("error", ""),
-            "owner": st.get("owner", "") or "", "shared": bool(st.get("shared")),
+            "owner": st.get("owner", "") or "",
+            "shared": bool(st.get("shared")),
         }
 
 
@@ -271,9 +278,17 @@ class RunStore:
         config.save(path / "config.json")
         # the submitting process (a studio, the CLI) holds the queued run: if it dies before the
         # run starts, the run reads as interrupted (Run.status_info)
-        write_json_atomic(path / "status.json", {
-            "status": "queued", "created": time.time(), "updated": time.time(),
-            "owner": owner or "", "pid": os.getpid(), "pid_start": process_start(os.getpid())})
+        write_json_atomic(
+            path / "status.json",
+            {
+                "status": "queued",
+                "created": time.time(),
+                "updated": time.time(),
+                "owner": owner or "",
+                "pid": os.getpid(),
+                "pid_start": process_start(os.getpid()),
+            },
+        )
         (path / "events.jsonl").touch()
         return run
 
@@ -320,8 +335,9 @@ class RunStore:
         run.set_shared(shared)
         return run
 
-    def delete(self, run_id: str, user: "Viewer | str | None" = None, with_data: bool = False
-               ) -> list[str]:
+    def delete(
+        self, run_id: str, user: "Viewer | str | None" = None, with_data: bool = False
+    ) -> list[str]:
         """Delete a finished run folder as ``user`` (and, ``with_data``, the uploaded files it
         used that no other run uses, with the web server's temporary copies of them and of the
         files handed out from the run). Returns the paths removed. AccessError for a run the
@@ -334,8 +350,9 @@ class RunStore:
             raise RunBusyError(f"{run.id} is {run.status}: stop it first, then delete it.")
         removed: list[str] = []
         uploads = self.uploads
-        handed_out = [p for p in run.path.rglob("*") if p.suffix in (".zip", ".csv", ".json")
-                      and p.is_file()]
+        handed_out = [
+            p for p in run.path.rglob("*") if p.suffix in (".zip", ".csv", ".json") and p.is_file()
+        ]
         data: list[Path] = []
         if with_data:
             others: set[Path] = set()
@@ -401,6 +418,7 @@ class RunBusyError(ValueError):
 
 # ---- who may see and change what ---------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Viewer:
     """Who is asking. ``user`` None: a studio without sign-in (or the command line), where
@@ -450,9 +468,12 @@ def check_run(run: Run, who: "Viewer | str | None", write: bool = False) -> Run:
     if not may_read(run, who):
         raise KeyError(f"No run called {run.id!r}.")
     if write and not may_write(run, who):
-        raise AccessError(f"{run.id} belongs to {run.owner or 'nobody'}; only they (or an admin) "
-                          "can change it.", key="access.not_yours", id=run.id,
-                          owner=run.owner or "–")
+        raise AccessError(
+            f"{run.id} belongs to {run.owner or 'nobody'}; only they (or an admin) can change it.",
+            key="access.not_yours",
+            id=run.id,
+            owner=run.owner or "–",
+        )
     return run
 
 
@@ -462,8 +483,9 @@ class RunView:
     backbone folder, a warm start) must be theirs to read. Everything the studio does for a
     signed-in user goes through one of these."""
 
-    def __init__(self, store: "RunStore", viewer: "Viewer | str | None" = None,
-                 public: tuple[Path, ...] = ()):
+    def __init__(
+        self, store: "RunStore", viewer: "Viewer | str | None" = None, public: tuple[Path, ...] = ()
+    ):
         self.store = store
         self.viewer = as_viewer(viewer)
         self.public = tuple(Path(p).resolve() for p in public)  # e.g. the bundled samples
@@ -483,8 +505,9 @@ class RunView:
         return [r for r in self.store.list() if may_read(r, self.viewer)]
 
     def create(self, config, run_id: str | None = None, owner: str | None = None) -> Run:
-        return self.store.create(config, run_id,
-                                 owner=self.viewer.user or "" if owner is None else owner)
+        return self.store.create(
+            config, run_id, owner=self.viewer.user or "" if owner is None else owner
+        )
 
     def delete(self, run_id: str, with_data: bool = False) -> list[str]:
         return self.store.delete(run_id, self.viewer, with_data=with_data)
@@ -570,8 +593,11 @@ class RunView:
         refused = [name for name, _ in self.refused_settings(config)]
         if not refused:
             return config, []
-        defaults = {f.name: f.default for f in fields(config)
-                    if f.name in refused and f.default is not MISSING}
+        defaults = {
+            f.name: f.default
+            for f in fields(config)
+            if f.name in refused and f.default is not MISSING
+        }
         return replace(config, **defaults), refused
 
 
@@ -599,7 +625,8 @@ def superseded_removed(events: list[dict]) -> list[dict]:
     for e in events:
         if e.get("event") == "resume" and isinstance(e.get("from_step"), int):
             n = e["from_step"]
-            out = [x for x in out if x.get("event") not in ("log", "eval")
-                   or (x.get("step") or 0) <= n]
+            out = [
+                x for x in out if x.get("event") not in ("log", "eval") or (x.get("step") or 0) <= n
+            ]
         out.append(e)
     return out

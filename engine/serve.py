@@ -17,6 +17,7 @@ With an API key every endpoint but /health wants ``Authorization: Bearer KEY`` o
 ``X-API-Key: KEY`` (401 otherwise). Bodies over ``max_body_bytes`` get 413, malformed JSON 400,
 an empty or oversized list 422, each with {"error": "..."} saying what to fix.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,8 +51,8 @@ class Limits:
     max_text_chars: int = 20_000
     max_batch: int = 32
     batch_wait_ms: float = 4.0
-    body_timeout_s: float = 10.0   # a request body must arrive within this
-    head_timeout_s: float = 10.0   # ... and a request's headers within this
+    body_timeout_s: float = 10.0  # a request body must arrive within this
+    head_timeout_s: float = 10.0  # ... and a request's headers within this
 
 
 # ---- what is served ---------------------------------------------------------------------------------
@@ -59,8 +60,13 @@ class Served:
     """A predictor plus what /health reports about it."""
 
     def __init__(self, source: str | Path, artefact: str = "pytorch"):
-        from engine.export import EXPORT_FILE, ExportError, default_output_dir, export, \
-            load_artefact
+        from engine.export import (
+            EXPORT_FILE,
+            ExportError,
+            default_output_dir,
+            export,
+            load_artefact,
+        )
         from engine.predict import PredictError, get_predictor, run_task
 
         source = Path(source)
@@ -78,8 +84,9 @@ class Served:
             self.run_id = source.name
             self.task = run_task(source)
             if artefact not in ARTEFACTS:
-                raise ServeError(f"Unknown artefact {artefact!r}; pick one of "
-                                 f"{', '.join(ARTEFACTS)}.")
+                raise ServeError(
+                    f"Unknown artefact {artefact!r}; pick one of {', '.join(ARTEFACTS)}."
+                )
             self.artefact = artefact
             try:
                 if artefact == "pytorch":
@@ -107,8 +114,13 @@ class Served:
             return self.predictor.predict(items)
 
     def describe(self) -> dict:
-        return {"run": self.run_id, "artefact": self.artefact, "task": self.task,
-                "labels": self.labels, "input_fields": self.fields}
+        return {
+            "run": self.run_id,
+            "artefact": self.artefact,
+            "task": self.task,
+            "labels": self.labels,
+            "input_fields": self.fields,
+        }
 
 
 # ---- batching ---------------------------------------------------------------------------------------
@@ -163,7 +175,7 @@ class Batcher:
             start = 0
             for items, future in batch:
                 if not future.done():
-                    future.set_result(results[start:start + len(items)])
+                    future.set_result(results[start : start + len(items)])
                 start += len(items)
 
 
@@ -173,21 +185,37 @@ class Metrics:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = CollectorRegistry()
-        self.requests = Counter("adaptune_requests", "HTTP requests by endpoint and status code.",
-                                ["endpoint", "status"], registry=self.registry)
-        self.errors = Counter("adaptune_errors", "Failed requests by kind.", ["kind"],
-                              registry=self.registry)
-        self.latency = Histogram("adaptune_request_latency_seconds",
-                                 "Time to answer a request, by endpoint.", ["endpoint"],
-                                 buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10),
-                                 registry=self.registry)
-        self.inputs = Counter("adaptune_predicted_inputs", "Texts (inputs) predicted.",
-                              registry=self.registry)
-        self.batch = Histogram("adaptune_batch_size", "Inputs per model call (requests arriving "
-                               "together are batched).", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
-                               registry=self.registry)
-        self.quantiles = Gauge("adaptune_predict_latency_seconds", "Latency percentiles of the "
-                               "last 1000 /predict requests.", ["quantile"], registry=self.registry)
+        self.requests = Counter(
+            "adaptune_requests",
+            "HTTP requests by endpoint and status code.",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "adaptune_errors", "Failed requests by kind.", ["kind"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "adaptune_request_latency_seconds",
+            "Time to answer a request, by endpoint.",
+            ["endpoint"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.inputs = Counter(
+            "adaptune_predicted_inputs", "Texts (inputs) predicted.", registry=self.registry
+        )
+        self.batch = Histogram(
+            "adaptune_batch_size",
+            "Inputs per model call (requests arriving together are batched).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=self.registry,
+        )
+        self.quantiles = Gauge(
+            "adaptune_predict_latency_seconds",
+            "Latency percentiles of the last 1000 /predict requests.",
+            ["quantile"],
+            registry=self.registry,
+        )
         self.recent: collections.deque = collections.deque(maxlen=1000)
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
@@ -208,24 +236,31 @@ class Metrics:
 
 # ---- the application --------------------------------------------------------------------------------
 class PredictRequest(BaseModel):
-    text: Any = Field(None, description="One input: a text (or, for tasks with several "
-                                        "fields, an object with them).")
+    text: Any = Field(
+        None,
+        description="One input: a text (or, for tasks with several fields, an object with them).",
+    )
     texts: list[Any] | None = Field(None, description="Several inputs, predicted together.")
     input: dict | None = Field(None, description="One input of a multi-field task.")
-    inputs: list[dict] | None = Field(None, description="Several inputs of a multi-field "
-                                                        "task.")
+    inputs: list[dict] | None = Field(None, description="Several inputs of a multi-field task.")
 
 
 class PredictResponse(BaseModel):
-    predictions: list[dict] = Field(description="One answer per input, in order (text "
-                                                "classification: label + probabilities).")
+    predictions: list[dict] = Field(
+        description="One answer per input, in order (text classification: label + probabilities)."
+    )
     model: str
     artefact: str
     latency_ms: float
 
 
-def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
-               limits: Limits | None = None, served: Served | None = None):
+def create_app(
+    source: str | Path,
+    artefact: str = "pytorch",
+    api_key: str = "",
+    limits: Limits | None = None,
+    served: Served | None = None,
+):
     """The ASGI application serving ``source`` (a run folder or an export folder)."""
     from contextlib import asynccontextmanager
 
@@ -246,10 +281,14 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
         yield
         await batcher.stop()
 
-    app = FastAPI(title="Adaptune prediction API",
-                  description=f"Predictions of {served.run_id} ({served.task}, "
-                              f"{served.artefact}).", version="1.0", lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Adaptune prediction API",
+        description=f"Predictions of {served.run_id} ({served.task}, {served.artefact}).",
+        version="1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
 
     def error(status: int, message: str, kind: str) -> JSONResponse:
         metrics.errors.labels(kind).inc()
@@ -259,8 +298,7 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
     async def guard(request: Request, call_next):
         start = time.perf_counter()
         path = request.url.path
-        endpoint = path if path in ("/predict", "/health", "/metrics", "/openapi.json") \
-            else "other"
+        endpoint = path if path in ("/predict", "/health", "/metrics", "/openapi.json") else "other"
         response = await _guarded(request, call_next, path)
         metrics.observe(endpoint, response.status_code, time.perf_counter() - start)
         return response
@@ -272,12 +310,18 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
             if auth.lower().startswith("bearer "):
                 given = given or auth[7:].strip()
             if not given or not secrets.compare_digest(given.encode(), api_key.encode()):
-                return error(401, "Missing or wrong API key: send 'Authorization: Bearer KEY' "
-                                  "or 'X-API-Key: KEY'.", "auth")
+                return error(
+                    401,
+                    "Missing or wrong API key: send 'Authorization: Bearer KEY' "
+                    "or 'X-API-Key: KEY'.",
+                    "auth",
+                )
         if request.method == "POST":
             declared = request.headers.get("content-length")
-            too_big = f"The request body is over the {limits.max_body_bytes:,}-byte limit: " \
-                      "send fewer or shorter texts per request."
+            too_big = (
+                f"The request body is over the {limits.max_body_bytes:,}-byte limit: "
+                "send fewer or shorter texts per request."
+            )
             if declared and declared.isdigit() and int(declared) > DRAIN_LIMIT:
                 return error(413, too_big, "too_large")  # not worth reading: the socket closes
             body, seen = bytearray(), 0
@@ -290,8 +334,12 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
                         elif seen > DRAIN_LIMIT:
                             break
             except TimeoutError:
-                return error(408, f"The request body did not arrive within "
-                                  f"{limits.body_timeout_s:g} s: send it in one go.", "timeout")
+                return error(
+                    408,
+                    f"The request body did not arrive within "
+                    f"{limits.body_timeout_s:g} s: send it in one go.",
+                    "timeout",
+                )
             # an oversized body is read to the end (and dropped) so the client gets the answer
             # instead of a connection reset mid-upload
             if seen > limits.max_body_bytes:
@@ -300,19 +348,30 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
         try:
             return await call_next(request)
         except Exception as exc:  # noqa: BLE001 - a bug or a model failure: JSON, not a trace
-            return error(500, f"Prediction failed: {type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}", "server")
+            return error(
+                500,
+                f"Prediction failed: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200] if str(exc) else ''}",
+                "server",
+            )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request, exc: RequestValidationError):
         problems = exc.errors()
         if any(p.get("type") == "json_invalid" for p in problems):
-            return error(400, "The body is not valid JSON: send {\"text\": \"...\"} or "
-                              "{\"texts\": [\"...\", ...]}.", "bad_json")
+            return error(
+                400,
+                'The body is not valid JSON: send {"text": "..."} or {"texts": ["...", ...]}.',
+                "bad_json",
+            )
         first = problems[0] if problems else {}
         where = ".".join(str(x) for x in first.get("loc", ())[1:]) or "body"
-        return error(422, f"Invalid request ({where}: {first.get('msg', 'invalid')}): send "
-                          "{\"text\": \"...\"} or {\"texts\": [\"...\", ...]}.", "invalid")
+        return error(
+            422,
+            f"Invalid request ({where}: {first.get('msg', 'invalid')}): send "
+            '{"text": "..."} or {"texts": ["...", ...]}.',
+            "invalid",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request, exc: StarletteHTTPException):
@@ -321,17 +380,23 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
     def inputs_of(req: PredictRequest) -> list:
         given = [k for k in ("text", "texts", "input", "inputs") if getattr(req, k) is not None]
         if len(given) != 1:
-            raise _BadRequestError(422, "Send exactly one of \"text\" (one input) or \"texts\" (a list)"
-                       + ("" if served.task == "classification"
-                          else ", or \"input\" / \"inputs\"") + ".")
+            raise _BadRequestError(
+                422,
+                'Send exactly one of "text" (one input) or "texts" (a list)'
+                + ("" if served.task == "classification" else ', or "input" / "inputs"')
+                + ".",
+            )
         key = given[0]
         value = getattr(req, key)
         items = value if key in ("texts", "inputs") else [value]
         if not items:
-            raise _BadRequestError(422, f"\"{key}\" is an empty list: send at least one input.")
+            raise _BadRequestError(422, f'"{key}" is an empty list: send at least one input.')
         if len(items) > limits.max_texts:
-            raise _BadRequestError(413, f"{len(items)} inputs in one request; the limit is "
-                            f"{limits.max_texts}: split them into several requests.")
+            raise _BadRequestError(
+                413,
+                f"{len(items)} inputs in one request; the limit is "
+                f"{limits.max_texts}: split them into several requests.",
+            )
         out = []
         for i, item in enumerate(items, start=1):
             if served.task == "classification":
@@ -343,27 +408,39 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
             else:
                 if isinstance(item, str) and len(served.fields) == 1:
                     item = {served.fields[0]: item}
-                if not isinstance(item, dict) or any(not isinstance(item.get(f), str)
-                                                     or not item.get(f).strip()
-                                                     for f in served.fields):
-                    raise _BadRequestError(422, f"Input {i} needs the text fields "
-                                    f"{', '.join(served.fields)}.")
+                if not isinstance(item, dict) or any(
+                    not isinstance(item.get(f), str) or not item.get(f).strip()
+                    for f in served.fields
+                ):
+                    raise _BadRequestError(
+                        422, f"Input {i} needs the text fields {', '.join(served.fields)}."
+                    )
                 size = sum(len(item[f]) for f in served.fields)
             if size > limits.max_text_chars:
-                raise _BadRequestError(413, f"Input {i} has {size:,} characters; the limit is "
-                                f"{limits.max_text_chars:,}.")
+                raise _BadRequestError(
+                    413,
+                    f"Input {i} has {size:,} characters; the limit is {limits.max_text_chars:,}.",
+                )
             texts = [item] if isinstance(item, str) else [item[f] for f in served.fields]
             if not all(_encodable(x) for x in texts):
-                raise _BadRequestError(422, f"Input {i} is not valid Unicode text (it holds a lone "
-                                "surrogate such as \\ud800): send UTF-8 text.")
+                raise _BadRequestError(
+                    422,
+                    f"Input {i} is not valid Unicode text (it holds a lone "
+                    "surrogate such as \\ud800): send UTF-8 text.",
+                )
             out.append(item)
         return out
 
-    @app.post("/predict", response_model=PredictResponse,
-              responses={400: {"description": "Malformed JSON"},
-                         401: {"description": "Missing or wrong API key"},
-                         413: {"description": "Body, list or text over the limits"},
-                         422: {"description": "Missing, empty or wrongly typed inputs"}})
+    @app.post(
+        "/predict",
+        response_model=PredictResponse,
+        responses={
+            400: {"description": "Malformed JSON"},
+            401: {"description": "Missing or wrong API key"},
+            413: {"description": "Body, list or text over the limits"},
+            422: {"description": "Missing, empty or wrongly typed inputs"},
+        },
+    )
     async def predict(req: PredictRequest):
         """Predict one input or a list; each answer has the label and per-label probabilities."""
         t0 = time.perf_counter()
@@ -373,15 +450,21 @@ def create_app(source: str | Path, artefact: str = "pytorch", api_key: str = "",
             return error(bad.status, bad.message, "invalid")
         predictions = await batcher.submit(items)
         metrics.inputs.inc(len(items))
-        return {"predictions": _plain(predictions), "model": served.run_id,
-                "artefact": served.artefact,
-                "latency_ms": round((time.perf_counter() - t0) * 1000, 3)}
+        return {
+            "predictions": _plain(predictions),
+            "model": served.run_id,
+            "artefact": served.artefact,
+            "latency_ms": round((time.perf_counter() - t0) * 1000, 3),
+        }
 
     @app.get("/health")
     async def health():
         """Liveness and what is served."""
-        return {"status": "ok", **served.describe(),
-                "uptime_seconds": round(time.time() - started, 1)}
+        return {
+            "status": "ok",
+            **served.describe(),
+            "uptime_seconds": round(time.time() - started, 1),
+        }
 
     @app.get("/metrics")
     async def prometheus():
@@ -402,16 +485,23 @@ class _BadRequestError(Exception):
 
 
 def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item")
-                                 else str(v)))
+    return json.loads(
+        json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v))
+    )
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def serve(source: str | Path, artefact: str = "pytorch", host: str = "127.0.0.1",
-          port: int = 8000, api_key: str = "", limits: Limits | None = None,
-          log=print) -> None:
+def serve(
+    source: str | Path,
+    artefact: str = "pytorch",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str = "",
+    limits: Limits | None = None,
+    log=print,
+) -> None:
     """Start the service in this process (blocks until Ctrl-C / SIGTERM)."""
     import uvicorn
 
@@ -419,12 +509,22 @@ def serve(source: str | Path, artefact: str = "pytorch", host: str = "127.0.0.1"
     app = create_app(source, artefact, api_key, limits)
     served = app.state.served
     if host not in LOOPBACK:
-        log(f"WARNING: listening on {host}: anyone who can reach this machine on port {port} can "
-            "use the API" + ("" if api_key else " (no --api-key set)") + ".")
-    log(f"Serving {served.run_id} ({served.task}, {served.artefact}) on http://{host}:{port}  "
-        "-  POST /predict, GET /health, GET /metrics, GET /openapi.json")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                http=timed_protocol(limits.head_timeout_s))
+        log(
+            f"WARNING: listening on {host}: anyone who can reach this machine on port {port} can "
+            "use the API" + ("" if api_key else " (no --api-key set)") + "."
+        )
+    log(
+        f"Serving {served.run_id} ({served.task}, {served.artefact}) on http://{host}:{port}  "
+        "-  POST /predict, GET /health, GET /metrics, GET /openapi.json"
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http=timed_protocol(limits.head_timeout_s),
+    )
 
 
 def _encodable(text: str) -> bool:

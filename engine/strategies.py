@@ -11,6 +11,7 @@ base) or ``from_pretrained`` reloads; ``parameter_counts`` reports trainable / t
 Nothing here re-implements a peft method: LoRA and its variants, AdaLoRA, IA3, LoHa, LoKr, VeRA
 and the prompt-learning methods are peft's own configs with task_type SEQ_CLS.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -37,15 +38,15 @@ _PROMPT_KNOBS = ("num_virtual_tokens",)
 @dataclass(frozen=True)
 class Strategy:
     name: str
-    title: str            # short display name
-    description: str      # one line a non-expert understands
-    default_lr: float     # AdamW peak learning rate when the run leaves it at 0
-    saves: str            # "adapter" (peft folder) | "model" (full model folder)
-    families: tuple[str, ...] = _BOTH   # backbone families it supports
-    knobs: tuple[str, ...] = ()         # RunConfig fields it reads
-    peft_method: str = ""               # peft's PeftType name; "" when peft is not used
-    trainer: str = "engine"             # "engine" (training.py) | "fewshot" | "planner"
-    decoder_lr: float = 0.0             # learning rate on decoders when it differs (0: same)
+    title: str  # short display name
+    description: str  # one line a non-expert understands
+    default_lr: float  # AdamW peak learning rate when the run leaves it at 0
+    saves: str  # "adapter" (peft folder) | "model" (full model folder)
+    families: tuple[str, ...] = _BOTH  # backbone families it supports
+    knobs: tuple[str, ...] = ()  # RunConfig fields it reads
+    peft_method: str = ""  # peft's PeftType name; "" when peft is not used
+    trainer: str = "engine"  # "engine" (training.py) | "fewshot" | "planner"
+    decoder_lr: float = 0.0  # learning rate on decoders when it differs (0: same)
 
 
 # Learning rates: checked on MiniLM-L6 (bundled) with reviews_sentiment.csv, AdamW, batch 16,
@@ -56,57 +57,186 @@ class Strategy:
 # at 3e-3 but not at 1e-2 in 30 steps, the reverse of MiniLM, and prefix tuning went down at
 # 3e-3 over 90 steps but not at 1e-2 in 30: hence their decoder_lr. Prompt tuning learned at
 # 1e-2 on both. QLoRA (no GPU here) and SetFit (its own trainer's default) are unmeasured.
-STRATEGIES: dict[str, Strategy] = {s.name: s for s in [
-    Strategy("auto", "Automatic", "Automatic: picks a strategy for you from the backbone, the "
-             "amount of data and the hardware.", 1e-3, "adapter", trainer="planner"),
-    Strategy("full", "Full fine-tuning", "Full fine-tuning: every weight trains; most capacity, "
-             "slowest, needs the most memory, saves the whole model.", 5e-5, "model",
-             knobs=("freeze_embeddings",)),
-    Strategy("head", "Head only", "Head only: the backbone is frozen and only the new "
-             "classification layers on top of it train; fastest, weakest.", 5e-3, "model"),
-    Strategy("bitfit", "BitFit", "BitFit: only the bias terms of the backbone and the new head "
-             "train; tiny and fast, a step up from head only.", 1e-3, "model"),
-    Strategy("lora", "LoRA", "LoRA: small low-rank updates on the attention projections plus the "
-             "new head; fast, little memory, saves a small adapter.", 1e-3, "adapter",
-             knobs=_LOW_RANK_KNOBS, peft_method="LORA"),
-    Strategy("rslora", "rsLoRA", "rsLoRA: LoRA with a rank-stabilised scale, so higher ranks keep "
-             "learning well; saves a small adapter.", 1e-3, "adapter",
-             knobs=_LOW_RANK_KNOBS, peft_method="LORA"),
-    Strategy("dora", "DoRA", "DoRA: LoRA that learns the size and the direction of each weight "
-             "separately; often a little better, a little slower.", 1e-3, "adapter",
-             knobs=_LOW_RANK_KNOBS, peft_method="LORA"),
-    Strategy("pissa", "PiSSA", "PiSSA: LoRA started from the most important directions of the "
-             "pretrained weights; tends to learn faster than LoRA.", 1e-3, "adapter",
-             knobs=_LOW_RANK_KNOBS, peft_method="LORA"),
-    Strategy("adalora", "AdaLoRA", "AdaLoRA: LoRA that moves its rank budget to the layers that "
-             "need it most during training.", 3e-3, "adapter",
-             knobs=_LOW_RANK_KNOBS, peft_method="ADALORA"),
-    Strategy("ia3", "IA3", "IA3: learns one scaling number per channel in attention and "
-             "feed-forward layers; very few trainable weights.", 1e-2, "adapter",
-             knobs=("lora_target_modules",), peft_method="IA3"),
-    Strategy("loha", "LoHa", "LoHa: a low-rank update built from a Hadamard product; can "
-             "express more than LoRA at a similar size.", 3e-3, "adapter",
-             knobs=_LOW_RANK_KNOBS, peft_method="LOHA"),
-    Strategy("lokr", "LoKr", "LoKr: a low-rank update built from a Kronecker product; very few "
-             "trainable weights.", 3e-3, "adapter", knobs=_LOW_RANK_KNOBS, peft_method="LOKR"),
-    Strategy("vera", "VeRA", "VeRA: one shared frozen random projection, only small scaling "
-             "vectors train; even smaller than LoRA.", 5e-3, "adapter",
-             knobs=("lora_r", "lora_dropout", "lora_target_modules"), peft_method="VERA"),
-    Strategy("prefix", "Prefix tuning", "Prefix tuning: learns a few virtual tokens added inside "
-             "every attention layer; the backbone stays frozen.", 1e-2, "adapter",
-             knobs=_PROMPT_KNOBS, peft_method="PREFIX_TUNING", decoder_lr=3e-3),
-    Strategy("prompt", "Prompt tuning", "Prompt tuning: learns a few virtual words put before "
-             "the text; the backbone stays frozen.", 1e-2, "adapter",
-             knobs=_PROMPT_KNOBS, peft_method="PROMPT_TUNING"),
-    Strategy("ptuning", "P-tuning", "P-tuning: virtual words produced by a small trained "
-             "network, put before the text; the backbone stays frozen.", 1e-2, "adapter",
-             knobs=_PROMPT_KNOBS, peft_method="P_TUNING", decoder_lr=3e-3),
-    Strategy("qlora", "QLoRA", "QLoRA: LoRA on a 4-bit copy of the backbone; fits large models "
-             "on a small GPU.", 5e-4, "adapter", knobs=_LOW_RANK_KNOBS, peft_method="LORA"),
-    Strategy("setfit", "SetFit", "SetFit: few-shot learning for sentence encoders; works with "
-             "as few as 8 examples per label.", 2e-5, "model", families=("encoder",),
-             knobs=("setfit_iterations",), trainer="fewshot"),
-]}
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s
+    for s in [
+        Strategy(
+            "auto",
+            "Automatic",
+            "Automatic: picks a strategy for you from the backbone, the "
+            "amount of data and the hardware.",
+            1e-3,
+            "adapter",
+            trainer="planner",
+        ),
+        Strategy(
+            "full",
+            "Full fine-tuning",
+            "Full fine-tuning: every weight trains; most capacity, "
+            "slowest, needs the most memory, saves the whole model.",
+            5e-5,
+            "model",
+            knobs=("freeze_embeddings",),
+        ),
+        Strategy(
+            "head",
+            "Head only",
+            "Head only: the backbone is frozen and only the new "
+            "classification layers on top of it train; fastest, weakest.",
+            5e-3,
+            "model",
+        ),
+        Strategy(
+            "bitfit",
+            "BitFit",
+            "BitFit: only the bias terms of the backbone and the new head "
+            "train; tiny and fast, a step up from head only.",
+            1e-3,
+            "model",
+        ),
+        Strategy(
+            "lora",
+            "LoRA",
+            "LoRA: small low-rank updates on the attention projections plus the "
+            "new head; fast, little memory, saves a small adapter.",
+            1e-3,
+            "adapter",
+            knobs=_LOW_RANK_KNOBS,
+            peft_method="LORA",
+        ),
+        Strategy(
+            "rslora",
+            "rsLoRA",
+            "rsLoRA: LoRA with a rank-stabilised scale, so higher ranks keep "
+            "learning well; saves a small adapter.",
+            1e-3,
+            "adapter",
+            knobs=_LOW_RANK_KNOBS,
+            peft_method="LORA",
+        ),
+        Strategy(
+            "dora",
+            "DoRA",
+            "DoRA: LoRA that learns the size and the direction of each weight "
+            "separately; often a little better, a little slower.",
+            1e-3,
+            "adapter",
+            knobs=_LOW_RANK_KNOBS,
+            peft_method="LORA",
+        ),
+        Strategy(
+            "pissa",
+            "PiSSA",
+            "PiSSA: LoRA started from the most important directions of the "
+            "pretrained weights; tends to learn faster than LoRA.",
+            1e-3,
+            "adapter",
+            knobs=_LOW_RANK_KNOBS,
+            peft_method="LORA",
+        ),
+        Strategy(
+            "adalora",
+            "AdaLoRA",
+            "AdaLoRA: LoRA that moves its rank budget to the layers that "
+            "need it most during training.",
+            3e-3,
+            "adapter",
+            knobs=_LOW_RANK_KNOBS,
+            peft_method="ADALORA",
+        ),
+        Strategy(
+            "ia3",
+            "IA3",
+            "IA3: learns one scaling number per channel in attention and "
+            "feed-forward layers; very few trainable weights.",
+            1e-2,
+            "adapter",
+            knobs=("lora_target_modules",),
+            peft_method="IA3",
+        ),
+        Strategy(
+            "loha",
+            "LoHa",
+            "LoHa: a low-rank update built from a Hadamard product; can "
+            "express more than LoRA at a similar size.",
+            3e-3,
+            "adapter",
+            knobs=_LOW_RANK_KNOBS,
+            peft_method="LOHA",
+        ),
+        Strategy(
+            "lokr",
+            "LoKr",
+            "LoKr: a low-rank update built from a Kronecker product; very few trainable weights.",
+            3e-3,
+            "adapter",
+            knobs=_LOW_RANK_KNOBS,
+            peft_method="LOKR",
+        ),
+        Strategy(
+            "vera",
+            "VeRA",
+            "VeRA: one shared frozen random projection, only small scaling "
+            "vectors train; even smaller than LoRA.",
+            5e-3,
+            "adapter",
+            knobs=("lora_r", "lora_dropout", "lora_target_modules"),
+            peft_method="VERA",
+        ),
+        Strategy(
+            "prefix",
+            "Prefix tuning",
+            "Prefix tuning: learns a few virtual tokens added inside "
+            "every attention layer; the backbone stays frozen.",
+            1e-2,
+            "adapter",
+            knobs=_PROMPT_KNOBS,
+            peft_method="PREFIX_TUNING",
+            decoder_lr=3e-3,
+        ),
+        Strategy(
+            "prompt",
+            "Prompt tuning",
+            "Prompt tuning: learns a few virtual words put before "
+            "the text; the backbone stays frozen.",
+            1e-2,
+            "adapter",
+            knobs=_PROMPT_KNOBS,
+            peft_method="PROMPT_TUNING",
+        ),
+        Strategy(
+            "ptuning",
+            "P-tuning",
+            "P-tuning: virtual words produced by a small trained "
+            "network, put before the text; the backbone stays frozen.",
+            1e-2,
+            "adapter",
+            knobs=_PROMPT_KNOBS,
+            peft_method="P_TUNING",
+            decoder_lr=3e-3,
+        ),
+        Strategy(
+            "qlora",
+            "QLoRA",
+            "QLoRA: LoRA on a 4-bit copy of the backbone; fits large models on a small GPU.",
+            5e-4,
+            "adapter",
+            knobs=_LOW_RANK_KNOBS,
+            peft_method="LORA",
+        ),
+        Strategy(
+            "setfit",
+            "SetFit",
+            "SetFit: few-shot learning for sentence encoders; works with "
+            "as few as 8 examples per label.",
+            2e-5,
+            "model",
+            families=("encoder",),
+            knobs=("setfit_iterations",),
+            trainer="fewshot",
+        ),
+    ]
+}
 
 # Methods peft implements through a LoraConfig / AdaLoraConfig.
 LORA_KIND = ("lora", "rslora", "dora", "pissa", "adalora", "qlora")
@@ -115,36 +245,77 @@ ADAPTER_KIND = LORA_KIND + ("ia3", "loha", "lokr", "vera")
 
 # Default targets of the low-rank methods per model type: the query and value projections.
 LORA_TARGETS = {
-    "bert": ["query", "value"], "roberta": ["query", "value"], "xlm-roberta": ["query", "value"],
-    "camembert": ["query", "value"], "electra": ["query", "value"], "mpnet": ["q", "v"],
-    "distilbert": ["q_lin", "v_lin"], "deberta-v2": ["query_proj", "value_proj"],
-    "llama": ["q_proj", "v_proj"], "qwen2": ["q_proj", "v_proj"], "qwen3": ["q_proj", "v_proj"],
-    "mistral": ["q_proj", "v_proj"], "gemma": ["q_proj", "v_proj"],
-    "gemma2": ["q_proj", "v_proj"], "gpt2": ["c_attn"],
+    "bert": ["query", "value"],
+    "roberta": ["query", "value"],
+    "xlm-roberta": ["query", "value"],
+    "camembert": ["query", "value"],
+    "electra": ["query", "value"],
+    "mpnet": ["q", "v"],
+    "distilbert": ["q_lin", "v_lin"],
+    "deberta-v2": ["query_proj", "value_proj"],
+    "llama": ["q_proj", "v_proj"],
+    "qwen2": ["q_proj", "v_proj"],
+    "qwen3": ["q_proj", "v_proj"],
+    "mistral": ["q_proj", "v_proj"],
+    "gemma": ["q_proj", "v_proj"],
+    "gemma2": ["q_proj", "v_proj"],
+    "gpt2": ["c_attn"],
 }
 # IA3: keys, values and the second feed-forward layer (the latter scaled on its input).
 IA3_TARGETS = {
-    "bert": ["key", "value", "output.dense"], "roberta": ["key", "value", "output.dense"],
-    "xlm-roberta": ["key", "value", "output.dense"], "camembert": ["key", "value", "output.dense"],
-    "electra": ["key", "value", "output.dense"], "mpnet": ["k", "v", "output.dense"],
+    "bert": ["key", "value", "output.dense"],
+    "roberta": ["key", "value", "output.dense"],
+    "xlm-roberta": ["key", "value", "output.dense"],
+    "camembert": ["key", "value", "output.dense"],
+    "electra": ["key", "value", "output.dense"],
+    "mpnet": ["k", "v", "output.dense"],
     "distilbert": ["k_lin", "v_lin", "lin2"],
     "deberta-v2": ["key_proj", "value_proj", "output.dense"],
-    "llama": ["k_proj", "v_proj", "down_proj"], "qwen2": ["k_proj", "v_proj", "down_proj"],
-    "qwen3": ["k_proj", "v_proj", "down_proj"], "mistral": ["k_proj", "v_proj", "down_proj"],
-    "gemma": ["k_proj", "v_proj", "down_proj"], "gemma2": ["k_proj", "v_proj", "down_proj"],
+    "llama": ["k_proj", "v_proj", "down_proj"],
+    "qwen2": ["k_proj", "v_proj", "down_proj"],
+    "qwen3": ["k_proj", "v_proj", "down_proj"],
+    "mistral": ["k_proj", "v_proj", "down_proj"],
+    "gemma": ["k_proj", "v_proj", "down_proj"],
+    "gemma2": ["k_proj", "v_proj", "down_proj"],
     "gpt2": ["c_attn", "mlp.c_proj"],
 }
-IA3_FEEDFORWARD = ("output.dense", "lin2", "down_proj", "mlp.c_proj", "fc2", "w2",
-                   "dense_4h_to_h")
+IA3_FEEDFORWARD = ("output.dense", "lin2", "down_proj", "mlp.c_proj", "fc2", "w2", "dense_4h_to_h")
 # For a model type not listed: the first pair of these present in the model.
-_GENERIC_TARGETS = (["query", "value"], ["q_proj", "v_proj"], ["q_lin", "v_lin"],
-                    ["query_proj", "value_proj"], ["c_attn"], ["q", "v"], ["Wqkv"],
-                    ["qkv_proj"], ["query_key_value"])
-_GENERIC_IA3 = (["key", "value", "output.dense"], ["k_proj", "v_proj", "down_proj"],
-                ["k_lin", "v_lin", "lin2"], ["c_attn", "mlp.c_proj"])
+_GENERIC_TARGETS = (
+    ["query", "value"],
+    ["q_proj", "v_proj"],
+    ["q_lin", "v_lin"],
+    ["query_proj", "value_proj"],
+    ["c_attn"],
+    ["q", "v"],
+    ["Wqkv"],
+    ["qkv_proj"],
+    ["query_key_value"],
+)
+_GENERIC_IA3 = (
+    ["key", "value", "output.dense"],
+    ["k_proj", "v_proj", "down_proj"],
+    ["k_lin", "v_lin", "lin2"],
+    ["c_attn", "mlp.c_proj"],
+)
 
-DECODER_TYPES = {"llama", "gpt2", "qwen2", "qwen3", "mistral", "phi", "phi3", "gemma", "gemma2",
-                 "gpt_neox", "opt", "falcon", "smollm3", "gptj", "bloom"}
+DECODER_TYPES = {
+    "llama",
+    "gpt2",
+    "qwen2",
+    "qwen3",
+    "mistral",
+    "phi",
+    "phi3",
+    "gemma",
+    "gemma2",
+    "gpt_neox",
+    "opt",
+    "falcon",
+    "smollm3",
+    "gptj",
+    "bloom",
+}
 
 
 def default_learning_rate(strategy: str, family: str = "encoder") -> float:
@@ -185,27 +356,48 @@ def support(strategy: str, family: str, model_type: str = "", device: str = "cpu
         if not gpu and not bnb:
             return "QLoRA needs a CUDA GPU and the bitsandbytes package; this machine has neither."
         if not gpu:
-            return ("QLoRA needs a CUDA GPU (4-bit weights only run there); "
-                    + ("this run is set to another device." if _cuda_available()
-                       else "this machine has none."))
+            return "QLoRA needs a CUDA GPU (4-bit weights only run there); " + (
+                "this run is set to another device."
+                if _cuda_available()
+                else "this machine has none."
+            )
         if not bnb:
             return "QLoRA needs the bitsandbytes package; install it with pip install bitsandbytes."
     return _UNSUPPORTED.get((strategy, model_type))
 
 
-_NO_CACHE = ("Prefix tuning needs a backbone that can take extra keys and values in every "
-             "attention layer; {m} cannot. Pick prompt tuning or LoRA.")
-_CONV1D = ("{s} cannot wrap GPT-2-style Conv1D layers (peft supports it on Linear layers only); "
-           "pick LoRA or IA3.")
-_NO_BIAS = ("BitFit trains bias terms and {m} models have none, so it would train the head only; "
-            "pick head only or LoRA.")
+_NO_CACHE = (
+    "Prefix tuning needs a backbone that can take extra keys and values in every "
+    "attention layer; {m} cannot. Pick prompt tuning or LoRA."
+)
+_CONV1D = (
+    "{s} cannot wrap GPT-2-style Conv1D layers (peft supports it on Linear layers only); "
+    "pick LoRA or IA3."
+)
+_NO_BIAS = (
+    "BitFit trains bias terms and {m} models have none, so it would train the head only; "
+    "pick head only or LoRA."
+)
 _UNSUPPORTED: dict[tuple[str, str], str] = {
-    **{("prefix", m): _NO_CACHE.format(m=n) for m, n in
-       [("distilbert", "DistilBERT"), ("deberta-v2", "DeBERTa-v2/v3"), ("deberta", "DeBERTa")]},
+    **{
+        ("prefix", m): _NO_CACHE.format(m=n)
+        for m, n in [
+            ("distilbert", "DistilBERT"),
+            ("deberta-v2", "DeBERTa-v2/v3"),
+            ("deberta", "DeBERTa"),
+        ]
+    },
     **{(st, "gpt2"): _CONV1D.format(s=STRATEGIES[st].title) for st in ("loha", "lokr")},
-    **{("bitfit", m): _NO_BIAS.format(m=n) for m, n in
-       [("llama", "Llama"), ("mistral", "Mistral"), ("gemma", "Gemma"), ("gemma2", "Gemma 2"),
-        ("smollm3", "SmolLM3")]},
+    **{
+        ("bitfit", m): _NO_BIAS.format(m=n)
+        for m, n in [
+            ("llama", "Llama"),
+            ("mistral", "Mistral"),
+            ("gemma", "Gemma"),
+            ("gemma2", "Gemma 2"),
+            ("smollm3", "SmolLM3"),
+        ]
+    },
 }
 
 
@@ -221,8 +413,10 @@ def _model_reason(strategy: str, model: torch.nn.Module) -> str | None:
             return _NO_CACHE.format(m=name)
     if strategy == "bitfit":
         heads = head_modules(model)
-        if not any(n.endswith(".bias") and not _is_head_param(n, heads)
-                   for n, _ in model.named_parameters()):
+        if not any(
+            n.endswith(".bias") and not _is_head_param(n, heads)
+            for n, _ in model.named_parameters()
+        ):
             return _NO_BIAS.format(m=name)
     return None
 
@@ -263,25 +457,33 @@ def _linear_names(model: torch.nn.Module) -> list[str]:
     from transformers.pytorch_utils import Conv1D
 
     heads = head_modules(model)
-    return sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
-                   if isinstance(m, (torch.nn.Linear, Conv1D)) and not _is_head_param(n, heads)})
+    return sorted(
+        {
+            n.rsplit(".", 1)[-1]
+            for n, m in model.named_modules()
+            if isinstance(m, (torch.nn.Linear, Conv1D)) and not _is_head_param(n, heads)
+        }
+    )
 
 
 def _has_module(model: torch.nn.Module, target: str) -> bool:
     return any(n == target or n.endswith("." + target) for n, _ in model.named_modules())
 
 
-def _targets(model: torch.nn.Module, setting: str, table: dict, generic: tuple,
-             method: str) -> list[str]:
+def _targets(
+    model: torch.nn.Module, setting: str, table: dict, generic: tuple, method: str
+) -> list[str]:
     """The module names an adapter wraps: the user's list (checked) or the family default."""
     setting = (setting or "auto").strip()
     if setting and setting != "auto":
         wanted = [t.strip() for t in setting.split(",") if t.strip()]
         missing = [t for t in wanted if not _has_module(model, t)]
         if missing:
-            raise ValueError(f"{method} target module(s) {', '.join(missing)} do not exist in "
-                             f"this backbone; its linear layers are: "
-                             f"{', '.join(_linear_names(model))}.")
+            raise ValueError(
+                f"{method} target module(s) {', '.join(missing)} do not exist in "
+                f"this backbone; its linear layers are: "
+                f"{', '.join(_linear_names(model))}."
+            )
         return wanted
     model_type = getattr(model.config, "model_type", "")
     if model_type in table:
@@ -289,17 +491,20 @@ def _targets(model: torch.nn.Module, setting: str, table: dict, generic: tuple,
     for names in generic:
         if all(_has_module(model, n) for n in names):
             return list(names)
-    raise ValueError(f"{method} does not know which layers to adapt in a {model_type or 'this'} "
-                     f"model; set lora-target-modules to some of its linear layers: "
-                     f"{', '.join(_linear_names(model))}.")
+    raise ValueError(
+        f"{method} does not know which layers to adapt in a {model_type or 'this'} "
+        f"model; set lora-target-modules to some of its linear layers: "
+        f"{', '.join(_linear_names(model))}."
+    )
 
 
 def _on_meta(model: torch.nn.Module) -> bool:
     return any(p.is_meta for p in model.parameters())
 
 
-def apply_strategy(model: torch.nn.Module, config, total_steps: int | None = None,
-                   task_type: str = "SEQ_CLS") -> torch.nn.Module:
+def apply_strategy(
+    model: torch.nn.Module, config, total_steps: int | None = None, task_type: str = "SEQ_CLS"
+) -> torch.nn.Module:
     """Return the model prepared for ``config.strategy`` (may wrap it in a PeftModel).
 
     ``total_steps``: the run's number of optimisation steps (AdaLoRA schedules its rank budget
@@ -336,18 +541,19 @@ def apply_strategy(model: torch.nn.Module, config, total_steps: int | None = Non
         heads = head_modules(model)
         for name, p in model.named_parameters():
             p.requires_grad = _is_head_param(name, heads) or (
-                strategy == "bitfit" and name.endswith(".bias"))
+                strategy == "bitfit" and name.endswith(".bias")
+            )
         return model
     return _apply_peft(model, config, strategy, total_steps, task_type)
 
 
 def _is_quantized(model: torch.nn.Module) -> bool:
-    return bool(getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit",
-                                                                      False))
+    return bool(
+        getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)
+    )
 
 
-def _apply_peft(model, config, strategy: str, total_steps: int | None,
-                task_type: str = "SEQ_CLS"):
+def _apply_peft(model, config, strategy: str, total_steps: int | None, task_type: str = "SEQ_CLS"):
     import peft
     from peft import TaskType, get_peft_model
 
@@ -360,8 +566,10 @@ def _apply_peft(model, config, strategy: str, total_steps: int | None,
     if strategy in ("lora", "rslora", "dora", "pissa", "qlora"):
         if strategy == "qlora":
             if not _is_quantized(model):
-                raise ValueError("QLoRA needs the backbone loaded in 4-bit: load it with "
-                                 "engine.strategies.quantization_config('qlora').")
+                raise ValueError(
+                    "QLoRA needs the backbone loaded in 4-bit: load it with "
+                    "engine.strategies.quantization_config('qlora')."
+                )
             model = peft.prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         targets = _targets(model, setting, LORA_TARGETS, _GENERIC_TARGETS, "LoRA")
         init = True
@@ -369,10 +577,17 @@ def _apply_peft(model, config, strategy: str, total_steps: int | None,
             # fast randomised SVD: 8x faster than the full one (1.1 s vs 8.6 s on SmolLM2-135M,
             # one CPU thread); the residual weights stay exact, only the start is approximate
             init = "pissa_niter_4"
-        cfg = peft.LoraConfig(task_type=seq, r=r, lora_alpha=alpha, lora_dropout=dropout,
-                              target_modules=targets, modules_to_save=save,
-                              use_rslora=strategy == "rslora", use_dora=strategy == "dora",
-                              init_lora_weights=init)
+        cfg = peft.LoraConfig(
+            task_type=seq,
+            r=r,
+            lora_alpha=alpha,
+            lora_dropout=dropout,
+            target_modules=targets,
+            modules_to_save=save,
+            use_rslora=strategy == "rslora",
+            use_dora=strategy == "dora",
+            init_lora_weights=init,
+        )
         pm = get_peft_model(model, cfg)
         if strategy == "pissa" and not meta:
             _keep_initial_adapter(pm)
@@ -384,10 +599,19 @@ def _apply_peft(model, config, strategy: str, total_steps: int | None,
         tinit, tfinal = int(0.1 * steps), int(0.2 * steps)
         if tinit >= steps - tfinal:
             tinit, tfinal = 0, 0
-        cfg = peft.AdaLoraConfig(task_type=seq, init_r=max(r + 1, round(1.5 * r)), target_r=r,
-                                 lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
-                                 modules_to_save=save, total_step=steps, tinit=tinit,
-                                 tfinal=tfinal, deltaT=max(1, steps // 100))
+        cfg = peft.AdaLoraConfig(
+            task_type=seq,
+            init_r=max(r + 1, round(1.5 * r)),
+            target_r=r,
+            lora_alpha=alpha,
+            lora_dropout=dropout,
+            target_modules=targets,
+            modules_to_save=save,
+            total_step=steps,
+            tinit=tinit,
+            tfinal=tfinal,
+            deltaT=max(1, steps // 100),
+        )
         pm = get_peft_model(model, cfg)
         for name, p in pm.named_parameters():  # a constant; peft leaves it trainable on meta
             if ".ranknum." in name:
@@ -397,33 +621,51 @@ def _apply_peft(model, config, strategy: str, total_steps: int | None,
     if strategy == "ia3":
         targets = _targets(model, setting, IA3_TARGETS, _GENERIC_IA3, "IA3")
         ff = [t for t in targets if any(t == f or t.endswith("." + f) for f in IA3_FEEDFORWARD)]
-        cfg = peft.IA3Config(task_type=seq, target_modules=targets, feedforward_modules=ff,
-                             modules_to_save=save)
+        cfg = peft.IA3Config(
+            task_type=seq, target_modules=targets, feedforward_modules=ff, modules_to_save=save
+        )
         return get_peft_model(model, cfg)
     if strategy == "loha":
         targets = _targets(model, setting, LORA_TARGETS, _GENERIC_TARGETS, "LoHa")
         _no_conv1d(model, targets, "loha")
-        cfg = peft.LoHaConfig(task_type=seq, r=r, alpha=alpha, rank_dropout=dropout,
-                              target_modules=targets, modules_to_save=save)
+        cfg = peft.LoHaConfig(
+            task_type=seq,
+            r=r,
+            alpha=alpha,
+            rank_dropout=dropout,
+            target_modules=targets,
+            modules_to_save=save,
+        )
         return get_peft_model(model, cfg)
     if strategy == "lokr":
         targets = _targets(model, setting, LORA_TARGETS, _GENERIC_TARGETS, "LoKr")
         _no_conv1d(model, targets, "lokr")
-        cfg = peft.LoKrConfig(task_type=seq, r=r, alpha=alpha, rank_dropout=dropout,
-                              target_modules=targets, modules_to_save=save)
+        cfg = peft.LoKrConfig(
+            task_type=seq,
+            r=r,
+            alpha=alpha,
+            rank_dropout=dropout,
+            target_modules=targets,
+            modules_to_save=save,
+        )
         return get_peft_model(model, cfg)
     if strategy == "vera":
         targets = _targets(model, setting, LORA_TARGETS, _GENERIC_TARGETS, "VeRA")
-        cfg = peft.VeraConfig(task_type=seq, r=r, vera_dropout=dropout, target_modules=targets,
-                              modules_to_save=save)
+        cfg = peft.VeraConfig(
+            task_type=seq, r=r, vera_dropout=dropout, target_modules=targets, modules_to_save=save
+        )
         return get_peft_model(model, cfg)
     # Sizes from the config's attribute map (DistilBERT's dim / n_layers, GPT-2's n_embd...),
     # which peft's own lookup of the plain names misses.
     mc = model.config
-    dims = dict(task_type=seq, num_virtual_tokens=config.num_virtual_tokens, modules_to_save=save,
-                token_dim=model.get_input_embeddings().embedding_dim,
-                num_layers=getattr(mc, "num_hidden_layers", None),
-                num_attention_heads=getattr(mc, "num_attention_heads", None))
+    dims = dict(
+        task_type=seq,
+        num_virtual_tokens=config.num_virtual_tokens,
+        modules_to_save=save,
+        token_dim=model.get_input_embeddings().embedding_dim,
+        num_layers=getattr(mc, "num_hidden_layers", None),
+        num_attention_heads=getattr(mc, "num_attention_heads", None),
+    )
     if strategy not in PROMPT_KIND:
         raise ValueError(f"Unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
     if strategy == "prefix":
@@ -467,8 +709,7 @@ def _no_conv1d(model: torch.nn.Module, targets: list[str], strategy: str) -> Non
     from transformers.pytorch_utils import Conv1D
 
     for name, module in model.named_modules():
-        if isinstance(module, Conv1D) and any(name == t or name.endswith("." + t)
-                                              for t in targets):
+        if isinstance(module, Conv1D) and any(name == t or name.endswith("." + t) for t in targets):
             raise ValueError(_CONV1D.format(s=STRATEGIES[strategy].title))
 
 
@@ -500,8 +741,11 @@ def save_model(model: torch.nn.Module, folder) -> None:
     # (modules_to_save), without which the adapter does not load: put it back.
     path = Path(folder) / "adapter_model.safetensors"
     saved = load_file(str(path))
-    extra = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(model).items()
-             if k not in saved and "lora_" not in k}
+    extra = {
+        k: v.detach().cpu().contiguous()
+        for k, v in get_peft_model_state_dict(model).items()
+        if k not in saved and "lora_" not in k
+    }
     if extra:
         save_file({**saved, **extra}, str(path), metadata={"format": "pt"})
 
@@ -547,8 +791,11 @@ def _position_compat(model: torch.nn.Module) -> None:
 
     def forward_with_positions(*args, **kwargs):
         mask = kwargs.get("attention_mask")
-        if kwargs.get("position_ids") is None and mask is not None \
-                and kwargs.get("inputs_embeds") is not None:
+        if (
+            kwargs.get("position_ids") is None
+            and mask is not None
+            and kwargs.get("inputs_embeds") is not None
+        ):
             kwargs["position_ids"] = (mask.long().cumsum(-1) - 1).clamp(min=0)
         return forward(*args, **kwargs)
 
@@ -619,10 +866,13 @@ def quantization_config(strategy: str):
         return None
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                              bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16,
-                              llm_int8_skip_modules=list(HEAD_NAMES + POOLER_NAMES))
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+        llm_int8_skip_modules=list(HEAD_NAMES + POOLER_NAMES),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -639,5 +889,8 @@ def parameter_counts(model: torch.nn.Module) -> dict:
         total += n
         if p.requires_grad:
             trainable += n
-    return {"trainable": trainable, "total": total,
-            "percent": round(100.0 * trainable / total, 4) if total else 0.0}
+    return {
+        "trainable": trainable,
+        "total": total,
+        "percent": round(100.0 * trainable / total, 4) if total else 0.0,
+    }

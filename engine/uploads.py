@@ -9,6 +9,7 @@ one deletes the web server's temporary copies of it too.
 ``<digest>`` names the content, so the same file uploaded twice is stored once; the file keeps
 the user's own name (it shows in messages), made safe (engine.runs.safe_filename).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -119,8 +120,11 @@ class Uploads:
                     f"This upload ({size / mb:.1f} MB) would take your uploads over your quota "
                     f"of {self.quota_bytes / mb:.0f} MB ({used / mb:.1f} MB used): delete runs "
                     "you no longer need, with their data, in the Runs tab.",
-                    key="uploads.quota", size=f"{size / mb:.1f}",
-                    quota=f"{self.quota_bytes / mb:.0f}", used=f"{used / mb:.1f}")
+                    key="uploads.quota",
+                    size=f"{size / mb:.1f}",
+                    quota=f"{self.quota_bytes / mb:.0f}",
+                    used=f"{used / mb:.1f}",
+                )
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{dest.name}.part"
         try:
@@ -199,8 +203,12 @@ class Uploads:
 
 def _remove_empty(folder: Path, stop: Path) -> None:
     try:
-        while folder != stop and stop in folder.parents and folder.is_dir() and \
-                not any(folder.iterdir()):
+        while (
+            folder != stop
+            and stop in folder.parents
+            and folder.is_dir()
+            and not any(folder.iterdir())
+        ):
             folder.rmdir()
             folder = folder.parent
     except OSError:

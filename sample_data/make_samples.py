@@ -3,6 +3,7 @@
 Run from anywhere: python sample_data/make_samples.py
 Reads <repo>/../shared/data; skips a source that is missing.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,9 @@ def sentiment(n_per_class: int = 300) -> pd.DataFrame:
     df = df.drop_duplicates("text")
     parts = [g.sample(n=n_per_class, random_state=SEED) for _, g in df.groupby("label")]
     out = pd.concat(parts).sample(frac=1, random_state=SEED)
-    return pd.DataFrame({"text": out["text"].str.strip(),
-                         "label": out["label"].map({0: "negative", 1: "positive"})})
+    return pd.DataFrame(
+        {"text": out["text"].str.strip(), "label": out["label"].map({0: "negative", 1: "positive"})}
+    )
 
 
 def spam(n: int = 500) -> pd.DataFrame:
@@ -30,8 +32,9 @@ def spam(n: int = 500) -> pd.DataFrame:
     share = n / len(df)
     parts = [g.sample(n=round(len(g) * share), random_state=SEED) for _, g in df.groupby("label")]
     out = pd.concat(parts).sample(frac=1, random_state=SEED)
-    return pd.DataFrame({"text": out["text"].str.strip(),
-                         "label": out["label"].map({0: "ham", 1: "spam"})})
+    return pd.DataFrame(
+        {"text": out["text"].str.strip(), "label": out["label"].map({0: "ham", 1: "spam"})}
+    )
 
 
 def bible_translation(n: int = 400, max_chars: int = 140) -> pd.DataFrame:
@@ -43,9 +46,11 @@ def bible_translation(n: int = 400, max_chars: int = 140) -> pd.DataFrame:
 
 
 def main() -> None:
-    jobs = {"uci_sentiment_sentences.csv": ("reviews_sentiment.csv", sentiment),
-            "sms_spam.csv": ("sms_spam_sample.csv", spam),
-            "bible_en_web__es_rv1909.csv": ("translation_bible_en_es.csv", bible_translation)}
+    jobs = {
+        "uci_sentiment_sentences.csv": ("reviews_sentiment.csv", sentiment),
+        "sms_spam.csv": ("sms_spam_sample.csv", spam),
+        "bible_en_web__es_rv1909.csv": ("translation_bible_en_es.csv", bible_translation),
+    }
     for source, (target, make) in jobs.items():
         if not (SHARED / source).is_file():
             print(f"skip {target}: {SHARED / source} not found")

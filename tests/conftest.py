@@ -1,4 +1,5 @@
 """Shared fixtures: tiny random models built from configs (fast unit tests), data paths."""
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,14 @@ def tiny_encoder(tmp_path_factory) -> Path:
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     out = tmp_path_factory.mktemp("tiny-bert")
-    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=128)
+    cfg = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     BertModel(cfg).save_pretrained(out)
     AutoTokenizer.from_pretrained(_minilm_tokenizer_dir()).save_pretrained(out)
     return out
@@ -48,10 +55,17 @@ def tiny_decoder(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("tiny-llama")
     tok = AutoTokenizer.from_pretrained(_minilm_tokenizer_dir())
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                      num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                      max_position_embeddings=128, pad_token_id=tok.pad_token_id,
-                      architectures=["LlamaForCausalLM"])
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=128,
+        pad_token_id=tok.pad_token_id,
+        architectures=["LlamaForCausalLM"],
+    )
     LlamaForCausalLM(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     return out
@@ -74,8 +88,7 @@ def write_two_class_csv(path: Path, n: int = 40, start: int = 0, extra_label: st
 
     rows = two_class_rows(n, start)
     if extra_label:
-        rows += [{"review": f"so-so average thing {i}", "sentiment": extra_label}
-                 for i in range(n)]
+        rows += [{"review": f"so-so average thing {i}", "sentiment": extra_label} for i in range(n)]
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
@@ -88,6 +101,7 @@ def small_csv(tmp_path) -> Path:
 
 # ---- one small, learnable table per task (tests/unit/test_spine.py walks them all) ----------
 
+
 def write_ner_jsonl(path: Path, n: int = 24) -> Path:
     """``n`` sentences "<person> lives in <city> ." with IOB2 tags (PER, LOC)."""
     import json
@@ -97,10 +111,14 @@ def write_ner_jsonl(path: Path, n: int = 24) -> Path:
     lines = []
     for i in range(n):
         person, city = names[i % 4].split(), cities[(i // 2) % 4].split()
-        tags = ["B-PER"] + ["I-PER"] * (len(person) - 1) + ["O", "O", "B-LOC"] + \
-            ["I-LOC"] * (len(city) - 1) + ["O"]
-        lines.append(json.dumps({"tokens": person + ["lives", "in"] + city + ["."],
-                                 "tags": tags}))
+        tags = (
+            ["B-PER"]
+            + ["I-PER"] * (len(person) - 1)
+            + ["O", "O", "B-LOC"]
+            + ["I-LOC"] * (len(city) - 1)
+            + ["O"]
+        )
+        lines.append(json.dumps({"tokens": person + ["lives", "in"] + city + ["."], "tags": tags}))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -109,8 +127,9 @@ def write_pairs_csv(path: Path, n: int = 40) -> Path:
     """``n`` English -> Spanish pairs (en, es) for the generation tasks."""
     import pandas as pd
 
-    pd.DataFrame([{"en": f"the cat number {i} sleeps", "es": f"el gato numero {i} duerme"}
-                  for i in range(n)]).to_csv(path, index=False)
+    pd.DataFrame(
+        [{"en": f"the cat number {i} sleeps", "es": f"el gato numero {i} duerme"} for i in range(n)]
+    ).to_csv(path, index=False)
     return path
 
 
@@ -125,22 +144,40 @@ def write_task_table(task: str, folder: Path) -> Path:
     if task in ("summarization", "translation", "dialogue"):
         return write_pairs_csv(folder / f"{task}.csv")
     if task == "multilabel":
-        texts = ["parcel late and card charged twice", "app crashes on login", "refund please",
-                 "charged twice for shipping"]
+        texts = [
+            "parcel late and card charged twice",
+            "app crashes on login",
+            "refund please",
+            "charged twice for shipping",
+        ]
         labels = ["shipping;billing", "technical", "refund", "billing;shipping"]
         rows = [{"message": f"{texts[i % 4]} {i}", "tags": labels[i % 4]} for i in range(40)]
     elif task == "relation":
-        kinds = [("{a} works for {b}.", "works_for"), ("{a} was born in {b}.", "born_in"),
-                 ("{a} visited {b}.", "no_relation")]
+        kinds = [
+            ("{a} works for {b}.", "works_for"),
+            ("{a} was born in {b}.", "born_in"),
+            ("{a} visited {b}.", "no_relation"),
+        ]
         rows = []
         for i in range(30):
             text, label = kinds[i % 3]
-            rows.append({"sentence": text.format(a=f"Ann{i}", b=f"Oslo{i}"),
-                         "subject": f"Ann{i}", "object": f"Oslo{i}", "label": label})
+            rows.append(
+                {
+                    "sentence": text.format(a=f"Ann{i}", b=f"Oslo{i}"),
+                    "subject": f"Ann{i}",
+                    "object": f"Oslo{i}",
+                    "label": label,
+                }
+            )
     elif task == "qa":
-        rows = [{"context": f"Person{i} was born in City{i} in {1950 + i}.",
-                 "question": f"Where was Person{i} born?", "answer": f"City{i}"}
-                for i in range(24)]
+        rows = [
+            {
+                "context": f"Person{i} was born in City{i} in {1950 + i}.",
+                "question": f"Where was Person{i} born?",
+                "answer": f"City{i}",
+            }
+            for i in range(24)
+        ]
     else:
         raise ValueError(f"no test table for {task}")
     path = folder / f"{task}.csv"

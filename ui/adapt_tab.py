@@ -6,6 +6,7 @@ queue and a timer reads the run folder (status, events.jsonl, report.json, metri
 page reload re-attaches to the latest adaptation run. A finished run's adapted backbone
 ("run:/abs/folder") is offered in the Train tab's backbone list.
 """
+
 from __future__ import annotations
 
 import html
@@ -21,14 +22,19 @@ from engine.runs import Run, RunStore, read_json
 
 from ui import charts
 from ui.common import ENGINE_ERRORS, LIVE_STATUSES, Context, box, error_message, status_text
-from ui.form import PRETRAIN, config_to_form, field_widget, form_fields, form_to_config, \
-    values_from
+from ui.form import PRETRAIN, config_to_form, field_widget, form_fields, form_to_config, values_from
 from ui.i18n import T, t
-from ui.train_tab import (backbone_choices, backbone_text, last, pick_run_to_show, progress_html,
-                          queue_position)
+from ui.train_tab import (
+    backbone_choices,
+    backbone_text,
+    last,
+    pick_run_to_show,
+    progress_html,
+    queue_position,
+)
 
 # Fields with their own widget or place (the others come from field_widget in metadata order).
-STATE_FIELDS = {"data"}          # set by the upload or the "use my labelled set" button
+STATE_FIELDS = {"data"}  # set by the upload or the "use my labelled set" button
 COLUMN_FIELDS = {"text_column", "label_column"}  # dropdowns of the file's columns
 GROUP_ORDER = ("data", "model", "training")
 TABLE_SUFFIXES = [".txt", ".csv", ".tsv", ".jsonl", ".json", ".parquet", ".xlsx"]
@@ -46,8 +52,11 @@ def _field(name: str):
 
 
 def _ppl(value) -> str:
-    return f"{value:.2f}" if isinstance(value, (int, float)) and value < 100 else (
-        f"{value:.1f}" if isinstance(value, (int, float)) else "–")
+    return (
+        f"{value:.2f}"
+        if isinstance(value, (int, float)) and value < 100
+        else (f"{value:.1f}" if isinstance(value, (int, float)) else "–")
+    )
 
 
 def _kind(kind: str | None, lang: str) -> str:
@@ -55,6 +64,7 @@ def _kind(kind: str | None, lang: str) -> str:
 
 
 # ---- domain text -----------------------------------------------------------------------------
+
 
 def table_columns(path: str | None) -> list[str]:
     """The columns of a table ([] for a .txt file or an unreadable one)."""
@@ -68,8 +78,14 @@ def table_columns(path: str | None) -> list[str]:
         return []
 
 
-def data_line(path: str | None, text_column: str | None = "", source: str | None = "text",
-              label_column: str | None = "", seed=None, lang: str = "en") -> str:
+def data_line(
+    path: str | None,
+    text_column: str | None = "",
+    source: str | None = "text",
+    label_column: str | None = "",
+    seed=None,
+    lang: str = "en",
+) -> str:
     """What the domain text is (documents, words, column, which rows), or why it cannot be
     used: read with the engine's own loader, so a wrong column shows up before Start."""
     from engine.adaptive import load_domain_texts
@@ -77,15 +93,25 @@ def data_line(path: str | None, text_column: str | None = "", source: str | None
     if not path:
         return box("info", t("adapt.data_none", lang))
     try:
-        cfg = PretrainConfig(data=path, text_column=text_column or "",
-                             source=source or "text", label_column=label_column or "",
-                             seed=int(seed) if seed not in (None, "") else _DEFAULTS.seed)
+        cfg = PretrainConfig(
+            data=path,
+            text_column=text_column or "",
+            source=source or "text",
+            label_column=label_column or "",
+            seed=int(seed) if seed not in (None, "") else _DEFAULTS.seed,
+        )
         texts, info = load_domain_texts(cfg)
     except ENGINE_ERRORS as e:
         return box("error", error_message(e), Path(path).name)
-    parts = [t("adapt.data_line", lang, name=html.escape(Path(path).name),
-               documents=f"{info.get('documents', len(texts)):,}",
-               words=f"{info.get('words', 0):,}")]
+    parts = [
+        t(
+            "adapt.data_line",
+            lang,
+            name=html.escape(Path(path).name),
+            documents=f"{info.get('documents', len(texts)):,}",
+            words=f"{info.get('words', 0):,}",
+        )
+    ]
     if info.get("text_column"):
         parts.append(t("adapt.data_column", lang, column=html.escape(info["text_column"])))
     if info.get("mode") == "labelled-train":
@@ -104,8 +130,14 @@ def _md_inline(text: str) -> str:
     return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
 
 
-def labelled_source(data_path: str | None, text_column: str | None, label_column: str | None,
-                    seed=None, lang: str = "en", task: str | None = "classification") -> tuple:
+def labelled_source(
+    data_path: str | None,
+    text_column: str | None,
+    label_column: str | None,
+    seed=None,
+    lang: str = "en",
+    task: str | None = "classification",
+) -> tuple:
     """'Use the texts of my labelled training set': the Data tab's table, its columns, and
     source="labelled-train" (only its training rows). Returns the updates of
     (data, text column, source, label column, data line).
@@ -114,31 +146,49 @@ def labelled_source(data_path: str | None, text_column: str | None, label_column
     text (refused with a reason), and another task's own split may differ (said)."""
     task = task or "classification"
     if not data_path:
-        return (gr.skip(), gr.skip(), gr.skip(), gr.skip(),
-                box("warning", t("adapt.need_labelled", lang)))
+        return (
+            gr.skip(),
+            gr.skip(),
+            gr.skip(),
+            gr.skip(),
+            box("warning", t("adapt.need_labelled", lang)),
+        )
     if task == "ner":
-        return (gr.skip(), gr.skip(), gr.skip(), gr.skip(),
-                box("warning", t("adapt.labelled_ner", lang)))
+        return (
+            gr.skip(),
+            gr.skip(),
+            gr.skip(),
+            gr.skip(),
+            box("warning", t("adapt.labelled_ner", lang)),
+        )
     columns = table_columns(data_path)
     line = data_line(data_path, text_column, "labelled-train", label_column, seed, lang)
     if task != "classification":
         line += box("warning", t("adapt.labelled_task", lang, task=t(f"task.{task}", lang)))
-    return (data_path,
-            gr.update(choices=columns, value=text_column if text_column in columns else None),
-            "labelled-train",
-            gr.update(choices=columns, value=label_column if label_column in columns else None),
-            line)
+    return (
+        data_path,
+        gr.update(choices=columns, value=text_column if text_column in columns else None),
+        "labelled-train",
+        gr.update(choices=columns, value=label_column if label_column in columns else None),
+        line,
+    )
 
 
 def uploaded_source(path: str, seed=None, lang: str = "en") -> tuple:
     """A new domain-text file: every document of it (source="text"), the text column left to
     inference. Same outputs as ``labelled_source``."""
     columns = table_columns(path)
-    return (path, gr.update(choices=columns, value=None), "text",
-            gr.update(choices=columns, value=None), data_line(path, "", "text", "", seed, lang))
+    return (
+        path,
+        gr.update(choices=columns, value=None),
+        "text",
+        gr.update(choices=columns, value=None),
+        data_line(path, "", "text", "", seed, lang),
+    )
 
 
 # ---- the domain report -----------------------------------------------------------------------
+
 
 def _head_text(report: dict, lang: str) -> str:
     head = report.get("head") or {}
@@ -148,8 +198,13 @@ def _head_text(report: dict, lang: str) -> str:
         return t("adapt.head.clm", lang)
     if head.get("fresh_weights"):
         if head.get("steps"):
-            return t("adapt.head.fitted", lang, steps=head["steps"],
-                     start=head.get("loss_start", "?"), end=head.get("loss_end", "?"))
+            return t(
+                "adapt.head.fitted",
+                lang,
+                steps=head["steps"],
+                start=head.get("loss_start", "?"),
+                end=head.get("loss_end", "?"),
+            )
         return t("adapt.head.random", lang)
     return t("adapt.head.own", lang)
 
@@ -161,9 +216,11 @@ def verdict_html(verdict: dict, lang: str) -> str:
     # English: the engine's sentence (it names the reasons); Chinese: the translated advice
     text = verdict.get("text", "") if lang == "en" else t(f"adapt.advice.{level}", lang)
     if lang == "en" and text.startswith(headline):
-        text = text[len(headline):].lstrip(":. ")
-    return (f'<div class="msg msg-{css} adapt-verdict"><strong>{html.escape(headline)}.'
-            f'</strong> {html.escape(text)}</div>')
+        text = text[len(headline) :].lstrip(":. ")
+    return (
+        f'<div class="msg msg-{css} adapt-verdict"><strong>{html.escape(headline)}.'
+        f"</strong> {html.escape(text)}</div>"
+    )
 
 
 def _table(header: list[str], rows: list[list[str]], css: str) -> str:
@@ -184,50 +241,98 @@ def report_html(report: dict | None, lang: str = "en") -> str:
     if vocab.get("byte_level") and not vocab.get("unknown_tokens"):
         unknown = t("adapt.r.byte_level", lang)
     else:
-        unknown = f"{float(vocab.get('unknown_token_rate') or 0):.2%} " \
-                  f"({vocab.get('unknown_tokens', 0):,})"
+        unknown = (
+            f"{float(vocab.get('unknown_token_rate') or 0):.2%} "
+            f"({vocab.get('unknown_tokens', 0):,})"
+        )
     objective = report.get("objective", "")
     rows = [
-        [t("adapt.r.subwords", lang), f"<strong>{float(vocab.get('subwords_per_word') or 0):.2f}"
-                                      "</strong>"],
+        [
+            t("adapt.r.subwords", lang),
+            f"<strong>{float(vocab.get('subwords_per_word') or 0):.2f}</strong>",
+        ],
         [t("adapt.r.unknown", lang), html.escape(unknown)],
-        [t("adapt.r.perplexity", lang, kind=kind),
-         t("adapt.r.perplexity_value", lang, value=f"<strong>{_ppl(report.get('perplexity'))}"
-                                                   "</strong>",
-           tokens=report.get("perplexity_tokens", "?"))],
-        *([[t("adapt.r.control", lang), t("adapt.r.control_value", lang,
-                                          value=_ppl(report["control_perplexity"]))]]
-          if isinstance(report.get("control_perplexity"), (int, float)) else []),
-        [t("adapt.r.documents", lang), t("adapt.r.documents_value", lang,
-                                         train=docs.get("train", "?"),
-                                         held=docs.get("held_out", "?"))],
-        [t("adapt.r.objective", lang), html.escape(t(f"adapt.objective.{objective}", lang)
-                                                   if objective in ("mlm", "clm") else objective)],
+        [
+            t("adapt.r.perplexity", lang, kind=kind),
+            t(
+                "adapt.r.perplexity_value",
+                lang,
+                value=f"<strong>{_ppl(report.get('perplexity'))}</strong>",
+                tokens=report.get("perplexity_tokens", "?"),
+            ),
+        ],
+        *(
+            [
+                [
+                    t("adapt.r.control", lang),
+                    t("adapt.r.control_value", lang, value=_ppl(report["control_perplexity"])),
+                ]
+            ]
+            if isinstance(report.get("control_perplexity"), (int, float))
+            else []
+        ),
+        [
+            t("adapt.r.documents", lang),
+            t(
+                "adapt.r.documents_value",
+                lang,
+                train=docs.get("train", "?"),
+                held=docs.get("held_out", "?"),
+            ),
+        ],
+        [
+            t("adapt.r.objective", lang),
+            html.escape(
+                t(f"adapt.objective.{objective}", lang)
+                if objective in ("mlm", "clm")
+                else objective
+            ),
+        ],
         [t("adapt.r.head", lang), html.escape(_head_text(report, lang))],
     ]
     rows = [[html.escape(a), b] for a, b in rows]
     words = vocab.get("most_fragmented") or []
-    frag = _table([t("adapt.frag.word", lang), t("adapt.frag.count", lang),
-                   t("adapt.frag.pieces", lang)],
-                  [[f"<strong>{html.escape(str(w.get('word', '')))}</strong>",
+    frag = (
+        _table(
+            [t("adapt.frag.word", lang), t("adapt.frag.count", lang), t("adapt.frag.pieces", lang)],
+            [
+                [
+                    f"<strong>{html.escape(str(w.get('word', '')))}</strong>",
                     str(w.get("count", "")),
-                    " ".join(f"<code>{html.escape(str(p))}</code>" for p in w.get("pieces", []))]
-                   for w in words], "adapt-table adapt-fragments") if words else ""
-    title = t("adapt.report_title", lang, backbone=report.get("backbone", "?"),
-              name=data.get("source", "?"))
-    out = (f'<div class="adapt-report-body"><h4>{html.escape(title)}</h4>'
-           + verdict_html(report.get("verdict") or {}, lang)
-           + _table([t("adapt.r.measure", lang), t("adapt.r.value", lang)], rows,
-                    "adapt-table adapt-measures"))
+                    " ".join(f"<code>{html.escape(str(p))}</code>" for p in w.get("pieces", [])),
+                ]
+                for w in words
+            ],
+            "adapt-table adapt-fragments",
+        )
+        if words
+        else ""
+    )
+    title = t(
+        "adapt.report_title",
+        lang,
+        backbone=report.get("backbone", "?"),
+        name=data.get("source", "?"),
+    )
+    out = (
+        f'<div class="adapt-report-body"><h4>{html.escape(title)}</h4>'
+        + verdict_html(report.get("verdict") or {}, lang)
+        + _table(
+            [t("adapt.r.measure", lang), t("adapt.r.value", lang)],
+            rows,
+            "adapt-table adapt-measures",
+        )
+    )
     if frag:
-        out += f'<h4>{html.escape(t("adapt.frag.title", lang))}</h4>' + frag
+        out += f"<h4>{html.escape(t('adapt.frag.title', lang))}</h4>" + frag
     if data.get("warnings"):
         out += box("warning", data["warnings"])
     return out + "</div>"
 
 
-def run_report(values: dict, root: str | Path, lang: str = "en",
-               say=None, check=None) -> tuple[str, dict | None]:
+def run_report(
+    values: dict, root: str | Path, lang: str = "en", say=None, check=None
+) -> tuple[str, dict | None]:
     """(panel HTML, report) for the form's values; a bad input is a message, never a raise.
     ``check``: called with the configuration first (the studio's access check)."""
     from engine.adaptive import domain_report
@@ -249,8 +354,10 @@ def run_report(values: dict, root: str | Path, lang: str = "en",
 
 # ---- a run -----------------------------------------------------------------------------------
 
-def status_html(run: Run | None, events: list[dict], status: str, lang: str,
-                position: int | None = None) -> str:
+
+def status_html(
+    run: Run | None, events: list[dict], status: str, lang: str, position: int | None = None
+) -> str:
     """Name, status, backbone · objective · strategy, then the progress bar (step / max, ETA)
     and, for a failed run, the engine's reason."""
     if run is None:
@@ -264,9 +371,11 @@ def status_html(run: Run | None, events: list[dict], status: str, lang: str,
     strategy = cfg.get("strategy", "")
     if strategy:
         what.append(t(f"pretrain.strategy.choice.{strategy}", lang))
-    out = (f'<div class="run-status status-{html.escape(status)}"><span class="dot"></span>'
-           f'<strong>{html.escape(name)}</strong> · {html.escape(status_text(status, lang))}'
-           f' <span class="muted">({html.escape(" · ".join(what))})</span></div>')
+    out = (
+        f'<div class="run-status status-{html.escape(status)}"><span class="dot"></span>'
+        f"<strong>{html.escape(name)}</strong> · {html.escape(status_text(status, lang))}"
+        f' <span class="muted">({html.escape(" · ".join(what))})</span></div>'
+    )
     out += progress_html(run, events, status, lang, position)
     if status == "failed":
         end = last(events, "end") or {}
@@ -289,16 +398,31 @@ def result_html(run: Run | None, lang: str = "en") -> str:
     drop = m.get("perplexity_drop_pct")
     if not isinstance(drop, (int, float)) and isinstance(before, (int, float)) and before:
         drop = 100 * (before - after) / before
-    change = (t("adapt.result.lower", lang, pct=f"{drop:.1f}") if isinstance(drop, (int, float))
-              and drop >= 0 else t("adapt.result.higher", lang, pct=f"{-(drop or 0):.1f}"))
-    head = t("adapt.result.ppl", lang, kind=_kind(m.get("perplexity_kind"), lang),
-             before=_ppl(before), after=_ppl(after), change=change)
+    change = (
+        t("adapt.result.lower", lang, pct=f"{drop:.1f}")
+        if isinstance(drop, (int, float)) and drop >= 0
+        else t("adapt.result.higher", lang, pct=f"{-(drop or 0):.1f}")
+    )
+    head = t(
+        "adapt.result.ppl",
+        lang,
+        kind=_kind(m.get("perplexity_kind"), lang),
+        before=_ppl(before),
+        after=_ppl(after),
+        change=change,
+    )
     css = "ok" if isinstance(drop, (int, float)) and drop >= 0 else "warning"
     step, total = m.get("global_step", "?"), m.get("max_steps", "?")
     best = m.get("best_step") or step
     if m.get("status") == "stopped" or m.get("stop_reason"):
-        ended = t("adapt.result.stopped", lang, step=step, total=total, best=best,
-                  reason=m.get("stop_reason") or status_text("stopped", lang))
+        ended = t(
+            "adapt.result.stopped",
+            lang,
+            step=step,
+            total=total,
+            best=best,
+            reason=m.get("stop_reason") or status_text("stopped", lang),
+        )
     elif m.get("early_stopped"):
         ended = t("adapt.result.early", lang, step=step, total=total, best=best)
     else:
@@ -307,27 +431,54 @@ def result_html(run: Run | None, lang: str = "en") -> str:
     c_before, c_after = m.get("control_perplexity_before"), m.get("control_perplexity_after")
     if isinstance(c_before, (int, float)) and isinstance(c_after, (int, float)) and c_before:
         c_drop = 100 * (c_before - c_after) / c_before
-        lines.append(t("adapt.result.control", lang, before=_ppl(c_before), after=_ppl(c_after),
-                       change=f"{-c_drop:+.1f}%".replace("-", "−")))
+        lines.append(
+            t(
+                "adapt.result.control",
+                lang,
+                before=_ppl(c_before),
+                after=_ppl(c_after),
+                change=f"{-c_drop:+.1f}%".replace("-", "−"),
+            )
+        )
         if isinstance(drop, (int, float)) and drop > 0:
             # the engine's rule (engine/adaptive.py result_summary): a gain the everyday-English
             # control shares for the most part is the objective being learnt, not the domain
-            lines.append(t("adapt.result.shared" if c_drop > 0 and c_drop >= 0.5 * drop
-                           else "adapt.result.specific", lang))
+            lines.append(
+                t(
+                    "adapt.result.shared"
+                    if c_drop > 0 and c_drop >= 0.5 * drop
+                    else "adapt.result.specific",
+                    lang,
+                )
+            )
     tracked = m.get("tracked_perplexity") or {}
     if tracked.get("before") is not None and tracked.get("best") is not None:
         objective = m.get("objective", "")
-        kind = tracked.get("kind", "") if lang == "en" or objective not in ("mlm", "clm") \
+        kind = (
+            tracked.get("kind", "")
+            if lang == "en" or objective not in ("mlm", "clm")
             else t(f"adapt.tracked.{objective}", lang)
-        lines.append(t("adapt.result.tracked", lang, kind=kind, before=_ppl(tracked["before"]),
-                       best=_ppl(tracked["best"])))
+        )
+        lines.append(
+            t(
+                "adapt.result.tracked",
+                lang,
+                kind=kind,
+                before=_ppl(tracked["before"]),
+                best=_ppl(tracked["best"]),
+            )
+        )
     if m.get("adapted_backbone"):
         lines.append(t("adapt.result.saved", lang))
-    out = (f'<div class="msg msg-{css} adapt-result-head"><strong>{html.escape(head)}</strong>'
-           f'</div><div class="hint">' + "<br>".join(html.escape(x) for x in lines) + "</div>")
+    out = (
+        f'<div class="msg msg-{css} adapt-result-head"><strong>{html.escape(head)}</strong>'
+        f'</div><div class="hint">' + "<br>".join(html.escape(x) for x in lines) + "</div>"
+    )
     if m.get("verdict"):
-        out += (f'<div class="hint">{html.escape(t("adapt.result.verdict", lang))}</div>'
-                + verdict_html(m["verdict"], lang))
+        out += (
+            f'<div class="hint">{html.escape(t("adapt.result.verdict", lang))}</div>'
+            + verdict_html(m["verdict"], lang)
+        )
     return out
 
 
@@ -339,11 +490,17 @@ def log_html(events: list[dict], lang: str, limit: int = LOG_LINES) -> str:
         if kind == "message":
             text, level = str(e.get("text", "")), e.get("level", "info")
         elif kind == "start":
-            text = t("log.start_adapt", lang, device=e.get("device", "?"),
-                     rows=e.get("train_rows", "?"), steps=e.get("max_steps", "?"))
+            text = t(
+                "log.start_adapt",
+                lang,
+                device=e.get("device", "?"),
+                rows=e.get("train_rows", "?"),
+                steps=e.get("max_steps", "?"),
+            )
         elif kind == "eval" and e.get("eval_perplexity") is not None:
-            text = t("log.eval_adapt", lang, step=e.get("step", "?"),
-                     ppl=_ppl(e.get("eval_perplexity")))
+            text = t(
+                "log.eval_adapt", lang, step=e.get("step", "?"), ppl=_ppl(e.get("eval_perplexity"))
+            )
         elif kind == "end":
             text = t("log.end", lang, status=status_text(e.get("status", ""), lang))
             if e.get("error"):
@@ -352,8 +509,10 @@ def log_html(events: list[dict], lang: str, limit: int = LOG_LINES) -> str:
         else:
             continue
         stamp = time.strftime("%H:%M:%S", time.localtime(e.get("time", 0)))
-        lines.append(f'<div class="log-line log-{html.escape(str(level))}"><span class="log-time">'
-                     f'{stamp}</span> {html.escape(text)}</div>')
+        lines.append(
+            f'<div class="log-line log-{html.escape(str(level))}"><span class="log-time">'
+            f"{stamp}</span> {html.escape(text)}</div>"
+        )
     return '<div class="run-log">' + "".join(lines[-limit:]) + "</div>" if lines else ""
 
 
@@ -376,19 +535,28 @@ def _get(store: RunStore, run_id: str | None) -> Run | None:
         return None
 
 
-def render(store: RunStore, jobs: JobManager, run_id: str | None, lang: str = "en",
-           message: str = "") -> tuple:
+def render(
+    store: RunStore, jobs: JobManager, run_id: str | None, lang: str = "en", message: str = ""
+) -> tuple:
     """(status, chart, result, log, use-in-train button) for the adaptation run ``run_id``."""
     run = _get(store, run_id)
     if run is None:
-        return (message + status_html(None, [], "", lang),
-                charts.empty_figure(t("chart.adapt_waiting", lang)), "", "",
-                gr.update(visible=False))
+        return (
+            message + status_html(None, [], "", lang),
+            charts.empty_figure(t("chart.adapt_waiting", lang)),
+            "",
+            "",
+            gr.update(visible=False),
+        )
     events = run.events()
     status = run.status
-    return (message + status_html(run, events, status, lang, queue_position(jobs, run.id)),
-            charts.pretrain_figure(events, lang), result_html(run, lang), log_html(events, lang),
-            gr.update(visible=bool(adapted_value(run))))
+    return (
+        message + status_html(run, events, status, lang, queue_position(jobs, run.id)),
+        charts.pretrain_figure(events, lang),
+        result_html(run, lang),
+        log_html(events, lang),
+        gr.update(visible=bool(adapted_value(run))),
+    )
 
 
 def run_report_of(store: RunStore, run_id: str | None) -> dict | None:
@@ -414,14 +582,16 @@ def form_updates(config: PretrainConfig, names: list[str]) -> list:
         value = values.get(name)
         if name in COLUMN_FIELDS:
             columns = table_columns(values.get("data"))
-            out.append(gr.update(choices=columns or ([value] if value else []),
-                                 value=value or None))
+            out.append(
+                gr.update(choices=columns or ([value] if value else []), value=value or None)
+            )
         else:
             out.append(value)
     return out
 
 
 # ---- the tab ---------------------------------------------------------------------------------
+
 
 def build(ctx: Context) -> None:
     tr, store, jobs = ctx.tr, ctx.store, ctx.jobs
@@ -430,28 +600,51 @@ def build(ctx: Context) -> None:
     tr.make(gr.Markdown, value=T("adapt.intro"), elem_classes=["tab-intro"])
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, elem_classes=["settings-col"]):
-            upload = tr.make(gr.File, label=T("adapt.upload"), file_types=TABLE_SUFFIXES,
-                             type="filepath", elem_id="adapt-upload", height=120)
+            upload = tr.make(
+                gr.File,
+                label=T("adapt.upload"),
+                file_types=TABLE_SUFFIXES,
+                type="filepath",
+                elem_id="adapt-upload",
+                height=120,
+            )
             with gr.Row(equal_height=False):
-                use_labelled = tr.make(gr.Button, value=T("adapt.use_labelled"),
-                                       elem_id="adapt-use-labelled", variant="secondary",
-                                       size="md", scale=0, min_width=300)
+                use_labelled = tr.make(
+                    gr.Button,
+                    value=T("adapt.use_labelled"),
+                    elem_id="adapt-use-labelled",
+                    variant="secondary",
+                    size="md",
+                    scale=0,
+                    min_width=300,
+                )
                 tr.make(gr.Markdown, value=T("adapt.use_labelled.hint"), elem_classes=["hint"])
             data_md = gr.HTML(data_line("", lang=tr.lang), elem_id="adapt-data", padding=False)
             comps["data"] = gr.State("")
-            comps["text_column"] = field_widget(_field("text_column"), tr, PRETRAIN, choices=[],
-                                                value=None, allow_custom_value=True)
-            backbone = field_widget(_field("backbone"), tr, PRETRAIN,
-                                    choices=backbone_choices(tr.lang, store),
-                                    allow_custom_value=True)
+            comps["text_column"] = field_widget(
+                _field("text_column"), tr, PRETRAIN, choices=[], value=None, allow_custom_value=True
+            )
+            backbone = field_widget(
+                _field("backbone"),
+                tr,
+                PRETRAIN,
+                choices=backbone_choices(tr.lang, store),
+                allow_custom_value=True,
+            )
             tr.register(backbone, choices=lambda lang: backbone_choices(lang, store))
             comps["backbone"] = backbone
-            backbone_md = gr.Markdown(backbone_text(_DEFAULTS.backbone, tr.lang),
-                                      elem_id="adapt-backbone-info", elem_classes=["hint"])
+            backbone_md = gr.Markdown(
+                backbone_text(_DEFAULTS.backbone, tr.lang),
+                elem_id="adapt-backbone-info",
+                elem_classes=["hint"],
+            )
 
-            basic = [f for g in GROUP_ORDER
-                     for f in config_fields(g, advanced=False, cls=PretrainConfig)
-                     if f.name in names and f.name not in comps and f.name not in STATE_FIELDS]
+            basic = [
+                f
+                for g in GROUP_ORDER
+                for f in config_fields(g, advanced=False, cls=PretrainConfig)
+                if f.name in names and f.name not in comps and f.name not in STATE_FIELDS
+            ]
             choice = [f for f in basic if "choices" in f.metadata]
             numeric = [f for f in basic if f.type in ("int", "float", int, float)]
             with gr.Row():
@@ -464,40 +657,72 @@ def build(ctx: Context) -> None:
                 if f.name not in comps:
                     comps[f.name] = field_widget(f, tr, PRETRAIN)
 
-            with tr.make(gr.Accordion, label=T("train.advanced"), open=False,
-                         elem_id="adapt-advanced"):
+            with tr.make(
+                gr.Accordion, label=T("train.advanced"), open=False, elem_id="adapt-advanced"
+            ):
                 for group in GROUP_ORDER:
-                    adv = [f for f in config_fields(group, advanced=True, cls=PretrainConfig)
-                           if f.name in names and f.name not in comps]
+                    adv = [
+                        f
+                        for f in config_fields(group, advanced=True, cls=PretrainConfig)
+                        if f.name in names and f.name not in comps
+                    ]
                     if not adv:
                         continue
-                    tr.make(gr.Markdown, value=T(f"adapt.group.{group}"),
-                            elem_classes=["group-title"])
+                    tr.make(
+                        gr.Markdown, value=T(f"adapt.group.{group}"), elem_classes=["group-title"]
+                    )
                     for i in range(0, len(adv), 2):
                         with gr.Row():
-                            for f in adv[i:i + 2]:
-                                extra = ({"choices": [], "value": None,
-                                          "allow_custom_value": True}
-                                         if f.name in COLUMN_FIELDS else {})
-                                comps[f.name] = field_widget(f, tr, PRETRAIN, min_width=180,
-                                                             **extra)
-            report_btn = tr.make(gr.Button, value=T("adapt.report_btn"),
-                                 elem_id="adapt-report-btn", variant="secondary")
+                            for f in adv[i : i + 2]:
+                                extra = (
+                                    {"choices": [], "value": None, "allow_custom_value": True}
+                                    if f.name in COLUMN_FIELDS
+                                    else {}
+                                )
+                                comps[f.name] = field_widget(
+                                    f, tr, PRETRAIN, min_width=180, **extra
+                                )
+            report_btn = tr.make(
+                gr.Button,
+                value=T("adapt.report_btn"),
+                elem_id="adapt-report-btn",
+                variant="secondary",
+            )
             report = gr.HTML(report_html(None, tr.lang), elem_id="adapt-report", padding=False)
 
         with gr.Column(scale=6, elem_classes=["live-col"]):
             with gr.Row():
-                start = tr.make(gr.Button, value=T("adapt.start"), variant="primary",
-                                elem_id="adapt-start", scale=3)
-                stop = tr.make(gr.Button, value=T("adapt.stop"), variant="stop",
-                               elem_id="adapt-stop", scale=1, min_width=100)
-            status = gr.HTML(status_html(None, [], "", tr.lang), elem_id="adapt-status",
-                             padding=False)
+                start = tr.make(
+                    gr.Button,
+                    value=T("adapt.start"),
+                    variant="primary",
+                    elem_id="adapt-start",
+                    scale=3,
+                )
+                stop = tr.make(
+                    gr.Button,
+                    value=T("adapt.stop"),
+                    variant="stop",
+                    elem_id="adapt-stop",
+                    scale=1,
+                    min_width=100,
+                )
+            status = gr.HTML(
+                status_html(None, [], "", tr.lang), elem_id="adapt-status", padding=False
+            )
             result = gr.HTML("", elem_id="adapt-result", padding=False)
-            use_btn = tr.make(gr.Button, value=T("adapt.use_in_train"), variant="primary",
-                              elem_id="adapt-use-in-train", visible=False)
-            chart = gr.Plot(charts.empty_figure(t("chart.adapt_waiting", tr.lang)),
-                            show_label=False, elem_id="adapt-chart")
+            use_btn = tr.make(
+                gr.Button,
+                value=T("adapt.use_in_train"),
+                variant="primary",
+                elem_id="adapt-use-in-train",
+                visible=False,
+            )
+            chart = gr.Plot(
+                charts.empty_figure(t("chart.adapt_waiting", tr.lang)),
+                show_label=False,
+                elem_id="adapt-chart",
+            )
             log = gr.HTML("", elem_id="adapt-log", padding=False)
 
     missing = [n for n in names if n not in comps]
@@ -520,31 +745,50 @@ def build(ctx: Context) -> None:
         live = bool(rid) and (jobs.is_live(rid) or new_sig.rsplit(":", 1)[-1] in LIVE_STATUSES)
         timer_update = gr.Timer(active=live)
         if new_sig == last_sig:
-            return (*[gr.skip()] * len(panel), gr.skip(), gr.skip(), new_sig, timer_update,
-                    gr.skip())
+            return (
+                *[gr.skip()] * len(panel),
+                gr.skip(),
+                gr.skip(),
+                new_sig,
+                timer_update,
+                gr.skip(),
+            )
         # the run's own report replaces the panel once, when report.json first appears
-        fresh_report = new_sig.split(":")[-2:-1] == ["1"] and \
-            last_sig.split(":")[-2:-1] != ["1"]
+        fresh_report = new_sig.split(":")[-2:-1] == ["1"] and last_sig.split(":")[-2:-1] != ["1"]
         rep = run_report_of(store, rid) if fresh_report else None
         final = new_sig.rsplit(":", 1)[-1] not in LIVE_STATUSES
-        return (*render(store, jobs, rid, lang, msg),
-                report_html(rep, lang) if rep else gr.skip(), rep if rep else gr.skip(),
-                new_sig, timer_update,
-                gr.update(choices=backbone_choices(lang, store)) if final else gr.skip())
+        return (
+            *render(store, jobs, rid, lang, msg),
+            report_html(rep, lang) if rep else gr.skip(),
+            rep if rep else gr.skip(),
+            new_sig,
+            timer_update,
+            gr.update(choices=backbone_choices(lang, store)) if final else gr.skip(),
+        )
 
     def attach(lang):
         rid = pick_run_to_show(store, jobs, kind="pretrain")
         run = _get(store, rid)
         live = run is not None and run.status in LIVE_STATUSES
         rep = run_report_of(store, rid)
-        return (rid, gr.Timer(active=live), "", *render(store, jobs, rid, lang),
-                report_html(rep, lang), rep, signature(store, rid))
+        return (
+            rid,
+            gr.Timer(active=live),
+            "",
+            *render(store, jobs, rid, lang),
+            report_html(rep, lang),
+            rep,
+            signature(store, rid),
+        )
 
     def start_run(lang, request: gr.Request, *args):
         vals = values_from(names, args)
         if not vals.get("data"):
-            return (box("error", t("adapt.need_data", lang), t("train.cannot_start", lang)),
-                    gr.skip(), gr.skip())
+            return (
+                box("error", t("adapt.need_data", lang), t("train.cannot_start", lang)),
+                gr.skip(),
+                gr.skip(),
+            )
         try:
             from engine.adaptive import preflight
 
@@ -554,12 +798,17 @@ def build(ctx: Context) -> None:
             preflight(cfg)  # data, backbone and objective checked before a run folder exists
             run = jobs.submit(cfg, owner=ctx.user(request) or "")
         except ENGINE_ERRORS as e:
-            return (box("error", error_message(e, lang), t("train.cannot_start", lang)),
-                    gr.skip(), gr.skip())
-        position = queue_position(jobs, run.id) if jobs.active and jobs.active != run.id \
-            else None
-        msg = (t("adapt.queued", lang, id=run.id, position=position) if position
-               else t("adapt.started", lang, id=run.id))
+            return (
+                box("error", error_message(e, lang), t("train.cannot_start", lang)),
+                gr.skip(),
+                gr.skip(),
+            )
+        position = queue_position(jobs, run.id) if jobs.active and jobs.active != run.id else None
+        msg = (
+            t("adapt.queued", lang, id=run.id, position=position)
+            if position
+            else t("adapt.started", lang, id=run.id)
+        )
         return box("ok", msg), run.id, gr.Timer(active=True)
 
     def stop_run(rid, lang, request: gr.Request = None):
@@ -572,31 +821,52 @@ def build(ctx: Context) -> None:
             return box("warning", error_message(e, lang), t("train.not_yours", lang))
         except KeyError as e:
             return box("error", error_message(e, lang))
-        return box("ok", t("train.stopping", lang)) if stopped else \
-            box("warning", t("train.not_active", lang))
+        return (
+            box("ok", t("train.stopping", lang))
+            if stopped
+            else box("warning", t("train.not_active", lang))
+        )
 
     def report_clicked(lang, progress=gr.Progress(), *args):
         progress(None, desc=t("adapt.report_progress", lang))
-        text, rep = run_report(values_from(names, args), store.root, lang,
-                               say=lambda s: progress(None, desc=s), check=store.check_config)
+        text, rep = run_report(
+            values_from(names, args),
+            store.root,
+            lang,
+            say=lambda s: progress(None, desc=s),
+            check=store.check_config,
+        )
         return text, rep if rep is not None else gr.skip()
 
     def use_in_train(rid, lang):
         value = adapted_value(_get(store, rid))
         if not value:
             return gr.skip(), gr.skip(), box("warning", t("adapt.nothing_to_use", lang))
-        return (gr.update(choices=backbone_choices(lang, store), value=value),
-                gr.Tabs(selected="train"), box("ok", t("adapt.using", lang, name=rid)))
+        return (
+            gr.update(choices=backbone_choices(lang, store), value=value),
+            gr.Tabs(selected="train"),
+            box("ok", t("adapt.using", lang, name=rid)),
+        )
 
     def from_upload(path, seed, lang):
         if not path:
-            return ("", gr.update(choices=[], value=None), "text",
-                    gr.update(choices=[], value=None), data_line("", lang=lang))
+            return (
+                "",
+                gr.update(choices=[], value=None),
+                "text",
+                gr.update(choices=[], value=None),
+                data_line("", lang=lang),
+            )
         try:
             kept = ctx.keep_upload(path)
         except ENGINE_ERRORS as e:
-            return (gr.skip(), gr.skip(), gr.skip(), gr.skip(),
-                    box("error", error_message(e, lang)))
+            return (
+                gr.skip(),
+                gr.skip(),
+                gr.skip(),
+                gr.skip(),
+                box("error", error_message(e, lang)),
+            )
         return uploaded_source(kept, seed, lang)
 
     def load_run_config(rid, lang):
@@ -611,34 +881,63 @@ def build(ctx: Context) -> None:
             message += box("warning", t("access.dropped", lang, fields=", ".join(dropped)))
         return (*form_updates(cfg, names), message)
 
-    ctx.fn.update(adapt_attach=attach, adapt_start=start_run, adapt_stop=stop_run,
-                  adapt_tick=tick, adapt_report=report_clicked, adapt_use=use_in_train,
-                  adapt_load_run_config=load_run_config)
+    ctx.fn.update(
+        adapt_attach=attach,
+        adapt_start=start_run,
+        adapt_stop=stop_run,
+        adapt_tick=tick,
+        adapt_report=report_clicked,
+        adapt_use=use_in_train,
+        adapt_load_run_config=load_run_config,
+    )
 
     def wire() -> None:
         lang = ctx.lang
         train_backbone = ctx.fields["backbone"]
         seed = comps["seed"]
-        source_outputs = [comps["data"], comps["text_column"], comps["source"],
-                          comps["label_column"], data_md]
+        source_outputs = [
+            comps["data"],
+            comps["text_column"],
+            comps["source"],
+            comps["label_column"],
+            data_md,
+        ]
         redraw = ([run_id, lang, message], [*panel, sig])
 
         def forget_message():  # a "cannot start" about the previous text is stale now
             return ""
 
         upload.upload(from_upload, [upload, seed, lang], source_outputs).then(
-            forget_message, None, message).then(show, *redraw, show_progress="hidden")
+            forget_message, None, message
+        ).then(show, *redraw, show_progress="hidden")
         upload.clear(from_upload, [gr.State(""), seed, lang], source_outputs)
-        use_labelled.click(labelled_source, [ctx.data_path, ctx.fields["text_column"],
-                                             ctx.fields["label_column"], seed, lang,
-                                             ctx.fields["task"]],
-                           source_outputs).then(
-            forget_message, None, message).then(show, *redraw, show_progress="hidden")
-        line_args = ([comps["data"], comps["text_column"], comps["source"],
-                      comps["label_column"], seed, lang], data_md)
+        use_labelled.click(
+            labelled_source,
+            [
+                ctx.data_path,
+                ctx.fields["text_column"],
+                ctx.fields["label_column"],
+                seed,
+                lang,
+                ctx.fields["task"],
+            ],
+            source_outputs,
+        ).then(forget_message, None, message).then(show, *redraw, show_progress="hidden")
+        line_args = (
+            [
+                comps["data"],
+                comps["text_column"],
+                comps["source"],
+                comps["label_column"],
+                seed,
+                lang,
+            ],
+            data_md,
+        )
         for name in ("text_column", "source", "label_column"):
-            comps[name].input(data_line, *line_args, show_progress="hidden",
-                              trigger_mode="always_last")
+            comps[name].input(
+                data_line, *line_args, show_progress="hidden", trigger_mode="always_last"
+            )
         ctx.on_lang.append((data_line, *line_args))
         ctx.c["adapt_data_line"] = (data_line, *line_args)
         backbone.change(backbone_text, [backbone, lang], backbone_md, show_progress="hidden")
@@ -649,24 +948,45 @@ def build(ctx: Context) -> None:
         ctx.c["adapt_tab"].select(refresh_backbones, lang, backbone, show_progress="hidden")
         ctx.on_load.append((refresh_backbones, lang, backbone))
         ctx.on_lang.append((backbone_text, [backbone, lang], backbone_md))
-        report_btn.click(report_clicked, [lang, *form], [report, report_state],
-                         concurrency_limit=1, concurrency_id="adapt-report")
+        report_btn.click(
+            report_clicked,
+            [lang, *form],
+            [report, report_state],
+            concurrency_limit=1,
+            concurrency_id="adapt-report",
+        )
         ctx.on_lang.append((report_html, [report_state, lang], report))
         start.click(start_run, [lang, *form], [message, run_id, timer]).then(
-            show, [run_id, lang, message], [*panel, sig], show_progress="hidden")
+            show, [run_id, lang, message], [*panel, sig], show_progress="hidden"
+        )
         stop.click(stop_run, [run_id, lang], message).then(
-            show, [run_id, lang, message], [*panel, sig], show_progress="hidden")
-        timer.tick(tick, [run_id, lang, message, sig],
-                   [*panel, report, report_state, sig, timer, train_backbone],
-                   show_progress="hidden")
+            show, [run_id, lang, message], [*panel, sig], show_progress="hidden"
+        )
+        timer.tick(
+            tick,
+            [run_id, lang, message, sig],
+            [*panel, report, report_state, sig, timer, train_backbone],
+            show_progress="hidden",
+        )
         use_btn.click(use_in_train, [run_id, lang], [train_backbone, ctx.tabs, message])
         ctx.on_lang.append((show, [run_id, lang, message], [*panel, sig]))
-        ctx.on_load.append((attach, lang, [run_id, timer, message, *panel, report,
-                                           report_state, sig]))
+        ctx.on_load.append(
+            (attach, lang, [run_id, timer, message, *panel, report, report_state, sig])
+        )
         ctx.c["adapt_form"] = form
 
     ctx.deferred.append(wire)
 
 
-__all__ = ["build", "data_line", "report_html", "result_html", "run_report", "render",
-           "status_html", "labelled_source", "uploaded_source", "field_names"]
+__all__ = [
+    "build",
+    "data_line",
+    "report_html",
+    "result_html",
+    "run_report",
+    "render",
+    "status_html",
+    "labelled_source",
+    "uploaded_source",
+    "field_names",
+]

@@ -1,4 +1,5 @@
 """Small shared pieces: the shared context object, message boxes, number formatting."""
+
 from __future__ import annotations
 
 import html
@@ -19,8 +20,16 @@ from ui.i18n import TEXT, Translator, t
 from ui.web import Grants, hand_out
 
 # Every error the engine raises on purpose carries a human message; these are shown as-is.
-ENGINE_ERRORS = (DataError, BackboneError, ConfigError, PredictError, ValueError, KeyError,
-                 OSError, UserError)
+ENGINE_ERRORS = (
+    DataError,
+    BackboneError,
+    ConfigError,
+    PredictError,
+    ValueError,
+    KeyError,
+    OSError,
+    UserError,
+)
 LIVE_STATUSES = ("queued", "running", "stopping")
 
 
@@ -70,24 +79,24 @@ class Context:
     """What every tab's ``build(ctx)`` gets: the engine objects, the translator, and the
     components other tabs need to read or update."""
 
-    store: StudioStore          # the runs as the current request's user sees them
+    store: StudioStore  # the runs as the current request's user sees them
     jobs: JobManager
     tr: Translator
     device: str
     uploads_dir: Path
-    lang: Any = None            # gr.Radio: "en" | "zh"
-    data_path: Any = None       # gr.State: the chosen data file
-    test_path: Any = None       # gr.State: the optional separate test file
-    run_id: Any = None          # gr.State: the run the Train tab shows
-    tabs: Any = None            # gr.Tabs
-    fields: dict[str, Any] = field(default_factory=dict)     # RunConfig field -> component
-    c: dict[str, Any] = field(default_factory=dict)          # named components across tabs
-    fn: dict[str, Callable] = field(default_factory=dict)    # shared callbacks across tabs
+    lang: Any = None  # gr.Radio: "en" | "zh"
+    data_path: Any = None  # gr.State: the chosen data file
+    test_path: Any = None  # gr.State: the optional separate test file
+    run_id: Any = None  # gr.State: the run the Train tab shows
+    tabs: Any = None  # gr.Tabs
+    fields: dict[str, Any] = field(default_factory=dict)  # RunConfig field -> component
+    c: dict[str, Any] = field(default_factory=dict)  # named components across tabs
+    fn: dict[str, Callable] = field(default_factory=dict)  # shared callbacks across tabs
     deferred: list[Callable[[], None]] = field(default_factory=list)  # wiring after all tabs
     on_lang: list[tuple] = field(default_factory=list)  # (fn, inputs, outputs) after a switch
     on_load: list[tuple] = field(default_factory=list)  # (fn, inputs, outputs) at page load
-    grants: Grants = field(default_factory=Grants)     # temporary files each user may fetch
-    web: Any = None             # ui.web.WebPolicy of the launched studio (launch_kwargs)
+    grants: Grants = field(default_factory=Grants)  # temporary files each user may fetch
+    web: Any = None  # ui.web.WebPolicy of the launched studio (launch_kwargs)
 
     def viewer(self, request: Any = None) -> Viewer:
         return self.store.viewer(request)
@@ -183,16 +192,21 @@ def human_duration(seconds: float | None) -> str:
 
 
 def fmt_score(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) \
-        else "–"
+    return (
+        f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
+    )
 
 
 def params_line(parameters: dict | None, lang: str) -> str:
     if not parameters or not parameters.get("total"):
         return ""
-    return t("train.params", lang, trainable=human_number(parameters.get("trainable")),
-             total=human_number(parameters.get("total")),
-             percent=f"{float(parameters.get('percent', 0)):.1f}")
+    return t(
+        "train.params",
+        lang,
+        trainable=human_number(parameters.get("trainable")),
+        total=human_number(parameters.get("total")),
+        percent=f"{float(parameters.get('percent', 0)):.1f}",
+    )
 
 
 def run_label(summary: dict, lang: str = "en") -> str:

@@ -8,6 +8,7 @@ A form's ``prefix`` names its texts and element ids: RunConfig fields use the ba
 as the i18n key (``lora_r``, ``lora_r.help``) and ``cfg-<name>`` as elem_id; PretrainConfig
 fields use ``pretrain.<name>`` and ``adapt-cfg-<name>`` (see ``FormKind``).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,8 @@ class FormKind:
     """Which configuration a form edits, and how its texts and element ids are named."""
 
     cls: type
-    key_prefix: str = ""        # i18n key of field X: f"{key_prefix}X", help: "...X.help"
-    id_prefix: str = "cfg-"     # elem_id of field X: id_prefix + X with dashes
+    key_prefix: str = ""  # i18n key of field X: f"{key_prefix}X", help: "...X.help"
+    id_prefix: str = "cfg-"  # elem_id of field X: id_prefix + X with dashes
 
     def key(self, name: str) -> str:
         return self.key_prefix + name
@@ -79,8 +80,12 @@ def field_widget(f: Field, tr: Translator, kind: FormKind = TRAIN, **overrides: 
 
     meta = f.metadata
     ftype = kind_of(f)
-    kw: dict[str, Any] = {"label": T(kind.key(f.name)), "info": T(kind.key(f.name) + ".help"),
-                          "value": default_of(f), "elem_id": kind.elem_id(f.name)}
+    kw: dict[str, Any] = {
+        "label": T(kind.key(f.name)),
+        "info": T(kind.key(f.name) + ".help"),
+        "value": default_of(f),
+        "elem_id": kind.elem_id(f.name),
+    }
     kw.update(overrides)
     if "choices" in meta or "choices" in kw:
         if "choices" not in kw:

@@ -4,6 +4,7 @@ Components made with ``tr.make(cls, label=T("key"), ...)`` are registered; ``tr.
 returns one ``gr.update`` per registered component with every registered attribute translated,
 which is what the header's language switch outputs.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -22,8 +23,13 @@ class T(str):
         return obj
 
 
-def lookup(table: dict, key: str, lang: str, fallback: Callable[[str], str | None] | None = None,
-           **fmt: Any) -> str:
+def lookup(
+    table: dict,
+    key: str,
+    lang: str,
+    fallback: Callable[[str], str | None] | None = None,
+    **fmt: Any,
+) -> str:
     entry = table.get(key, {})
     text = entry.get(lang) or entry.get("en")
     if text is None and fallback is not None:
@@ -56,8 +62,12 @@ class Translator:
         if callable(value) and not isinstance(value, type):
             return value(lang)
         if isinstance(value, list) and _has_key(value):  # e.g. [(T("key"), value), ...]
-            return [tuple(self._resolve(x, lang) for x in v) if isinstance(v, tuple)
-                    else self._resolve(v, lang) for v in value]
+            return [
+                tuple(self._resolve(x, lang) for x in v)
+                if isinstance(v, tuple)
+                else self._resolve(v, lang)
+                for v in value
+            ]
         return value
 
     def register(self, component: Any, **attrs: Any) -> Any:
@@ -69,8 +79,7 @@ class Translator:
     def make(self, cls: type, *args: Any, **kwargs: Any) -> Any:
         """``cls(**kwargs)`` with every T key translated; the keyed attributes are registered."""
         keyed = {k: v for k, v in kwargs.items() if _has_key(v)}
-        resolved = {k: self._resolve(v, self.lang) if k in keyed else v
-                    for k, v in kwargs.items()}
+        resolved = {k: self._resolve(v, self.lang) if k in keyed else v for k, v in kwargs.items()}
         component = cls(*args, **resolved)
         if keyed:
             self.register(component, **keyed)
@@ -85,14 +94,18 @@ class Translator:
         import gradio as gr
 
         lang = lang if lang in LANGS else "en"
-        return [gr.update(**{attr: self._resolve(v, lang) for attr, v in attrs.items()})
-                for _, attrs in self._entries]
+        return [
+            gr.update(**{attr: self._resolve(v, lang) for attr, v in attrs.items()})
+            for _, attrs in self._entries
+        ]
 
 
 def _has_key(value: Any) -> bool:
     if isinstance(value, T):
         return True
     if isinstance(value, list):
-        return any(isinstance(x, T) or (isinstance(x, tuple) and any(isinstance(y, T) for y in x))
-                   for x in value)
+        return any(
+            isinstance(x, T) or (isinstance(x, tuple) and any(isinstance(y, T) for y in x))
+            for x in value
+        )
     return False

@@ -6,6 +6,7 @@ task has one, ``before`` (the untrained or zero-shot model on the same rows), ``
 label / entity type / relation) and ``examples`` (NER: tokens with gold and predicted spans;
 generation: source, reference, output before and after; QA: context, question, gold, predicted).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,22 +17,46 @@ from ui.i18n import t
 
 # metric keys -> (i18n key, scale): scores in [0, 1] are shown with 3 decimals, BLEU/chrF as is
 METRIC_NAMES = {
-    "accuracy": "eval.m.accuracy", "macro_f1": "eval.m.macro_f1", "micro_f1": "eval.m.micro_f1",
-    "samples_f1": "eval.m.samples_f1", "subset_accuracy": "eval.m.subset_accuracy",
-    "hamming_loss": "eval.m.hamming_loss", "f1": "eval.m.f1", "precision": "eval.m.precision",
-    "recall": "eval.m.recall", "exact_match": "eval.m.exact_match", "rouge1": "eval.m.rouge1",
-    "rouge2": "eval.m.rouge2", "rougeL": "eval.m.rougeL", "bleu": "eval.m.bleu",
-    "chrf": "eval.m.chrf", "loss": "eval.m.loss", "threshold": "eval.m.threshold",
+    "accuracy": "eval.m.accuracy",
+    "macro_f1": "eval.m.macro_f1",
+    "micro_f1": "eval.m.micro_f1",
+    "samples_f1": "eval.m.samples_f1",
+    "subset_accuracy": "eval.m.subset_accuracy",
+    "hamming_loss": "eval.m.hamming_loss",
+    "f1": "eval.m.f1",
+    "precision": "eval.m.precision",
+    "recall": "eval.m.recall",
+    "exact_match": "eval.m.exact_match",
+    "rouge1": "eval.m.rouge1",
+    "rouge2": "eval.m.rouge2",
+    "rougeL": "eval.m.rougeL",
+    "bleu": "eval.m.bleu",
+    "chrf": "eval.m.chrf",
+    "loss": "eval.m.loss",
+    "threshold": "eval.m.threshold",
 }
 # which fields the "try it" box asks for, per task: (first box, second box, third box) roles
-INPUT_ROLES = {"classification": ("text", None, None), "multilabel": ("text", None, None),
-               "ner": ("text", None, None), "relation": ("text", "head", "tail"),
-               "qa": ("context", "question", None), "summarization": ("source", None, None),
-               "translation": ("source", None, None), "dialogue": ("source", None, None)}
+INPUT_ROLES = {
+    "classification": ("text", None, None),
+    "multilabel": ("text", None, None),
+    "ner": ("text", None, None),
+    "relation": ("text", "head", "tail"),
+    "qa": ("context", "question", None),
+    "summarization": ("source", None, None),
+    "translation": ("source", None, None),
+    "dialogue": ("source", None, None),
+}
 # which output widget answers: "label" (probabilities), "entities" (highlighted), "text"
-OUTPUT_KIND = {"classification": "label", "multilabel": "label", "relation": "label",
-               "ner": "entities", "qa": "text", "summarization": "text", "translation": "text",
-               "dialogue": "text"}
+OUTPUT_KIND = {
+    "classification": "label",
+    "multilabel": "label",
+    "relation": "label",
+    "ner": "entities",
+    "qa": "text",
+    "summarization": "text",
+    "translation": "text",
+    "dialogue": "text",
+}
 EXAMPLE_LIMIT = 400  # characters of a long text cell in the examples table
 
 
@@ -50,17 +75,28 @@ def task_metrics_table(metrics: dict, lang: str) -> pd.DataFrame:
     test, before = metrics.get("test") or {}, metrics.get("before") or {}
     rows = [(k, v) for k, v in test.items() if k != "n" and isinstance(v, (int, float))]
     data: dict[str, list] = {
-        t("eval.col.metric", lang): [t(METRIC_NAMES[k], lang) if k in METRIC_NAMES else k
-                                     for k, _ in rows],
-        t("eval.col.value", lang): [fmt(v) for _, v in rows]}
+        t("eval.col.metric", lang): [
+            t(METRIC_NAMES[k], lang) if k in METRIC_NAMES else k for k, _ in rows
+        ],
+        t("eval.col.value", lang): [fmt(v) for _, v in rows],
+    }
     if before:
         data[t("eval.col.before", lang)] = [fmt(before.get(k)) for k, _ in rows]
     extra = [(t("eval.m.test_rows", lang), str(test.get("n", "–")))]
     params = metrics.get("parameters") or {}
     if params:
-        extra.append((t("eval.m.params", lang), t(
-            "eval.params_value", lang, trainable=_human(params.get("trainable")),
-            total=_human(params.get("total")), percent=f"{float(params.get('percent', 0)):.2f}")))
+        extra.append(
+            (
+                t("eval.m.params", lang),
+                t(
+                    "eval.params_value",
+                    lang,
+                    trainable=_human(params.get("trainable")),
+                    total=_human(params.get("total")),
+                    percent=f"{float(params.get('percent', 0)):.2f}",
+                ),
+            )
+        )
     if isinstance(metrics.get("train_samples_per_second"), (int, float)):
         extra.append((t("eval.m.speed", lang), f"{metrics['train_samples_per_second']:.1f}"))
     if metrics.get("device"):
@@ -89,10 +125,16 @@ def report_rows(metrics: dict) -> dict[str, dict]:
     if isinstance(report, dict) and isinstance(report.get("per_type"), dict):
         report = report["per_type"]
     if isinstance(report, list):  # [{"label": ..., "precision": ...}, ...]
-        return {str(r.get("label", r.get("type", i))): r for i, r in enumerate(report)
-                if isinstance(r, dict)}
-    return {str(k): v for k, v in report.items() if isinstance(v, dict)} \
-        if isinstance(report, dict) else {}
+        return {
+            str(r.get("label", r.get("type", i))): r
+            for i, r in enumerate(report)
+            if isinstance(r, dict)
+        }
+    return (
+        {str(k): v for k, v in report.items() if isinstance(v, dict)}
+        if isinstance(report, dict)
+        else {}
+    )
 
 
 def task_report_table(metrics: dict, lang: str) -> pd.DataFrame:
@@ -101,10 +143,13 @@ def task_report_table(metrics: dict, lang: str) -> pd.DataFrame:
     out = {t("eval.col.label", lang): list(rows)}
     for key in keys:
         if any(key in r for r in rows.values()):
-            name = t("eval.col.f1", lang) if key in ("f1", "f1-score") else \
-                t(f"eval.col.{key}", lang)
-            out[name] = [round(float(r.get(key, 0)), 3) if key != "support"
-                         else int(r.get(key, 0)) for r in rows.values()]
+            name = (
+                t("eval.col.f1", lang) if key in ("f1", "f1-score") else t(f"eval.col.{key}", lang)
+            )
+            out[name] = [
+                round(float(r.get(key, 0)), 3) if key != "support" else int(r.get(key, 0))
+                for r in rows.values()
+            ]
     return pd.DataFrame(out)
 
 
@@ -119,16 +164,28 @@ def examples_table(metrics: dict, lang: str) -> pd.DataFrame:
         row = {}
         for k, v in e.items():
             if isinstance(v, (str, int, float)) and not isinstance(v, bool):
-                v = v if not isinstance(v, str) or len(v) <= EXAMPLE_LIMIT \
+                v = (
+                    v
+                    if not isinstance(v, str) or len(v) <= EXAMPLE_LIMIT
                     else v[:EXAMPLE_LIMIT] + "…"
+                )
                 row[t(f"eval.ex.{k}", lang) if f"eval.ex.{k}" in _EXAMPLE_KEYS else k] = v
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-_EXAMPLE_KEYS = {"eval.ex.source", "eval.ex.reference", "eval.ex.before", "eval.ex.after",
-                 "eval.ex.context", "eval.ex.question", "eval.ex.gold", "eval.ex.predicted",
-                 "eval.ex.text", "eval.ex.score"}
+_EXAMPLE_KEYS = {
+    "eval.ex.source",
+    "eval.ex.reference",
+    "eval.ex.before",
+    "eval.ex.after",
+    "eval.ex.context",
+    "eval.ex.question",
+    "eval.ex.gold",
+    "eval.ex.predicted",
+    "eval.ex.text",
+    "eval.ex.score",
+}
 
 
 def _spans_to_entities(text: str, spans: Any) -> dict | None:
@@ -142,8 +199,13 @@ def _spans_to_entities(text: str, spans: Any) -> dict | None:
     entities = []
     for s in spans:
         if isinstance(s, dict) and "start" in s and "end" in s:
-            entities.append({"entity": str(s.get("label") or s.get("entity") or "ENT"),
-                             "start": int(s["start"]), "end": int(s["end"])})
+            entities.append(
+                {
+                    "entity": str(s.get("label") or s.get("entity") or "ENT"),
+                    "start": int(s["start"]),
+                    "end": int(s["end"]),
+                }
+            )
     return {"text": text, "entities": entities}
 
 
@@ -153,14 +215,18 @@ def ner_example(metrics: dict, index: int) -> tuple:
     if not examples:
         return None, None
     e = examples[max(0, min(int(index or 0), len(examples) - 1))]
-    for gold_key, pred_key in (("gold_highlighted", "predicted_highlighted"),
-                               ("gold_pairs", "predicted_pairs"),
-                               ("gold_char_spans", "predicted_char_spans"),
-                               ("gold_entities", "predicted_entities")):
+    for gold_key, pred_key in (
+        ("gold_highlighted", "predicted_highlighted"),
+        ("gold_pairs", "predicted_pairs"),
+        ("gold_char_spans", "predicted_char_spans"),
+        ("gold_entities", "predicted_entities"),
+    ):
         if gold_key in e or pred_key in e:
             text = e.get("text", "")
-            return (_spans_to_entities(text, e.get(gold_key)),
-                    _spans_to_entities(text, e.get(pred_key)))
+            return (
+                _spans_to_entities(text, e.get(gold_key)),
+                _spans_to_entities(text, e.get(pred_key)),
+            )
     return None, None
 
 
@@ -169,8 +235,11 @@ def prediction_outputs(task: str, result: dict) -> tuple:
     kind = OUTPUT_KIND.get(task, "label")
     if kind == "label":
         probs = result.get("probabilities") or {}
-        return probs or {str(result.get("label", "")): 1.0}, None, \
-            ", ".join(result.get("labels", [])) if isinstance(result.get("labels"), list) else ""
+        return (
+            probs or {str(result.get("label", "")): 1.0},
+            None,
+            ", ".join(result.get("labels", [])) if isinstance(result.get("labels"), list) else "",
+        )
     if kind == "entities":
         text = result.get("text") or " ".join(result.get("tokens") or [])
         if result.get("highlighted"):

@@ -18,6 +18,7 @@
 The callbacks hand files out with ``hand_out`` (the current user may then download that copy)
 and accept uploaded paths with ``owns_upload``.
 """
+
 from __future__ import annotations
 
 import html
@@ -34,15 +35,23 @@ from ui.i18n import t
 
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 # paths an anonymous visitor of a signed-in studio may reach: the sign-in page and its form
-OPEN_PATHS = {"/", "/login", "/login/", "/favicon.ico", "/robots.txt",
-              "/gradio_api/startup-events"}  # (launch() itself calls this once)
+OPEN_PATHS = {
+    "/",
+    "/login",
+    "/login/",
+    "/favicon.ico",
+    "/robots.txt",
+    "/gradio_api/startup-events",
+}  # (launch() itself calls this once)
 FILE_PREFIXES = ("/gradio_api/file=", "/gradio_api/file/", "/file=")
 UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/upload/")
 # gradio's page needs inline scripts (its config) and styles; nothing is loaded from elsewhere
-APP_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
-           "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
-           "connect-src 'self'; worker-src 'self' blob:; media-src 'self' blob: data:; "
-           "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {ancestors}")
+APP_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+    "connect-src 'self'; worker-src 'self' blob:; media-src 'self' blob: data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {ancestors}"
+)
 FILE_CSP = "default-src 'none'; sandbox"
 SPACE_ANCESTORS = "'self' https://huggingface.co https://*.hf.space"
 
@@ -54,7 +63,7 @@ def hostname(value: str | None) -> str:
         value = urlsplit(value).netloc
     value = value.rpartition("@")[2]
     if value.startswith("["):
-        return value[1:value.find("]")].lower() if "]" in value else value[1:].lower()
+        return value[1 : value.find("]")].lower() if "]" in value else value[1:].lower()
     return value.partition(":")[0].lower()
 
 
@@ -64,6 +73,7 @@ def _netloc(origin: str) -> str:
 
 
 # ---- who may fetch which temporary file --------------------------------------------------------
+
 
 class Grants:
     """Which files of the server's temporary folder each user may download: what they uploaded
@@ -88,13 +98,19 @@ class Grants:
 
 # ---- sign-in attempts ---------------------------------------------------------------------------
 
+
 class LoginThrottle:
     """Failed sign-ins per key (a user name, a client address): the first ``free`` failures cost
     nothing, then every failure doubles the wait before the next try (``base`` seconds, at most
     ``cap``). A success clears the key."""
 
-    def __init__(self, free: int = 5, base: float = 2.0, cap: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        free: int = 5,
+        base: float = 2.0,
+        cap: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.free, self.base, self.cap, self.clock = free, base, cap, clock
         self._state: dict[str, tuple[int, float]] = {}  # key -> (failures, locked until)
         self._lock = threading.Lock()
@@ -111,8 +127,11 @@ class LoginThrottle:
             for k in keys:
                 n = self._state.get(k, (0, 0.0))[0] + 1
                 allowance = (free or {}).get(k, self.free)
-                until = now + min(self.cap, self.base * 2 ** (n - allowance - 1)) \
-                    if n > allowance else 0.0
+                until = (
+                    now + min(self.cap, self.base * 2 ** (n - allowance - 1))
+                    if n > allowance
+                    else 0.0
+                )
                 self._state[k] = (n, until)
 
     def succeeded(self, keys: list[str]) -> None:
@@ -127,14 +146,15 @@ class LoginThrottle:
 
 # ---- the policy and the middleware -----------------------------------------------------------
 
+
 @dataclass
 class WebPolicy:
     """What the front door enforces for one studio."""
 
-    auth: bool = False                 # --auth: sign in first, files per user
-    loopback: bool = True              # bound to 127.0.0.1 / localhost: localhost names only
+    auth: bool = False  # --auth: sign in first, files per user
+    loopback: bool = True  # bound to 127.0.0.1 / localhost: localhost names only
     private_dirs: tuple[Path, ...] = ()  # never served (the runs folder)
-    temp_dir: Path | None = None       # the server's temporary folder (per-user downloads)
+    temp_dir: Path | None = None  # the server's temporary folder (per-user downloads)
     grants: Grants = field(default_factory=Grants)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     lang: str = "en"
@@ -180,8 +200,10 @@ class StudioGuard:
     def _refused(self, headers: dict[str, str]) -> str:
         host = headers.get("host", "")
         if self.policy.loopback and hostname(host) not in LOOPBACK_NAMES:
-            return ("This studio only answers on localhost (the Host header named "
-                    f"{hostname(host) or 'nothing'}).")
+            return (
+                "This studio only answers on localhost (the Host header named "
+                f"{hostname(host) or 'nothing'})."
+            )
         origin = headers.get("origin")
         if origin is not None:
             forwarded = headers.get("x-forwarded-host", "").split(",")[0].strip().lower()
@@ -208,9 +230,14 @@ class StudioGuard:
         wait = self.policy.throttle.wait(keys)
         if wait > 0:
             seconds = int(wait + 0.999)
-            return await _answer(scope, send, 429, {"error": "Too many attempts.",
-                                                    "retry_after": seconds}, self.policy,
-                                 extra=[(b"retry-after", str(seconds).encode())])
+            return await _answer(
+                scope,
+                send,
+                429,
+                {"error": "Too many attempts.", "retry_after": seconds},
+                self.policy,
+                extra=[(b"retry-after", str(seconds).encode())],
+            )
         status: dict[str, int] = {}
         replay = [{"type": "http.request", "body": body, "more_body": False}]
 
@@ -294,9 +321,11 @@ def _signed_in_user(scope, headers: dict[str, str]) -> str | None:
 
 
 def _security_headers(policy: WebPolicy, csp: str | None = None) -> list[tuple[bytes, bytes]]:
-    out = [(b"x-content-type-options", b"nosniff"),
-           (b"content-security-policy", (csp or policy.csp).encode()),
-           (b"referrer-policy", b"same-origin")]
+    out = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", (csp or policy.csp).encode()),
+        (b"referrer-policy", b"same-origin"),
+    ]
     if not policy.on_space:
         out.append((b"x-frame-options", b"SAMEORIGIN"))
     return out
@@ -312,6 +341,7 @@ def _with_headers(send, policy: WebPolicy, csp: str | None = None, replace: dict
             kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
             message = {**message, "headers": kept + extra + list((replace or {}).items())}
         await send(message)
+
     return wrapped
 
 
@@ -322,23 +352,32 @@ def _as_download(send, policy: WebPolicy, name: str):
     from urllib.parse import quote
 
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    return _with_headers(send, policy, csp=FILE_CSP, replace={
-        b"content-disposition": disposition.encode("latin-1"),
-        b"content-type": b"application/octet-stream"})
+    return _with_headers(
+        send,
+        policy,
+        csp=FILE_CSP,
+        replace={
+            b"content-disposition": disposition.encode("latin-1"),
+            b"content-type": b"application/octet-stream",
+        },
+    )
 
 
-async def _answer(scope, send, status: int, body: dict, policy: WebPolicy,
-                  extra: list | None = None) -> None:
+async def _answer(
+    scope, send, status: int, body: dict, policy: WebPolicy, extra: list | None = None
+) -> None:
     data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length",
-                                                       str(len(data)).encode())]
-    await _with_headers(send, policy)({"type": "http.response.start", "status": status,
-                                       "headers": headers + (extra or [])})
-    await send({"type": "http.response.body", "body": data if scope.get("method") != "HEAD"
-                else b""})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await _with_headers(send, policy)(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
+    await send(
+        {"type": "http.response.body", "body": data if scope.get("method") != "HEAD" else b""}
+    )
 
 
 # ---- the sign-in page ---------------------------------------------------------------------------
+
 
 def _page_lang(policy: WebPolicy, headers: dict[str, str]) -> str:
     accept = headers.get("accept-language", "").lower()
@@ -386,37 +425,46 @@ def login_html(lang: str) -> str:
         return html.escape(t(key, lang, **values), quote=True)
 
     return f"""<!doctype html>
-<html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
+<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Adaptune · {e('login.title')}</title><style>{LOGIN_CSS}</style></head>
+<title>Adaptune · {e("login.title")}</title><style>{LOGIN_CSS}</style></head>
 <body><main><div class="brand"><span class="logo">◆</span> Adaptune</div>
-<p class="hint">{e('login.hint')}</p>
-<form id="login-form" data-wrong="{e('login.wrong')}" data-wait="{e('login.wait')}"
-      data-offline="{e('login.offline')}">
-<label for="username">{e('login.user')}</label>
+<p class="hint">{e("login.hint")}</p>
+<form id="login-form" data-wrong="{e("login.wrong")}" data-wait="{e("login.wait")}"
+      data-offline="{e("login.offline")}">
+<label for="username">{e("login.user")}</label>
 <input id="username" name="username" autocomplete="username" required autofocus>
-<label for="password">{e('login.password')}</label>
+<label for="password">{e("login.password")}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">{e('login.button')}</button>
+<button type="submit">{e("login.button")}</button>
 <div id="login-error" role="alert"></div></form></main>
 <script>{LOGIN_JS}</script></body></html>"""
 
 
 async def _login_page(scope, send, policy: WebPolicy, headers: dict[str, str]) -> None:
     data = login_html(_page_lang(policy, headers)).encode("utf-8")
-    await _with_headers(send, policy)({
-        "type": "http.response.start", "status": 200,
-        "headers": [(b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(data)).encode()),
-                    (b"cache-control", b"no-store")]})
-    await send({"type": "http.response.body",
-                "body": data if scope.get("method") != "HEAD" else b""})
+    await _with_headers(send, policy)(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(data)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send(
+        {"type": "http.response.body", "body": data if scope.get("method") != "HEAD" else b""}
+    )
 
 
 # ---- for the callbacks ---------------------------------------------------------------------------
 
-def hand_out(path: str | Path | None, grants: Grants, user: str | None,
-             move: bool = False) -> str | None:
+
+def hand_out(
+    path: str | Path | None, grants: Grants, user: str | None, move: bool = False
+) -> str | None:
     """A copy of ``path`` in the server's temporary folder that ``user`` (and only they) may
     download; what a file output returns. ``move``: the original was a scratch file, deleted
     once copied (with its folder when that is left empty). None stays None."""

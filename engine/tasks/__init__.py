@@ -46,6 +46,7 @@ predict.py; every other task implements all of these):
 layout, the label set (classes, entity types or relations; empty for generation), warnings, and a
 JSON summary saved as the run's data.json.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -70,19 +71,36 @@ TASK_MODULES = {
 
 
 # The one number that sums a run up in the Runs table, the CLI's `runs` list and comparisons.
-MAIN_METRIC = {"classification": "macro_f1", "multilabel": "micro_f1", "ner": "f1",
-               "relation": "macro_f1", "qa": "f1", "summarization": "rougeL",
-               "translation": "chrf", "dialogue": "rougeL"}
+MAIN_METRIC = {
+    "classification": "macro_f1",
+    "multilabel": "micro_f1",
+    "ner": "f1",
+    "relation": "macro_f1",
+    "qa": "f1",
+    "summarization": "rougeL",
+    "translation": "chrf",
+    "dialogue": "rougeL",
+}
 # What the text / label columns mean for each task (the Data tab relabels its dropdowns).
-COLUMN_ROLES = {"classification": ("text", "label"), "multilabel": ("text", "labels"),
-                "ner": ("tokens", "tags"), "relation": ("text", "relation"),
-                "qa": ("context", "answer"), "summarization": ("source", "target"),
-                "translation": ("source", "target"), "dialogue": ("source", "target")}
-_NAME_HINTS = [("ner", ("ner", "conll", "wnut", "entities", "entity")),
-               ("multilabel", ("multilabel", "multi_label", "multi-label")),
-               ("relation", ("relation",)), ("qa", ("qa", "squad", "question_answer")),
-               ("translation", ("translation", "parallel", "bible")),
-               ("summarization", ("summar",)), ("dialogue", ("dialog", "chat"))]
+COLUMN_ROLES = {
+    "classification": ("text", "label"),
+    "multilabel": ("text", "labels"),
+    "ner": ("tokens", "tags"),
+    "relation": ("text", "relation"),
+    "qa": ("context", "answer"),
+    "summarization": ("source", "target"),
+    "translation": ("source", "target"),
+    "dialogue": ("source", "target"),
+}
+_NAME_HINTS = [
+    ("ner", ("ner", "conll", "wnut", "entities", "entity")),
+    ("multilabel", ("multilabel", "multi_label", "multi-label")),
+    ("relation", ("relation",)),
+    ("qa", ("qa", "squad", "question_answer")),
+    ("translation", ("translation", "parallel", "bible")),
+    ("summarization", ("summar",)),
+    ("dialogue", ("dialog", "chat")),
+]
 
 
 def guess_task(name: str, columns: list[str] | None = None) -> str | None:
@@ -96,11 +114,16 @@ def guess_task(name: str, columns: list[str] | None = None) -> str | None:
     if stem.endswith((".conll", ".bio", ".iob", ".iob2", ".bioes")):
         return "ner"
     cols = {c.lower() for c in (columns or [])}
-    if {"tokens", "tags"} <= cols or {"tokens", "ner_tags"} <= cols or "entities" in cols \
-            or "spans" in cols:
+    if (
+        {"tokens", "tags"} <= cols
+        or {"tokens", "ner_tags"} <= cols
+        or "entities" in cols
+        or "spans" in cols
+    ):
         return "ner"
-    if ({"head", "tail"} <= cols or {"subject", "object"} <= cols or {"e1", "e2"} <= cols) \
-            and cols & {"relation", "label"}:
+    if (
+        {"head", "tail"} <= cols or {"subject", "object"} <= cols or {"e1", "e2"} <= cols
+    ) and cols & {"relation", "label"}:
         return "relation"
     if "question" in cols and "context" in cols:
         return "qa"
@@ -126,15 +149,23 @@ class TaskData:
     test: pd.DataFrame
     labels: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    columns: dict[str, str] = field(default_factory=dict)   # role -> the user's column name
-    info: dict[str, Any] = field(default_factory=dict)      # task-specific facts (tag scheme, ...)
+    columns: dict[str, str] = field(default_factory=dict)  # role -> the user's column name
+    info: dict[str, Any] = field(default_factory=dict)  # task-specific facts (tag scheme, ...)
 
     def to_dict(self) -> dict:
         """The run's data.json."""
-        return {"task": self.task, "labels": list(self.labels), "warnings": list(self.warnings),
-                "columns": dict(self.columns), "info": _plain(self.info),
-                "rows": {"train": len(self.train), "validation": len(self.validation),
-                         "test": len(self.test)}}
+        return {
+            "task": self.task,
+            "labels": list(self.labels),
+            "warnings": list(self.warnings),
+            "columns": dict(self.columns),
+            "info": _plain(self.info),
+            "rows": {
+                "train": len(self.train),
+                "validation": len(self.validation),
+                "test": len(self.test),
+            },
+        }
 
 
 def _plain(value: Any) -> Any:

@@ -3,6 +3,7 @@
 Column look-up with human errors, row-list formatting, splitting (stratified or by group),
 loading a backbone with a given head, and saving / reloading ``model/`` (adapter or full model + tokenizer + task.json).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,12 +22,14 @@ TASK_FILE = "task.json"
 
 # ---- columns and rows ------------------------------------------------------------------------
 
+
 def _norm(name: str) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def find_column(df: pd.DataFrame, wanted: str, names: Iterable[str], source: str,
-                exclude: Iterable[str] = ()) -> str:
+def find_column(
+    df: pd.DataFrame, wanted: str, names: Iterable[str], source: str, exclude: Iterable[str] = ()
+) -> str:
     """The user's column (exact, case-insensitive, or a DataError with a hint) when ``wanted``,
     else the first column whose normalised name is in ``names``; "" when none matches."""
     if wanted:
@@ -36,19 +39,24 @@ def find_column(df: pd.DataFrame, wanted: str, names: Iterable[str], source: str
     return next((lowered[n] for n in names if n in lowered), "")
 
 
-def check_roles(roles: dict[str, str], hints: dict[str, str], source: str,
-                columns: Iterable[str]) -> None:
+def check_roles(
+    roles: dict[str, str], hints: dict[str, str], source: str, columns: Iterable[str]
+) -> None:
     """DataError when a role found no column (naming the setting to fill in) or when two roles
     share one column."""
     missing = [r for r, c in roles.items() if not c]
     if missing:
-        raise DataError(f"Could not tell which column of {source} holds the "
-                        f"{' and '.join(missing)} (columns: {', '.join(map(str, columns))}); "
-                        f"set {', '.join(hints[m] for m in missing)}.")
+        raise DataError(
+            f"Could not tell which column of {source} holds the "
+            f"{' and '.join(missing)} (columns: {', '.join(map(str, columns))}); "
+            f"set {', '.join(hints[m] for m in missing)}."
+        )
     if len(set(roles.values())) < len(roles):
         names = ", ".join(roles)
-        raise DataError(f"The {names} columns of {source} must be {len(roles)} different "
-                        f"columns (got {', '.join(f'{r}={c!r}' for r, c in roles.items())}).")
+        raise DataError(
+            f"The {names} columns of {source} must be {len(roles)} different "
+            f"columns (got {', '.join(f'{r}={c!r}' for r, c in roles.items())})."
+        )
 
 
 def rows_text(rows: list[int], limit: int = 5) -> str:
@@ -79,8 +87,14 @@ def cell_text(value: Any) -> str | None:
 
 # ---- splitting ---------------------------------------------------------------------------------
 
-def holdout(frame: pd.DataFrame, fraction: float, seed: int, strata: pd.Series | None = None,
-            groups: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+
+def holdout(
+    frame: pd.DataFrame,
+    fraction: float,
+    seed: int,
+    strata: pd.Series | None = None,
+    groups: pd.Series | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split off ``fraction`` of the rows: by whole groups when ``groups`` is given (rows that
     share a group, e.g. a QA context, stay on one side), else stratified by ``strata`` where every
     stratum has two rows or more (the others stay in the rest), else at random."""
@@ -113,8 +127,9 @@ def holdout(frame: pd.DataFrame, fraction: float, seed: int, strata: pd.Series |
         pool = frame[~lonely]
         if len(pool) - size >= 1:
             try:
-                rest, held = train_test_split(pool, test_size=size, random_state=seed,
-                                              stratify=strata[~lonely])
+                rest, held = train_test_split(
+                    pool, test_size=size, random_state=seed, stratify=strata[~lonely]
+                )
                 rest = pd.concat([rest, frame[lonely]])
                 return rest.reset_index(drop=True), held.reset_index(drop=True)
             except ValueError:
@@ -125,14 +140,25 @@ def holdout(frame: pd.DataFrame, fraction: float, seed: int, strata: pd.Series |
     return rest.reset_index(drop=True), held.reset_index(drop=True)
 
 
-def split(frame: pd.DataFrame, config, has_test_file: bool, warnings: list[str],
-          strata: Callable[[pd.DataFrame], pd.Series] | None = None,
-          groups: Callable[[pd.DataFrame], pd.Series] | None = None):
+def split(
+    frame: pd.DataFrame,
+    config,
+    has_test_file: bool,
+    warnings: list[str],
+    strata: Callable[[pd.DataFrame], pd.Series] | None = None,
+    groups: Callable[[pd.DataFrame], pd.Series] | None = None,
+):
     """(train, validation, test) as the configuration's fractions say; test is empty when the
     user gave a test file (the caller loads it)."""
+
     def cut(part: pd.DataFrame, fraction: float):
-        return holdout(part, fraction, config.seed, strata(part) if strata else None,
-                       groups(part) if groups else None)
+        return holdout(
+            part,
+            fraction,
+            config.seed,
+            strata(part) if strata else None,
+            groups(part) if groups else None,
+        )
 
     if has_test_file:
         rest, test = frame.reset_index(drop=True), frame.iloc[:0].copy()
@@ -142,11 +168,15 @@ def split(frame: pd.DataFrame, config, has_test_file: bool, warnings: list[str],
         share = config.validation_fraction / max(1e-9, 1 - config.test_fraction)
         train, validation = cut(rest, share)
     if len(validation) == 0:
-        raise DataError(f"There are too few rows ({len(frame)}) to hold out validation rows; "
-                        "add more rows (a few hundred work much better).")
+        raise DataError(
+            f"There are too few rows ({len(frame)}) to hold out validation rows; "
+            "add more rows (a few hundred work much better)."
+        )
     if len(test) == 0 and not has_test_file:
-        raise DataError(f"There are too few rows ({len(frame)}) to hold out test rows; add more "
-                        "rows or give a separate test file.")
+        raise DataError(
+            f"There are too few rows ({len(frame)}) to hold out test rows; add more "
+            "rows or give a separate test file."
+        )
     if len(train) < 2:
         raise DataError(f"Only {len(train)} rows are left to train on; add more rows.")
     return train, validation, test
@@ -155,12 +185,14 @@ def split(frame: pd.DataFrame, config, has_test_file: bool, warnings: list[str],
 def sample(frame: pd.DataFrame, max_rows: int, seed: int, warnings: list[str]) -> pd.DataFrame:
     if max_rows <= 0 or len(frame) <= max_rows:
         return frame
-    warnings.append(f"Using a sample of {max_rows} of the {len(frame)} rows (the max rows "
-                    "setting).")
+    warnings.append(
+        f"Using a sample of {max_rows} of the {len(frame)} rows (the max rows setting)."
+    )
     return frame.sample(n=max_rows, random_state=seed).reset_index(drop=True)
 
 
 # ---- model loading -----------------------------------------------------------------------------
+
 
 def load_tokenizer(path):
     from transformers import AutoTokenizer
@@ -187,17 +219,25 @@ def load_model(auto_class, path, tokenizer, quantization=None, **kwargs):
     try:
         extra = {"quantization_config": quantization} if quantization is not None else {}
         extra.update(pretrained_kwargs())  # trust_remote_code only when the user ticked it
-        model, info = auto_class.from_pretrained(path, output_loading_info=True, **extra,
-                                                 **kwargs)
-        missing = [k for k in info.get("missing_keys", [])
-                   if not any(h in k for h in ("qa_outputs", "classifier", "score", "pooler"))]
+        model, info = auto_class.from_pretrained(path, output_loading_info=True, **extra, **kwargs)
+        missing = [
+            k
+            for k in info.get("missing_keys", [])
+            if not any(h in k for h in ("qa_outputs", "classifier", "score", "pooler"))
+        ]
         prefix = getattr(model, "base_model_prefix", "")
         if missing and prefix and hasattr(model, prefix):
             from transformers import AutoModel
 
-            body = AutoModel.from_pretrained(path, **extra, **{
-                k: v for k, v in kwargs.items()
-                if k not in ("num_labels", "id2label", "label2id", "problem_type")})
+            body = AutoModel.from_pretrained(
+                path,
+                **extra,
+                **{
+                    k: v
+                    for k, v in kwargs.items()
+                    if k not in ("num_labels", "id2label", "label2id", "problem_type")
+                },
+            )
             if quantization is None:
                 body = body.to(next(model.parameters()).dtype)
             setattr(model, prefix, body)
@@ -220,12 +260,14 @@ def backbone(config, auto_class, **kwargs):
     tokenizer = load_tokenizer(path)
     tokenizer.padding_side = padding_side(config.strategy, family)
     dropout = regularization.dropout_overrides(path, config.dropout)
-    model = load_model(auto_class, path, tokenizer, quantization_config(config.strategy),
-                       **dropout, **kwargs)
+    model = load_model(
+        auto_class, path, tokenizer, quantization_config(config.strategy), **dropout, **kwargs
+    )
     return model, tokenizer, family, path
 
 
 # ---- training ----------------------------------------------------------------------------------
+
 
 def unused_options(config, run: Run, task: str, keep: tuple[str, ...] = ()) -> None:
     """A message for run options this task does not use (augmentation, loss options)."""
@@ -237,12 +279,15 @@ def unused_options(config, run: Run, task: str, keep: tuple[str, ...] = ()) -> N
     if "loss" not in keep and config.class_weights != "none":
         ignored.append(f"class_weights={config.class_weights}")
     if ignored:
-        run.append_event("message", level="warning",
-                         text=f"The {task} task does not use {', '.join(ignored)}; "
-                              "trained without.")
+        run.append_event(
+            "message",
+            level="warning",
+            text=f"The {task} task does not use {', '.join(ignored)}; trained without.",
+        )
 
 
 # ---- saving and reloading ----------------------------------------------------------------------
+
 
 def save(model, tokenizer, run: Run, info: dict) -> None:
     """model/ = the adapter (or full model) + tokenizer + task.json, replaced atomically (by
@@ -274,16 +319,18 @@ def load_saved(run_dir: str | Path, auto_class, head_kwargs: Callable[[dict], di
     model_dir = run.model_dir
     info = read_json(model_dir / TASK_FILE, None)
     if info is None:
-        raise PredictError(f"{run.path} has no trained model yet (status: {run.status}). "
-                           "Pick a finished run.")
+        raise PredictError(
+            f"{run.path} has no trained model yet (status: {run.status}). Pick a finished run."
+        )
     config = run.config()
     from engine.backbones import remote_code
 
     with remote_code(bool(getattr(config, "trust_remote_code", False))):
         tokenizer = load_tokenizer(model_dir)
         if (model_dir / "adapter_config.json").exists():
-            base = load_model(auto_class, resolve_backbone(config.backbone), tokenizer,
-                              **head_kwargs(info))
+            base = load_model(
+                auto_class, resolve_backbone(config.backbone), tokenizer, **head_kwargs(info)
+            )
             model = load_adapter(base, model_dir)
         else:
             model = load_model(auto_class, model_dir, tokenizer)
@@ -302,12 +349,14 @@ def input_dicts(inputs: Any, fields: list[str], first: str) -> list[dict]:
         if isinstance(item, str):
             item = {first: item}
         if not isinstance(item, dict):
-            raise DataError(f"Input {i} must be a text or an object with the fields "
-                            f"{', '.join(fields)}.")
+            raise DataError(
+                f"Input {i} must be a text or an object with the fields {', '.join(fields)}."
+            )
         missing = [f for f in fields if cell_text(item.get(f)) is None]
         if missing:
-            raise DataError(f"Input {i} lacks {', '.join(map(repr, missing))}; give "
-                            f"{', '.join(fields)}.")
+            raise DataError(
+                f"Input {i} lacks {', '.join(map(repr, missing))}; give {', '.join(fields)}."
+            )
         out.append({f: str(item[f]) for f in fields})
     return out
 
@@ -319,13 +368,16 @@ def table_column(df: pd.DataFrame, wanted: str, names: Iterable[str], role: str)
         return wanted
     col = find_column(df, "", [n for n in [_norm(wanted)] if n] + list(names), "the table")
     if not col:
-        raise DataError(f"The table has no {role} column (looked for {wanted or 'a usual name'}; "
-                        f"its columns are: {', '.join(map(str, df.columns))}).")
+        raise DataError(
+            f"The table has no {role} column (looked for {wanted or 'a usual name'}; "
+            f"its columns are: {', '.join(map(str, df.columns))})."
+        )
     return col
 
 
-def batched_logits(model, tokenizer, texts: list[str], max_length: int,
-                   batch_size: int = 32) -> np.ndarray:
+def batched_logits(
+    model, tokenizer, texts: list[str], max_length: int, batch_size: int = 32
+) -> np.ndarray:
     """Sequence-classification logits for ``texts`` (batched by similar length), float64."""
     import torch
 
@@ -333,9 +385,14 @@ def batched_logits(model, tokenizer, texts: list[str], max_length: int,
     order = np.argsort([len(t) for t in texts], kind="stable")
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
-            idx = order[start:start + batch_size]
-            enc = tokenizer([texts[i] for i in idx], truncation=True, padding=True,
-                            max_length=max_length, return_tensors="pt")
+            idx = order[start : start + batch_size]
+            enc = tokenizer(
+                [texts[i] for i in idx],
+                truncation=True,
+                padding=True,
+                max_length=max_length,
+                return_tensors="pt",
+            )
             enc = {k: v.to(model.device) for k, v in enc.items()}
             logits = model(**enc).logits.float().cpu().numpy().astype(np.float64)
             out.append((idx, logits))

@@ -2,6 +2,7 @@
 report, saved model. Its extras: the Auto planner (engine/planner.py), augmentation, the
 run's regularisation options, warm start from an earlier run, and SetFit (its own trainer,
 engine/fewshot.py)."""
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 
 from engine.config import ConfigError
 from engine.errors import PredictError
@@ -22,7 +28,7 @@ DEFAULT_METRIC = "macro_f1"
 INPUT_FIELDS = ["text"]
 MODEL_CLASS = ("AutoModelForSequenceClassification", "SEQ_CLS")
 DISTRIBUTED = True  # trains under torchrun (rank 0 writes the run folder)
-AUGMENTS = True     # config.augment applies to this task
+AUGMENTS = True  # config.augment applies to this task
 
 
 def DEFAULT_STRATEGY(family: str) -> str:  # noqa: N802 - the contract's name
@@ -35,8 +41,9 @@ def unsupported(strategy: str, family: str) -> str | None:
     return None  # engine.strategies.support already says what a backbone cannot do
 
 
-def load_model(backbone_path: Path, labels: list[str], family: str,
-               config_overrides: dict | None = None):
+def load_model(
+    backbone_path: Path, labels: list[str], family: str, config_overrides: dict | None = None
+):
     """A *ForSequenceClassification model with a fresh head for ``labels``, and its tokenizer.
 
     ``config_overrides``: backbone-config fields to set before the model is built (e.g. the
@@ -53,9 +60,13 @@ def load_model(backbone_path: Path, labels: list[str], family: str,
     hf_logging.set_verbosity_error()  # "newly initialized head" is expected here
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
-            backbone_path, num_labels=len(labels),
-            id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
-            **pretrained_kwargs(), **(config_overrides or {}))
+            backbone_path,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={l: i for i, l in enumerate(labels)},
+            **pretrained_kwargs(),
+            **(config_overrides or {}),
+        )
     finally:
         hf_logging.set_verbosity(verbosity)
     if model.config.pad_token_id is None:
@@ -88,8 +99,10 @@ def compute_metrics(eval_pred) -> dict:
     if isinstance(logits, tuple):
         logits = logits[0]
     preds = np.asarray(logits).argmax(-1)
-    return {"accuracy": float(accuracy_score(labels, preds)),
-            "macro_f1": float(f1_score(labels, preds, average="macro", zero_division=0))}
+    return {
+        "accuracy": float(accuracy_score(labels, preds)),
+        "macro_f1": float(f1_score(labels, preds, average="macro", zero_division=0)),
+    }
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -105,11 +118,19 @@ def report(y_true: list[int], y_pred: list[int], labels: list[str]) -> dict:
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
-        "weighted_f1": float(f1_score(y_true, y_pred, labels=ids, average="weighted",
-                                      zero_division=0)),
+        "weighted_f1": float(
+            f1_score(y_true, y_pred, labels=ids, average="weighted", zero_division=0)
+        ),
         "n": len(y_true),
-        "per_class": {labels[i]: {"precision": float(p[i]), "recall": float(r[i]),
-                                  "f1": float(f[i]), "support": int(s[i])} for i in ids},
+        "per_class": {
+            labels[i]: {
+                "precision": float(p[i]),
+                "recall": float(r[i]),
+                "f1": float(f[i]),
+                "support": int(s[i]),
+            }
+            for i in ids
+        },
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=ids).tolist(),
         "labels": labels,
     }
@@ -124,14 +145,23 @@ def majority_baseline(train_labels: list[str], test_labels: list[str]) -> float:
 
 # ---- data and plan ---------------------------------------------------------------------------
 
+
 def prepare(config):
     """The run's data, loaded, checked and split as the configuration says (texts masked when
     ``config.mask_pii``: every split, so evaluation and export see what training saw)."""
     from engine.data import prepare_data
 
-    spec = prepare_data(config.data, config.text_column, config.label_column, config.test_data,
-                        config.validation_fraction, config.test_fraction, config.seed,
-                        config.max_rows, config.max_length)
+    spec = prepare_data(
+        config.data,
+        config.text_column,
+        config.label_column,
+        config.test_data,
+        config.validation_fraction,
+        config.test_fraction,
+        config.seed,
+        config.max_rows,
+        config.max_length,
+    )
     if getattr(config, "mask_pii", False):
         from engine.privacy import mask_series
 
@@ -143,8 +173,11 @@ def prepare(config):
             for k, v in counts.items():
                 total[k] = total.get(k, 0) + v
         spec.stats["masked"] = total
-        spec.warnings.append("Personal data masked before training: " + (", ".join(
-            f"{v} {k}" for k, v in total.items() if v) or "nothing found") + ".")
+        spec.warnings.append(
+            "Personal data masked before training: "
+            + (", ".join(f"{v} {k}" for k, v in total.items() if v) or "nothing found")
+            + "."
+        )
     return spec
 
 
@@ -164,16 +197,20 @@ def preflight(config) -> None:
 
         warm_start_run(config.warm_start, config.output_dir)
         if config.strategy == "setfit":
-            raise ConfigError("SetFit trains its own sentence encoder; warm-start with LoRA, full "
-                              "or head-only fine-tuning.")
+            raise ConfigError(
+                "SetFit trains its own sentence encoder; warm-start with LoRA, full "
+                "or head-only fine-tuning."
+            )
     if config.augment in ("paraphrase", "both"):
         resolve_backbone("smollm2-135m-instruct")  # the paraphrasing model must be there
 
 
 # ---- training --------------------------------------------------------------------------------
 
-def train(config, run: Run, stop_event: threading.Event, spec, *, resume_from=None,
-          callbacks=()) -> dict:
+
+def train(
+    config, run: Run, stop_event: threading.Event, spec, *, resume_from=None, callbacks=()
+) -> dict:
     """Fine-tune a classifier on ``spec`` through the one fit, report, save."""
     from transformers import DataCollatorWithPadding
 
@@ -186,8 +223,9 @@ def train(config, run: Run, stop_event: threading.Event, spec, *, resume_from=No
         from engine.distributed import is_distributed
 
         if is_distributed():
-            raise ConfigError("SetFit trains in one process; pick another strategy for "
-                              "distributed training.")
+            raise ConfigError(
+                "SetFit trains in one process; pick another strategy for distributed training."
+            )
         from engine.fewshot import train_setfit
 
         return train_setfit(config, run, spec, stop_event)
@@ -207,12 +245,25 @@ def train(config, run: Run, stop_event: threading.Event, spec, *, resume_from=No
     val_ds = tokenize_frame(spec.validation, tokenizer, config.max_length, spec.label2id)
     test_ds = tokenize_frame(spec.test, tokenizer, config.max_length, spec.label2id)
     reg = regularization.Regularization.from_config(config, train_frame["label"], spec.labels)
-    result = fit(config, run, stop_event, model=model, tokenizer=tokenizer, family=family,
-                 train_ds=train_ds, val_ds=val_ds, task="classification", task_type="SEQ_CLS",
-                 metric=config.metric_for_best_model, compute_metrics=compute_metrics,
-                 data_collator=DataCollatorWithPadding(tokenizer), regularization=reg,
-                 callbacks=callbacks, resume_from=resume_from,
-                 start_info={"test_rows": len(test_ds), "labels": spec.labels})
+    result = fit(
+        config,
+        run,
+        stop_event,
+        model=model,
+        tokenizer=tokenizer,
+        family=family,
+        train_ds=train_ds,
+        val_ds=val_ds,
+        task="classification",
+        task_type="SEQ_CLS",
+        metric=config.metric_for_best_model,
+        compute_metrics=compute_metrics,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        regularization=reg,
+        callbacks=callbacks,
+        resume_from=resume_from,
+        start_info={"test_rows": len(test_ds), "labels": spec.labels},
+    )
     trainer = result.trainer
 
     # final reports, with the best checkpoint loaded
@@ -229,16 +280,21 @@ def train(config, run: Run, stop_event: threading.Event, spec, *, resume_from=No
         warm_report = warm_start_comparison(warm, run.path, spec.test[["text", "label"]])
         run.append_event("message", text=warm_report["summary"])
     metrics = base_metrics(config, stop_event, result, "classification", started)
-    metrics.update({
-        "validation": validation["summary"], "test": test["summary"],
-        "test_report": test["report"], "validation_report": validation["report"],
-        "worst_errors": test["errors"],
-        "majority_baseline": majority_baseline(spec.train["label"].tolist(),
-                                               spec.test["label"].tolist()),
-        "eval_samples_per_second": round(len(test_ds) / max(test_seconds, 1e-9), 2),
-        "labels": spec.labels,
-        "regularization": _regularization_summary(config, reg, dropout, augment_info, trainer),
-    })
+    metrics.update(
+        {
+            "validation": validation["summary"],
+            "test": test["summary"],
+            "test_report": test["report"],
+            "validation_report": validation["report"],
+            "worst_errors": test["errors"],
+            "majority_baseline": majority_baseline(
+                spec.train["label"].tolist(), spec.test["label"].tolist()
+            ),
+            "eval_samples_per_second": round(len(test_ds) / max(test_seconds, 1e-9), 2),
+            "labels": spec.labels,
+            "regularization": _regularization_summary(config, reg, dropout, augment_info, trainer),
+        }
+    )
     if warm_report:
         metrics["warm_start"] = warm_report
     del trainer, model
@@ -252,12 +308,23 @@ def _evaluate(trainer, dataset, frame, labels: list[str]) -> dict:
     preds = probs.argmax(-1).tolist()
     gold = out.label_ids.tolist()
     rep = report(gold, preds, labels)
-    summary = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"],
-               "loss": float(out.metrics.get("test_loss", float("nan"))), "n": rep["n"]}
+    summary = {
+        "accuracy": rep["accuracy"],
+        "macro_f1": rep["macro_f1"],
+        "loss": float(out.metrics.get("test_loss", float("nan"))),
+        "n": rep["n"],
+    }
     wrong = [(float(probs[i, preds[i]]), i) for i in range(len(preds)) if preds[i] != gold[i]]
     wrong.sort(reverse=True)
-    errors = [{"text": frame["text"].iloc[i], "gold": labels[gold[i]], "predicted": labels[preds[i]],
-               "confidence": round(c, 4)} for c, i in wrong[:25]]
+    errors = [
+        {
+            "text": frame["text"].iloc[i],
+            "gold": labels[gold[i]],
+            "predicted": labels[preds[i]],
+            "confidence": round(c, 4),
+        }
+        for c, i in wrong[:25]
+    ]
     return {"summary": summary, "report": rep, "errors": errors}
 
 
@@ -275,13 +342,16 @@ def _save_model(trainer, tokenizer, run: Run, spec, merge: bool = False) -> None
         try:
             model = model.merge_and_unload()
         except (AttributeError, ValueError, TypeError, NotImplementedError):
-            raise ConfigError("This strategy's adapter cannot be merged into a warm-started "
-                              "model; retrain with LoRA, full or head-only.") from None
+            raise ConfigError(
+                "This strategy's adapter cannot be merged into a warm-started "
+                "model; retrain with LoRA, full or head-only."
+            ) from None
     save_model(model, tmp)  # PiSSA becomes a plain LoRA adapter for the original base
     tokenizer.save_pretrained(tmp)
-    write_json_atomic(tmp / "labels.json", {"labels": spec.labels,
-                                            "text_column": spec.text_column,
-                                            "label_column": spec.label_column})
+    write_json_atomic(
+        tmp / "labels.json",
+        {"labels": spec.labels, "text_column": spec.text_column, "label_column": spec.label_column},
+    )
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
 
@@ -302,38 +372,55 @@ def _warm_start(config, spec, family: str, dropout: dict, run: Run):
     if not same:
         for name in ("classifier", "score"):
             head = getattr(model, name, None)
-            for module in (head.modules() if head is not None else []):
+            for module in head.modules() if head is not None else []:
                 if hasattr(module, "reset_parameters"):
                     module.reset_parameters()
-    run.append_event("message", text=f"Warm start from {old.id}: its fine-tuned model"
-                     + (" and classification head" if same else f" with a new head (labels "
-                        f"{', '.join(old_labels)} -> {', '.join(spec.labels)})") + ".")
+    run.append_event(
+        "message",
+        text=f"Warm start from {old.id}: its fine-tuned model"
+        + (
+            " and classification head"
+            if same
+            else f" with a new head (labels {', '.join(old_labels)} -> {', '.join(spec.labels)})"
+        )
+        + ".",
+    )
     return model, tokenizer, old
 
 
 # ---- regularisation and augmentation (engine/regularization.py, engine/augment.py) ----------
 
-def _augmented_train(config, spec, run: Run,
-                     stop_event: threading.Event) -> tuple[pd.DataFrame, dict]:
+
+def _augmented_train(
+    config, spec, run: Run, stop_event: threading.Event
+) -> tuple[pd.DataFrame, dict]:
     """The rows to train on: the train split plus, when ``config.augment`` asks, generated rows.
 
     Only the train split is augmented (validation and test stay as they are). The new rows are
     saved to ``<run>/augmented.csv`` so the user can see exactly what was trained on."""
     from engine import augment as augmentation
 
-    info = {"augment": config.augment, "augment_per_example": config.augment_per_example,
-            "train_rows_original": len(spec.train), "augmented_rows": 0}
+    info = {
+        "augment": config.augment,
+        "augment_per_example": config.augment_per_example,
+        "train_rows_original": len(spec.train),
+        "augmented_rows": 0,
+    }
     if config.augment == "none":
         return spec.train, info
     if config.augment in ("paraphrase", "both"):
-        seconds = augmentation.paraphrase_seconds(spec.train["text"].tolist(),
-                                                  config.augment_per_example)
+        seconds = augmentation.paraphrase_seconds(
+            spec.train["text"].tolist(), config.augment_per_example
+        )
         large = len(spec.train) > augmentation.LARGE_TRAIN_ROWS
         took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
-        run.append_event("message", level="warning" if large else "info",
-                         text=f"Paraphrasing {len(spec.train)} training rows with SmolLM2 "
-                              f"(x{config.augment_per_example}): about {took} on a CPU"
-                              + (" (a large set: token edits are instant)." if large else "."))
+        run.append_event(
+            "message",
+            level="warning" if large else "info",
+            text=f"Paraphrasing {len(spec.train)} training rows with SmolLM2 "
+            f"(x{config.augment_per_example}): about {took} on a CPU"
+            + (" (a large set: token edits are instant)." if large else "."),
+        )
     last = [0.0]
 
     def progress(done: int, total: int) -> None:
@@ -342,42 +429,58 @@ def _augmented_train(config, spec, run: Run,
             run.append_event("message", text=f"Paraphrased {done} of {total} texts.")
 
     t0 = time.time()
-    new = augmentation.augment_frame(spec.train, config.augment, config.augment_per_example,
-                                     config.seed, progress=progress,
-                                     should_stop=stop_event.is_set)
+    new = augmentation.augment_frame(
+        spec.train,
+        config.augment,
+        config.augment_per_example,
+        config.seed,
+        progress=progress,
+        should_stop=stop_event.is_set,
+    )
     augmentation.release_paraphraser()
     new.to_csv(run.path / "augmented.csv", index=False)
     counts = new["method"].value_counts().to_dict() if len(new) else {}
-    info.update(augmented_rows=len(new), augment_seconds=round(time.time() - t0, 2),
-                augmented_by_method={str(k): int(v) for k, v in counts.items()})
-    run.append_event("message", text=f"Augmentation ({config.augment}): {len(new)} new training "
-                                     f"rows added to {len(spec.train)} (saved to augmented.csv).")
-    frame = pd.concat([spec.train[["text", "label"]], new[["text", "label"]]],
-                      ignore_index=True)
+    info.update(
+        augmented_rows=len(new),
+        augment_seconds=round(time.time() - t0, 2),
+        augmented_by_method={str(k): int(v) for k, v in counts.items()},
+    )
+    run.append_event(
+        "message",
+        text=f"Augmentation ({config.augment}): {len(new)} new training "
+        f"rows added to {len(spec.train)} (saved to augmented.csv).",
+    )
+    frame = pd.concat([spec.train[["text", "label"]], new[["text", "label"]]], ignore_index=True)
     return frame, info
 
 
 def _regularization_summary(config, reg, dropout: dict, augment_info: dict, trainer) -> dict:
     """What metrics.json records under "regularization" (all options, on or off)."""
-    out = {"dropout": config.dropout if config.dropout >= 0 else None,
-           "dropout_fields": sorted(dropout),
-           "label_smoothing": reg.label_smoothing, "class_weights": config.class_weights,
-           "class_weight_values": reg.describe()["class_weights"],
-           "adversarial": reg.adversarial, "adversarial_epsilon": reg.adversarial_epsilon,
-           "adversarial_steps": getattr(trainer, "adversarial_steps", 0)}
+    out = {
+        "dropout": config.dropout if config.dropout >= 0 else None,
+        "dropout_fields": sorted(dropout),
+        "label_smoothing": reg.label_smoothing,
+        "class_weights": config.class_weights,
+        "class_weight_values": reg.describe()["class_weights"],
+        "adversarial": reg.adversarial,
+        "adversarial_epsilon": reg.adversarial_epsilon,
+        "adversarial_steps": getattr(trainer, "adversarial_steps", 0),
+    }
     out.update(augment_info)
     return out
 
 
 # ---- prediction ------------------------------------------------------------------------------
 
+
 class Predictor:
     def __init__(self, run_dir: str | Path):
         run = Run(Path(run_dir))
         model_dir = run.model_dir
         if not (model_dir / "labels.json").exists():
-            raise PredictError(f"{run.path} has no trained model yet (status: {run.status}). "
-                               "Pick a finished run.")
+            raise PredictError(
+                f"{run.path} has no trained model yet (status: {run.status}). Pick a finished run."
+            )
         meta = read_json(model_dir / "labels.json", {})
         self.labels: list[str] = meta["labels"]
         self.text_column: str = meta.get("text_column", "text")
@@ -386,8 +489,9 @@ class Predictor:
         self._lock = threading.Lock()
         from engine.fewshot import is_setfit_model, load_setfit
 
-        self._setfit = load_setfit(model_dir, self.max_length) if is_setfit_model(model_dir) \
-            else None
+        self._setfit = (
+            load_setfit(model_dir, self.max_length) if is_setfit_model(model_dir) else None
+        )
         if self._setfit is None:
             from engine.backbones import remote_code
 
@@ -404,9 +508,14 @@ class Predictor:
         with self._lock, torch.inference_mode():
             order = np.argsort([len(t) for t in texts])  # similar lengths batch together
             for start in range(0, len(texts), batch_size):
-                idx = order[start:start + batch_size]
-                enc = self.tokenizer([texts[i] for i in idx], truncation=True, padding=True,
-                                     max_length=self.max_length, return_tensors="pt")
+                idx = order[start : start + batch_size]
+                enc = self.tokenizer(
+                    [texts[i] for i in idx],
+                    truncation=True,
+                    padding=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
                 enc = {k: v.to(self.model.device) for k, v in enc.items()}
                 logits = self.model(**enc).logits.float().cpu().numpy()
                 out.append((idx, softmax(logits.astype(np.float64))))
@@ -417,22 +526,32 @@ class Predictor:
 
     def predict(self, texts: list[str]) -> list[dict]:
         probs = self.predict_proba([str(t) for t in texts])
-        return [{"label": self.labels[int(p.argmax())],
-                 "probabilities": {l: float(v) for l, v in zip(self.labels, p)}} for p in probs]
+        return [
+            {
+                "label": self.labels[int(p.argmax())],
+                "probabilities": {l: float(v) for l, v in zip(self.labels, p)},
+            }
+            for p in probs
+        ]
 
     def predict_table(self, df: pd.DataFrame, text_column: str = "") -> pd.DataFrame:
         from engine.data import DataError
 
         col = text_column or (self.text_column if self.text_column in df.columns else "")
         if not col:
-            guesses = [c for c in df.columns
-                       if pd.api.types.is_string_dtype(df[c]) or df[c].dtype == object]
+            guesses = [
+                c
+                for c in df.columns
+                if pd.api.types.is_string_dtype(df[c]) or df[c].dtype == object
+            ]
             if not guesses:
                 raise DataError("The table has no text column to predict on.")
             col = max(guesses, key=lambda c: df[c].astype(str).str.len().mean())
         if col not in df.columns:
-            raise DataError(f"Column {col!r} is not in the table; its columns are: "
-                            f"{', '.join(map(str, df.columns))}.")
+            raise DataError(
+                f"Column {col!r} is not in the table; its columns are: "
+                f"{', '.join(map(str, df.columns))}."
+            )
         texts = df[col].fillna("").astype(str).tolist()
         probs = self.predict_proba(texts)
         result = df.copy()
@@ -457,13 +576,16 @@ def _load(model_dir: Path, backbone: str):
         labels = read_json(model_dir / "labels.json", {})["labels"]
         hf_logging.set_verbosity_error()  # the base's fresh head is replaced by the adapter's
         base = AutoModelForSequenceClassification.from_pretrained(
-            resolve_backbone(backbone), num_labels=len(labels), **pretrained_kwargs(),
-            id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+            resolve_backbone(backbone),
+            num_labels=len(labels),
+            **pretrained_kwargs(),
+            id2label=dict(enumerate(labels)),
+            label2id={l: i for i, l in enumerate(labels)},
+        )
         if base.config.pad_token_id is None:
             base.config.pad_token_id = tokenizer.pad_token_id
         model = load_adapter(base, model_dir)
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir,
-                                                                   **pretrained_kwargs())
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, **pretrained_kwargs())
     model.eval()
     return model, tokenizer

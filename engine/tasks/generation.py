@@ -42,6 +42,7 @@ Evaluation
 Reusable pieces (e.g. for generative QA): ``Formatter`` (prompt rendering, response-only label
 masking), ``CausalCollator``, ``generate`` and ``score``.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,10 +64,10 @@ DEFAULT_METRIC = "loss"
 MODEL_CLASS = ("AutoModelForCausalLM", "CAUSAL_LM")
 DISTRIBUTED = True  # trains under torchrun (rank 0 writes the run folder)
 INPUT_FIELDS = ["text"]
-MIN_ROWS = 8                 # fewer usable rows cannot give train / validation / test rows
-MAX_EXAMPLES = 50            # generated examples kept in metrics.json
-PROGRESS_SECONDS = 30.0      # a progress message at most this often while generating
-CPU_GENERATION_BATCH = 16    # prompts generated together on a CPU (more only adds padding work)
+MIN_ROWS = 8  # fewer usable rows cannot give train / validation / test rows
+MAX_EXAMPLES = 50  # generated examples kept in metrics.json
+PROGRESS_SECONDS = 30.0  # a progress message at most this often while generating
+CPU_GENERATION_BATCH = 16  # prompts generated together on a CPU (more only adds padding work)
 
 DEFAULT_TEMPLATES = {
     "summarization": "Summarize the following text.\n\n{source}",
@@ -74,31 +75,105 @@ DEFAULT_TEMPLATES = {
     "dialogue": "{source}",
 }
 _TRANSLATE_ANY = "Translate the following text:\n{source}"
-PLAIN_RESPONSE = "\n\nResponse: "   # between instruction and target without a chat template
+PLAIN_RESPONSE = "\n\nResponse: "  # between instruction and target without a chat template
 
 # Pairs of (source, target) column names, in order of preference (case-insensitive).
-COLUMN_PAIRS = [("source", "target"), ("src", "tgt"), ("text", "summary"),
-                ("article", "highlights"), ("document", "summary"), ("article", "summary"),
-                ("dialogue", "summary"), ("input", "output"), ("prompt", "response"),
-                ("prompt", "completion"), ("instruction", "response"), ("instruction", "output"),
-                ("question", "answer"), ("query", "response"), ("context", "response"),
-                ("text", "target"), ("input", "target")]
-SOURCE_NAMES = ("source", "src", "text", "article", "document", "dialogue", "input", "prompt",
-                "instruction", "question", "query", "context")
-TARGET_NAMES = ("target", "tgt", "summary", "highlights", "output", "response", "completion",
-                "answer", "reference", "translation")
+COLUMN_PAIRS = [
+    ("source", "target"),
+    ("src", "tgt"),
+    ("text", "summary"),
+    ("article", "highlights"),
+    ("document", "summary"),
+    ("article", "summary"),
+    ("dialogue", "summary"),
+    ("input", "output"),
+    ("prompt", "response"),
+    ("prompt", "completion"),
+    ("instruction", "response"),
+    ("instruction", "output"),
+    ("question", "answer"),
+    ("query", "response"),
+    ("context", "response"),
+    ("text", "target"),
+    ("input", "target"),
+]
+SOURCE_NAMES = (
+    "source",
+    "src",
+    "text",
+    "article",
+    "document",
+    "dialogue",
+    "input",
+    "prompt",
+    "instruction",
+    "question",
+    "query",
+    "context",
+)
+TARGET_NAMES = (
+    "target",
+    "tgt",
+    "summary",
+    "highlights",
+    "output",
+    "response",
+    "completion",
+    "answer",
+    "reference",
+    "translation",
+)
 LANGUAGES = {
-    "en": "English", "es": "Spanish", "fr": "French", "de": "German", "it": "Italian",
-    "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "zh": "Chinese", "ja": "Japanese",
-    "ko": "Korean", "ar": "Arabic", "hi": "Hindi", "tr": "Turkish", "pl": "Polish",
-    "sv": "Swedish", "da": "Danish", "fi": "Finnish", "no": "Norwegian", "cs": "Czech",
-    "el": "Greek", "he": "Hebrew", "uk": "Ukrainian", "vi": "Vietnamese", "id": "Indonesian",
-    "ca": "Catalan", "ro": "Romanian", "hu": "Hungarian", "th": "Thai",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ru": "Russian",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "tr": "Turkish",
+    "pl": "Polish",
+    "sv": "Swedish",
+    "da": "Danish",
+    "fi": "Finnish",
+    "no": "Norwegian",
+    "cs": "Czech",
+    "el": "Greek",
+    "he": "Hebrew",
+    "uk": "Ukrainian",
+    "vi": "Vietnamese",
+    "id": "Indonesian",
+    "ca": "Catalan",
+    "ro": "Romanian",
+    "hu": "Hungarian",
+    "th": "Thai",
 }
-_LANG_ALIASES = {**{k: k for k in LANGUAGES}, **{v.lower(): k for k, v in LANGUAGES.items()},
-                 "eng": "en", "spa": "es", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de",
-                 "ita": "it", "por": "pt", "zho": "zh", "chi": "zh", "jpn": "ja", "kor": "ko",
-                 "rus": "ru", "nld": "nl", "cn": "zh", "jp": "ja"}
+_LANG_ALIASES = {
+    **{k: k for k in LANGUAGES},
+    **{v.lower(): k for k, v in LANGUAGES.items()},
+    "eng": "en",
+    "spa": "es",
+    "fra": "fr",
+    "fre": "fr",
+    "deu": "de",
+    "ger": "de",
+    "ita": "it",
+    "por": "pt",
+    "zho": "zh",
+    "chi": "zh",
+    "jpn": "ja",
+    "kor": "ko",
+    "rus": "ru",
+    "nld": "nl",
+    "cn": "zh",
+    "jp": "ja",
+}
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
 
@@ -107,8 +182,7 @@ def DEFAULT_STRATEGY(family: str) -> str:  # noqa: N802 - the contract's name
     return "lora"
 
 
-_ENCODER = ("Generation needs a decoder backbone such as smollm2-135m-instruct; {b} is an "
-            "encoder.")
+_ENCODER = "Generation needs a decoder backbone such as smollm2-135m-instruct; {b} is an encoder."
 # Found by training every strategy for 30 steps on a tiny Llama (SmolLM2's shape: grouped-query
 # attention, tied embeddings) as a causal LM, saving, reloading, and checking that greedy
 # ``generate`` gives the tokens a step-by-step forward pass gives, batched (left padded) as alone.
@@ -118,10 +192,10 @@ _ENCODER = ("Generation needs a decoder backbone such as smollm2-135m-instruct; 
 _UNSUPPORTED = {
     "setfit": "SetFit trains sentence-embedding classifiers; it cannot generate text.",
     "head": "Head only trains a new classification head, and a generation model has none (it "
-            "writes text with its pretrained language-model layer); pick LoRA.",
+    "writes text with its pretrained language-model layer); pick LoRA.",
     "prefix": "Prefix tuning cannot generate correctly with transformers 5 and peft 0.21 (the "
-              "prefix and the generation cache disagree after the first token); pick LoRA or "
-              "prompt tuning.",
+    "prefix and the generation cache disagree after the first token); pick LoRA or "
+    "prompt tuning.",
 }
 
 
@@ -137,7 +211,7 @@ def unsupported(strategy: str, family: str, backbone: str = "this backbone") -> 
 
 
 def language_code(name: str) -> str:
-    """"es" for "es", "ES", "spa", "Spanish", "es_rv1909"-style names; "" when not a language."""
+    """ "es" for "es", "ES", "spa", "Spanish", "es_rv1909"-style names; "" when not a language."""
     key = (name or "").strip().lower()
     if key in _LANG_ALIASES:
         return _LANG_ALIASES[key]
@@ -166,8 +240,14 @@ def _textual(df: pd.DataFrame, col: str) -> bool:
     return not strings.str.fullmatch(r"[\d\s.,:;/+\-#()%$€£]*").mean() > 0.5
 
 
-def infer_columns(df: pd.DataFrame, name: str = "the file", source: str = "",
-                  target: str = "", task: str = "", target_language: str = "") -> tuple[str, str]:
+def infer_columns(
+    df: pd.DataFrame,
+    name: str = "the file",
+    source: str = "",
+    target: str = "",
+    task: str = "",
+    target_language: str = "",
+) -> tuple[str, str]:
     """(source column, target column): the ones given (matched case-insensitively, DataError
     with a "did you mean" otherwise), the rest inferred from conventional names, language
     columns of a parallel corpus, or the only two text columns."""
@@ -182,8 +262,9 @@ def infer_columns(df: pd.DataFrame, name: str = "the file", source: str = "",
                     source, target = lowered[s], lowered[t]
                     break
     if not (source and target):  # a parallel corpus: two language columns
-        langs = [c for c in columns if language_code(c) and _textual(df, c)
-                 and c not in (source, target)]
+        langs = [
+            c for c in columns if language_code(c) and _textual(df, c) and c not in (source, target)
+        ]
         wanted = language_code(target_language) if target_language else ""
         if not target and not source and len(langs) >= 2:
             if wanted and any(language_code(c) == wanted for c in langs):
@@ -196,11 +277,13 @@ def infer_columns(df: pd.DataFrame, name: str = "the file", source: str = "",
         elif not source and target and language_code(target) and langs:
             source = langs[0]
     if not target and source:
-        target = next((lowered[n] for n in TARGET_NAMES if n in lowered
-                       and lowered[n] != source), "")
+        target = next(
+            (lowered[n] for n in TARGET_NAMES if n in lowered and lowered[n] != source), ""
+        )
     if not source and target:
-        source = next((lowered[n] for n in SOURCE_NAMES if n in lowered
-                       and lowered[n] != target), "")
+        source = next(
+            (lowered[n] for n in SOURCE_NAMES if n in lowered and lowered[n] != target), ""
+        )
     if not (source and target):
         texts = [c for c in columns if c not in (source, target) and _textual(df, c)]
         if not source and not target and len(texts) == 2:
@@ -208,14 +291,21 @@ def infer_columns(df: pd.DataFrame, name: str = "the file", source: str = "",
         elif bool(source) != bool(target) and len(texts) == 1:
             source, target = source or texts[0], target or texts[0]
     if not (source and target):
-        missing = "source and target columns" if not (source or target) else \
-            ("target column" if source else "source column")
-        raise DataError(f"Could not tell which {missing} of {name} to use (columns: "
-                        f"{', '.join(columns)}); pick the source as the text column and the "
-                        "target as the label column.")
+        missing = (
+            "source and target columns"
+            if not (source or target)
+            else ("target column" if source else "source column")
+        )
+        raise DataError(
+            f"Could not tell which {missing} of {name} to use (columns: "
+            f"{', '.join(columns)}); pick the source as the text column and the "
+            "target as the label column."
+        )
     if source == target:
-        raise DataError(f"The source and target columns of {name} are both {source!r}; pick two "
-                        "different columns.")
+        raise DataError(
+            f"The source and target columns of {name} are both {source!r}; pick two "
+            "different columns."
+        )
     return source, target
 
 
@@ -233,32 +323,42 @@ def _rows(numbers: list[int]) -> str:
     return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
 
 
-def clean_pairs(df: pd.DataFrame, source: str, target: str, name: str,
-                warnings: list[str]) -> pd.DataFrame:
+def clean_pairs(
+    df: pd.DataFrame, source: str, target: str, name: str, warnings: list[str]
+) -> pd.DataFrame:
     """The "source"/"target" frame; DataError for empty targets or no source at all."""
     src = df[source].map(_cell)
     tgt = df[target].map(_cell)
     if src.isna().all():
-        raise DataError(f"The source column {source!r} in {name} is empty in every row; pick the "
-                        "column that holds the input text.")
+        raise DataError(
+            f"The source column {source!r} in {name} is empty in every row; pick the "
+            "column that holds the input text."
+        )
     if tgt.isna().all():
-        raise DataError(f"The target column {target!r} in {name} is empty in every row; pick the "
-                        "column that holds the expected output.")
+        raise DataError(
+            f"The target column {target!r} in {name} is empty in every row; pick the "
+            "column that holds the expected output."
+        )
     blank = src.isna() & tgt.isna()
     bad = [i + 1 for i in np.flatnonzero((tgt.isna() & ~blank).to_numpy())]
     if bad:
-        raise DataError(f"{len(bad)} row(s) of {name} have a source but an empty target in "
-                        f"{target!r} (data rows {_rows(bad)}, counting the first row under the "
-                        "header as 1); fill the targets in or delete those rows.")
+        raise DataError(
+            f"{len(bad)} row(s) of {name} have a source but an empty target in "
+            f"{target!r} (data rows {_rows(bad)}, counting the first row under the "
+            "header as 1); fill the targets in or delete those rows."
+        )
     no_source = int((src.isna() & ~blank).sum())
     if no_source:
-        warnings.append(f"{no_source} row(s) of {name} have a target but no source in "
-                        f"{source!r}; they were dropped.")
+        warnings.append(
+            f"{no_source} row(s) of {name} have a target but no source in "
+            f"{source!r}; they were dropped."
+        )
     keep = src.notna() & tgt.notna()
     if int(blank.sum()):
         warnings.append(f"{int(blank.sum())} empty row(s) of {name} were dropped.")
-    return pd.DataFrame({"source": src[keep].astype(str),
-                         "target": tgt[keep].astype(str)}).reset_index(drop=True)
+    return pd.DataFrame(
+        {"source": src[keep].astype(str), "target": tgt[keep].astype(str)}
+    ).reset_index(drop=True)
 
 
 def resolve_template(config, target_column: str = "", source_column: str = "") -> str:
@@ -295,8 +395,9 @@ def render(template: str, source: str) -> str:
     return template.replace("{source}", source)
 
 
-def split_frame(frame: pd.DataFrame, validation_fraction: float, test_fraction: float, seed: int,
-                has_test: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def split_frame(
+    frame: pd.DataFrame, validation_fraction: float, test_fraction: float, seed: int, has_test: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Shuffled train / validation / test with at least one row in each held-out part."""
     order = np.random.default_rng(seed).permutation(len(frame))
     shuffled = frame.iloc[order].reset_index(drop=True)
@@ -304,11 +405,13 @@ def split_frame(frame: pd.DataFrame, validation_fraction: float, test_fraction: 
     n_test = 0 if has_test else max(1, round(n * test_fraction))
     n_val = max(1, round(n * validation_fraction))
     if n - n_test - n_val < 1:
-        raise DataError(f"Only {n} usable rows: too few to hold out validation and test rows and "
-                        "still train; add rows (a few hundred work much better).")
+        raise DataError(
+            f"Only {n} usable rows: too few to hold out validation and test rows and "
+            "still train; add rows (a few hundred work much better)."
+        )
     test = shuffled.iloc[:n_test].reset_index(drop=True)
-    validation = shuffled.iloc[n_test:n_test + n_val].reset_index(drop=True)
-    train = shuffled.iloc[n_test + n_val:].reset_index(drop=True)
+    validation = shuffled.iloc[n_test : n_test + n_val].reset_index(drop=True)
+    train = shuffled.iloc[n_test + n_val :].reset_index(drop=True)
     return train, validation, test
 
 
@@ -316,8 +419,11 @@ def _stats(lengths: list[int]) -> dict:
     if not lengths:
         return {"mean": 0, "p95": 0, "max": 0}
     a = np.asarray(lengths)
-    return {"mean": round(float(a.mean()), 1), "p95": int(np.percentile(a, 95)),
-            "max": int(a.max())}
+    return {
+        "mean": round(float(a.mean()), 1),
+        "p95": int(np.percentile(a, 95)),
+        "max": int(a.max()),
+    }
 
 
 def _tokenizer_for(config):
@@ -338,18 +444,27 @@ def prepare(config) -> TaskData:
         raise DataError("No data file chosen: upload a table with a source and a target column.")
     warnings: list[str] = []
     df = load_table(config.data)
-    source, target = infer_columns(df, name, config.text_column, config.label_column,
-                                   config.task, getattr(config, "target_language", ""))
+    source, target = infer_columns(
+        df,
+        name,
+        config.text_column,
+        config.label_column,
+        config.task,
+        getattr(config, "target_language", ""),
+    )
     frame = clean_pairs(df, source, target, name, warnings)
     if len(frame) < MIN_ROWS:
-        raise DataError(f"{name} has only {len(frame)} usable rows (a source in {source!r} and a "
-                        f"target in {target!r}); at least {MIN_ROWS} are needed, and a few "
-                        "hundred work much better.")
+        raise DataError(
+            f"{name} has only {len(frame)} usable rows (a source in {source!r} and a "
+            f"target in {target!r}); at least {MIN_ROWS} are needed, and a few "
+            "hundred work much better."
+        )
     rows_total = len(frame)
     if config.max_rows and len(frame) > config.max_rows:
         frame = frame.sample(n=config.max_rows, random_state=config.seed).reset_index(drop=True)
-        warnings.append(f"Using a sample of {config.max_rows} of the {rows_total} rows (the max "
-                        "rows setting).")
+        warnings.append(
+            f"Using a sample of {config.max_rows} of the {rows_total} rows (the max rows setting)."
+        )
     test_source = ""
     if config.test_data:
         test_name = Path(config.test_data).name
@@ -357,22 +472,34 @@ def prepare(config) -> TaskData:
         ts = _resolve(tdf, source, test_name, "source")
         tt = _resolve(tdf, target, test_name, "target")
         test = clean_pairs(tdf, ts, tt, test_name, warnings)
-        train, validation, _ = split_frame(frame, config.validation_fraction, 0.0, config.seed,
-                                           has_test=True)
+        train, validation, _ = split_frame(
+            frame, config.validation_fraction, 0.0, config.seed, has_test=True
+        )
         test_source = str(config.test_data)
     else:
-        train, validation, test = split_frame(frame, config.validation_fraction,
-                                              config.test_fraction, config.seed, has_test=False)
+        train, validation, test = split_frame(
+            frame, config.validation_fraction, config.test_fraction, config.seed, has_test=False
+        )
     template = resolve_template(config, target, source)
     if (config.prompt_template or "").strip() and "{source}" not in config.prompt_template:
-        warnings.append("The prompt template has no {source}; the source text is added after "
-                        "it.")
-    info = {"template": template, "target_language": target_language(config, target),
-            "rows_total": rows_total, "test_source": test_source}
+        warnings.append("The prompt template has no {source}; the source text is added after it.")
+    info = {
+        "template": template,
+        "target_language": target_language(config, target),
+        "rows_total": rows_total,
+        "test_source": test_source,
+    }
     info.update(_length_checks(config, template, frame, warnings))
-    return TaskData(task=config.task, train=train, validation=validation, test=test,
-                    labels=[], warnings=warnings, columns={"source": source, "target": target},
-                    info=info)
+    return TaskData(
+        task=config.task,
+        train=train,
+        validation=validation,
+        test=test,
+        labels=[],
+        warnings=warnings,
+        columns={"source": source, "target": target},
+        info=info,
+    )
 
 
 def _length_checks(config, template: str, frame: pd.DataFrame, warnings: list[str]) -> dict:
@@ -383,9 +510,12 @@ def _length_checks(config, template: str, frame: pd.DataFrame, warnings: list[st
         overhead = count([render(template, "")])[0] + 4
         estimated = True
     else:
+
         def count(texts):
-            return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)
-                    ["input_ids"]]
+            return [
+                len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+            ]
+
         fmt = Formatter(tokenizer, template)
         overhead = len(fmt.prompt_ids("")) + len(fmt.end_ids)
         estimated = False
@@ -393,19 +523,27 @@ def _length_checks(config, template: str, frame: pd.DataFrame, warnings: list[st
     n = len(frame)
     long_targets = [t for t in tgt_len if t > config.max_new_tokens]
     if long_targets:
-        warnings.append(f"{len(long_targets)} of {n} targets are longer than max new tokens "
-                        f"({config.max_new_tokens}; longest {max(tgt_len)} tokens), so generated "
-                        "outputs will be cut there; raise max new tokens to about "
-                        f"{int(np.percentile(tgt_len, 95)) + 8}.")
+        warnings.append(
+            f"{len(long_targets)} of {n} targets are longer than max new tokens "
+            f"({config.max_new_tokens}; longest {max(tgt_len)} tokens), so generated "
+            "outputs will be cut there; raise max new tokens to about "
+            f"{int(np.percentile(tgt_len, 95)) + 8}."
+        )
     total = [s + t + overhead for s, t in zip(src_len, tgt_len)]
     cut = [x for x in total if x > config.max_length]
     if cut:
-        warnings.append(f"{len(cut)} of {n} examples are longer than max length "
-                        f"({config.max_length} tokens with the instruction and the target; "
-                        f"longest {max(total)}), so their sources will be truncated; raise max "
-                        f"length to about {int(np.percentile(total, 95))} to keep them whole.")
-    return {"source_tokens": _stats(src_len), "target_tokens": _stats(tgt_len),
-            "prompt_overhead_tokens": overhead, "token_counts_estimated": estimated}
+        warnings.append(
+            f"{len(cut)} of {n} examples are longer than max length "
+            f"({config.max_length} tokens with the instruction and the target; "
+            f"longest {max(total)}), so their sources will be truncated; raise max "
+            f"length to about {int(np.percentile(total, 95))} to keep them whole."
+        )
+    return {
+        "source_tokens": _stats(src_len),
+        "target_tokens": _stats(tgt_len),
+        "prompt_overhead_tokens": overhead,
+        "token_counts_estimated": estimated,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,12 +583,16 @@ class Formatter:
             self.end_ids = [tokenizer.convert_tokens_to_ids(eos)]
         else:
             self.end_ids = []
-        special = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "added_tokens_decoder",
-                                                               {}) or {})
+        special = set(tokenizer.all_special_ids) | set(
+            getattr(tokenizer, "added_tokens_decoder", {}) or {}
+        )
         # the end of a turn stops generation when it is one token or starts with a special one
         # (a template that ends turns with plain text relies on eos alone)
-        stops = set(self.end_ids[:1]) if len(self.end_ids) == 1 or \
-            (self.end_ids and self.end_ids[0] in special) else set()
+        stops = (
+            set(self.end_ids[:1])
+            if len(self.end_ids) == 1 or (self.end_ids and self.end_ids[0] in special)
+            else set()
+        )
         if tokenizer.eos_token_id is not None:
             stops.add(tokenizer.eos_token_id)
         if not self.chat and tokenizer.sep_token_id is not None and tokenizer.eos_token is None:
@@ -465,23 +607,27 @@ class Formatter:
         user/assistant turn."""
         tok, marker = self.tokenizer, "XqZ7 answer"
         try:
-            prompt = tok.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False,
-                                             add_generation_prompt=True)
-            full = tok.apply_chat_template([{"role": "user", "content": "Hi"},
-                                            {"role": "assistant", "content": marker}],
-                                           tokenize=False)
+            prompt = tok.apply_chat_template(
+                [{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True
+            )
+            full = tok.apply_chat_template(
+                [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": marker}],
+                tokenize=False,
+            )
         except Exception:  # noqa: BLE001 - templates that demand other roles
             return ""
-        if not full.startswith(prompt) or marker not in full[len(prompt):]:
+        if not full.startswith(prompt) or marker not in full[len(prompt) :]:
             return ""
-        rest = full[len(prompt):].split(marker, 1)[1]
+        rest = full[len(prompt) :].split(marker, 1)[1]
         return rest.rstrip()
 
     def prompt_text(self, instruction: str) -> str:
         if self.chat:
             return self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": instruction}], tokenize=False,
-                add_generation_prompt=True)
+                [{"role": "user", "content": instruction}],
+                tokenize=False,
+                add_generation_prompt=True,
+            )
         return instruction + PLAIN_RESPONSE
 
     def prompt_ids(self, source: str, max_length: int | None = None) -> list[int]:
@@ -502,8 +648,12 @@ class Formatter:
         return self._ids("")[:max_length]
 
     def _ids(self, source: str) -> list[int]:
-        return self._bos + self.tokenizer(self.prompt_text(render(self.template, source)),
-                                          add_special_tokens=False)["input_ids"]
+        return (
+            self._bos
+            + self.tokenizer(
+                self.prompt_text(render(self.template, source)), add_special_tokens=False
+            )["input_ids"]
+        )
 
     def encode(self, source: str, target: str, max_length: int) -> dict:
         """input_ids and labels (-100 on the prompt) of one example, at most max_length tokens.
@@ -520,7 +670,7 @@ class Formatter:
             src_keep = max(0, min(src_keep, src_len))
             if src_keep < src_len:
                 prompt = self.prompt_ids(source, overhead + src_keep)
-            answer = answer[:max(0, max_length - len(prompt))]
+            answer = answer[: max(0, max_length - len(prompt))]
             prompt = prompt[:max_length]
         return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}
 
@@ -530,9 +680,13 @@ def tokenize_pairs(fmt: Formatter, frame: pd.DataFrame, max_length: int):
     from datasets import Dataset
 
     rows = [fmt.encode(s, t, max_length) for s, t in zip(frame["source"], frame["target"])]
-    return Dataset.from_dict({"input_ids": [r["input_ids"] for r in rows],
-                              "labels": [r["labels"] for r in rows],
-                              "length": [len(r["input_ids"]) for r in rows]})
+    return Dataset.from_dict(
+        {
+            "input_ids": [r["input_ids"] for r in rows],
+            "labels": [r["labels"] for r in rows],
+            "length": [len(r["input_ids"]) for r in rows],
+        }
+    )
 
 
 def pack(examples: list[dict], max_length: int) -> list[dict]:
@@ -559,9 +713,10 @@ def packed_dataset(dataset, max_length: int, seed: int):
     order = np.random.default_rng(seed).permutation(len(dataset))
     examples = [dataset[int(i)] for i in order]
     rows = pack(examples, max_length)
-    return Dataset.from_dict({k: [r[k] for r in rows] for k in ("input_ids", "labels",
-                                                                 "position_ids")}
-                             | {"length": [len(r["input_ids"]) for r in rows]})
+    return Dataset.from_dict(
+        {k: [r[k] for r in rows] for k in ("input_ids", "labels", "position_ids")}
+        | {"length": [len(r["input_ids"]) for r in rows]}
+    )
 
 
 class CausalCollator:
@@ -600,11 +755,20 @@ class CausalCollator:
 # generation and scores
 
 
-def generate(model, tokenizer, prompts: list, max_new_tokens: int = 64, batch_size: int = 8,
-             stop_ids: Iterable[int] | None = None, do_sample: bool = False,
-             temperature: float = 1.0, top_p: float = 1.0, seed: int = 0,
-             progress: Callable[[int, int], None] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> list[str | None]:
+def generate(
+    model,
+    tokenizer,
+    prompts: list,
+    max_new_tokens: int = 64,
+    batch_size: int = 8,
+    stop_ids: Iterable[int] | None = None,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[str | None]:
     """Generate a continuation of every prompt (token id lists, or strings tokenised without
     special tokens); returns the decoded new text, stripped, per prompt (None for prompts not
     reached when ``should_stop`` turned true).
@@ -614,10 +778,15 @@ def generate(model, tokenizer, prompts: list, max_new_tokens: int = 64, batch_si
     ``progress(done, total)`` is called after every batch."""
     import torch
 
-    encoded = [p if isinstance(p, (list, tuple)) else
-               tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    stops = list(stop_ids) if stop_ids is not None else (
-        [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])
+    encoded = [
+        p if isinstance(p, (list, tuple)) else tokenizer(p, add_special_tokens=False)["input_ids"]
+        for p in prompts
+    ]
+    stops = (
+        list(stop_ids)
+        if stop_ids is not None
+        else ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])
+    )
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (stops or [0])[0]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     out: list[str | None] = [None] * len(encoded)
@@ -629,14 +798,21 @@ def generate(model, tokenizer, prompts: list, max_new_tokens: int = 64, batch_si
         for start in range(0, len(order), max(1, batch_size)):
             if should_stop is not None and should_stop():
                 break
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             width = max(len(encoded[i]) for i in idx)
-            ids = torch.tensor([[pad] * (width - len(encoded[i])) + list(encoded[i])
-                                for i in idx], device=device)
-            mask = torch.tensor([[0] * (width - len(encoded[i])) + [1] * len(encoded[i])
-                                 for i in idx], device=device)
-            kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=pad,
-                          eos_token_id=stops or None, do_sample=do_sample)
+            ids = torch.tensor(
+                [[pad] * (width - len(encoded[i])) + list(encoded[i]) for i in idx], device=device
+            )
+            mask = torch.tensor(
+                [[0] * (width - len(encoded[i])) + [1] * len(encoded[i]) for i in idx],
+                device=device,
+            )
+            kwargs = dict(
+                max_new_tokens=max_new_tokens,
+                pad_token_id=pad,
+                eos_token_id=stops or None,
+                do_sample=do_sample,
+            )
             if do_sample:
                 kwargs.update(temperature=max(temperature, 1e-5), top_p=top_p)
             else:
@@ -667,8 +843,11 @@ class _WordTokenizer:
     """ROUGE tokenizer for any script: lower-cased unicode words (rouge-score's own keeps only
     a-z0-9, so "vió" would become "vi"), every CJK character a token of its own."""
 
-    _pattern = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"
-                          r"|[^\W_]+", re.UNICODE)
+    _pattern = re.compile(
+        r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"
+        r"|[^\W_]+",
+        re.UNICODE,
+    )
 
     def tokenize(self, text: str) -> list[str]:
         return self._pattern.findall(str(text).lower())
@@ -695,8 +874,15 @@ def score(outputs: list[str], references: list[str], lang: str = "") -> dict:
     references = [str(r) for r in references]
     n = len(outputs)
     if n == 0:
-        return {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0, "bleu": 0.0, "chrf": 0.0,
-                "exact_match": 0.0, "n": 0}
+        return {
+            "rouge1": 0.0,
+            "rouge2": 0.0,
+            "rougeL": 0.0,
+            "bleu": 0.0,
+            "chrf": 0.0,
+            "exact_match": 0.0,
+            "n": 0,
+        }
     code = language_code(lang) if lang else ""
     cjk = code in ("zh", "ja", "ko") or (not code and is_cjk(references))
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], tokenizer=_WordTokenizer())
@@ -714,8 +900,12 @@ def score(outputs: list[str], references: list[str], lang: str = "") -> dict:
     chrf = sacrebleu.corpus_chrf(outputs, [references]).score
     em = sum(normalize_answer(o) == normalize_answer(r) for o, r in zip(outputs, references))
     out = {k: round(100.0 * v / n, 2) for k, v in totals.items()}
-    out.update(bleu=round(float(bleu), 2), chrf=round(float(chrf), 2),
-               exact_match=round(100.0 * em / n, 2), n=n)
+    out.update(
+        bleu=round(float(bleu), 2),
+        chrf=round(float(chrf), 2),
+        exact_match=round(100.0 * em / n, 2),
+        n=n,
+    )
     return out
 
 
@@ -782,11 +972,12 @@ def sequence_loss(model, dataset, collator, batch_size: int = 8) -> float:
                 batch = {k: v.to(device) for k, v in batch.items()}
                 labels = batch.pop("labels")
                 logits = model(**batch).logits.float()
-                logits = logits[:, -labels.shape[1]:]  # prompt tuning puts virtual tokens first
+                logits = logits[:, -labels.shape[1] :]  # prompt tuning puts virtual tokens first
                 shift = logits[:, :-1].reshape(-1, logits.shape[-1])
                 target = labels[:, 1:].reshape(-1)
-                loss = torch.nn.functional.cross_entropy(shift, target, ignore_index=-100,
-                                                         reduction="sum")
+                loss = torch.nn.functional.cross_entropy(
+                    shift, target, ignore_index=-100, reduction="sum"
+                )
                 total += float(loss)
                 tokens += int((target != -100).sum())
     finally:
@@ -800,18 +991,27 @@ def _progress_reporter(run, what: str):
     def progress(done: int, total: int) -> None:
         if time.time() - last[0] >= PROGRESS_SECONDS or done == total:
             last[0] = time.time()
-            run.append_event("message", text=f"{what}: {done} of {total} test rows generated.",
-                             done=done, total=total)
+            run.append_event(
+                "message",
+                text=f"{what}: {done} of {total} test rows generated.",
+                done=done,
+                total=total,
+            )
+
     return progress
 
 
 def _generation_batch(config, dev: dict) -> int:
-    return max(1, min(config.eval_batch_size, CPU_GENERATION_BATCH)) if dev["device"] == "cpu" \
+    return (
+        max(1, min(config.eval_batch_size, CPU_GENERATION_BATCH))
+        if dev["device"] == "cpu"
         else max(1, config.eval_batch_size)
+    )
 
 
-def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_from=None,
-          callbacks=()) -> dict:
+def train(
+    config, run, stop_event: threading.Event, data: TaskData, *, resume_from=None, callbacks=()
+) -> dict:
     """Fine-tune through the one fit, generate before/after on the test rows, score, save (see
     the module doc)."""
     from engine.backbones import family_of, resolve_backbone
@@ -827,34 +1027,46 @@ def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_fr
         raise ConfigError(reason)
     path = resolve_backbone(config.backbone)
     dev = loop.pick_device(config.device)
-    model, tokenizer = load_causal_lm(path, config.strategy,
-                                      dropout_overrides(path, getattr(config, "dropout", -1.0)))
-    template = data.info.get("template") or resolve_template(config, data.columns.get("target",
-                                                                                       ""))
+    model, tokenizer = load_causal_lm(
+        path, config.strategy, dropout_overrides(path, getattr(config, "dropout", -1.0))
+    )
+    template = data.info.get("template") or resolve_template(config, data.columns.get("target", ""))
     lang = data.info.get("target_language", "")
     fmt = Formatter(tokenizer, template)
     collator = CausalCollator(tokenizer.pad_token_id)
     train_ds = tokenize_pairs(fmt, data.train, config.max_length)
     val_ds = tokenize_pairs(fmt, data.validation, config.max_length)
-    n_gen = len(data.test) if not config.generation_eval_rows else \
-        min(len(data.test), config.generation_eval_rows)
+    n_gen = (
+        len(data.test)
+        if not config.generation_eval_rows
+        else min(len(data.test), config.generation_eval_rows)
+    )
     gen_rows = data.test.iloc[:n_gen]  # generated, scored and their loss measured, both times
     test_ds = tokenize_pairs(fmt, gen_rows, config.max_length)
     gen_batch = _generation_batch(config, dev)
     # a vocabulary of ~50k makes the logits of a 64-row evaluation batch gigabytes on a CPU
-    overrides = {"prediction_loss_only": True, "remove_unused_columns": False,
-                 "per_device_eval_batch_size": gen_batch}
+    overrides = {
+        "prediction_loss_only": True,
+        "remove_unused_columns": False,
+        "per_device_eval_batch_size": gen_batch,
+    }
     packing = bool(config.packing)
     if packing and config.strategy in ("prompt", "ptuning", "prefix"):
         packing = False
-        run.append_event("message", level="warning",
-                         text="Packing is off for prompt-learning strategies (their virtual "
-                              "tokens would be shared by the packed examples).")
+        run.append_event(
+            "message",
+            level="warning",
+            text="Packing is off for prompt-learning strategies (their virtual "
+            "tokens would be shared by the packed examples).",
+        )
     if packing:
         train_rows = packed_dataset(train_ds, config.max_length, config.seed)
-        run.append_event("message", text=f"Packing: {len(train_ds)} training examples in "
-                                         f"{len(train_rows)} rows of up to {config.max_length} "
-                                         "tokens.")
+        run.append_event(
+            "message",
+            text=f"Packing: {len(train_ds)} training examples in "
+            f"{len(train_rows)} rows of up to {config.max_length} "
+            "tokens.",
+        )
         overrides["train_sampling_strategy"] = "random"
     else:
         train_rows = train_ds
@@ -864,11 +1076,21 @@ def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_fr
         model.to(dev["device"])
 
     # the untrained backbone on the held-out rows, from the same prompts
-    run.append_event("message", text=f"Generating {len(prompts)} test rows with the untrained "
-                                     f"{config.backbone} (the 'before' scores).")
-    before_out = generate(model, tokenizer, prompts, config.max_new_tokens, gen_batch,
-                          fmt.stop_ids, progress=_progress_reporter(run, "Before training"),
-                          should_stop=stop_event.is_set)
+    run.append_event(
+        "message",
+        text=f"Generating {len(prompts)} test rows with the untrained "
+        f"{config.backbone} (the 'before' scores).",
+    )
+    before_out = generate(
+        model,
+        tokenizer,
+        prompts,
+        config.max_new_tokens,
+        gen_batch,
+        fmt.stop_ids,
+        progress=_progress_reporter(run, "Before training"),
+        should_stop=stop_event.is_set,
+    )
     before_loss = sequence_loss(model, test_ds, collator, gen_batch)
     use_cache = getattr(model.config, "use_cache", None)
 
@@ -878,12 +1100,25 @@ def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_fr
         return prepared
 
     result = loop.fit(
-        config, run, stop_event, model=model, tokenizer=tokenizer, family=family,
-        train_ds=train_rows, val_ds=val_ds, task=config.task, task_type="CAUSAL_LM",
-        metric=metric, data_collator=collator, args_overrides=overrides,
+        config,
+        run,
+        stop_event,
+        model=model,
+        tokenizer=tokenizer,
+        family=family,
+        train_ds=train_rows,
+        val_ds=val_ds,
+        task=config.task,
+        task_type="CAUSAL_LM",
+        metric=metric,
+        data_collator=collator,
+        args_overrides=overrides,
         regularization=Regularization(),  # classification loss options: not for generation
-        prepare_model=for_training, callbacks=callbacks, resume_from=resume_from,
-        start_info={"test_rows": len(data.test), "labels": [], "template": template})
+        prepare_model=for_training,
+        callbacks=callbacks,
+        resume_from=resume_from,
+        start_info={"test_rows": len(data.test), "labels": [], "template": template},
+    )
     trainer = result.trainer
     model = trainer.model
     if use_cache is not None:
@@ -893,33 +1128,56 @@ def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_fr
         val_loss = sequence_loss(model, val_ds, collator, gen_batch)
     test_loss = sequence_loss(model, test_ds, collator, gen_batch)
 
-    run.append_event("message", text=f"Generating {len(prompts)} test rows with the fine-tuned "
-                                     "model (the 'after' scores).")
+    run.append_event(
+        "message",
+        text=f"Generating {len(prompts)} test rows with the fine-tuned model (the 'after' scores).",
+    )
     t0 = time.time()
-    after_out = generate(model, tokenizer, prompts, config.max_new_tokens, gen_batch,
-                         fmt.stop_ids, progress=_progress_reporter(run, "After training"),
-                         should_stop=stop_event.is_set)
+    after_out = generate(
+        model,
+        tokenizer,
+        prompts,
+        config.max_new_tokens,
+        gen_batch,
+        fmt.stop_ids,
+        progress=_progress_reporter(run, "After training"),
+        should_stop=stop_event.is_set,
+    )
     gen_seconds = time.time() - t0
-    done = [i for i in range(len(prompts)) if after_out[i] is not None
-            and before_out[i] is not None]
+    done = [
+        i for i in range(len(prompts)) if after_out[i] is not None and before_out[i] is not None
+    ]
     refs = [gen_rows["target"].iloc[i] for i in done]
     test = score([after_out[i] for i in done], refs, lang)
     test["loss"] = round(test_loss, 4)
     before = score([before_out[i] for i in done], refs, lang)
     before["loss"] = round(before_loss, 4)
-    examples = [{"source": gen_rows["source"].iloc[i], "reference": gen_rows["target"].iloc[i],
-                 "before": before_out[i], "after": after_out[i]} for i in done[:MAX_EXAMPLES]]
+    examples = [
+        {
+            "source": gen_rows["source"].iloc[i],
+            "reference": gen_rows["target"].iloc[i],
+            "before": before_out[i],
+            "after": after_out[i],
+        }
+        for i in done[:MAX_EXAMPLES]
+    ]
 
     if run.writer:
         _save(model, tokenizer, run, config, data, template, fmt)
     metrics = loop.base_metrics(config, stop_event, result, config.task, started)
-    metrics.update({
-        "validation": {"loss": round(float(val_loss), 4), "n": len(val_ds)},
-        "test": test, "before": before, "examples": examples,
-        "template": template, "target_language": lang,
-        "generation_rows_per_second": round(len(done) / max(gen_seconds, 1e-9), 3),
-        "packing": packing, "train_rows": len(train_rows),
-    })
+    metrics.update(
+        {
+            "validation": {"loss": round(float(val_loss), 4), "n": len(val_ds)},
+            "test": test,
+            "before": before,
+            "examples": examples,
+            "template": template,
+            "target_language": lang,
+            "generation_rows_per_second": round(len(done) / max(gen_seconds, 1e-9), 3),
+            "packing": packing,
+            "train_rows": len(train_rows),
+        }
+    )
     del trainer, model
     return loop.finish(run, metrics, result.dev["device"], test=test, before=before)
 
@@ -934,11 +1192,20 @@ def _save(model, tokenizer, run, config, data: TaskData, template: str, fmt: For
     shutil.rmtree(tmp, ignore_errors=True)
     save_model(model, tmp)
     tokenizer.save_pretrained(tmp)
-    write_json_atomic(tmp / "task.json", {
-        "task": config.task, "template": template, "max_new_tokens": config.max_new_tokens,
-        "max_length": config.max_length, "columns": dict(data.columns),
-        "target_language": data.info.get("target_language", ""), "backbone": config.backbone,
-        "chat_template": fmt.chat, "stop_ids": fmt.stop_ids})
+    write_json_atomic(
+        tmp / "task.json",
+        {
+            "task": config.task,
+            "template": template,
+            "max_new_tokens": config.max_new_tokens,
+            "max_length": config.max_length,
+            "columns": dict(data.columns),
+            "target_language": data.info.get("target_language", ""),
+            "backbone": config.backbone,
+            "chat_template": fmt.chat,
+            "stop_ids": fmt.stop_ids,
+        },
+    )
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
 
@@ -958,8 +1225,10 @@ class Predictor:
         if not (model_dir / "task.json").exists():
             from engine.predict import PredictError
 
-            raise PredictError(f"{run.path} has no trained generation model yet (status: "
-                               f"{run.status}). Pick a finished run.")
+            raise PredictError(
+                f"{run.path} has no trained generation model yet (status: "
+                f"{run.status}). Pick a finished run."
+            )
         self.run = run
         self.meta = read_json(model_dir / "task.json", {})
         self.task = self.meta.get("task", "")
@@ -968,8 +1237,9 @@ class Predictor:
         self.max_length = int(self.meta.get("max_length", 128))
         self.source_column = self.meta.get("columns", {}).get("source", "source")
         self._lock = threading.Lock()
-        self.model, self.tokenizer = _load(model_dir, self.meta.get("backbone")
-                                           or run.config().backbone)
+        self.model, self.tokenizer = _load(
+            model_dir, self.meta.get("backbone") or run.config().backbone
+        )
         self.formatter = Formatter(self.tokenizer, self.template)
 
     def _source(self, item) -> str:
@@ -980,49 +1250,79 @@ class Predictor:
             raise ValueError(f"An input needs a 'text' field; got {sorted(item)}.")
         return str(item)
 
-    def predict(self, inputs: list, batch_size: int = 8, max_new_tokens: int | None = None
-                ) -> list[dict]:
+    def predict(
+        self, inputs: list, batch_size: int = 8, max_new_tokens: int | None = None
+    ) -> list[dict]:
         """[{"output": generated text}] for every input (a text or {"text": ...}); greedy."""
         if isinstance(inputs, (str, dict)):
             inputs = [inputs]
         prompts = [self.formatter.prompt_ids(self._source(x), self.max_length) for x in inputs]
         with self._lock:
-            outs = generate(self.model, self.tokenizer, prompts,
-                            max_new_tokens or self.max_new_tokens, batch_size,
-                            self.formatter.stop_ids)
+            outs = generate(
+                self.model,
+                self.tokenizer,
+                prompts,
+                max_new_tokens or self.max_new_tokens,
+                batch_size,
+                self.formatter.stop_ids,
+            )
         return [{"output": o or ""} for o in outs]
 
     def predict_table(self, df: pd.DataFrame, text_column: str = "") -> pd.DataFrame:
-        col = text_column or next((c for c in (self.source_column, "source", "text")
-                                   if c in df.columns), "")
+        col = text_column or next(
+            (c for c in (self.source_column, "source", "text") if c in df.columns), ""
+        )
         if not col:
             guesses = [c for c in df.columns if df[c].dtype == object]
             if not guesses:
                 raise DataError("The table has no text column to generate from.")
             col = max(guesses, key=lambda c: df[c].astype(str).str.len().mean())
         if col not in df.columns:
-            raise DataError(f"Column {col!r} is not in the table; its columns are: "
-                            f"{', '.join(map(str, df.columns))}.")
+            raise DataError(
+                f"Column {col!r} is not in the table; its columns are: "
+                f"{', '.join(map(str, df.columns))}."
+            )
         result = df.copy()
-        result["output"] = [p["output"] for p in
-                            self.predict(df[col].fillna("").astype(str).tolist())]
+        result["output"] = [
+            p["output"] for p in self.predict(df[col].fillna("").astype(str).tolist())
+        ]
         return result
 
-    def stream(self, text: str, temperature: float = 0.0, top_p: float = 1.0,
-               max_new_tokens: int | None = None, stop: list[str] | None = None
-               ) -> Iterator[str]:
+    def stream(
+        self,
+        text: str,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_new_tokens: int | None = None,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
         """Yield the output generated so far (the whole text each time) as tokens arrive
         (see ``stream_generate``)."""
         ids = self.formatter.prompt_ids(self._source(text), self.max_length)
-        yield from stream_generate(self.model, self.tokenizer, ids, self.formatter.stop_ids,
-                                   self._lock, temperature, top_p,
-                                   int(max_new_tokens or self.max_new_tokens), stop)
+        yield from stream_generate(
+            self.model,
+            self.tokenizer,
+            ids,
+            self.formatter.stop_ids,
+            self._lock,
+            temperature,
+            top_p,
+            int(max_new_tokens or self.max_new_tokens),
+            stop,
+        )
 
 
-def stream_generate(model, tokenizer, ids: list[int], stop_ids: list[int],
-                    lock: threading.Lock | None = None, temperature: float = 0.0,
-                    top_p: float = 1.0, max_new_tokens: int = 64,
-                    stop: list[str] | None = None) -> Iterator[str]:
+def stream_generate(
+    model,
+    tokenizer,
+    ids: list[int],
+    stop_ids: list[int],
+    lock: threading.Lock | None = None,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 64,
+    stop: list[str] | None = None,
+) -> Iterator[str]:
     """Generate after the prompt ``ids``, yielding the output so far (the whole text each time)
     as tokens arrive.
 
@@ -1035,20 +1335,26 @@ def stream_generate(model, tokenizer, ids: list[int], stop_ids: list[int],
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
     device = next(model.parameters()).device
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                    timeout=600)
+    streamer = TextIteratorStreamer(
+        tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
+    )
     halt = threading.Event()
 
     class Halt(StoppingCriteria):
         def __call__(self, input_ids, scores, **kwargs):
-            return torch.full((input_ids.shape[0],), halt.is_set(), dtype=torch.bool,
-                              device=input_ids.device)
+            return torch.full(
+                (input_ids.shape[0],), halt.is_set(), dtype=torch.bool, device=input_ids.device
+            )
 
-    kwargs = dict(input_ids=torch.tensor([ids], device=device),
-                  attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
-                  max_new_tokens=int(max_new_tokens), pad_token_id=tokenizer.pad_token_id,
-                  eos_token_id=list(stop_ids) or None, streamer=streamer,
-                  stopping_criteria=StoppingCriteriaList([Halt()]))
+    kwargs = dict(
+        input_ids=torch.tensor([ids], device=device),
+        attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
+        max_new_tokens=int(max_new_tokens),
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=list(stop_ids) or None,
+        streamer=streamer,
+        stopping_criteria=StoppingCriteriaList([Halt()]),
+    )
     if temperature and temperature > 0:
         kwargs.update(do_sample=True, temperature=float(temperature), top_p=float(top_p))
     else:
@@ -1102,8 +1408,9 @@ def _load(model_dir: Path, backbone: str):
             from engine.backbones import resolve_backbone
             from engine.strategies import load_adapter
 
-            base = AutoModelForCausalLM.from_pretrained(resolve_backbone(backbone),
-                                                        dtype=torch.float32)
+            base = AutoModelForCausalLM.from_pretrained(
+                resolve_backbone(backbone), dtype=torch.float32
+            )
             if base.config.pad_token_id is None:
                 base.config.pad_token_id = tokenizer.pad_token_id
             model = load_adapter(base, model_dir)

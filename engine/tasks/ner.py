@@ -11,6 +11,7 @@ that fit (for training and for prediction alike), so no word is ever dropped; th
 sentence are put back together before scoring. Scores are seqeval's entity-level precision / recall
 / F1 (an entity counts only when its type and both ends are right) and the word-level tag accuracy.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,18 @@ import pandas as pd
 
 from engine.data import DataError, estimate_tokens
 from engine.tasks import TaskData
-from engine.tasks.ner_data import (MIN_SENTENCES, RARE_TYPE, entity_dicts, entity_types,
-                                   highlighted, join_tokens, load_ner, split_words,
-                                   tag_names, to_iob2)
+from engine.tasks.ner_data import (
+    MIN_SENTENCES,
+    RARE_TYPE,
+    entity_dicts,
+    entity_types,
+    highlighted,
+    join_tokens,
+    load_ner,
+    split_words,
+    tag_names,
+    to_iob2,
+)
 
 DEFAULT_METRIC = "f1"
 MODEL_CLASS = ("AutoModelForTokenClassification", "TOKEN_CLS")
@@ -46,9 +56,10 @@ MAX_EXAMPLES = 50
 # 1.2e-2 0.00 (everything "O"). SmolLM2-135M LoRA (batch 8, 30 steps, English demo): 1e-3 0.42,
 # 3e-3 0.53. (e5-small-multilingual LoRA on the Chinese demo wanted more: 1.2e-2 0.93 vs 6e-3
 # 0.60 in 60 steps; not the default, since the same rate collapsed on WNUT.)
-NER_LEARNING_RATES = {"encoder": {"full": 2e-4, "lora": 3e-3, "rslora": 3e-3, "dora": 3e-3,
-                                  "pissa": 3e-3},
-                      "decoder": {"lora": 3e-3, "rslora": 3e-3, "dora": 3e-3, "pissa": 3e-3}}
+NER_LEARNING_RATES = {
+    "encoder": {"full": 2e-4, "lora": 3e-3, "rslora": 3e-3, "dora": 3e-3, "pissa": 3e-3},
+    "decoder": {"lora": 3e-3, "rslora": 3e-3, "dora": 3e-3, "pissa": 3e-3},
+}
 
 
 def DEFAULT_STRATEGY(family: str) -> str:  # noqa: N802 - the contract's name
@@ -62,48 +73,67 @@ def learning_rate(config, family: str) -> float:
     strategy's own default."""
     from engine.strategies import default_learning_rate
 
-    return config.learning_rate or NER_LEARNING_RATES.get(family, {}).get(config.strategy) \
+    return (
+        config.learning_rate
+        or NER_LEARNING_RATES.get(family, {}).get(config.strategy)
         or default_learning_rate(config.strategy, family)
+    )
 
 
 def unsupported(strategy: str, family: str) -> str | None:
     if strategy == "setfit":
-        return ("SetFit is for sentence classification; NER tags every word, so pick full "
-                "fine-tuning or LoRA.")
+        return (
+            "SetFit is for sentence classification; NER tags every word, so pick full "
+            "fine-tuning or LoRA."
+        )
     if strategy in ("prompt", "ptuning"):
-        return ("Prompt and P-tuning put virtual tokens before the words, which peft does not "
-                "line up with per-token tags (its token-classification model fails); pick LoRA "
-                "or prefix tuning.")
+        return (
+            "Prompt and P-tuning put virtual tokens before the words, which peft does not "
+            "line up with per-token tags (its token-classification model fails); pick LoRA "
+            "or prefix tuning."
+        )
     return None
 
 
 # ---- data -------------------------------------------------------------------------------------
 
+
 def prepare(config) -> TaskData:
     """Read, check and split the NER data of ``config`` (tags normalised to IOB2)."""
     if not config.data:
-        raise DataError("No data file chosen: pick a file of tagged sentences (JSONL tokens + "
-                        "tags, CoNLL, or a table of texts with entity spans).")
+        raise DataError(
+            "No data file chosen: pick a file of tagged sentences (JSONL tokens + "
+            "tags, CoNLL, or a table of texts with entity spans)."
+        )
     table = load_ner(config.data, config.text_column, config.label_column)
     warnings = list(table.warnings)
     frame = table.frame
     if config.max_rows and len(frame) > config.max_rows:
         frame = frame.sample(n=config.max_rows, random_state=config.seed).reset_index(drop=True)
-        warnings.append(f"Using a sample of {config.max_rows} of the {len(table.frame)} sentences "
-                        "(the max rows setting).")
-    info: dict[str, Any] = {"scheme": table.scheme, "format": table.source_format,
-                            "char_level": table.char_level}
+        warnings.append(
+            f"Using a sample of {config.max_rows} of the {len(table.frame)} sentences "
+            "(the max rows setting)."
+        )
+    info: dict[str, Any] = {
+        "scheme": table.scheme,
+        "format": table.source_format,
+        "char_level": table.char_level,
+    }
     if config.test_data:
         test_table = load_ner(config.test_data, config.text_column, config.label_column)
         warnings += test_table.warnings
         info["test_scheme"] = test_table.scheme
-        train, validation = _split(frame, [config.validation_fraction], config.seed,
-                                   Path(config.data).name)
+        train, validation = _split(
+            frame, [config.validation_fraction], config.seed, Path(config.data).name
+        )
         test = test_table.frame
     else:
-        train, validation, test = _split(frame, [config.validation_fraction,
-                                                 config.test_fraction], config.seed,
-                                         Path(config.data).name)
+        train, validation, test = _split(
+            frame,
+            [config.validation_fraction, config.test_fraction],
+            config.seed,
+            Path(config.data).name,
+        )
     everything = pd.concat([train, validation, test], ignore_index=True)
     types = entity_types(everything["tags"])
     counts = _mentions(everything["tags"])
@@ -111,34 +141,54 @@ def prepare(config) -> TaskData:
     rare = {t: n for t, n in counts.items() if n < RARE_TYPE}
     if rare:
         listed = ", ".join(f"{t} ({n})" for t, n in rare.items())
-        warnings.append(f"{len(rare)} entity type(s) have fewer than {RARE_TYPE} mentions: "
-                        f"{listed}; the model can hardly learn them, so tag more or merge types.")
+        warnings.append(
+            f"{len(rare)} entity type(s) have fewer than {RARE_TYPE} mentions: "
+            f"{listed}; the model can hardly learn them, so tag more or merge types."
+        )
     missing = [t for t in types if not train_counts.get(t)]
     if missing:
-        warnings.append(f"Entity type(s) {', '.join(missing)} never occur in the training split, "
-                        "so the model cannot learn them.")
+        warnings.append(
+            f"Entity type(s) {', '.join(missing)} never occur in the training split, "
+            "so the model cannot learn them."
+        )
     seen = set(map(tuple, train["tokens"]))
     repeated = sum(tuple(t) in seen for t in test["tokens"])
     if repeated:
-        warnings.append(f"{repeated} of {len(test)} test sentences also occur in the training "
-                        "split, so the test scores flatter the model on new text.")
+        warnings.append(
+            f"{repeated} of {len(test)} test sentences also occur in the training "
+            "split, so the test scores flatter the model on new text."
+        )
     lengths = _subword_lengths(config, everything["tokens"])
     long = int((lengths > config.max_length).sum())
     if long:
-        warnings.append(f"{long} of {len(everything)} sentences are longer than max length "
-                        f"({config.max_length} tokens); each is cut into pieces that fit at word "
-                        "boundaries, so words near a cut see less context (raise max length to "
-                        "keep them whole).")
+        warnings.append(
+            f"{long} of {len(everything)} sentences are longer than max length "
+            f"({config.max_length} tokens); each is cut into pieces that fit at word "
+            "boundaries, so words near a cut see less context (raise max length to "
+            "keep them whole)."
+        )
     n_tokens = everything["tokens"].map(len)
-    info.update(tags=tag_names(types), entity_counts=counts, train_entity_counts=train_counts,
-                sentences=len(everything), tokens=int(n_tokens.sum()),
-                tokens_per_sentence={"mean": round(float(n_tokens.mean()), 1),
-                                     "max": int(n_tokens.max())},
-                subwords_per_sentence={"mean": round(float(lengths.mean()), 1),
-                                       "max": int(lengths.max())},
-                long_sentences=long, converted_to="IOB2")
-    return TaskData("ner", train, validation, test, labels=types, warnings=warnings,
-                    columns=dict(table.columns), info=info)
+    info.update(
+        tags=tag_names(types),
+        entity_counts=counts,
+        train_entity_counts=train_counts,
+        sentences=len(everything),
+        tokens=int(n_tokens.sum()),
+        tokens_per_sentence={"mean": round(float(n_tokens.mean()), 1), "max": int(n_tokens.max())},
+        subwords_per_sentence={"mean": round(float(lengths.mean()), 1), "max": int(lengths.max())},
+        long_sentences=long,
+        converted_to="IOB2",
+    )
+    return TaskData(
+        "ner",
+        train,
+        validation,
+        test,
+        labels=types,
+        warnings=warnings,
+        columns=dict(table.columns),
+        info=info,
+    )
 
 
 def _split(frame: pd.DataFrame, fractions: list[float], seed: int, name: str):
@@ -146,13 +196,15 @@ def _split(frame: pd.DataFrame, fractions: list[float], seed: int, name: str):
     n = len(frame)
     sizes = [max(1, round(n * f)) for f in fractions]
     if n < MIN_SENTENCES or n - sum(sizes) < 2:
-        raise DataError(f"{name} has only {n} sentences; NER needs at least "
-                        f"{max(MIN_SENTENCES, sum(sizes) + 2)} to hold some out for validation "
-                        "and testing. Add more tagged sentences.")
+        raise DataError(
+            f"{name} has only {n} sentences; NER needs at least "
+            f"{max(MIN_SENTENCES, sum(sizes) + 2)} to hold some out for validation "
+            "and testing. Add more tagged sentences."
+        )
     order = np.random.RandomState(seed).permutation(n)
     parts, start = [], 0
     for size in sizes:
-        parts.append(frame.iloc[order[start:start + size]].reset_index(drop=True))
+        parts.append(frame.iloc[order[start : start + size]].reset_index(drop=True))
         start += size
     train = frame.iloc[order[start:]].reset_index(drop=True)
     return (train, *parts)
@@ -175,8 +227,7 @@ def _subword_lengths(config, token_lists) -> pd.Series:
 
         from engine.backbones import resolve_backbone
 
-        tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(config.backbone,
-                                                                   download=False))
+        tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(config.backbone, download=False))
         if not tokenizer.is_fast:
             raise ValueError("slow tokenizer")
         encoder = WordEncoder(tokenizer, config.max_length)
@@ -187,6 +238,7 @@ def _subword_lengths(config, token_lists) -> pd.Series:
 
 # ---- sub-word encoding --------------------------------------------------------------------------
 
+
 class WordEncoder:
     """Words -> model inputs: first-sub-word labels, sentences cut into pieces that fit.
 
@@ -196,8 +248,10 @@ class WordEncoder:
 
     def __init__(self, tokenizer, max_length: int):
         if not getattr(tokenizer, "is_fast", False):
-            raise DataError("NER needs a backbone with a fast tokenizer (to map sub-words back to "
-                            "words); this backbone has only a slow one.")
+            raise DataError(
+                "NER needs a backbone with a fast tokenizer (to map sub-words back to "
+                "words); this backbone has only a slow one."
+            )
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.specials = tokenizer.num_special_tokens_to_add(pair=False)
@@ -210,15 +264,16 @@ class WordEncoder:
         if not self.space_prefix:
             return list(tokens)
         text, offsets = join_tokens(tokens)
-        return [(" " if a and text[a - 1] == " " else "") + tok
-                for tok, (a, _) in zip(tokens, offsets)]
+        return [
+            (" " if a and text[a - 1] == " " else "") + tok for tok, (a, _) in zip(tokens, offsets)
+        ]
 
     def word_counts(self, token_lists) -> list[list[int]]:
         """Sub-words of every word of every sentence."""
         out = []
         sentences = [self.words(t) for t in token_lists]
         for start in range(0, len(sentences), 512):
-            batch = sentences[start:start + 512]
+            batch = sentences[start : start + 512]
             enc = self.tokenizer(batch, is_split_into_words=True, add_special_tokens=False)
             for i, words in enumerate(batch):
                 counts = [0] * len(words)
@@ -249,8 +304,12 @@ class WordEncoder:
         words = [self.words(token_lists[s])[a:b] for s, a, b in pieces]
         features, firsts = [], []
         for start in range(0, len(pieces), 512):
-            enc = self.tokenizer(words[start:start + 512], is_split_into_words=True,
-                                 truncation=True, max_length=self.max_length)
+            enc = self.tokenizer(
+                words[start : start + 512],
+                is_split_into_words=True,
+                truncation=True,
+                max_length=self.max_length,
+            )
             for i in range(len(enc["input_ids"])):
                 s, a, _ = pieces[start + i]
                 row = {k: enc[k][i] for k in enc.keys()}
@@ -296,17 +355,24 @@ def _needs_space_prefix(tokenizer) -> bool:
     """True for tokenizers that read " word" and "word" differently (byte-level BPE)."""
     try:
         plain = tokenizer("x world", add_special_tokens=False)["input_ids"]
-        split = tokenizer(["x", "world"], is_split_into_words=True,
-                          add_special_tokens=False)["input_ids"]
-        spaced = tokenizer(["x", " world"], is_split_into_words=True,
-                           add_special_tokens=False)["input_ids"]
+        split = tokenizer(["x", "world"], is_split_into_words=True, add_special_tokens=False)[
+            "input_ids"
+        ]
+        spaced = tokenizer(["x", " world"], is_split_into_words=True, add_special_tokens=False)[
+            "input_ids"
+        ]
     except Exception:  # noqa: BLE001 - an unusual tokenizer: feed the words as they are
         return False
     return split != plain and spaced == plain
 
 
-def tag_sentences(model, encoder: WordEncoder, token_lists: list[list[str]],
-                  id2tag: dict[int, str], batch_size: int = 32) -> list[list[str]]:
+def tag_sentences(
+    model,
+    encoder: WordEncoder,
+    token_lists: list[list[str]],
+    id2tag: dict[int, str],
+    batch_size: int = 32,
+) -> list[list[str]]:
     """Predicted IOB2 tags for every word of every sentence (words with no sub-word: O)."""
     import torch
 
@@ -319,9 +385,10 @@ def tag_sentences(model, encoder: WordEncoder, token_lists: list[list[str]],
     keys = [k for k in features[0] if k != "length"] if features else []
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            batch = encoder.tokenizer.pad([{k: features[i][k] for k in keys} for i in idx],
-                                          return_tensors="pt")
+            idx = order[start : start + batch_size]
+            batch = encoder.tokenizer.pad(
+                [{k: features[i][k] for k in keys} for i in idx], return_tensors="pt"
+            )
             batch = {k: v.to(device) for k, v in batch.items()}
             logits = model(**batch).logits
             preds = logits.argmax(-1).cpu().numpy()
@@ -336,16 +403,19 @@ def tag_sentences(model, encoder: WordEncoder, token_lists: list[list[str]],
 
 # ---- scores -------------------------------------------------------------------------------------
 
+
 def scores(gold: list[list[str]], pred: list[list[str]]) -> dict:
     """Entity-level micro precision / recall / F1, macro F1 and word-level tag accuracy."""
     from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 
     pred = [to_iob2(p) for p in pred]
-    return {"f1": float(f1_score(gold, pred, zero_division=0)),
-            "precision": float(precision_score(gold, pred, zero_division=0)),
-            "recall": float(recall_score(gold, pred, zero_division=0)),
-            "accuracy": float(accuracy_score(gold, pred)) if any(gold) else 0.0,
-            "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0))}
+    return {
+        "f1": float(f1_score(gold, pred, zero_division=0)),
+        "precision": float(precision_score(gold, pred, zero_division=0)),
+        "recall": float(recall_score(gold, pred, zero_division=0)),
+        "accuracy": float(accuracy_score(gold, pred)) if any(gold) else 0.0,
+        "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0)),
+    }
 
 
 def report(gold: list[list[str]], pred: list[list[str]]) -> dict:
@@ -357,9 +427,12 @@ def report(gold: list[list[str]], pred: list[list[str]]) -> dict:
     raw = classification_report(gold, pred, output_dict=True, zero_division=0)
 
     def row(values: dict) -> dict:
-        return {"precision": round(float(values["precision"]), 4),
-                "recall": round(float(values["recall"]), 4),
-                "f1": round(float(values["f1-score"]), 4), "support": int(values["support"])}
+        return {
+            "precision": round(float(values["precision"]), 4),
+            "recall": round(float(values["recall"]), 4),
+            "f1": round(float(values["f1-score"]), 4),
+            "support": int(values["support"]),
+        }
 
     averages = {"micro avg": "micro", "macro avg": "macro", "weighted avg": "weighted"}
     out = {"per_type": {k: row(v) for k, v in raw.items() if k not in averages}}
@@ -370,6 +443,7 @@ def report(gold: list[list[str]], pred: list[list[str]]) -> dict:
 def _metrics_function(id2tag: dict[int, str]):
     """compute_metrics for the Trainer: entity scores on the pieces of the validation split
     (the predictions are arg-maxed first, see ``_argmax``)."""
+
     def compute(eval_pred) -> dict:
         preds, labels = eval_pred.predictions, eval_pred.label_ids
         gold, pred = [], []
@@ -391,6 +465,7 @@ def _argmax(logits, labels):
 
 # ---- training -----------------------------------------------------------------------------------
 
+
 def load_model(backbone_path, tags: list[str], config_overrides: dict | None = None):
     """A fresh ``*ForTokenClassification`` for ``tags`` and its (fast) tokenizer."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -404,8 +479,12 @@ def load_model(backbone_path, tags: list[str], config_overrides: dict | None = N
     hf_logging.set_verbosity_error()  # "newly initialized head" is expected
     try:
         model = AutoModelForTokenClassification.from_pretrained(
-            backbone_path, num_labels=len(tags), id2label=dict(enumerate(tags)),
-            label2id={t: i for i, t in enumerate(tags)}, **(config_overrides or {}))
+            backbone_path,
+            num_labels=len(tags),
+            id2label=dict(enumerate(tags)),
+            label2id={t: i for i, t in enumerate(tags)},
+            **(config_overrides or {}),
+        )
     finally:
         hf_logging.set_verbosity(verbosity)
     if model.config.pad_token_id is None:
@@ -413,8 +492,9 @@ def load_model(backbone_path, tags: list[str], config_overrides: dict | None = N
     return model, tokenizer
 
 
-def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_from=None,
-          callbacks=()) -> dict:
+def train(
+    config, run, stop_event: threading.Event, data: TaskData, *, resume_from=None, callbacks=()
+) -> dict:
     """Fine-tune a token classifier on ``data`` through the one fit, score it on the test
     split, save it."""
     from transformers import DataCollatorForTokenClassification
@@ -430,8 +510,9 @@ def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_fr
     label2id = {t: i for i, t in enumerate(tags)}
     id2tag = dict(enumerate(tags))
     _note_ignored_options(config, run)
-    model, tokenizer = load_model(path, tags,
-                                  regularization.dropout_overrides(path, config.dropout))
+    model, tokenizer = load_model(
+        path, tags, regularization.dropout_overrides(path, config.dropout)
+    )
     encoder = WordEncoder(tokenizer, config.max_length)
     train_ds = encoder.dataset(data.train, label2id)
     val_ds = encoder.dataset(data.validation, label2id)
@@ -439,15 +520,31 @@ def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_fr
     # the untrained head on the same test sentences: the "before" of the Evaluate tab
     before = evaluate(model, encoder, data.test, id2tag, config.eval_batch_size)["summary"]
     result = loop.fit(
-        config, run, stop_event, model=model, tokenizer=tokenizer, family=family,
-        train_ds=train_ds, val_ds=val_ds, task="ner", task_type="TOKEN_CLS", metric=metric,
-        learning_rate=learning_rate(config, family), compute_metrics=_metrics_function(id2tag),
+        config,
+        run,
+        stop_event,
+        model=model,
+        tokenizer=tokenizer,
+        family=family,
+        train_ds=train_ds,
+        val_ds=val_ds,
+        task="ner",
+        task_type="TOKEN_CLS",
+        metric=metric,
+        learning_rate=learning_rate(config, family),
+        compute_metrics=_metrics_function(id2tag),
         data_collator=DataCollatorForTokenClassification(tokenizer),
         args_overrides={"label_smoothing_factor": config.label_smoothing},
         regularization=regularization.Regularization(),  # sentence-level options: not for NER
-        preprocess_logits_for_metrics=_argmax, callbacks=callbacks, resume_from=resume_from,
-        start_info={"test_rows": len(data.test), "labels": data.labels,
-                    "scheme": data.info.get("scheme")})
+        preprocess_logits_for_metrics=_argmax,
+        callbacks=callbacks,
+        resume_from=resume_from,
+        start_info={
+            "test_rows": len(data.test),
+            "labels": data.labels,
+            "scheme": data.info.get("scheme"),
+        },
+    )
 
     # final scores with the best checkpoint, on whole sentences
     model = result.model
@@ -458,28 +555,39 @@ def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_fr
     if run.writer:
         _save(model, tokenizer, run, config, data, tags, encoder)
     metrics = loop.base_metrics(config, stop_event, result, "ner", started)
-    metrics.update({
-        "test": test["summary"], "validation": validation["summary"], "before": before,
-        "report": test["report"], "validation_report": validation["report"],
-        "examples": test["examples"],
-        "eval_samples_per_second": round(len(data.test) / max(test_seconds, 1e-9), 2),
-        "best_metric_name": metric, "labels": data.labels, "tags": tags,
-        "scheme": data.info.get("scheme"),
-    })
+    metrics.update(
+        {
+            "test": test["summary"],
+            "validation": validation["summary"],
+            "before": before,
+            "report": test["report"],
+            "validation_report": validation["report"],
+            "examples": test["examples"],
+            "eval_samples_per_second": round(len(data.test) / max(test_seconds, 1e-9), 2),
+            "best_metric_name": metric,
+            "labels": data.labels,
+            "tags": tags,
+            "scheme": data.info.get("scheme"),
+        }
+    )
     del model
     return loop.finish(run, metrics, result.dev["device"])
 
 
-def evaluate(model, encoder: WordEncoder, frame: pd.DataFrame, id2tag: dict[int, str],
-             batch_size: int = 64) -> dict:
+def evaluate(
+    model, encoder: WordEncoder, frame: pd.DataFrame, id2tag: dict[int, str], batch_size: int = 64
+) -> dict:
     """Scores, per-type report and examples of ``model`` on the sentences of ``frame``."""
     tokens = frame["tokens"].tolist()
     gold = frame["tags"].tolist()
     pred = tag_sentences(model, encoder, tokens, id2tag, batch_size) if tokens else []
     summary = {k: round(v, 4) for k, v in scores(gold, pred).items()} if tokens else {}
     summary["n"] = len(tokens)
-    return {"summary": summary, "report": report(gold, pred) if tokens else {},
-            "examples": examples(tokens, gold, pred)}
+    return {
+        "summary": summary,
+        "report": report(gold, pred) if tokens else {},
+        "examples": examples(tokens, gold, pred),
+    }
 
 
 def examples(token_lists, gold_lists, pred_lists, limit: int = MAX_EXAMPLES) -> list[dict]:
@@ -495,11 +603,19 @@ def examples(token_lists, gold_lists, pred_lists, limit: int = MAX_EXAMPLES) -> 
         if not g and not p:
             continue
         key = lambda e: (e["start_token"], e["end_token"], e["label"])  # noqa: E731
-        rows.append({"text": text, "gold": _listed(g), "predicted": _listed(p),
-                     "correct": sorted(map(key, g)) == sorted(map(key, p)),
-                     "tokens": list(tokens), "gold_entities": g, "predicted_entities": p,
-                     "gold_highlighted": highlighted(text, g),
-                     "predicted_highlighted": highlighted(text, p)})
+        rows.append(
+            {
+                "text": text,
+                "gold": _listed(g),
+                "predicted": _listed(p),
+                "correct": sorted(map(key, g)) == sorted(map(key, p)),
+                "tokens": list(tokens),
+                "gold_entities": g,
+                "predicted_entities": p,
+                "gold_highlighted": highlighted(text, g),
+                "predicted_highlighted": highlighted(text, p),
+            }
+        )
     rows.sort(key=lambda r: r["correct"])  # stable: mistakes first, each group in test order
     return rows[:limit]
 
@@ -510,17 +626,27 @@ def _listed(entities: list[dict]) -> str:
 
 
 def _note_ignored_options(config, run) -> None:
-    ignored = [name for name, on in (("class weights", config.class_weights != "none"),
-                                     ("adversarial training", config.adversarial != "none"),
-                                     ("augmentation", config.augment != "none")) if on]
+    ignored = [
+        name
+        for name, on in (
+            ("class weights", config.class_weights != "none"),
+            ("adversarial training", config.adversarial != "none"),
+            ("augmentation", config.augment != "none"),
+        )
+        if on
+    ]
     if ignored:
-        run.append_event("message", level="warning",
-                         text=f"NER does not use {', '.join(ignored)} (sentence-classification "
-                              "options); training without.")
+        run.append_event(
+            "message",
+            level="warning",
+            text=f"NER does not use {', '.join(ignored)} (sentence-classification "
+            "options); training without.",
+        )
 
 
-def _save(model, tokenizer, run, config, data: TaskData, tags: list[str],
-          encoder: WordEncoder) -> None:
+def _save(
+    model, tokenizer, run, config, data: TaskData, tags: list[str], encoder: WordEncoder
+) -> None:
     """model/: the adapter or full model, the tokenizer and task.json (what Predictor needs)."""
     from engine.runs import write_json_atomic
     from engine.strategies import save_model
@@ -530,17 +656,27 @@ def _save(model, tokenizer, run, config, data: TaskData, tags: list[str],
     shutil.rmtree(tmp, ignore_errors=True)
     save_model(model, tmp)
     tokenizer.save_pretrained(tmp)
-    write_json_atomic(tmp / "task.json", {
-        "task": "ner", "labels": list(data.labels), "tags": tags,
-        "scheme": data.info.get("scheme"), "max_length": config.max_length,
-        "text_column": data.columns.get("tokens", ""), "label_column": data.columns.get("tags", ""),
-        "char_level": bool(data.info.get("char_level")), "backbone": config.backbone,
-        "space_prefix": encoder.space_prefix})
+    write_json_atomic(
+        tmp / "task.json",
+        {
+            "task": "ner",
+            "labels": list(data.labels),
+            "tags": tags,
+            "scheme": data.info.get("scheme"),
+            "max_length": config.max_length,
+            "text_column": data.columns.get("tokens", ""),
+            "label_column": data.columns.get("tags", ""),
+            "char_level": bool(data.info.get("char_level")),
+            "backbone": config.backbone,
+            "space_prefix": encoder.space_prefix,
+        },
+    )
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
 
 
 # ---- prediction ---------------------------------------------------------------------------------
+
 
 class Predictor:
     """Tag new text with a finished NER run.
@@ -557,8 +693,10 @@ class Predictor:
         run = Run(Path(run_dir))
         meta = read_json(run.model_dir / "task.json", None)
         if not meta:
-            raise PredictError(f"{run.path} has no trained NER model yet (status: {run.status}). "
-                               "Pick a finished run.")
+            raise PredictError(
+                f"{run.path} has no trained NER model yet (status: {run.status}). "
+                "Pick a finished run."
+            )
         self.run = run
         self.tags: list[str] = meta["tags"]
         self.labels: list[str] = meta["labels"]
@@ -566,35 +704,53 @@ class Predictor:
         self.char_level = bool(meta.get("char_level"))
         self.id2tag = dict(enumerate(self.tags))
         self._lock = threading.Lock()
-        self.model, tokenizer = _load(run.model_dir, self.tags,
-                                      meta.get("backbone") or run.config().backbone)
+        self.model, tokenizer = _load(
+            run.model_dir, self.tags, meta.get("backbone") or run.config().backbone
+        )
         self.encoder = WordEncoder(tokenizer, int(meta.get("max_length") or 128))
 
     def predict(self, inputs: list, batch_size: int = 32) -> list[dict]:
         parsed = [_words(x) for x in inputs]
         with self._lock:
-            tag_lists = tag_sentences(self.model, self.encoder, [p[0] for p in parsed],
-                                      self.id2tag, batch_size) if parsed else []
+            tag_lists = (
+                tag_sentences(
+                    self.model, self.encoder, [p[0] for p in parsed], self.id2tag, batch_size
+                )
+                if parsed
+                else []
+            )
         out = []
         for (tokens, text, offsets), tags in zip(parsed, tag_lists):
-            entities = [{k: e[k] for k in ("text", "label", "start", "end")}
-                        for e in entity_dicts(tokens, tags, text, offsets)]
-            out.append({"text": text, "tokens": tokens, "tags": tags, "entities": entities,
-                        "highlighted": highlighted(text, entities)})
+            entities = [
+                {k: e[k] for k in ("text", "label", "start", "end")}
+                for e in entity_dicts(tokens, tags, text, offsets)
+            ]
+            out.append(
+                {
+                    "text": text,
+                    "tokens": tokens,
+                    "tags": tags,
+                    "entities": entities,
+                    "highlighted": highlighted(text, entities),
+                }
+            )
         return out
 
     def predict_table(self, df: pd.DataFrame, text_column: str = "") -> pd.DataFrame:
         """``df`` with "tags" and "entities" columns (JSON lists) added."""
-        col = text_column or next((c for c in (self.text_column, "text", "tokens", "sentence")
-                                   if c in df.columns), "")
+        col = text_column or next(
+            (c for c in (self.text_column, "text", "tokens", "sentence") if c in df.columns), ""
+        )
         if not col:
             strings = [c for c in df.columns if df[c].dtype == object]
             if not strings:
                 raise DataError("The table has no text column to tag.")
             col = max(strings, key=lambda c: df[c].astype(str).str.len().mean())
         if col not in df.columns:
-            raise DataError(f"Column {col!r} is not in the table; its columns are: "
-                            f"{', '.join(map(str, df.columns))}.")
+            raise DataError(
+                f"Column {col!r} is not in the table; its columns are: "
+                f"{', '.join(map(str, df.columns))}."
+            )
         values = [_cell(v) for v in df[col].tolist()]
         answers = self.predict(values)
         result = df.copy()
@@ -643,8 +799,11 @@ def _load(model_dir: Path, tags: list[str], backbone: str):
 
         hf_logging.set_verbosity_error()  # the base's fresh head is replaced by the adapter's
         base = AutoModelForTokenClassification.from_pretrained(
-            resolve_backbone(backbone), num_labels=len(tags), id2label=dict(enumerate(tags)),
-            label2id={t: i for i, t in enumerate(tags)})
+            resolve_backbone(backbone),
+            num_labels=len(tags),
+            id2label=dict(enumerate(tags)),
+            label2id={t: i for i, t in enumerate(tags)},
+        )
         if base.config.pad_token_id is None:
             base.config.pad_token_id = tokenizer.pad_token_id
         model = load_adapter(base, model_dir)

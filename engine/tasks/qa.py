@@ -28,6 +28,7 @@ gold answers), on a 0..1 scale like the other tasks. Punctuation is every Unicod
 character (as MLQA's script does), and a text with CJK characters is compared character by
 character for F1.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,12 +61,26 @@ N_BEST = 20
 # test EM / F1 were 0.71 / 0.77 at 5e-5 and 0.91 / 0.94 at 1e-4 (measured). LoRA at its 1e-3
 # reached only 0.27 / 0.27 in 99 steps (batch 16), hence full as the encoders' default.
 FULL_ENCODER_LR = 1e-4
-CONTEXT_NAMES = ("context", "passage", "paragraph", "document", "text", "story", "article",
-                 "content")
+CONTEXT_NAMES = (
+    "context",
+    "passage",
+    "paragraph",
+    "document",
+    "text",
+    "story",
+    "article",
+    "content",
+)
 QUESTION_NAMES = ("question", "query", "q", "questions", "prompt")
 ANSWER_NAMES = ("answer", "answers", "answer_text", "label", "target", "output", "response")
-START_NAMES = ("answer_start", "answer_start_char", "start", "start_char", "answer_offset",
-               "offset")
+START_NAMES = (
+    "answer_start",
+    "answer_start_char",
+    "start",
+    "start_char",
+    "answer_offset",
+    "offset",
+)
 
 
 def DEFAULT_STRATEGY(family: str) -> str:  # noqa: N802 - the contract's name
@@ -76,9 +91,11 @@ def unsupported(strategy: str, family: str) -> str | None:
     if strategy == "setfit":
         return "SetFit trains sentence classifiers, not answer spans; pick full or LoRA."
     if strategy in ("prompt", "ptuning"):
-        return ("peft's prompt and p-tuning put virtual tokens in front of the text but do not "
-                "move the answer positions of a span head, so they train the wrong tokens; "
-                "pick LoRA or full fine-tuning.")
+        return (
+            "peft's prompt and p-tuning put virtual tokens in front of the text but do not "
+            "move the answer positions of a span head, so they train the wrong tokens; "
+            "pick LoRA or full fine-tuning."
+        )
     return None
 
 
@@ -146,16 +163,23 @@ def squad_scores(predictions: list[str], golds: list[list[str]]) -> dict:
 
 # ---- data ----------------------------------------------------------------------------------------
 
+
 def _columns(df: pd.DataFrame, config, name: str) -> dict[str, str]:
     question = common.find_column(df, config.question_column, QUESTION_NAMES, name)
     answer = common.find_column(df, config.label_column, ANSWER_NAMES, name, exclude={question})
-    context = common.find_column(df, config.text_column, CONTEXT_NAMES, name,
-                                 exclude={question, answer})
-    start = common.find_column(df, config.answer_start_column, START_NAMES, name,
-                               exclude={question, answer, context})
+    context = common.find_column(
+        df, config.text_column, CONTEXT_NAMES, name, exclude={question, answer}
+    )
+    start = common.find_column(
+        df, config.answer_start_column, START_NAMES, name, exclude={question, answer, context}
+    )
     roles = {"context": context, "question": question, "answer": answer}
-    common.check_roles(roles, {"context": "text_column", "question": "question_column",
-                               "answer": "label_column"}, name, df.columns)
+    common.check_roles(
+        roles,
+        {"context": "text_column", "question": "question_column", "answer": "label_column"},
+        name,
+        df.columns,
+    )
     if start:
         roles["answer_start"] = start
     return roles
@@ -184,8 +208,7 @@ def _answers(cell: Any, start_cell: Any) -> tuple[list[str], list[int | None]]:
     texts: list[str] = []
     starts: list[int | None] = []
     if isinstance(value, dict):
-        t, s = value.get("text", value.get("answer")), value.get("answer_start",
-                                                                  value.get("start"))
+        t, s = value.get("text", value.get("answer")), value.get("answer_start", value.get("start"))
         t = t if isinstance(t, (list, tuple, np.ndarray)) else [t]
         s = s if isinstance(s, (list, tuple, np.ndarray)) else [s] * len(t)
         for i, x in enumerate(t):
@@ -207,7 +230,7 @@ def _answers(cell: Any, start_cell: Any) -> tuple[list[str], list[int | None]]:
 def find_answer(context: str, answer: str, start: int | None = None) -> tuple[int, str] | None:
     """(offset, the answer as written in the context) or None when it is not there. A given
     ``start`` that matches is kept; otherwise the occurrence closest to it (or the first)."""
-    if start is not None and context[start:start + len(answer)] == answer:
+    if start is not None and context[start : start + len(answer)] == answer:
         return start, answer
     hits = [m.start() for m in re.finditer(re.escape(answer), context)]
     if not hits:
@@ -218,19 +241,18 @@ def find_answer(context: str, answer: str, start: int | None = None) -> tuple[in
             return find_answer(context, stripped, start)
         return None
     best = min(hits, key=lambda h: abs(h - start)) if start is not None else hits[0]
-    return best, context[best:best + len(answer)]
+    return best, context[best : best + len(answer)]
 
 
-def _parse(df: pd.DataFrame, roles: dict[str, str], name: str,
-           warnings: list[str]) -> pd.DataFrame:
+def _parse(df: pd.DataFrame, roles: dict[str, str], name: str, warnings: list[str]) -> pd.DataFrame:
     contexts = [common.cell_text(v) for v in df[roles["context"]]]
     questions = [common.cell_text(v) for v in df[roles["question"]]]
-    starts_col = df[roles["answer_start"]].tolist() if "answer_start" in roles \
-        else [None] * len(df)
+    starts_col = df[roles["answer_start"]].tolist() if "answer_start" in roles else [None] * len(df)
     rows, blank, unanswerable, moved = [], 0, 0, 0
     missing: list[int] = []
     for i, (context, question, cell, start_cell) in enumerate(
-            zip(contexts, questions, df[roles["answer"]], starts_col)):
+        zip(contexts, questions, df[roles["answer"]], starts_col)
+    ):
         if context is None or question is None:
             blank += 1
             continue
@@ -246,27 +268,44 @@ def _parse(df: pd.DataFrame, roles: dict[str, str], name: str,
         offset, span = found
         if starts[0] is not None and offset != starts[0]:
             moved += 1
-        rows.append({"context": context, "question": question, "answer": span,
-                     "answer_start": offset, "answers": texts, "row": i + 1})
+        rows.append(
+            {
+                "context": context,
+                "question": question,
+                "answer": span,
+                "answer_start": offset,
+                "answers": texts,
+                "row": i + 1,
+            }
+        )
     if missing:
         r = missing[0]
         texts, _ = _answers(df[roles["answer"]].iloc[r - 1], None)
-        raise DataError(f"The answer is not in its context in {common.rows_text(missing)} of "
-                        f"{name} (e.g. row {r}: {texts[0][:60]!r}); extractive QA needs each "
-                        "answer copied exactly from its context (upper/lower case may differ), "
-                        "so fix those answers or remove the rows.")
+        raise DataError(
+            f"The answer is not in its context in {common.rows_text(missing)} of "
+            f"{name} (e.g. row {r}: {texts[0][:60]!r}); extractive QA needs each "
+            "answer copied exactly from its context (upper/lower case may differ), "
+            "so fix those answers or remove the rows."
+        )
     if blank:
-        warnings.append(f"{blank} of {len(df)} rows in {name} were dropped because the context "
-                        "or the question is empty.")
+        warnings.append(
+            f"{blank} of {len(df)} rows in {name} were dropped because the context "
+            "or the question is empty."
+        )
     if unanswerable:
-        warnings.append(f"{unanswerable} of {len(df)} rows in {name} have no answer and were "
-                        "left out: unanswerable questions are not supported (the model always "
-                        "picks a span).")
+        warnings.append(
+            f"{unanswerable} of {len(df)} rows in {name} have no answer and were "
+            "left out: unanswerable questions are not supported (the model always "
+            "picks a span)."
+        )
     if moved:
-        warnings.append(f"In {moved} rows of {name} the answer start did not point at the "
-                        "answer; the occurrence closest to it was used.")
-    return pd.DataFrame(rows, columns=["context", "question", "answer", "answer_start",
-                                       "answers", "row"])
+        warnings.append(
+            f"In {moved} rows of {name} the answer start did not point at the "
+            "answer; the occurrence closest to it was used."
+        )
+    return pd.DataFrame(
+        rows, columns=["context", "question", "answer", "answer_start", "answers", "row"]
+    )
 
 
 def prepare(config) -> TaskData:
@@ -276,40 +315,57 @@ def prepare(config) -> TaskData:
     roles = _columns(df, config, name)
     frame = _parse(df, roles, name, warnings)
     if len(frame) < 4:
-        raise DataError(f"{name} has only {len(frame)} usable rows (a context, a question and an "
-                        "answer found in the context); at least 4 are needed, and a few hundred "
-                        "work much better.")
+        raise DataError(
+            f"{name} has only {len(frame)} usable rows (a context, a question and an "
+            "answer found in the context); at least 4 are needed, and a few hundred "
+            "work much better."
+        )
     frame = common.sample(frame, config.max_rows, config.seed, warnings)
     contexts = frame["context"].nunique()
     by_context = contexts >= 10
     train, validation, test = common.split(
-        frame, config, bool(config.test_data), warnings,
-        groups=(lambda f: f["context"]) if by_context else None)
+        frame,
+        config,
+        bool(config.test_data),
+        warnings,
+        groups=(lambda f: f["context"]) if by_context else None,
+    )
     if not by_context:
-        warnings.append(f"Only {contexts} different contexts: the splits share contexts, so the "
-                        "test scores may look better than on new texts.")
+        warnings.append(
+            f"Only {contexts} different contexts: the splits share contexts, so the "
+            "test scores may look better than on new texts."
+        )
     if config.test_data:
         tname = Path(config.test_data).name
         tdf = load_table(config.test_data)
-        test_roles = {r: c for r, c in roles.items()
-                      if r != "answer_start" or c in tdf.columns}   # offsets are optional
+        test_roles = {
+            r: c for r, c in roles.items() if r != "answer_start" or c in tdf.columns
+        }  # offsets are optional
         absent = [c for c in test_roles.values() if c not in tdf.columns]
         if absent:
-            raise DataError(f"The test file {tname} lacks the column(s) "
-                            f"{', '.join(map(repr, absent))} that {name} has; give both files "
-                            "the same column names.")
+            raise DataError(
+                f"The test file {tname} lacks the column(s) "
+                f"{', '.join(map(repr, absent))} that {name} has; give both files "
+                "the same column names."
+            )
         test = _parse(tdf, test_roles, tname, warnings)
         if len(test) == 0:
             raise DataError(f"The test file {tname} has no usable rows.")
     words = frame["answer"].map(lambda a: len(a.split()))
-    info = {"contexts": int(contexts), "split_by_context": by_context,
-            "answer_words": {"mean": round(float(words.mean()), 2), "max": int(words.max())},
-            "context_chars": {"mean": round(float(frame["context"].str.len().mean()), 1),
-                              "max": int(frame["context"].str.len().max())}}
+    info = {
+        "contexts": int(contexts),
+        "split_by_context": by_context,
+        "answer_words": {"mean": round(float(words.mean()), 2), "max": int(words.max())},
+        "context_chars": {
+            "mean": round(float(frame["context"].str.len().mean()), 1),
+            "max": int(frame["context"].str.len().max()),
+        },
+    }
     return TaskData("qa", train, validation, test, [], warnings, dict(roles), info)
 
 
 # ---- features (question + a window of the context) -----------------------------------------------
+
 
 def doc_stride(max_length: int) -> int:
     return max(1, max_length // 4)
@@ -321,7 +377,7 @@ def _short_questions(questions: list[str], tokenizer, limit: int) -> list[str]:
     for q in questions:
         enc = tokenizer(q, add_special_tokens=False, return_offsets_mapping=True)
         offsets = enc["offset_mapping"]
-        out.append(q if len(offsets) <= limit else q[:offsets[limit - 1][1]])
+        out.append(q if len(offsets) <= limit else q[: offsets[limit - 1][1]])
     return out
 
 
@@ -331,14 +387,23 @@ def features(frame: pd.DataFrame, tokenizer, max_length: int, train: bool = True
     frame row of each window) and ``offsets`` (character span per token; None outside the
     context)."""
     if not getattr(tokenizer, "is_fast", False):
-        raise DataError("Extractive QA needs a fast tokenizer (with offset mapping); this "
-                        "backbone has only a slow one, so pick another backbone.")
-    questions = _short_questions(frame["question"].astype(str).tolist(), tokenizer,
-                                 max(4, max_length // 2))
+        raise DataError(
+            "Extractive QA needs a fast tokenizer (with offset mapping); this "
+            "backbone has only a slow one, so pick another backbone."
+        )
+    questions = _short_questions(
+        frame["question"].astype(str).tolist(), tokenizer, max(4, max_length // 2)
+    )
     contexts = frame["context"].astype(str).tolist()
-    enc = tokenizer(questions, contexts, truncation="only_second", max_length=max_length,
-                    stride=doc_stride(max_length), return_overflowing_tokens=True,
-                    return_offsets_mapping=True)
+    enc = tokenizer(
+        questions,
+        contexts,
+        truncation="only_second",
+        max_length=max_length,
+        stride=doc_stride(max_length),
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
     sample = enc.pop("overflow_to_sample_mapping")
     offsets_all = enc.pop("offset_mapping")
     starts, ends, offsets_out = [], [], []
@@ -378,8 +443,9 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-def decode(start_logits, end_logits, feats: dict, contexts: list[str],
-           max_answer_tokens: int) -> list[dict]:
+def decode(
+    start_logits, end_logits, feats: dict, contexts: list[str], max_answer_tokens: int
+) -> list[dict]:
     """The best answer per example over its windows: {"answer", "score", "start", "end"}."""
     best: dict[int, dict] = {}
     for i, ex in enumerate(feats["example"]):
@@ -399,20 +465,33 @@ def decode(start_logits, end_logits, feats: dict, contexts: list[str],
                 score = float(s_log[s] + e_log[e])
                 if ex not in best or score > best[ex]["logit"]:
                     a, b = offsets[s][0], offsets[e][1]
-                    best[ex] = {"logit": score, "answer": contexts[ex][a:b], "start": int(a),
-                                "end": int(b), "score": float(s_prob[s] * e_prob[e])}
+                    best[ex] = {
+                        "logit": score,
+                        "answer": contexts[ex][a:b],
+                        "start": int(a),
+                        "end": int(b),
+                        "score": float(s_prob[s] * e_prob[e]),
+                    }
     out = []
     for ex in range(len(contexts)):
         item = best.get(ex, {"answer": "", "score": 0.0, "start": -1, "end": -1})
         item.pop("logit", None)
-        out.append({"answer": item["answer"], "score": round(item["score"], 6),
-                    "start": item["start"], "end": item["end"]})
+        out.append(
+            {
+                "answer": item["answer"],
+                "score": round(item["score"], 6),
+                "start": item["start"],
+                "end": item["end"],
+            }
+        )
     return out
 
 
 def _max_answer_tokens(frame: pd.DataFrame, tokenizer, max_length: int) -> int:
-    lengths = [len(tokenizer(a, add_special_tokens=False)["input_ids"])
-               for a in frame["answer"].astype(str)]
+    lengths = [
+        len(tokenizer(a, add_special_tokens=False)["input_ids"])
+        for a in frame["answer"].astype(str)
+    ]
     return int(min(max_length, max(30, (max(lengths) if lengths else 0) + 5)))
 
 
@@ -423,6 +502,7 @@ def _split_logits(predictions) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---- training ------------------------------------------------------------------------------------
+
 
 def _evaluate(trainer, ds, feats, frame, max_answer_tokens) -> dict:
     preds, loss = loop.predict_logits(trainer, ds)
@@ -439,16 +519,24 @@ def _examples(frame: pd.DataFrame, ev: dict, limit: int = 25) -> list[dict]:
         golds = frame["answers"].iloc[i]
         f1 = max(f1_score(ans["answer"], g) for g in golds)
         em = max(exact_match(ans["answer"], g) for g in golds)
-        rows.append({"context": frame["context"].iloc[i][:2000],
-                     "question": frame["question"].iloc[i], "gold": frame["answer"].iloc[i],
-                     "predicted": ans["answer"], "score": ans["score"],
-                     "exact_match": em, "f1": round(f1, 4)})
+        rows.append(
+            {
+                "context": frame["context"].iloc[i][:2000],
+                "question": frame["question"].iloc[i],
+                "gold": frame["answer"].iloc[i],
+                "predicted": ans["answer"],
+                "score": ans["score"],
+                "exact_match": em,
+                "f1": round(f1, 4),
+            }
+        )
     rows.sort(key=lambda r: (r["exact_match"], r["f1"]))
     return rows[:limit]
 
 
-def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_from=None,
-          callbacks=()) -> dict:
+def train(
+    config, run, stop_event: threading.Event, data: TaskData, *, resume_from=None, callbacks=()
+) -> dict:
     from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding
 
     from engine.training.loop import best_metric
@@ -458,8 +546,11 @@ def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_fr
     model, tokenizer, family, _ = common.backbone(config, AutoModelForQuestionAnswering)
     if config.strategy == "full" and family == "encoder" and not config.learning_rate:
         config = replace(config, learning_rate=FULL_ENCODER_LR)
-        run.append_event("message", text=f"Learning rate {FULL_ENCODER_LR:g}: the QA default for "
-                                         "full fine-tuning of an encoder.")
+        run.append_event(
+            "message",
+            text=f"Learning rate {FULL_ENCODER_LR:g}: the QA default for "
+            "full fine-tuning of an encoder.",
+        )
     max_len = config.max_length
     train_f = features(data.train, tokenizer, max_len, train=True)
     val_f = features(data.validation, tokenizer, max_len, train=True)
@@ -478,32 +569,62 @@ def train(config, run, stop_event: threading.Event, data: TaskData, *, resume_fr
 
     labels = ["start_positions", "end_positions"]
     result = loop.fit(
-        config, run, stop_event, resume_from=resume_from, callbacks=callbacks, model=model, tokenizer=tokenizer, family=family,
-        train_ds=train_ds, val_ds=val_ds, task="qa", task_type="QUESTION_ANS",
-        metric=best_metric(config, REPORTED, DEFAULT_METRIC), compute_metrics=compute_metrics,
-        data_collator=DataCollatorWithPadding(tokenizer), label_names=labels,
+        config,
+        run,
+        stop_event,
+        resume_from=resume_from,
+        callbacks=callbacks,
+        model=model,
+        tokenizer=tokenizer,
+        family=family,
+        train_ds=train_ds,
+        val_ds=val_ds,
+        task="qa",
+        task_type="QUESTION_ANS",
+        metric=best_metric(config, REPORTED, DEFAULT_METRIC),
+        compute_metrics=compute_metrics,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        label_names=labels,
         before=lambda tr: _evaluate(tr, test_ds, test_f, data.test, max_answer),
-        start_info={"test_rows": len(data.test), "train_windows": len(train_ds),
-                    "doc_stride": doc_stride(max_len)})
+        start_info={
+            "test_rows": len(data.test),
+            "train_windows": len(train_ds),
+            "doc_stride": doc_stride(max_len),
+        },
+    )
     trainer = result.trainer
     validation = _evaluate(trainer, val_ds, val_f, data.validation, max_answer)
     test = _evaluate(trainer, test_ds, test_f, data.test, max_answer)
-    common.save(trainer.model, tokenizer, run, {
-        "task": "qa", "columns": data.columns, "max_length": max_len,
-        "doc_stride": doc_stride(max_len), "max_answer_tokens": max_answer,
-        "padding_side": tokenizer.padding_side})
+    common.save(
+        trainer.model,
+        tokenizer,
+        run,
+        {
+            "task": "qa",
+            "columns": data.columns,
+            "max_length": max_len,
+            "doc_stride": doc_stride(max_len),
+            "max_answer_tokens": max_answer,
+            "padding_side": tokenizer.padding_side,
+        },
+    )
     metrics = loop.base_metrics(config, stop_event, result, "qa", started)
-    metrics.update({
-        "test": test["summary"], "validation": validation["summary"],
-        "before": result.before["summary"] if result.before else None,
-        "examples": _examples(data.test, test), "max_answer_tokens": max_answer,
-        "doc_stride": doc_stride(max_len),
-        "windows": {"train": len(train_ds), "validation": len(val_ds), "test": len(test_ds)},
-    })
+    metrics.update(
+        {
+            "test": test["summary"],
+            "validation": validation["summary"],
+            "before": result.before["summary"] if result.before else None,
+            "examples": _examples(data.test, test),
+            "max_answer_tokens": max_answer,
+            "doc_stride": doc_stride(max_len),
+            "windows": {"train": len(train_ds), "validation": len(val_ds), "test": len(test_ds)},
+        }
+    )
     return loop.finish(run, metrics, result.dev["device"])
 
 
 # ---- prediction ----------------------------------------------------------------------------------
+
 
 class Predictor:
     """The answer span of a question in its context, with its score and character offsets."""
@@ -512,7 +633,8 @@ class Predictor:
         from transformers import AutoModelForQuestionAnswering
 
         self.model, self.tokenizer, info, config = common.load_saved(
-            run_dir, AutoModelForQuestionAnswering, lambda i: {})
+            run_dir, AutoModelForQuestionAnswering, lambda i: {}
+        )
         self.columns: dict = info.get("columns", {})
         self.max_length = int(info.get("max_length", config.max_length))
         self.max_answer_tokens = int(info.get("max_answer_tokens", 30))
@@ -528,8 +650,10 @@ class Predictor:
         starts, ends = [], []
         with self._lock, torch.inference_mode():
             for b in range(0, len(data["input_ids"]), batch_size):
-                batch = [{k: data[k][i] for k in keys}
-                         for i in range(b, min(b + batch_size, len(data["input_ids"])))]
+                batch = [
+                    {k: data[k][i] for k in keys}
+                    for i in range(b, min(b + batch_size, len(data["input_ids"])))
+                ]
                 enc = self.tokenizer.pad(batch, return_tensors="pt")
                 enc = {k: v.to(self.model.device) for k, v in enc.items()}
                 out = self.model(**enc)
@@ -542,12 +666,18 @@ class Predictor:
         return self._answer(rows)
 
     def predict_table(self, df: pd.DataFrame) -> pd.DataFrame:
-        cols = {"context": common.table_column(df, self.columns.get("context", "context"),
-                                               CONTEXT_NAMES, "context"),
-                "question": common.table_column(df, self.columns.get("question", "question"),
-                                                QUESTION_NAMES, "question")}
-        rows = [{role: common.cell_text(df[col].iloc[i]) or "" for role, col in cols.items()}
-                for i in range(len(df))]
+        cols = {
+            "context": common.table_column(
+                df, self.columns.get("context", "context"), CONTEXT_NAMES, "context"
+            ),
+            "question": common.table_column(
+                df, self.columns.get("question", "question"), QUESTION_NAMES, "question"
+            ),
+        }
+        rows = [
+            {role: common.cell_text(df[col].iloc[i]) or "" for role, col in cols.items()}
+            for i in range(len(df))
+        ]
         answers = self._answer(rows)
         result = df.copy()
         result["prediction"] = [a["answer"] for a in answers]

@@ -15,6 +15,7 @@ pre-training all call ``fit``; it owns what used to be written out once per task
 ``finish`` writes metrics.json, the "end" event and the final status, the same for every task.
 SetFit keeps its own trainer (engine/fewshot.py) but shares ``EventsCallback`` and ``finish``.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,16 +51,27 @@ def pick_device(setting: str = "auto") -> dict:
     if setting in ("auto", "cuda") and torch.cuda.is_available():
         bf16 = torch.cuda.is_bf16_supported()
         name = torch.cuda.get_device_name(0)
-        return {"device": "cuda", "bf16": bf16, "fp16": not bf16,
-                "label": f"GPU: {name} ({'bf16' if bf16 else 'fp16'} mixed precision)"}
-    if setting in ("auto", "mps") and getattr(torch.backends, "mps", None) \
-            and torch.backends.mps.is_available():
+        return {
+            "device": "cuda",
+            "bf16": bf16,
+            "fp16": not bf16,
+            "label": f"GPU: {name} ({'bf16' if bf16 else 'fp16'} mixed precision)",
+        }
+    if (
+        setting in ("auto", "mps")
+        and getattr(torch.backends, "mps", None)
+        and torch.backends.mps.is_available()
+    ):
         return {"device": "mps", "bf16": False, "fp16": False, "label": "Apple GPU (MPS), fp32"}
     if setting == "cuda":
         raise RuntimeError("device=cuda was asked for but no CUDA GPU is visible; use auto or cpu.")
     threads = torch.get_num_threads()
-    return {"device": "cpu", "bf16": False, "fp16": False,
-            "label": f"CPU ({threads} threads), fp32 — no GPU found"}
+    return {
+        "device": "cpu",
+        "bf16": False,
+        "fp16": False,
+        "label": f"CPU ({threads} threads), fp32 — no GPU found",
+    }
 
 
 def world_size() -> int:
@@ -92,8 +104,9 @@ class EventsCallback(TrainerCallback):
     ``samples_per_step``: training samples one optimisation step consumes over every process
     (batch size x gradient accumulation x world size), for samples/s."""
 
-    def __init__(self, run: Run, stop_event: threading.Event, time_budget: float,
-                 samples_per_step: int):
+    def __init__(
+        self, run: Run, stop_event: threading.Event, time_budget: float, samples_per_step: int
+    ):
         self.run = run
         self.stop_event = stop_event
         self.time_budget = time_budget
@@ -113,8 +126,11 @@ class EventsCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kw):
         if self.stop_event.is_set() and not self.stop_reason:
             self.stop_reason = "stopped by the user"
-        elif self.time_budget and time.time() - self.start > self.time_budget \
-                and not self.stop_reason:
+        elif (
+            self.time_budget
+            and time.time() - self.start > self.time_budget
+            and not self.stop_reason
+        ):
             self.stop_reason = f"time budget of {self.time_budget:.0f} s spent"
         if world_size() > 1 and _any_rank(bool(self.stop_reason)) and not self.stop_reason:
             # every rank stops at this step; a user's stop seen first by another rank is
@@ -123,8 +139,10 @@ class EventsCallback(TrainerCallback):
             if (self.run.path / STOP_FILE).exists():
                 self.stop_event.set()
         if self.stop_reason:
-            self.run.append_event("message", text=f"Stopping: {self.stop_reason}; evaluating and "
-                                                   "keeping the best checkpoint.")
+            self.run.append_event(
+                "message",
+                text=f"Stopping: {self.stop_reason}; evaluating and keeping the best checkpoint.",
+            )
             control.should_training_stop = True
             control.should_evaluate = True
             control.should_save = True
@@ -140,29 +158,46 @@ class EventsCallback(TrainerCallback):
         per_step = elapsed / done
         loss = logs.get("loss")
         if isinstance(loss, (int, float)) and not math.isfinite(loss):
-            self.run.append_event("log", step=step, max_steps=total, loss=None,
-                                  epoch=round(state.epoch or 0, 4), diverged=str(loss),
-                                  learning_rate=logs.get("learning_rate"))
+            self.run.append_event(
+                "log",
+                step=step,
+                max_steps=total,
+                loss=None,
+                epoch=round(state.epoch or 0, 4),
+                diverged=str(loss),
+                learning_rate=logs.get("learning_rate"),
+            )
             raise DivergedError(
                 f"The training loss became {loss} at step {step}: training diverged, so the run "
                 f"was stopped. Lower the learning rate (it was {args.learning_rate:g}; try 10x "
                 "lower), keep warm-up on, and check the data for empty or huge texts. The last "
-                "good checkpoint is kept: resume continues from it.")
+                "good checkpoint is kept: resume continues from it."
+            )
         self.run.append_event(
-            "log", step=step, max_steps=total, epoch=round(state.epoch or 0, 4),
-            loss=logs.get("loss"), learning_rate=logs.get("learning_rate"),
+            "log",
+            step=step,
+            max_steps=total,
+            epoch=round(state.epoch or 0, 4),
+            loss=logs.get("loss"),
+            learning_rate=logs.get("learning_rate"),
             grad_norm=logs.get("grad_norm"),
             samples_per_second=round(done * self.samples_per_step / elapsed, 2),
-            eta_seconds=round(per_step * (total - step), 1), progress=round(step / total, 4),
-            elapsed_seconds=round(time.time() - self.start, 1))
+            eta_seconds=round(per_step * (total - step), 1),
+            progress=round(step / total, 4),
+            elapsed_seconds=round(time.time() - self.start, 1),
+        )
 
     def on_evaluate(self, args, state, control, metrics=None, **kw):
         metrics = dict(metrics or {})
         self.eval_seconds += float(metrics.get("eval_runtime", 0.0))
-        values = {k: v for k, v in metrics.items() if k.startswith("eval_")
-                  and isinstance(v, (int, float))}
-        self.run.append_event("eval", step=state.global_step, epoch=round(state.epoch or 0, 4),
-                              **values)
+        values = {
+            k: v
+            for k, v in metrics.items()
+            if k.startswith("eval_") and isinstance(v, (int, float))
+        }
+        self.run.append_event(
+            "eval", step=state.global_step, epoch=round(state.epoch or 0, 4), **values
+        )
 
 
 def early_stopping(patience: int):
@@ -191,9 +226,18 @@ def best_metric(config, reported: set[str] | list[str], default: str) -> str:
     return chosen if chosen == "loss" or chosen in reported else default
 
 
-def trainer_arguments(config, run: Run, n_train: int, dev: dict, family: str = "encoder",
-                      metric: str | None = None, *, learning_rate: float = 0.0,
-                      evaluations: int = 0, **overrides):
+def trainer_arguments(
+    config,
+    run: Run,
+    n_train: int,
+    dev: dict,
+    family: str = "encoder",
+    metric: str | None = None,
+    *,
+    learning_rate: float = 0.0,
+    evaluations: int = 0,
+    **overrides,
+):
     """TrainingArguments for a run, shared by every job: evaluation/saving schedule, best
     checkpoint, seed, device precision, length grouping. Returns (args, total_steps, lr).
 
@@ -211,27 +255,41 @@ def trainer_arguments(config, run: Run, n_train: int, dev: dict, family: str = "
     if evaluations:
         eval_every = max(1, math.ceil(total / evaluations))
     else:
-        eval_every = max(1, min(total, math.ceil(steps_per_epoch
-                                                 / config.evaluations_per_epoch)))
+        eval_every = max(1, min(total, math.ceil(steps_per_epoch / config.evaluations_per_epoch)))
     lr = config.learning_rate or learning_rate or default_learning_rate(config.strategy, family)
     best = metric or config.metric_for_best_model
     kwargs = dict(
         output_dir=str(run.checkpoints_dir),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=getattr(config, "eval_batch_size", config.batch_size),
-        learning_rate=lr, weight_decay=config.weight_decay,
+        learning_rate=lr,
+        weight_decay=config.weight_decay,
         warmup_steps=int(config.warmup_ratio * total),
         lr_scheduler_type=getattr(config, "lr_scheduler", "linear"),
-        num_train_epochs=config.epochs, max_steps=config.max_steps or -1,
-        eval_strategy="steps", eval_steps=eval_every, save_strategy="steps", save_steps=eval_every,
-        save_total_limit=2, load_best_model_at_end=True, save_only_model=False,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        eval_strategy="steps",
+        eval_steps=eval_every,
+        save_strategy="steps",
+        save_steps=eval_every,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        save_only_model=False,
         metric_for_best_model=("eval_loss" if best == "loss" else f"eval_{best}"),
         greater_is_better=best not in ("loss", "perplexity"),
-        logging_steps=max(1, min(10, eval_every // 2 or 1)), logging_first_step=True,
-        train_sampling_strategy="group_by_length", length_column_name="length",
-        seed=config.seed, data_seed=config.seed, report_to="none", disable_tqdm=True,
-        use_cpu=dev["device"] == "cpu", bf16=dev["bf16"], fp16=dev["fp16"],
-        dataloader_num_workers=0, optim="adamw_torch",
+        logging_steps=max(1, min(10, eval_every // 2 or 1)),
+        logging_first_step=True,
+        train_sampling_strategy="group_by_length",
+        length_column_name="length",
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=dev["device"] == "cpu",
+        bf16=dev["bf16"],
+        fp16=dev["fp16"],
+        dataloader_num_workers=0,
+        optim="adamw_torch",
     )
     kwargs.update(overrides)
     return TrainingArguments(**kwargs), total, lr
@@ -260,15 +318,36 @@ class Fit:
         return not self.stop_reason and self.trainer.state.global_step < self.total_steps
 
 
-def fit(config, run: Run, stop_event: threading.Event, *, model, tokenizer, family: str,
-        train_ds, val_ds, task: str, metric: str, data_collator=None, compute_metrics=None,
-        task_type: str | None = "SEQ_CLS", strategy: bool = True, regularization=None,
-        trainer_class=None, callbacks: list | tuple = (), args=None,
-        args_overrides: dict | None = None, learning_rate: float = 0.0, evaluations: int = 0,
-        label_names: list[str] | None = None, start_info: dict | None = None,
-        prepare_model: Callable[[Any], Any] | None = None,
-        before: Callable[[Any], Any] | None = None,
-        resume_from: str | None = None, **trainer_kwargs) -> Fit:
+def fit(
+    config,
+    run: Run,
+    stop_event: threading.Event,
+    *,
+    model,
+    tokenizer,
+    family: str,
+    train_ds,
+    val_ds,
+    task: str,
+    metric: str,
+    data_collator=None,
+    compute_metrics=None,
+    task_type: str | None = "SEQ_CLS",
+    strategy: bool = True,
+    regularization=None,
+    trainer_class=None,
+    callbacks: list | tuple = (),
+    args=None,
+    args_overrides: dict | None = None,
+    learning_rate: float = 0.0,
+    evaluations: int = 0,
+    label_names: list[str] | None = None,
+    start_info: dict | None = None,
+    prepare_model: Callable[[Any], Any] | None = None,
+    before: Callable[[Any], Any] | None = None,
+    resume_from: str | None = None,
+    **trainer_kwargs,
+) -> Fit:
     """Train ``model`` on ``train_ds`` for ``run``: the strategy applied (unless ``strategy`` is
     False: the caller prepared the model), the spine's callbacks, the best checkpoint by
     ``metric`` loaded at the end.
@@ -290,9 +369,17 @@ def fit(config, run: Run, stop_event: threading.Event, *, model, tokenizer, fami
     dev = pick_device(config.device)
     if args is None:
         overrides = {"label_names": label_names or ["labels"], **(args_overrides or {})}
-        args, total_steps, lr = trainer_arguments(config, run, len(train_ds), dev, family,
-                                                  metric=metric, learning_rate=learning_rate,
-                                                  evaluations=evaluations, **overrides)
+        args, total_steps, lr = trainer_arguments(
+            config,
+            run,
+            len(train_ds),
+            dev,
+            family,
+            metric=metric,
+            learning_rate=learning_rate,
+            evaluations=evaluations,
+            **overrides,
+        )
     else:
         total_steps, lr = args.max_steps if args.max_steps > 0 else 0, args.learning_rate
         if not total_steps:
@@ -304,55 +391,93 @@ def fit(config, run: Run, stop_event: threading.Event, *, model, tokenizer, fami
         model = prepare_model(model) or model
     counts = parameter_counts(model)
     processes = max(1, args.world_size)
-    start = dict(device=dev["label"], backbone=config.backbone, family=family,
-                 strategy=config.strategy, parameters=counts, learning_rate=lr,
-                 max_steps=total_steps, train_rows=len(train_ds),
-                 validation_rows=len(val_ds) if hasattr(val_ds, "__len__") else None,
-                 task=task, metric=metric, processes=processes)
+    start = dict(
+        device=dev["label"],
+        backbone=config.backbone,
+        family=family,
+        strategy=config.strategy,
+        parameters=counts,
+        learning_rate=lr,
+        max_steps=total_steps,
+        train_rows=len(train_ds),
+        validation_rows=len(val_ds) if hasattr(val_ds, "__len__") else None,
+        task=task,
+        metric=metric,
+        processes=processes,
+    )
     if resume_from:
         start["resumed_from"] = str(resume_from).replace("\\", "/").rsplit("/", 1)[-1]
     start.update(start_info or {})
     run.append_event("start", **start)
-    events = EventsCallback(run, stop_event, config.time_budget_seconds,
-                            config.batch_size * args.gradient_accumulation_steps * processes)
+    events = EventsCallback(
+        run,
+        stop_event,
+        config.time_budget_seconds,
+        config.batch_size * args.gradient_accumulation_steps * processes,
+    )
     all_callbacks = [events]
     if getattr(config, "early_stopping_patience", 0):
         all_callbacks.append(early_stopping(config.early_stopping_patience))
     all_callbacks += strategy_callbacks(model) + list(callbacks)
     if regularization is None and hasattr(config, "adversarial"):
         regularization = reg_module.Regularization(
-            adversarial=config.adversarial, adversarial_epsilon=config.adversarial_epsilon)
+            adversarial=config.adversarial, adversarial_epsilon=config.adversarial_epsilon
+        )
     trainer = (trainer_class or reg_module.AdaptuneTrainer)(
-        model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-        processing_class=tokenizer, data_collator=data_collator,
-        compute_metrics=compute_metrics, callbacks=all_callbacks,
-        regularization=regularization, **trainer_kwargs)
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        processing_class=tokenizer,
+        data_collator=data_collator,
+        compute_metrics=compute_metrics,
+        callbacks=all_callbacks,
+        regularization=regularization,
+        **trainer_kwargs,
+    )
     trainer.remove_callback(PrinterCallback)  # progress goes to events.jsonl instead
     before_scores = before(trainer) if before else None
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_seconds = max(1e-9, result.metrics.get("train_runtime", 0) - events.eval_seconds)
     samples_seen = (trainer.state.global_step - events.first_step) * events.samples_per_step
     stop_reason = events.stop_reason or next(
-        (cb.stop_reason for cb in callbacks if getattr(cb, "stop_reason", "")), "")
-    return Fit(trainer=trainer, model=trainer.model, counts=counts, dev=dev, lr=lr,
-               total_steps=total_steps, callback=events, stop_reason=stop_reason,
-               train_seconds=train_seconds, processes=processes,
-               samples_per_second=round(samples_seen / train_seconds, 2), before=before_scores)
+        (cb.stop_reason for cb in callbacks if getattr(cb, "stop_reason", "")), ""
+    )
+    return Fit(
+        trainer=trainer,
+        model=trainer.model,
+        counts=counts,
+        dev=dev,
+        lr=lr,
+        total_steps=total_steps,
+        callback=events,
+        stop_reason=stop_reason,
+        train_seconds=train_seconds,
+        processes=processes,
+        samples_per_second=round(samples_seen / train_seconds, 2),
+        before=before_scores,
+    )
 
 
-def base_metrics(config, stop_event: threading.Event, result: Fit, task: str,
-                 started: float) -> dict:
+def base_metrics(
+    config, stop_event: threading.Event, result: Fit, task: str, started: float
+) -> dict:
     """The fields every job's metrics.json has (the task adds test/validation/report...)."""
     return {
         "status": "stopped" if stop_event.is_set() else "completed",
-        "stop_reason": result.stop_reason, "task": task,
+        "stop_reason": result.stop_reason,
+        "task": task,
         "train_samples_per_second": result.samples_per_second,
         "train_seconds": round(result.train_seconds, 2),
         "total_seconds": round(time.time() - started, 2),
-        "global_step": result.trainer.state.global_step, "max_steps": result.total_steps,
+        "global_step": result.trainer.state.global_step,
+        "max_steps": result.total_steps,
         "best_checkpoint_metric": result.trainer.state.best_metric,
-        "parameters": result.counts, "device": result.dev["label"], "learning_rate": result.lr,
-        "processes": result.processes, "early_stopped": result.early_stopped,
+        "parameters": result.counts,
+        "device": result.dev["label"],
+        "learning_rate": result.lr,
+        "processes": result.processes,
+        "early_stopped": result.early_stopped,
     }
 
 
@@ -360,8 +485,9 @@ def finish(run: Run, metrics: dict, device: str = "cpu", **end_fields) -> dict:
     """Write metrics.json, the end event and the final status; drop the checkpoints (the best
     model is saved by then); free the accelerator's cache. The same for every job."""
     run.write_metrics(metrics)
-    run.append_event("end", status=metrics["status"],
-                     **(end_fields or {"test": metrics.get("test")}))
+    run.append_event(
+        "end", status=metrics["status"], **(end_fields or {"test": metrics.get("test")})
+    )
     run.set_status(metrics["status"])
     if run.writer:
         shutil.rmtree(run.checkpoints_dir, ignore_errors=True)

@@ -5,6 +5,7 @@ module (``engine.tasks.get_task(config.task)``) loads and checks its data, and t
 ``engine.training.loop.fit``; progress goes to ``run.append_event`` (events.jsonl), the final
 report to metrics.json. Nothing here knows one task from another.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,11 +36,13 @@ def check_support(config: RunConfig, download: bool = True) -> None:
     path = resolve_backbone(config.backbone, download=download)
     # a model with its own code needs the run's "trust remote code" even to read its config
     with remote_code(getattr(config, "trust_remote_code", False)):
-        model_type = getattr(AutoConfig.from_pretrained(path, **pretrained_kwargs()),
-                             "model_type", "")
+        model_type = getattr(
+            AutoConfig.from_pretrained(path, **pretrained_kwargs()), "model_type", ""
+        )
     family = family_of(config.backbone)
-    reason = (support(config.strategy, family, model_type, config.device)
-              or get_task(config.task).unsupported(config.strategy, family))
+    reason = support(config.strategy, family, model_type, config.device) or get_task(
+        config.task
+    ).unsupported(config.strategy, family)
     if reason:
         raise ConfigError(reason)
 
@@ -61,8 +64,9 @@ def resolve_task_strategy(config: RunConfig) -> RunConfig:
     """``strategy=auto`` as the task's default for the backbone family (no data read)."""
     if config.strategy != "auto":
         return config
-    return replace(config, strategy=get_task(config.task).DEFAULT_STRATEGY(
-        family_of(config.backbone)))
+    return replace(
+        config, strategy=get_task(config.task).DEFAULT_STRATEGY(family_of(config.backbone))
+    )
 
 
 def preflight(config: RunConfig):
@@ -81,8 +85,13 @@ def preflight(config: RunConfig):
         return data
 
 
-def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = None,
-              resume_from: str | os.PathLike | None = None, callbacks: list | tuple = ()) -> dict:
+def train_run(
+    config: RunConfig,
+    run: Run,
+    stop_event: threading.Event | None = None,
+    resume_from: str | os.PathLike | None = None,
+    callbacks: list | tuple = (),
+) -> dict:
     """Train and evaluate one run of any task; returns the metrics written to metrics.json.
 
     Raises the engine's human errors (DataError, BackboneError, ConfigError) unchanged; the
@@ -95,25 +104,33 @@ def train_run(config: RunConfig, run: Run, stop_event: threading.Event | None = 
         return _train_run(config, run, stop_event or threading.Event(), resume_from, callbacks)
 
 
-def _train_run(config: RunConfig, run: Run, stop_event: threading.Event, resume_from,
-               callbacks) -> dict:
+def _train_run(
+    config: RunConfig, run: Run, stop_event: threading.Event, resume_from, callbacks
+) -> dict:
     from transformers import set_seed
 
     quiet_libraries()
     run.set_status("running")
     if getattr(config, "trust_remote_code", False):
-        run.append_event("message", level="warning",
-                         text="Trust remote code is on: the backbone's own Python code may run "
-                              "on this machine.")
+        run.append_event(
+            "message",
+            level="warning",
+            text="Trust remote code is on: the backbone's own Python code may run on this machine.",
+        )
     set_seed(config.seed)
     module = get_task(config.task)
     if is_distributed() and not getattr(module, "DISTRIBUTED", False):
-        raise ConfigError(f"Distributed (multi-process) training does not support the "
-                          f"{config.task} task; train it in one process.")
+        raise ConfigError(
+            f"Distributed (multi-process) training does not support the "
+            f"{config.task} task; train it in one process."
+        )
     if config.augment != "none" and not getattr(module, "AUGMENTS", False):
-        run.append_event("message", level="warning",
-                         text=f"Augmentation ({config.augment}) is for text classification; the "
-                              f"{config.task} task trains on the rows as they are.")
+        run.append_event(
+            "message",
+            level="warning",
+            text=f"Augmentation ({config.augment}) is for text classification; the "
+            f"{config.task} task trains on the rows as they are.",
+        )
     data = module.prepare(config)
     if run.writer:
         write_json_atomic(run.path / "data.json", data.to_dict())
@@ -129,17 +146,23 @@ def _train_run(config: RunConfig, run: Run, stop_event: threading.Event, resume_
             for note in plan.notes:
                 run.append_event("message", text=note, level="warning")
         else:
-            run.append_event("message", text=f"Auto: {config.strategy} for the {config.task} "
-                                             f"task on {config.backbone}.")
+            run.append_event(
+                "message",
+                text=f"Auto: {config.strategy} for the {config.task} task on {config.backbone}.",
+            )
         if run.writer:
-            write_json_atomic(run.path / "plan.json",
-                              {**(plan.to_dict() if plan is not None
-                                  else {"strategy": config.strategy}),
-                               "requested": requested.to_dict()})
+            write_json_atomic(
+                run.path / "plan.json",
+                {
+                    **(plan.to_dict() if plan is not None else {"strategy": config.strategy}),
+                    "requested": requested.to_dict(),
+                },
+            )
             config.save(run.path / "config.json")
     check_support(config)
-    return module.train(config, run, stop_event, data, resume_from=resume_from,
-                        callbacks=list(callbacks))
+    return module.train(
+        config, run, stop_event, data, resume_from=resume_from, callbacks=list(callbacks)
+    )
 
 
 def parameter_preview(config: RunConfig, num_labels: int = 2) -> dict:

@@ -5,6 +5,7 @@ The studio runs exactly as a user starts it (``python app.py --host 127.0.0.1 --
 ``test-artifacts/e2e/server.log``. Chromium is the system one (/usr/bin/chromium, or
 $ADAPTUNE_CHROMIUM); playwright's own browser download is never used.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,8 +25,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CHROMIUM = os.environ.get("ADAPTUNE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SERVER_START_TIMEOUT = 90.0
 VIEWPORT = {"width": 1400, "height": 900}
@@ -66,25 +73,48 @@ def _studio(runs_dir: Path, log_path: Path, *extra: str) -> Iterator[str]:
     output in ``log_path``; yields the URL once it answers and stops it afterwards."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        GRADIO_ANALYTICS_ENABLED="False",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONUNBUFFERED="1",
+    )
     env.pop("ADAPTUNE_AUTH", None)
     env.pop("GRADIO_TEMP_DIR", None)  # each studio keeps its uploads in its own runs folder
     log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - the studio process writes it
     proc = subprocess.Popen(
-        [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port),
-         "--runs-dir", str(runs_dir), *extra],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "app.py",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--runs-dir",
+            str(runs_dir),
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while not _answers(url):
             if proc.poll() is not None:
-                pytest.fail(f"app.py exited with code {proc.returncode} before answering:\n"
-                            f"{_tail(log_path)}")
+                pytest.fail(
+                    f"app.py exited with code {proc.returncode} before answering:\n"
+                    f"{_tail(log_path)}"
+                )
             if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer on {url} within {SERVER_START_TIMEOUT:.0f} s:"
-                            f"\n{_tail(log_path)}")
+                pytest.fail(
+                    f"app.py did not answer on {url} within {SERVER_START_TIMEOUT:.0f} s:"
+                    f"\n{_tail(log_path)}"
+                )
             time.sleep(0.5)
         yield url
     finally:
@@ -112,16 +142,19 @@ def auth_studio_url(tmp_path_factory, artifacts_dir) -> str:
     """A second studio with a login (``--auth alice:pw-a,bob:pw-b``), its own port and runs
     folder (output: test-artifacts/e2e/server-auth.log)."""
     auth = ",".join(f"{user}:{password}" for user, password in AUTH_USERS.items())
-    with _studio(tmp_path_factory.mktemp("e2e-auth-runs"), artifacts_dir / "server-auth.log",
-                 "--auth", auth) as url:
+    with _studio(
+        tmp_path_factory.mktemp("e2e-auth-runs"), artifacts_dir / "server-auth.log", "--auth", auth
+    ) as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not found; the browser tests need Chromium "
-                    "(apt-get install chromium fonts-noto-cjk)")
+        pytest.skip(
+            f"{CHROMIUM} not found; the browser tests need Chromium "
+            "(apt-get install chromium fonts-noto-cjk)"
+        )
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -162,8 +195,10 @@ def page(browser, studio_url, page_log):
     context.on("request", lambda req: page_log.requests.append(req.url))
     page = context.new_page()
     page.on("pageerror", lambda exc: page_log.page_errors.append(str(exc)))
-    page.on("console", lambda msg: page_log.console_errors.append(msg.text)
-            if msg.type == "error" else None)
+    page.on(
+        "console",
+        lambda msg: page_log.console_errors.append(msg.text) if msg.type == "error" else None,
+    )
     page.set_default_timeout(30_000)
     page.goto(studio_url, wait_until="domcontentloaded")
     try:

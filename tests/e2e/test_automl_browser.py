@@ -9,6 +9,7 @@ run opened in Evaluate -> the Chinese interface -> a page reload finds the searc
 Same real ``app.py`` subprocess and Chromium as test_studio_browser.py (see conftest.py);
 screenshots land in test-artifacts/e2e/ (automl-space, automl-done, automl-zh).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,15 +20,25 @@ import pytest
 from tests.e2e.conftest import CHROMIUM
 
 if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} not found; the browser tests need Chromium "
-                "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} not found; the browser tests need Chromium "
+        "(apt-get install chromium fonts-noto-cjk)",
+        allow_module_level=True,
+    )
 pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_studio_browser import (set_number, RAW_KEYS, UI_TIMEOUT_MS,
-                                           expect_no_error_toast, open_tab, pick_option,
-                                           plot_info, shot)
+from tests.e2e.test_studio_browser import (
+    set_number,
+    RAW_KEYS,
+    UI_TIMEOUT_MS,
+    expect_no_error_toast,
+    open_tab,
+    pick_option,
+    plot_info,
+    shot,
+)
 from ui.i18n import t
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -43,7 +54,6 @@ def needs(*steps: str) -> None:
     missing = [s for s in steps if s not in DONE]
     if missing:
         pytest.skip(f"needs the earlier step(s) {', '.join(missing)}")
-
 
 
 def open_accordion(page: Page, accordion_id: str, inner_id: str) -> None:
@@ -110,14 +120,16 @@ def test_3_a_two_trial_search(page: Page, artifacts_dir):
     expect(status.locator(".msg-error")).to_have_count(0)
     # two trials in the table, trial 0 being the Auto plan (strategy head, 5 steps)
     table = page.locator("#automl-table")
-    rows = table.get_by_role("row").filter(has=page.get_by_role(
-        "gridcell", name=re.compile(r"^(complete|pruned)$")))
+    rows = table.get_by_role("row").filter(
+        has=page.get_by_role("gridcell", name=re.compile(r"^(complete|pruned)$"))
+    )
     expect(rows).to_have_count(2, timeout=UI_TIMEOUT_MS)
     expect(rows.first).to_contain_text("head")
     # the best value and the best run
     best = page.locator("#automl-best")
-    expect(best).to_contain_text(re.compile(r"Best: trial [01] · validation macro_f1 [01]\.\d{4}"),
-                                 timeout=UI_TIMEOUT_MS)
+    expect(best).to_contain_text(
+        re.compile(r"Best: trial [01] · validation macro_f1 [01]\.\d{4}"), timeout=UI_TIMEOUT_MS
+    )
     expect(best).to_contain_text(re.compile(r"Test: Accuracy [01]\.\d{3}"))
     expect(best).to_contain_text("-best")
     # the optimization history: one point per trial
@@ -126,8 +138,9 @@ def test_3_a_two_trial_search(page: Page, artifacts_dir):
     expect(history.locator(".js-plotly-plot")).to_have_count(1, timeout=UI_TIMEOUT_MS)
     chart = plot_info(page, "automl-history")
     assert chart and chart["svg"] >= 1, chart
-    assert any(tr["n"] == 2 and tr["name"] == "validation macro_f1"
-               for tr in chart["traces"]), chart
+    assert any(tr["n"] == 2 and tr["name"] == "validation macro_f1" for tr in chart["traces"]), (
+        chart
+    )
     expect(history).to_contain_text(t("automl.fig.history", "en"))
     # the picked trial's curves
     curves = plot_info(page, "automl-trial-curves")
@@ -144,13 +157,16 @@ def test_4_open_the_best_run_in_evaluate(page: Page):
     button = page.locator("#automl-open-best")
     expect(button).to_be_visible()
     button.click()
-    expect(page.locator("#tab-evaluate-button")).to_have_attribute("aria-selected", "true",
-                                                                    timeout=UI_TIMEOUT_MS)
-    expect(page.locator("#eval-run input")).to_have_value(re.compile(r"best \(trial [01]\)"),
-                                                          timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#tab-evaluate-button")).to_have_attribute(
+        "aria-selected", "true", timeout=UI_TIMEOUT_MS
+    )
+    expect(page.locator("#eval-run input")).to_have_value(
+        re.compile(r"best \(trial [01]\)"), timeout=UI_TIMEOUT_MS
+    )
     metrics = page.locator("#eval-metrics")
     expect(metrics.get_by_role("row", name=re.compile(r"^Accuracy [01]\.\d{3}$"))).to_have_count(
-        1, timeout=UI_TIMEOUT_MS)
+        1, timeout=UI_TIMEOUT_MS
+    )
     DONE.add("evaluate")
 
 
@@ -158,22 +174,26 @@ def test_5_chinese(page: Page, artifacts_dir):
     needs("setup")
     open_tab(page, "automl")
     page.locator("#lang-switch").get_by_text("简体中文", exact=True).click()
-    expect(page.locator("#tab-automl-button")).to_have_text(t("tab.automl", "zh"),
-                                                            timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#tab-automl-button")).to_have_text(
+        t("tab.automl", "zh"), timeout=UI_TIMEOUT_MS
+    )
     expect(page.locator("#automl-start")).to_have_text(t("automl.start", "zh"))
     expect(page.locator("#automl-trials")).to_contain_text(t("hpo.trials", "zh"))
     expect(page.locator("#automl-base")).to_contain_text(CJK, timeout=UI_TIMEOUT_MS)
     if "space" in DONE:
-        expect(page.locator("#automl-space")).to_contain_text(t("automl.col.setting", "zh"),
-                                                              timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#automl-space")).to_contain_text(
+            t("automl.col.setting", "zh"), timeout=UI_TIMEOUT_MS
+        )
         expect(page.locator("#automl-first")).to_contain_text(CJK)
     if "search" in DONE:
         expect(page.locator("#automl-status")).to_contain_text(
-            re.compile(r"共 2 次试验"), timeout=UI_TIMEOUT_MS)
+            re.compile(r"共 2 次试验"), timeout=UI_TIMEOUT_MS
+        )
         expect(page.locator("#automl-best")).to_contain_text(re.compile(r"最佳：第 [01] 次试验"))
         expect(page.locator("#automl-table")).to_contain_text(t("automl.state.complete", "zh"))
-        expect(page.locator("#automl-history")).to_contain_text(t("automl.fig.history", "zh"),
-                                                                timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#automl-history")).to_contain_text(
+            t("automl.fig.history", "zh"), timeout=UI_TIMEOUT_MS
+        )
     expect_no_error_toast(page)
     shot(page, artifacts_dir, "automl-zh")
 
@@ -186,8 +206,11 @@ def test_6_a_reload_reattaches_to_the_search(page: Page):
     status = page.locator("#automl-status")
     # a reload runs every tab's on-load step: allow for a busy 2-core machine
     expect(status).to_contain_text("2 trials: ", timeout=3 * UI_TIMEOUT_MS)
-    rows = page.locator("#automl-table").get_by_role("row").filter(has=page.get_by_role(
-        "gridcell", name=re.compile(r"^(complete|pruned)$")))
+    rows = (
+        page.locator("#automl-table")
+        .get_by_role("row")
+        .filter(has=page.get_by_role("gridcell", name=re.compile(r"^(complete|pruned)$")))
+    )
     expect(rows).to_have_count(2, timeout=3 * UI_TIMEOUT_MS)
     expect(page.locator("#automl-best")).to_contain_text("Best: trial")
     expect(page.locator("#automl-open-best")).to_be_visible()

@@ -10,6 +10,7 @@ through gradio_client (the named endpoints ``/export_summary`` and ``/batch_pred
 Same real ``app.py`` subprocess and Chromium as test_studio_browser.py (see conftest.py);
 screenshots land in test-artifacts/e2e/ (export-table, export-batch, export-zh).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,15 +22,24 @@ import pytest
 from tests.e2e.conftest import CHROMIUM
 
 if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} not found; the browser tests need Chromium "
-                "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} not found; the browser tests need Chromium "
+        "(apt-get install chromium fonts-noto-cjk)",
+        allow_module_level=True,
+    )
 pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_studio_browser import (RAW_KEYS, UI_TIMEOUT_MS,
-                                           expect_no_error_toast, open_tab, pick_option,
-                                           set_number, shot)
+from tests.e2e.test_studio_browser import (
+    RAW_KEYS,
+    UI_TIMEOUT_MS,
+    expect_no_error_toast,
+    open_tab,
+    pick_option,
+    set_number,
+    shot,
+)
 from ui.i18n import t
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -59,10 +69,13 @@ def open_accordion(page: Page, accordion_id: str, inner_id: str) -> None:
 @pytest.fixture(scope="module")
 def texts_csv(tmp_path_factory):
     path = tmp_path_factory.mktemp("export-e2e") / "to_label.csv"
-    path.write_text('id,text\n1,"What a wonderful, heart-warming film."\n'
-                    '2,"Dull, slow and far too long."\n'
-                    '3,"=HYPERLINK(""http://example.com"",""click"")"\n'
-                    '4,"I would watch it again tomorrow."\n', encoding="utf-8")
+    path.write_text(
+        'id,text\n1,"What a wonderful, heart-warming film."\n'
+        '2,"Dull, slow and far too long."\n'
+        '3,"=HYPERLINK(""http://example.com"",""click"")"\n'
+        '4,"I would watch it again tomorrow."\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -126,8 +139,9 @@ def test_2_export_int8_and_merged(page: Page, artifacts_dir):
 
     # the comparison table: the run's model + two artefacts, every figure filled in
     for fmt in (t("export.fmt.pytorch", "en"), "merged", "int8"):
-        row = table.get_by_role("row").filter(has=page.get_by_role("gridcell", name=fmt,
-                                                                    exact=True))
+        row = table.get_by_role("row").filter(
+            has=page.get_by_role("gridcell", name=fmt, exact=True)
+        )
         expect(row).to_have_count(1, timeout=UI_TIMEOUT_MS)
         cells = row.get_by_role("gridcell")
         expect(cells).to_have_count(9)
@@ -139,14 +153,17 @@ def test_2_export_int8_and_merged(page: Page, artifacts_dir):
         assert re.fullmatch(r"[01]\.\d{3}", values[5]), values  # accuracy
         assert re.fullmatch(r"\d+\.\d", values[7]), values  # agreement (%)
         assert re.fullmatch(r"\d+\.\d\d×", values[8]), values  # speed-up
-    for header in ("size (MB)", "ms / example (batched)", "accuracy", "agreement (%)",
-                   "speed-up"):
+    for header in ("size (MB)", "ms / example (batched)", "accuracy", "agreement (%)", "speed-up"):
         expect(table).to_contain_text(header)
     verdicts = page.locator("#export-verdicts")
     expect(verdicts).to_contain_text("In plain words (measured on 20 test texts)")
     expect(verdicts).to_contain_text(re.compile(r"int8: .*(faster|slower|about as fast)"))
-    expect(verdicts).to_contain_text(re.compile(r"merged: .*agrees with the run's model on "
-                                                r"\d+% of the test texts"))
+    expect(verdicts).to_contain_text(
+        re.compile(
+            r"merged: .*agrees with the run's model on "
+            r"\d+% of the test texts"
+        )
+    )
     expect_no_error_toast(page)
     shot(page, artifacts_dir, "export-table")
     DONE.add("export")
@@ -160,8 +177,9 @@ def test_3_model_card_and_zip(page: Page):
     expect(card).to_contain_text("exports/int8")
     expect(card).to_contain_text("How to use")
     page.locator("#export-zip-button").click()
-    expect(page.locator("#export-artefact-message")).to_contain_text("int8.zip is ready",
-                                                                      timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#export-artefact-message")).to_contain_text(
+        "int8.zip is ready", timeout=UI_TIMEOUT_MS
+    )
     expect(page.locator("#export-zip")).to_contain_text(re.compile(r"int8\s*\.zip"))
     expect(page.locator("#export-zip a").first).to_have_attribute("href", re.compile(r"int8\.zip"))
     expect_no_error_toast(page)
@@ -171,14 +189,16 @@ def test_3_model_card_and_zip(page: Page):
 def test_4_batch_prediction(page: Page, artifacts_dir, texts_csv):
     needs("export")
     page.locator("#export-batch-file input[type=file]").set_input_files(str(texts_csv))
-    expect(page.locator("#export-batch-file")).to_contain_text(texts_csv.name,
-                                                               timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#export-batch-file")).to_contain_text(
+        texts_csv.name, timeout=UI_TIMEOUT_MS
+    )
     pick_option(page, "export-batch-source", "int8")
     expect(page.locator("#export-batch-source input")).to_have_value("int8")
     page.locator("#export-batch-button").click()
     message = page.locator("#export-batch-message")
-    expect(message).to_contain_text("Predicted 4 rows of to_label.csv with int8",
-                                    timeout=UI_TIMEOUT_MS)
+    expect(message).to_contain_text(
+        "Predicted 4 rows of to_label.csv with int8", timeout=UI_TIMEOUT_MS
+    )
     expect(message.locator(".msg-error")).to_have_count(0)
     download = page.locator("#export-batch-download")
     expect(download).to_be_visible()
@@ -198,18 +218,21 @@ def test_5_chinese(page: Page, artifacts_dir):
     needs("run")
     open_tab(page, "export")
     page.locator("#lang-switch").get_by_text("简体中文", exact=True).click()
-    expect(page.locator("#tab-export-button")).to_have_text(t("tab.export", "zh"),
-                                                            timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#tab-export-button")).to_have_text(
+        t("tab.export", "zh"), timeout=UI_TIMEOUT_MS
+    )
     expect(page.locator("#export-button")).to_have_text(t("export.button", "zh"))
     expect(page.locator("#export-formats")).to_contain_text(t("export.formats", "zh"))
     expect(page.locator("#export-hub-token")).to_contain_text(t("export.hub_token", "zh"))
-    expect(page.locator("#export-retrain-button")).to_have_text(
-        t("export.retrain_button", "zh"))
+    expect(page.locator("#export-retrain-button")).to_have_text(t("export.retrain_button", "zh"))
     expect(page.locator("#export-note")).to_contain_text(CJK, timeout=UI_TIMEOUT_MS)
     if "export" in DONE:
-        expect(page.locator("#export-table")).to_contain_text(t("export.col.size", "zh"),
-                                                              timeout=UI_TIMEOUT_MS)
-        expect(page.locator("#export-verdicts")).to_contain_text("简单来说（在 20 条测试文本上测量）")
+        expect(page.locator("#export-table")).to_contain_text(
+            t("export.col.size", "zh"), timeout=UI_TIMEOUT_MS
+        )
+        expect(page.locator("#export-verdicts")).to_contain_text(
+            "简单来说（在 20 条测试文本上测量）"
+        )
         expect(page.locator("#export-card")).to_contain_text("模型卡", timeout=UI_TIMEOUT_MS)
         expect(page.locator("#export-status")).to_contain_text("已导出")
     if "batch" in DONE:  # the result's message and counts follow the switch
@@ -224,22 +247,35 @@ def test_6_the_named_api_through_gradio_client(studio_url, texts_csv):
     client_mod = pytest.importorskip("gradio_client")
     client = client_mod.Client(studio_url, verbose=False)
     run_id = FOUND["run_id"]
-    summary = client.predict(run_id, "en", "int8", "run", "pytorch", False,
-                             api_name="/export_summary")
+    summary = client.predict(
+        run_id, "en", "int8", "run", "pytorch", False, api_name="/export_summary"
+    )
     note, table = summary[0], summary[1]
     assert "test accuracy" in note and "msg-ok" in note, note
     formats = [row[0] for row in table["data"]]
     assert formats == [t("export.fmt.pytorch", "en"), "merged", "int8"], table
-    result = client.predict(run_id, "merged", client_mod.handle_file(str(texts_csv)), "text",
-                            "en", api_name="/batch_predict")
+    result = client.predict(
+        run_id,
+        "merged",
+        client_mod.handle_file(str(texts_csv)),
+        "text",
+        "en",
+        api_name="/batch_predict",
+    )
     message, csv_path, preview, counts = result
     assert "Predicted 4 rows" in message and "msg-ok" in message, message
     assert isinstance(csv_path, str) and csv_path.endswith("to_label-merged.csv"), csv_path
     written = Path(csv_path).read_text(encoding="utf-8")
     assert "prediction" in written.splitlines()[0] and "'=HYPERLINK" in written
     assert sum(int(row[1]) for row in counts["data"]) == 4, counts
-    bad = client.predict(run_id, "merged", client_mod.handle_file(str(texts_csv)), "comment",
-                         "en", api_name="/batch_predict")
+    bad = client.predict(
+        run_id,
+        "merged",
+        client_mod.handle_file(str(texts_csv)),
+        "comment",
+        "en",
+        api_name="/batch_predict",
+    )
     assert "msg-error" in bad[0] and "is not in the table" in bad[0], bad[0]
     assert bad[1] is None
     assert preview["headers"][-3:] == ["prediction", "prob_negative", "prob_positive"], preview

@@ -8,6 +8,7 @@ studio, for him or for her; Alice reloads her page, the Train tab re-attaches to
 and she stops her run; once she shares it, Bob sees it (read-only: his Delete is refused).
 Screenshots: test-artifacts/e2e/multiuser-*.png.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,15 +20,24 @@ import pytest
 from tests.e2e.conftest import AUTH_USERS, CHROMIUM, VIEWPORT
 
 if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} not found; the browser tests need Chromium "
-                "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} not found; the browser tests need Chromium "
+        "(apt-get install chromium fonts-noto-cjk)",
+        allow_module_level=True,
+    )
 pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_studio_browser import (SAMPLE, UI_TIMEOUT_MS,
-                                           expect_no_error_toast, loss_points_and_status,
-                                           open_tab, pick_option, set_number)
+from tests.e2e.test_studio_browser import (
+    SAMPLE,
+    UI_TIMEOUT_MS,
+    expect_no_error_toast,
+    loss_points_and_status,
+    open_tab,
+    pick_option,
+    set_number,
+)
 from ui.i18n import t
 
 pytestmark = pytest.mark.timeout(300)
@@ -116,9 +126,13 @@ def options_of(page: Page, elem_id: str) -> list[str]:
 def sees_nothing_of(page: Page, name: str) -> None:
     """No list on this user's page names the run ``name``: every tab's run pickers and the
     Runs table."""
-    for tab, pickers in (("train", ["train-past-run"]), ("evaluate", ["eval-run"]),
-                         ("playground", ["play-run", "play-explain-run", "play-model"]),
-                         ("export", ["export-run"]), ("runs", ["runs-select"])):
+    for tab, pickers in (
+        ("train", ["train-past-run"]),
+        ("evaluate", ["eval-run"]),
+        ("playground", ["play-run", "play-explain-run", "play-model"]),
+        ("export", ["export-run"]),
+        ("runs", ["runs-select"]),
+    ):
         open_tab(page, tab)
         if tab == "train":
             page.locator("#train-saveload").get_by_role("button").first.click()
@@ -157,21 +171,24 @@ def test_two_users_share_one_queue(pages, artifacts_dir):
     expect(bob.locator("#train-queue")).not_to_contain_text("alice")
     bob.reload(wait_until="domcontentloaded")
     open_tab(bob, "train")
-    expect(bob.locator("#train-status")).to_contain_text(t("train.no_run", "en"),
-                                                         timeout=UI_TIMEOUT_MS)
+    expect(bob.locator("#train-status")).to_contain_text(
+        t("train.no_run", "en"), timeout=UI_TIMEOUT_MS
+    )
 
     # -- bob's own run waits at position 1; alice sees its place, not its name
     use_sample(bob)
     open_tab(bob, "train")
     name_run(bob, BOB_RUN)
     bob.locator("#train-start").click()
-    expect(bob.locator("#train-message")).to_contain_text("Queued: position 1",
-                                                          timeout=UI_TIMEOUT_MS)
+    expect(bob.locator("#train-message")).to_contain_text(
+        "Queued: position 1", timeout=UI_TIMEOUT_MS
+    )
     his = queue_row(bob, BOB_RUN)
     expect(his).to_contain_text("you", timeout=UI_TIMEOUT_MS)
     expect(his.locator("td").first).to_have_text("1")
     expect(alice.locator("#train-queue tr.queue-other")).to_contain_text(
-        t("queue.hidden", "en"), timeout=UI_TIMEOUT_MS)
+        t("queue.hidden", "en"), timeout=UI_TIMEOUT_MS
+    )
     expect(alice.locator("#train-queue")).not_to_contain_text(BOB_RUN)
     shot(bob, artifacts_dir, "bob-queued")
 
@@ -180,11 +197,13 @@ def test_two_users_share_one_queue(pages, artifacts_dir):
     assert [o for o in options_of(bob, "train-queue-pick") if ALICE_RUN in o] == []
     pick_option(bob, "train-queue-pick", re.compile(BOB_RUN))
     bob.locator("#train-queue-cancel").click()
-    expect(bob.locator("#train-message .msg-ok")).to_contain_text(f"Cancelled {BOB_RUN}",
-                                                                 timeout=UI_TIMEOUT_MS)
+    expect(bob.locator("#train-message .msg-ok")).to_contain_text(
+        f"Cancelled {BOB_RUN}", timeout=UI_TIMEOUT_MS
+    )
     expect(queue_row(bob, BOB_RUN)).to_have_count(0, timeout=UI_TIMEOUT_MS)
-    expect(bob.locator("#train-status")).to_contain_text(t("status.stopped", "en"),
-                                                         timeout=UI_TIMEOUT_MS)
+    expect(bob.locator("#train-status")).to_contain_text(
+        t("status.stopped", "en"), timeout=UI_TIMEOUT_MS
+    )
     expect_no_error_toast(bob)
 
     # -- alice reloads: the Train tab re-attaches to her live run and its chart keeps growing
@@ -218,12 +237,15 @@ def test_two_users_share_one_queue(pages, artifacts_dir):
     # -- alice stops her own run
     alice.locator("#train-stop").click()
     expect(alice.locator("#train-message .msg-ok")).to_contain_text(
-        t("train.stopping", "en"), timeout=UI_TIMEOUT_MS)
+        t("train.stopping", "en"), timeout=UI_TIMEOUT_MS
+    )
     expect(status).to_contain_text(t("status.stopped", "en"), timeout=90_000)
-    expect(alice.locator("#train-queue")).to_contain_text(t("queue.empty", "en"),
-                                                          timeout=UI_TIMEOUT_MS)
-    expect(bob.locator("#train-queue")).to_contain_text(t("queue.empty", "en"),
-                                                        timeout=UI_TIMEOUT_MS)
+    expect(alice.locator("#train-queue")).to_contain_text(
+        t("queue.empty", "en"), timeout=UI_TIMEOUT_MS
+    )
+    expect(bob.locator("#train-queue")).to_contain_text(
+        t("queue.empty", "en"), timeout=UI_TIMEOUT_MS
+    )
     for page in (alice, bob):
         expect_no_error_toast(page)
     shot(alice, artifacts_dir, "alice-stopped")
@@ -241,9 +263,12 @@ def test_no_tab_of_bob_lists_alices_run_and_his_html_never_renders(pages, artifa
     # -- an HTML file bob uploads is never rendered by the studio: alice gets nothing, bob a
     # download, and its script never runs
     page_text = "<html><head><title>x</title><script>document.title='pwned'</script></head></html>"
-    uploaded = bob.request.post(auth_url(bob) + "gradio_api/upload", multipart={
-        "files": {"name": "report.html", "mimeType": "text/html",
-                  "buffer": page_text.encode()}})
+    uploaded = bob.request.post(
+        auth_url(bob) + "gradio_api/upload",
+        multipart={
+            "files": {"name": "report.html", "mimeType": "text/html", "buffer": page_text.encode()}
+        },
+    )
     assert uploaded.ok, uploaded.text()
     file_url = auth_url(bob) + "gradio_api/file=" + uploaded.json()[0]
     assert alice.request.get(file_url).status == 404
@@ -261,7 +286,6 @@ def test_no_tab_of_bob_lists_alices_run_and_his_html_never_renders(pages, artifa
     viewer.close()
 
 
-
 def auth_url(page: Page) -> str:
     return page.url.split("?")[0].split("#")[0].rstrip("/") + "/"
 
@@ -277,7 +301,8 @@ def test_shared_runs_are_read_only_and_delete_is_for_the_owner(pages, artifacts_
     expect(share).not_to_be_checked()
     share.click()  # (not check(): the box is re-read from the run folder after the change)
     expect(alice.locator("#runs-action-message .msg-ok")).to_contain_text(
-        t("runs.shared_on", "en", names="").rstrip(": ."), timeout=UI_TIMEOUT_MS)
+        t("runs.shared_on", "en", names="").rstrip(": ."), timeout=UI_TIMEOUT_MS
+    )
     expect(share).to_be_checked()
 
     # bob now sees it, marked as alice's, but his Delete is refused
@@ -295,18 +320,21 @@ def test_shared_runs_are_read_only_and_delete_is_for_the_owner(pages, artifacts_
     shot(bob, artifacts_dir, "bob-delete-confirm")
     bob.locator("#runs-delete-yes").click()
     refused = bob.locator("#runs-action-message .msg-warning")
-    expect(refused).to_contain_text("belongs to alice; only they (or an admin) can change it.",
-                                    timeout=UI_TIMEOUT_MS)
+    expect(refused).to_contain_text(
+        "belongs to alice; only they (or an admin) can change it.", timeout=UI_TIMEOUT_MS
+    )
     expect(confirm).to_be_hidden()
 
     # his own cancelled run (its data is the bundled sample: never deleted) goes; hers stays
     pick_option(bob, "runs-select", re.compile(BOB_RUN))
     bob.locator("#runs-delete").click()
     expect(bob.locator("#runs-delete-question")).to_contain_text(
-        f"Delete 2 run(s): {ALICE_RUN}, {BOB_RUN}?", timeout=UI_TIMEOUT_MS)
+        f"Delete 2 run(s): {ALICE_RUN}, {BOB_RUN}?", timeout=UI_TIMEOUT_MS
+    )
     bob.locator("#runs-delete-yes").click()
     expect(bob.locator("#runs-action-message .msg-ok")).to_contain_text(
-        f"Deleted: {BOB_RUN}", timeout=UI_TIMEOUT_MS)
+        f"Deleted: {BOB_RUN}", timeout=UI_TIMEOUT_MS
+    )
     expect(bob.locator("#runs-action-message .msg-warning")).to_contain_text("belongs to alice")
     expect(table).not_to_contain_text(BOB_RUN, timeout=UI_TIMEOUT_MS)
     expect(table).to_contain_text(ALICE_RUN)

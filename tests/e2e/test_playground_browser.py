@@ -8,6 +8,7 @@ Generate: streamed text -> the Chinese interface.
 Same real ``app.py`` subprocess and Chromium as test_studio_browser.py (see conftest.py);
 screenshots land in test-artifacts/e2e/ (play-classify, play-measure, play-generate, play-zh).
 """
+
 from __future__ import annotations
 
 import os
@@ -18,15 +19,25 @@ import pytest
 from tests.e2e.conftest import CHROMIUM
 
 if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} not found; the browser tests need Chromium "
-                "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} not found; the browser tests need Chromium "
+        "(apt-get install chromium fonts-noto-cjk)",
+        allow_module_level=True,
+    )
 pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_studio_browser import (set_number, RAW_KEYS, UI_TIMEOUT_MS,
-                                           expect_no_error_toast, open_tab, pick_option,
-                                           plot_info, shot)
+from tests.e2e.test_studio_browser import (
+    set_number,
+    RAW_KEYS,
+    UI_TIMEOUT_MS,
+    expect_no_error_toast,
+    open_tab,
+    pick_option,
+    plot_info,
+    shot,
+)
 from ui.i18n import t
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -35,7 +46,7 @@ pytestmark = pytest.mark.timeout(300)
 
 SAMPLE = "reviews_sentiment.csv"
 POSITIVE = "What a wonderful, heart-warming film. I loved it!"
-MODEL_TIMEOUT_MS = 90_000     # the first classification loads SmolLM2
+MODEL_TIMEOUT_MS = 90_000  # the first classification loads SmolLM2
 MEASURE_TIMEOUT_MS = 120_000  # 8 rows; slow when the two cores are busy
 DONE: set[str] = set()
 
@@ -44,7 +55,6 @@ def needs(*steps: str) -> None:
     missing = [s for s in steps if s not in DONE]
     if missing:
         pytest.skip(f"needs the earlier step(s) {', '.join(missing)}")
-
 
 
 def test_1_data_then_the_playground(page: Page):
@@ -58,15 +68,14 @@ def test_1_data_then_the_playground(page: Page):
     data = page.locator("#play-data")
     expect(data).to_contain_text(SAMPLE, timeout=UI_TIMEOUT_MS)
     expect(data).to_contain_text("negative, positive")
-    expect(page.locator("#play-model input")).to_have_value(
-        re.compile(r"^smollm2-135m-instruct"))
+    expect(page.locator("#play-model input")).to_have_value(re.compile(r"^smollm2-135m-instruct"))
     # the label words follow the data's labels, then the preset
     words = page.locator("#play-verbalizers textarea")
-    expect(words).to_have_value("negative: negative\npositive: positive",
-                                timeout=UI_TIMEOUT_MS)
+    expect(words).to_have_value("negative: negative\npositive: positive", timeout=UI_TIMEOUT_MS)
     pick_option(page, "play-preset", t("prompt.preset.choice.sentiment", "en"))
     expect(page.locator("#play-template textarea")).to_have_value(
-        re.compile(r"^Is the sentiment of this review \{labels\}\?"), timeout=UI_TIMEOUT_MS)
+        re.compile(r"^Is the sentiment of this review \{labels\}\?"), timeout=UI_TIMEOUT_MS
+    )
     expect(page.locator("#play-generate")).to_be_hidden()
     expect_no_error_toast(page)
     DONE.add("data")
@@ -103,8 +112,9 @@ def test_3_measure_on_eight_rows(page: Page, artifacts_dir):
     expect(result).to_contain_text(re.compile(r"Rows scored\s*8"))
     expect(page.locator("#play-measure-status")).to_contain_text("Done: 8 rows")
     table = page.locator("#play-compare-table")
-    row = table.get_by_role("row").filter(has=page.get_by_role(
-        "gridcell", name=t("play.kind.prompt", "en"), exact=True))
+    row = table.get_by_role("row").filter(
+        has=page.get_by_role("gridcell", name=t("play.kind.prompt", "en"), exact=True)
+    )
     expect(row).to_have_count(1, timeout=UI_TIMEOUT_MS)
     expect(row).to_contain_text("smollm2-135m-instruct, zero-shot")
     chart = plot_info(page, "play-confusion")
@@ -133,8 +143,7 @@ def test_4_generate_streams(page: Page, artifacts_dir):
         }, 15);
     }""")
     page.locator("#play-generate").click()
-    expect(page.locator("#play-gen-message")).to_contain_text("Done in",
-                                                              timeout=MODEL_TIMEOUT_MS)
+    expect(page.locator("#play-gen-message")).to_contain_text("Done in", timeout=MODEL_TIMEOUT_MS)
     seen = page.evaluate("() => { clearInterval(window.__watch); return window.__seen; }")
     final = page.locator("#play-output textarea").input_value()
     assert len(final.split()) >= 5, final
@@ -147,8 +156,9 @@ def test_4_generate_streams(page: Page, artifacts_dir):
 def test_5_chinese(page: Page, artifacts_dir):
     needs("data")
     page.locator("#lang-switch").get_by_text("简体中文", exact=True).click()
-    expect(page.locator("#tab-playground-button")).to_have_text(t("tab.playground", "zh"),
-                                                                timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#tab-playground-button")).to_have_text(
+        t("tab.playground", "zh"), timeout=UI_TIMEOUT_MS
+    )
     expect(page.locator("#play-generate")).to_contain_text(t("play.generate", "zh"))
     # back to Classify: its widgets, the last prediction and measurement in Chinese
     page.locator("#play-mode").get_by_text(t("play.mode.classify", "zh"), exact=True).click()
@@ -156,14 +166,17 @@ def test_5_chinese(page: Page, artifacts_dir):
     expect(page.locator("#play-classify")).to_contain_text(t("play.classify", "zh"))
     expect(page.locator("#play-verbalizers")).to_contain_text(t("prompt.verbalizers", "zh"))
     if "classify" in DONE:
-        expect(page.locator("#play-label")).to_contain_text(t("play.predicted", "zh"),
-                                                            timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#play-label")).to_contain_text(
+            t("play.predicted", "zh"), timeout=UI_TIMEOUT_MS
+        )
     expect(page.locator("#play-data")).to_contain_text(CJK)
     if "measure" in DONE:
-        expect(page.locator("#play-compare-table")).to_contain_text(t("play.kind.prompt", "zh"),
-                                                                    timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#play-compare-table")).to_contain_text(
+            t("play.kind.prompt", "zh"), timeout=UI_TIMEOUT_MS
+        )
         expect(page.locator("#play-measure-result")).to_contain_text(
-            t("play.m.accuracy", "zh"), timeout=UI_TIMEOUT_MS)
+            t("play.m.accuracy", "zh"), timeout=UI_TIMEOUT_MS
+        )
     expect_no_error_toast(page)
     shot(page, artifacts_dir, "play-zh")
 

@@ -8,6 +8,7 @@ test functions sharing that page; a step whose prerequisite failed is skipped.
 Full-page screenshots land in test-artifacts/e2e/ (data, train-running, train-done, evaluate,
 runs, train-zh, data-bad-upload). The page must talk to nothing but the local server.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,11 @@ import pytest
 from tests.e2e.conftest import CHROMIUM
 
 if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} not found; the browser tests need Chromium "
-                "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} not found; the browser tests need Chromium "
+        "(apt-get install chromium fonts-noto-cjk)",
+        allow_module_level=True,
+    )
 pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
 
 from playwright.sync_api import Page, expect
@@ -56,6 +60,7 @@ def needs(*steps: str) -> None:
 
 # ---- helpers ------------------------------------------------------------------------------
 
+
 def set_number(page: Page, elem_id: str, value: str) -> None:
     box = page.locator(f"#{elem_id} input")
     box.fill(value)
@@ -75,8 +80,9 @@ def pick_option(page: Page, elem_id: str, name: str | None = None) -> str:
     """Open a gradio dropdown and click the option called ``name`` (or the first one)."""
     page.locator(f"#{elem_id} input").click()
     listbox = page.locator(f"#{elem_id} [role=listbox]")
-    options = page.get_by_role("option", name=name, exact=True) if name else \
-        listbox.get_by_role("option")
+    options = (
+        page.get_by_role("option", name=name, exact=True) if name else listbox.get_by_role("option")
+    )
     option = options.first
     expect(option).to_be_visible()
     label = option.get_attribute("aria-label") or option.inner_text()
@@ -96,7 +102,9 @@ def plot_info(page: Page, elem_id: str) -> dict | None:
                                            n: d.x ? d.x.length : (d.z ? d.z.length : 0)})),
                 svg: root.querySelectorAll('.main-svg').length,
             };
-        }""", elem_id)
+        }""",
+        elem_id,
+    )
 
 
 def loss_points_and_status(page: Page) -> tuple[int, str]:
@@ -107,7 +115,8 @@ def loss_points_and_status(page: Page) -> tuple[int, str]:
             const n = el && el.data && el.data.length ? (el.data[0].x || []).length : 0;
             const status = document.getElementById('train-status');
             return [n, status ? status.innerText : ''];
-        }""")
+        }"""
+    )
 
 
 def raw_keys(page: Page) -> list[str]:
@@ -131,7 +140,9 @@ def raw_keys(page: Page) -> list[str]:
                 else if (label && snake.test(text) && prefixes.includes(text)) out.add(text);
             }
             return [...out];
-        }""", KEY_PREFIXES)
+        }""",
+        KEY_PREFIXES,
+    )
 
 
 def shot(page: Page, artifacts_dir, name: str) -> None:
@@ -146,6 +157,7 @@ def expect_no_error_toast(page: Page) -> None:
 
 
 # ---- the steps ----------------------------------------------------------------------------
+
 
 def test_1_data_tab_sample(page: Page, artifacts_dir):
     expect(page.locator("#data-sample")).to_be_visible(timeout=60_000)
@@ -192,7 +204,8 @@ def test_2_train_tab_live_run(page: Page, artifacts_dir):
     status = page.locator("#train-status")
     expect(status).to_contain_text(RUN_NAME, timeout=UI_TIMEOUT_MS)
     expect(page.locator("#train-params")).to_contain_text(
-        re.compile(r"of \d+(\.\d+)?M parameters"), timeout=90_000)
+        re.compile(r"of \d+(\.\d+)?M parameters"), timeout=90_000
+    )
 
     # the loss curve must grow while the run is still running
     deadline = time.monotonic() + TRAIN_TIMEOUT_MS / 1000
@@ -201,7 +214,8 @@ def test_2_train_tab_live_run(page: Page, artifacts_dir):
         n, text = loss_points_and_status(page)
         assert "failed" not in text, f"the run failed: {text}"
         assert "completed" not in text, (
-            f"the run completed before the loss chart showed a point ({n} points): {text}")
+            f"the run completed before the loss chart showed a point ({n} points): {text}"
+        )
         if n >= 1 and "running" in text:
             first = n
             break
@@ -216,10 +230,12 @@ def test_2_train_tab_live_run(page: Page, artifacts_dir):
         second, text = loss_points_and_status(page)
         if second > first:
             assert "running" in text, (
-                f"the loss chart only grew once the run had ended ({first} -> {second}): {text}")
+                f"the loss chart only grew once the run had ended ({first} -> {second}): {text}"
+            )
             break
         assert "running" in text, (
-            f"the run left 'running' while the loss chart still had {second} point(s): {text}")
+            f"the run left 'running' while the loss chart still had {second} point(s): {text}"
+        )
     assert second > first, f"the loss chart did not gain points while training ({first})"
 
     expect(status).to_contain_text(t("status.completed", "en"), timeout=TRAIN_TIMEOUT_MS)
@@ -270,11 +286,13 @@ def test_4_runs_tab(page: Page, artifacts_dir):
     table = page.locator("#runs-table")
     # the grid's row whose first cell (Name) is the run name
     row = table.get_by_role("row").filter(
-        has=page.get_by_role("gridcell", name=RUN_NAME, exact=True))
+        has=page.get_by_role("gridcell", name=RUN_NAME, exact=True)
+    )
     expect(row).to_have_count(1, timeout=UI_TIMEOUT_MS)
     expect(row).to_be_visible()
-    expect(row.get_by_role("gridcell", name=t("status.completed", "en"), exact=True)
-           ).to_have_count(1)
+    expect(row.get_by_role("gridcell", name=t("status.completed", "en"), exact=True)).to_have_count(
+        1
+    )
     expect(row.get_by_role("gridcell", name="minilm-l6", exact=True)).to_have_count(1)
     expect(row.get_by_role("gridcell", name=SAMPLE, exact=True)).to_have_count(1)
     expect_no_error_toast(page)
@@ -285,8 +303,9 @@ def test_4_runs_tab(page: Page, artifacts_dir):
 def test_5_switch_to_chinese(page: Page, artifacts_dir):
     page.locator("#lang-switch").get_by_text("简体中文", exact=True).click()
     expect(page.locator("#lang-switch input[value=zh]")).to_be_checked()
-    expect(page.locator("#tab-train-button")).to_have_text(t("tab.train", "zh"),
-                                                           timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#tab-train-button")).to_have_text(
+        t("tab.train", "zh"), timeout=UI_TIMEOUT_MS
+    )
     open_tab(page, "train")
     expect(page.locator("#train-start")).to_contain_text(t("train.start", "zh"))
     expect(page.locator("#tab-data-button")).to_have_text(t("tab.data", "zh"))

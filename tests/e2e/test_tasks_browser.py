@@ -10,6 +10,7 @@ sentence is translated.
 Same real ``app.py`` subprocess and Chromium as test_studio_browser.py (see conftest.py);
 screenshots land in test-artifacts/e2e/ (ner-data, ner-evaluate, translation-evaluate).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,14 +21,23 @@ import pytest
 from tests.e2e.conftest import CHROMIUM
 
 if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} not found; the browser tests need Chromium "
-                "(apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} not found; the browser tests need Chromium "
+        "(apt-get install chromium fonts-noto-cjk)",
+        allow_module_level=True,
+    )
 pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_studio_browser import (set_number, UI_TIMEOUT_MS, expect_no_error_toast,
-                                           open_tab, pick_option, shot)
+from tests.e2e.test_studio_browser import (
+    set_number,
+    UI_TIMEOUT_MS,
+    expect_no_error_toast,
+    open_tab,
+    pick_option,
+    shot,
+)
 from ui.i18n import t
 
 pytestmark = pytest.mark.timeout(900)
@@ -48,7 +58,6 @@ def use_sample(page: Page, name: str) -> None:
     expect(page.locator("#data-sample input")).to_have_value(name)
     page.locator("#data-use-sample").click()
     expect(page.locator("#data-summary")).to_contain_text(name, timeout=UI_TIMEOUT_MS)
-
 
 
 def open_advanced(page: Page) -> None:
@@ -83,6 +92,7 @@ def pick_run(page: Page, run_name: str) -> None:
 
 # ---- NER ----------------------------------------------------------------------------------
 
+
 def test_1_ner_sample_is_recognised(page: Page, artifacts_dir):
     expect(page.locator("#data-sample")).to_be_visible(timeout=60_000)
     use_sample(page, "ner_english_demo.jsonl")
@@ -103,8 +113,7 @@ def test_2_ner_trains(page: Page):
     needs("ner-data")
     open_tab(page, "train")
     expect(page.locator("#train-data")).to_contain_text("ner_english_demo.jsonl")
-    expect(page.locator("#train-plan")).to_contain_text(t("task.ner", "en"),
-                                                        timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#train-plan")).to_contain_text(t("task.ner", "en"), timeout=UI_TIMEOUT_MS)
     set_number(page, "cfg-epochs", "4")
     start_and_finish(page, "e2e-ner")
     expect(page.locator("#train-status")).to_contain_text(re.compile(r"Test F1 \d\.\d{3}"))
@@ -133,11 +142,13 @@ def test_3_ner_evaluate_highlights_entities(page: Page, artifacts_dir):
 
 # ---- translation --------------------------------------------------------------------------
 
+
 def test_4_translation_trains(page: Page):
     use_sample(page, "translation_bible_en_es.csv")
     expect(page.locator("#cfg-task input")).to_have_value(t("task.translation", "en"))
-    expect(page.locator("#data-messages")).to_contain_text(t("data.ready", "en"),
-                                                           timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#data-messages")).to_contain_text(
+        t("data.ready", "en"), timeout=UI_TIMEOUT_MS
+    )
     language = page.locator("#cfg-target-language textarea")
     expect(language).to_be_visible()
     language.fill("Spanish")
@@ -145,7 +156,8 @@ def test_4_translation_trains(page: Page):
     open_tab(page, "train")
     pick_option(page, "train-backbone", f"smollm2-135m-instruct · {t('train.bundled', 'en')}")
     expect(page.locator("#train-backbone input")).to_have_value(
-        re.compile(r"^smollm2-135m-instruct"))
+        re.compile(r"^smollm2-135m-instruct")
+    )
     open_advanced(page)
     set_number(page, "cfg-max-steps", "8")
     set_number(page, "cfg-generation-eval-rows", "4")

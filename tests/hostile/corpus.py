@@ -15,6 +15,7 @@ The largest files are made by repeating a block, so the whole corpus is written 
 a 200 MB CSV (refused by the size limit before it is read), a million tiny rows, 100,000 columns,
 an .xlsx whose sheet unpacks to more than the limit allows.
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,14 +40,14 @@ WIDE_COLUMNS = 100_000
 class Case:
     name: str
     path: Path
-    expect: str                      # "loads" | "error" (prepare_data, i.e. the Data tab)
-    words: tuple[str, ...] = ()      # must appear in the error message (case-insensitive)
-    table: str = ""                  # load_table's outcome when it differs from ``expect``
-    texts: list[str] | None = None   # the text column's first values when it loads
-    column: str = "text"             # the text column (for ``texts``)
-    seconds: float = 10.0            # time bound for load_table + prepare_data
+    expect: str  # "loads" | "error" (prepare_data, i.e. the Data tab)
+    words: tuple[str, ...] = ()  # must appear in the error message (case-insensitive)
+    table: str = ""  # load_table's outcome when it differs from ``expect``
+    texts: list[str] | None = None  # the text column's first values when it loads
+    column: str = "text"  # the text column (for ``texts``)
+    seconds: float = 10.0  # time bound for load_table + prepare_data
     note: str = ""
-    shown_name: str = ""             # the name messages must show (default: display_name)
+    shown_name: str = ""  # the name messages must show (default: display_name)
     make: Callable[[], None] = field(default=lambda: None, repr=False)  # writes the file
 
     @property
@@ -61,28 +62,74 @@ class Case:
 
 # ---- content helpers ------------------------------------------------------------------------
 
-WORDS = ("apple banana cherry delta echo foxtrot golf hotel india juliet kilo lima mike november "
-         "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+WORDS = (
+    "apple banana cherry delta echo foxtrot golf hotel india juliet kilo lima mike november "
+    "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
+).split()
 
-LATIN = ["café naïve résumé", "Ça va très bien", "Grüße aus München", "señor niño año",
-         "smørrebrød og æbler", "Zoë and Chloë"]
-CP1252 = ["“smart quotes” – dash", "café naïve", "œuvre €5", "plain text here", "naïve façade",
-          "‘single’ … ellipsis"]
-CHINESE = ["这部电影很好看，演员表演非常出色", "太无聊了，浪费时间", "剧情一般，但是画面很美",
-           "我们下个月在青岛见面吧", "大家都很感谢夏宇的帮助", "贵阳的冬天比澳大利亚冷很多"]
-TRADITIONAL = ["這部電影很好看，演員表演非常出色", "太無聊了，浪費時間", "劇情一般，但是畫面很美",
-               "我們下個月在青島見面吧", "大家都很感謝夏宇的幫助", "貴陽的冬天比澳大利亞冷很多"]
-JAPANESE = ["これは素晴らしい映画でした", "退屈な話だった、時間の無駄", "俳優の演技がとても良かった",
-            "普通の映画です", "もう一度見たいと思います", "音楽がきれいでした"]
-KOREAN = ["이 영화는 정말 좋았어요", "지루한 이야기였다 시간 낭비", "배우들의 연기가 훌륭했다",
-          "보통 영화입니다", "다시 보고 싶어요", "음악이 아름다웠어요"]
-FORMULAS = ['=HYPERLINK("http://evil.example","click me")', "+cmd|' /C calc'!A0", "@SUM(1+1)",
-            "-2+3+cmd|' /C notepad'!A0", "=1+1", "\t=tab first", "plain text"]
+LATIN = [
+    "café naïve résumé",
+    "Ça va très bien",
+    "Grüße aus München",
+    "señor niño año",
+    "smørrebrød og æbler",
+    "Zoë and Chloë",
+]
+CP1252 = [
+    "“smart quotes” – dash",
+    "café naïve",
+    "œuvre €5",
+    "plain text here",
+    "naïve façade",
+    "‘single’ … ellipsis",
+]
+CHINESE = [
+    "这部电影很好看，演员表演非常出色",
+    "太无聊了，浪费时间",
+    "剧情一般，但是画面很美",
+    "我们下个月在青岛见面吧",
+    "大家都很感谢夏宇的帮助",
+    "贵阳的冬天比澳大利亚冷很多",
+]
+TRADITIONAL = [
+    "這部電影很好看，演員表演非常出色",
+    "太無聊了，浪費時間",
+    "劇情一般，但是畫面很美",
+    "我們下個月在青島見面吧",
+    "大家都很感謝夏宇的幫助",
+    "貴陽的冬天比澳大利亞冷很多",
+]
+JAPANESE = [
+    "これは素晴らしい映画でした",
+    "退屈な話だった、時間の無駄",
+    "俳優の演技がとても良かった",
+    "普通の映画です",
+    "もう一度見たいと思います",
+    "音楽がきれいでした",
+]
+KOREAN = [
+    "이 영화는 정말 좋았어요",
+    "지루한 이야기였다 시간 낭비",
+    "배우들의 연기가 훌륭했다",
+    "보통 영화입니다",
+    "다시 보고 싶어요",
+    "음악이 아름다웠어요",
+]
+FORMULAS = [
+    '=HYPERLINK("http://evil.example","click me")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "-2+3+cmd|' /C notepad'!A0",
+    "=1+1",
+    "\t=tab first",
+    "plain text",
+]
 
 
 def sentences(n: int, offset: int = 0) -> list[str]:
-    return [f"{WORDS[i % 26]} {WORDS[(i // 26) % 26]} number {i + offset} is here"
-            for i in range(n)]
+    return [
+        f"{WORDS[i % 26]} {WORDS[(i // 26) % 26]} number {i + offset} is here" for i in range(n)
+    ]
 
 
 def csv_text(rows: list[tuple], header: tuple = ("text", "label"), sep: str = ",") -> str:
@@ -116,6 +163,7 @@ def parquet_bytes(df: pd.DataFrame) -> bytes:
 
 # ---- the corpus -----------------------------------------------------------------------------
 
+
 def build(folder: str | os.PathLike) -> list[Case]:
     """Write the corpus under ``folder`` and return its cases (~100 files, ~210 MB, a few
     seconds)."""
@@ -136,8 +184,14 @@ def plan(folder: str | os.PathLike) -> list[Case]:
     root = Path(folder)
     cases: list[Case] = []
 
-    def put(name: str, content: bytes | str | Callable[[], bytes | str], expect: str,
-            *words: str, encoding: str = "utf-8", **kw) -> Case:
+    def put(
+        name: str,
+        content: bytes | str | Callable[[], bytes | str],
+        expect: str,
+        *words: str,
+        encoding: str = "utf-8",
+        **kw,
+    ) -> Case:
         path = root / name
 
         def make() -> None:
@@ -160,11 +214,21 @@ def plan(folder: str | os.PathLike) -> list[Case]:
     put("empty.csv", b"", "error", "empty")
     put("whitespace_only.csv", "\n\n   \n\t\n", "error", "no rows")
     put("header_only.csv", "text,label\n", "error", "header", "no data rows")
-    put("one_row.jsonl", '{"text": "a", "label": "b"}\n', "error", "only 1 usable rows",
-        table="loads")
+    put(
+        "one_row.jsonl",
+        '{"text": "a", "label": "b"}\n',
+        "error",
+        "only 1 usable rows",
+        table="loads",
+    )
     put("only_delimiters.csv", ",,,\n,,,\n,,,\n", "error", "every cell", "empty")
-    put("single_column.csv", "text label\nhello world pos\nbye now neg\n", "error",
-        "only one column", "delimiter")
+    put(
+        "single_column.csv",
+        "text label\nhello world pos\nbye now neg\n",
+        "error",
+        "only one column",
+        "delimiter",
+    )
     put("empty_array.json", "[]", "error", "no rows")
     put("empty_objects.jsonl", "{}\n{}\n{}\n", "error", "no columns")
 
@@ -174,98 +238,212 @@ def plan(folder: str | os.PathLike) -> list[Case]:
     put("random_bytes.jsonl", random_bytes(4096, 3), "error", "binary")
     put("png_image.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200), "error", "png")
     put("zip_archive.csv", lambda: zip_bytes("data.csv", good_csv), "error", "zip")
-    put("gzip_compressed.csv", lambda: gzip.compress(good_csv.encode()), "error", "gzip",
-        "decompress")
-    put("pdf_document.csv", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n"
-        b"endobj\nstream\n\x9c\xed\xfd\xff\x81\nendstream\n", "error", "pdf")
+    put(
+        "gzip_compressed.csv",
+        lambda: gzip.compress(good_csv.encode()),
+        "error",
+        "gzip",
+        "decompress",
+    )
+    put(
+        "pdf_document.csv",
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n"
+        b"endobj\nstream\n\x9c\xed\xfd\xff\x81\nendstream\n",
+        "error",
+        "pdf",
+    )
     put("excel_renamed.csv", lambda: xlsx_bytes(good_frame), "error", "xlsx")
     put("parquet_renamed.txt", lambda: parquet_bytes(good_frame), "error", "parquet")
 
     # -- encodings: each must load with the right text
     for name, encoding, texts, sep in (
-            ("latin1.csv", "latin-1", LATIN, ","), ("cp1252.csv", "cp1252", CP1252, ","),
-            ("utf16_bom.csv", "utf-16", CHINESE, ","),
-            ("utf16_bom_tab.txt", "utf-16", LATIN, "\t"),
-            ("utf16le_no_bom.csv", "utf-16-le", LATIN, ","),
-            ("utf16be_no_bom.csv", "utf-16-be", CHINESE, ","),
-            ("utf32_bom.csv", "utf-32", JAPANESE, ","),
-            ("gb18030.csv", "gb18030", CHINESE, ","), ("gbk.csv", "gbk", CHINESE, ","),
-            ("big5.csv", "big5", TRADITIONAL, ","), ("shift_jis.csv", "shift_jis", JAPANESE, ","),
-            ("cp932.csv", "cp932", JAPANESE, ","), ("euc_jp.csv", "euc_jp", JAPANESE, ","),
-            ("euc_kr.csv", "euc_kr", KOREAN, ","), ("cp949.csv", "cp949", KOREAN, ","),
-            ("utf8_bom.csv", "utf-8-sig", CHINESE + LATIN, ",")):
+        ("latin1.csv", "latin-1", LATIN, ","),
+        ("cp1252.csv", "cp1252", CP1252, ","),
+        ("utf16_bom.csv", "utf-16", CHINESE, ","),
+        ("utf16_bom_tab.txt", "utf-16", LATIN, "\t"),
+        ("utf16le_no_bom.csv", "utf-16-le", LATIN, ","),
+        ("utf16be_no_bom.csv", "utf-16-be", CHINESE, ","),
+        ("utf32_bom.csv", "utf-32", JAPANESE, ","),
+        ("gb18030.csv", "gb18030", CHINESE, ","),
+        ("gbk.csv", "gbk", CHINESE, ","),
+        ("big5.csv", "big5", TRADITIONAL, ","),
+        ("shift_jis.csv", "shift_jis", JAPANESE, ","),
+        ("cp932.csv", "cp932", JAPANESE, ","),
+        ("euc_jp.csv", "euc_jp", JAPANESE, ","),
+        ("euc_kr.csv", "euc_kr", KOREAN, ","),
+        ("cp949.csv", "cp949", KOREAN, ","),
+        ("utf8_bom.csv", "utf-8-sig", CHINESE + LATIN, ","),
+    ):
         rows = padded(texts)
         put(name, csv_text(labelled(rows), sep=sep), "loads", encoding=encoding, texts=rows)
 
     # -- delimiters, quoting, line ends
     rows = padded(["good, fine and nice", "bad; awful", "so-so | meh", "tab\tinside"])
-    for name, sep in (("semicolon.csv", ";"), ("tab_in_csv.csv", "\t"), ("pipe.csv", "|"),
-                      ("comma.tsv", ",")):
+    for name, sep in (
+        ("semicolon.csv", ";"),
+        ("tab_in_csv.csv", "\t"),
+        ("pipe.csv", "|"),
+        ("comma.tsv", ","),
+    ):
         put(name, csv_text(labelled(rows), sep=sep), "loads", texts=rows)
-    multi = padded(["line one\nline two, with comma", "single", "three\n\nlines",
-                    'a "quoted" word'])
+    multi = padded(
+        ["line one\nline two, with comma", "single", "three\n\nlines", 'a "quoted" word']
+    )
     put("quoted_newlines.csv", csv_text(labelled(multi)), "loads", texts=multi)
     put("crlf.csv", good_csv.replace("\n", "\r\n"), "loads", texts=good)
     put("cr_only.csv", good_csv.replace("\n", "\r"), "loads", texts=good)
     ragged = good_csv.splitlines()
     ragged[4] += ",extra,fields"
-    put("ragged_more_fields.csv", "\n".join(ragged) + "\n", "error", "line 5", "fields",
-        "header")
+    put("ragged_more_fields.csv", "\n".join(ragged) + "\n", "error", "line 5", "fields", "header")
     ragged = good_csv.splitlines()
     ragged[1] += ",extra"
-    put("ragged_first_row_longer.csv", "\n".join(ragged) + "\n", "error", "line 2", "fields",
-        "double quotes")
+    put(
+        "ragged_first_row_longer.csv",
+        "\n".join(ragged) + "\n",
+        "error",
+        "line 2",
+        "fields",
+        "double quotes",
+    )
     fewer = csv_text(labelled(padded([], 20))).splitlines()
     fewer[3] = fewer[3].split(",")[0]
     fewer[7] = fewer[7].split(",")[0]
-    put("ragged_fewer_fields.csv", "\n".join(fewer) + "\n", "loads",
-        note="rows without a label are dropped with a warning")
-    put("unclosed_quote.csv", "text,label\nfine,a\n\"never closed,b\nmore,a\nrows,b\n", "error",
-        "quote", "line 3")
-    put("quote_in_field.csv", 'text,label\nhe said "hi" there,a\n' + good_csv.split("\n", 1)[1],
-        "loads")
-    put("sniffer_bomb.csv", lambda: "text,label\n" + 'x,"y\n' * 30_000, "error",
-        "only one label", table="loads", seconds=10.0,
-        note="csv.Sniffer's regex is quadratic in its sample; quotes pair up across lines")
+    put(
+        "ragged_fewer_fields.csv",
+        "\n".join(fewer) + "\n",
+        "loads",
+        note="rows without a label are dropped with a warning",
+    )
+    put(
+        "unclosed_quote.csv",
+        'text,label\nfine,a\n"never closed,b\nmore,a\nrows,b\n',
+        "error",
+        "quote",
+        "line 3",
+    )
+    put(
+        "quote_in_field.csv",
+        'text,label\nhe said "hi" there,a\n' + good_csv.split("\n", 1)[1],
+        "loads",
+    )
+    put(
+        "sniffer_bomb.csv",
+        lambda: "text,label\n" + 'x,"y\n' * 30_000,
+        "error",
+        "only one label",
+        table="loads",
+        seconds=10.0,
+        note="csv.Sniffer's regex is quadratic in its sample; quotes pair up across lines",
+    )
 
     # -- sizes
-    put(f"columns_{WIDE_COLUMNS}.csv",
-        lambda: ",".join(f"c{i}" for i in range(WIDE_COLUMNS)) + "\n"
-        + ",".join("x" * WIDE_COLUMNS) + "\n", "error", "100,000", "1,000 ")
-    put("columns_1500.jsonl", lambda: "".join(json.dumps({f"k{i}": i for i in range(1500)})
-                                              + "\n" for _ in range(5)),
-        "error", "1,500", "1,000 ")
-    put("columns_1500.parquet", lambda: parquet_bytes(pd.DataFrame(
-        {f"c{i}": ["x"] * 5 for i in range(1500)})), "error", "1,500", "1,000 ")
-    add(Case(f"big_{BIG_FILE_MB}mb.csv", root / f"big_{BIG_FILE_MB}mb.csv", "error",
-             ("too large", "ADAPTUNE_MAX_UPLOAD_MB"), seconds=2.0,
-             note="refused by the size limit before it is read"), write_big_csv)
-    add(Case("million_rows.csv", root / "million_rows.csv", "loads", seconds=60.0,
-             note="a million tiny rows"), write_million_rows)
-    put("cell_1mb.csv", lambda: csv_text(labelled(["long " * 200_000 + "end"]
-                                                  + sentences(11))),
-        "loads", note="a 1 MB text cell: loaded, cut at training")
-    put("long_header_names.csv", csv_text(labelled(good), header=("t" * 20_000, "l" * 20_000)),
-        "loads", note="header names cut to 200 characters")
+    put(
+        f"columns_{WIDE_COLUMNS}.csv",
+        lambda: (
+            ",".join(f"c{i}" for i in range(WIDE_COLUMNS))
+            + "\n"
+            + ",".join("x" * WIDE_COLUMNS)
+            + "\n"
+        ),
+        "error",
+        "100,000",
+        "1,000 ",
+    )
+    put(
+        "columns_1500.jsonl",
+        lambda: "".join(json.dumps({f"k{i}": i for i in range(1500)}) + "\n" for _ in range(5)),
+        "error",
+        "1,500",
+        "1,000 ",
+    )
+    put(
+        "columns_1500.parquet",
+        lambda: parquet_bytes(pd.DataFrame({f"c{i}": ["x"] * 5 for i in range(1500)})),
+        "error",
+        "1,500",
+        "1,000 ",
+    )
+    add(
+        Case(
+            f"big_{BIG_FILE_MB}mb.csv",
+            root / f"big_{BIG_FILE_MB}mb.csv",
+            "error",
+            ("too large", "ADAPTUNE_MAX_UPLOAD_MB"),
+            seconds=2.0,
+            note="refused by the size limit before it is read",
+        ),
+        write_big_csv,
+    )
+    add(
+        Case(
+            "million_rows.csv",
+            root / "million_rows.csv",
+            "loads",
+            seconds=60.0,
+            note="a million tiny rows",
+        ),
+        write_million_rows,
+    )
+    put(
+        "cell_1mb.csv",
+        lambda: csv_text(labelled(["long " * 200_000 + "end"] + sentences(11))),
+        "loads",
+        note="a 1 MB text cell: loaded, cut at training",
+    )
+    put(
+        "long_header_names.csv",
+        csv_text(labelled(good), header=("t" * 20_000, "l" * 20_000)),
+        "loads",
+        note="header names cut to 200 characters",
+    )
 
     # -- labels
-    put("labels_all_empty.csv", csv_text([(t, "") for t in good]), "error", "'label'",
-        "no labels", table="loads")
-    put("labels_all_null.jsonl", "".join(json.dumps({"text": t, "label": None}) + "\n"
-                                         for t in good), "error", "no labels", table="loads")
-    put("labels_all_distinct.csv", csv_text([(t, f"id{i}") for i, t in
-                                             enumerate(sentences(60))]),
-        "error", "60 different values", "id or free text", table="loads")
-    put("one_class.csv", csv_text([(t, "pos") for t in sentences(30)]), "error",
-        "only one label", table="loads")
-    put("na_strings_as_labels.csv", csv_text(labelled(sentences(20), ("NA", "None"))), "loads",
-        note="'NA' and 'None' are labels, not missing values")
+    put(
+        "labels_all_empty.csv",
+        csv_text([(t, "") for t in good]),
+        "error",
+        "'label'",
+        "no labels",
+        table="loads",
+    )
+    put(
+        "labels_all_null.jsonl",
+        "".join(json.dumps({"text": t, "label": None}) + "\n" for t in good),
+        "error",
+        "no labels",
+        table="loads",
+    )
+    put(
+        "labels_all_distinct.csv",
+        csv_text([(t, f"id{i}") for i, t in enumerate(sentences(60))]),
+        "error",
+        "60 different values",
+        "id or free text",
+        table="loads",
+    )
+    put(
+        "one_class.csv",
+        csv_text([(t, "pos") for t in sentences(30)]),
+        "error",
+        "only one label",
+        table="loads",
+    )
+    put(
+        "na_strings_as_labels.csv",
+        csv_text(labelled(sentences(20), ("NA", "None"))),
+        "loads",
+        note="'NA' and 'None' are labels, not missing values",
+    )
 
     # -- formulas: loaded as plain text (escaping happens on export)
     texts = padded(FORMULAS)
     put("formulas.csv", csv_text(labelled(texts)), "loads", texts=texts)
-    put("formulas.jsonl", "".join(json.dumps({"text": t, "label": lab}) + "\n"
-                                  for t, lab in labelled(texts)), "loads", texts=texts)
+    put(
+        "formulas.jsonl",
+        "".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in labelled(texts)),
+        "loads",
+        texts=texts,
+    )
 
     # -- NUL bytes
     nul = good_csv.splitlines()
@@ -280,27 +458,53 @@ def plan(folder: str | os.PathLike) -> list[Case]:
     lines = [json.dumps({"text": t, "label": lab}) for t, lab in labelled(good)]
     lines[4] = "[1, 2, 3]"
     put("array_line.jsonl", "\n".join(lines) + "\n", "error", "line 5", "not a json object")
-    put("object_not_records.json", json.dumps({"text": "a", "label": "b"}), "error",
-        "not a table")
+    put("object_not_records.json", json.dumps({"text": "a", "label": "b"}), "error", "not a table")
     put("list_of_numbers.json", "[1, 2, 3]", "error", "item 1", "not an object")
     put("scalar.json", '"just a string"', "error", "not a table")
     put("null.json", "null", "error", "not a table")
-    put("unequal_columns.json", json.dumps({"text": ["a", "b", "c"], "label": ["x"]}), "error",
-        "different lengths")
-    put("broken_array.json", '[{"text": "a", "label": "b"}, {"text": ', "error",
-        "not valid json", "line 1")
-    put("deep_nesting.json", lambda: "[" * 100_000 + "]" * 100_000, "error",
-        "nested too deeply")
-    put("deep_nesting.jsonl", lambda: "[" * 100_000 + "]" * 100_000 + "\n", "error", "line 1",
-        "nested too deeply")
-    put("huge_integer.jsonl", '{"text": "a", "label": ' + "9" * 5000 + "}\n", "error",
-        "line 1", "long numbers")
-    put("nested_cells.jsonl", "".join(json.dumps({"text": {"inner": t}, "meta": [1, 2],
-                                                  "label": lab}) + "\n"
-                                      for t, lab in labelled(good)),
-        "loads", note="object cells are read as their text")
-    put("columns_json.json", json.dumps({"text": good, "label": ["a", "b"] * 6}), "loads",
-        texts=good)
+    put(
+        "unequal_columns.json",
+        json.dumps({"text": ["a", "b", "c"], "label": ["x"]}),
+        "error",
+        "different lengths",
+    )
+    put(
+        "broken_array.json",
+        '[{"text": "a", "label": "b"}, {"text": ',
+        "error",
+        "not valid json",
+        "line 1",
+    )
+    put("deep_nesting.json", lambda: "[" * 100_000 + "]" * 100_000, "error", "nested too deeply")
+    put(
+        "deep_nesting.jsonl",
+        lambda: "[" * 100_000 + "]" * 100_000 + "\n",
+        "error",
+        "line 1",
+        "nested too deeply",
+    )
+    put(
+        "huge_integer.jsonl",
+        '{"text": "a", "label": ' + "9" * 5000 + "}\n",
+        "error",
+        "line 1",
+        "long numbers",
+    )
+    put(
+        "nested_cells.jsonl",
+        "".join(
+            json.dumps({"text": {"inner": t}, "meta": [1, 2], "label": lab}) + "\n"
+            for t, lab in labelled(good)
+        ),
+        "loads",
+        note="object cells are read as their text",
+    )
+    put(
+        "columns_json.json",
+        json.dumps({"text": good, "label": ["a", "b"] * 6}),
+        "loads",
+        texts=good,
+    )
 
     # -- Excel / Parquet
     put("good.xlsx", lambda: xlsx_bytes(good_frame), "loads", texts=good)
@@ -311,26 +515,54 @@ def plan(folder: str | os.PathLike) -> list[Case]:
     put("good.parquet", lambda: parquet_bytes(good_frame), "loads", texts=good)
     put("truncated.parquet", lambda: halved(parquet_bytes(good_frame)), "error", "damaged")
     put("garbage.parquet", random_bytes(4096, 5), "error", "damaged")
-    add(Case("zip_bomb.xlsx", root / "zip_bomb.xlsx", "error", ("too large", "unpack"),
-             seconds=5.0, note="a sheet that unpacks to 520 MB"), write_zip_bomb)
+    add(
+        Case(
+            "zip_bomb.xlsx",
+            root / "zip_bomb.xlsx",
+            "error",
+            ("too large", "unpack"),
+            seconds=5.0,
+            note="a sheet that unpacks to 520 MB",
+        ),
+        write_zip_bomb,
+    )
 
     # -- column names
-    put("duplicate_columns.csv", csv_text([(t, t.upper(), lab) for t, lab in labelled(good)],
-                                          header=("text", "text", "label")), "loads",
-        texts=good)
-    put("empty_and_number_columns.csv",
-        csv_text([(str(i), t, lab) for i, (t, lab) in enumerate(labelled(good))],
-                 header=("", "1", "2")), "loads", texts=good, column="1")
-    put("empty_header_cells.csv", csv_text(labelled(good), header=("", "")), "loads",
-        note="blank names become column_1, column_2")
+    put(
+        "duplicate_columns.csv",
+        csv_text(
+            [(t, t.upper(), lab) for t, lab in labelled(good)], header=("text", "text", "label")
+        ),
+        "loads",
+        texts=good,
+    )
+    put(
+        "empty_and_number_columns.csv",
+        csv_text(
+            [(str(i), t, lab) for i, (t, lab) in enumerate(labelled(good))], header=("", "1", "2")
+        ),
+        "loads",
+        texts=good,
+        column="1",
+    )
+    put(
+        "empty_header_cells.csv",
+        csv_text(labelled(good), header=("", "")),
+        "loads",
+        note="blank names become column_1, column_2",
+    )
 
     # -- file names and paths (the loader reads the path it is given)
     def write_dotdot(path: Path) -> None:
         (root / "sub").mkdir(exist_ok=True)
         path.write_text(good_csv, encoding="utf-8")
 
-    add(Case("dotdot.csv", root / "sub" / ".." / "dotdot.csv", "loads",
-             note="a path with ../ in it"), write_dotdot)
+    add(
+        Case(
+            "dotdot.csv", root / "sub" / ".." / "dotdot.csv", "loads", note="a path with ../ in it"
+        ),
+        write_dotdot,
+    )
     put("bad\nname.csv", good_csv, "loads")
     put("bad\nname_empty.csv", b"", "error", "empty", shown_name="bad?name_empty.csv")
     put("<img src=x onerror=alert(1)>.csv", "text,label\n", "error", "no data rows")
@@ -339,21 +571,41 @@ def plan(folder: str | os.PathLike) -> list[Case]:
     put("-leading-dash.csv", good_csv, "loads")
     put("data.csv.exe", good_csv, "error", "not a supported file type")
     put("no_extension", good_csv, "error", "not a supported file type")
-    add(Case("folder.csv", root / "folder.csv", "error", ("not found",),
-             note="a folder with a table's name"), lambda path: path.mkdir(exist_ok=True))
+    add(
+        Case(
+            "folder.csv",
+            root / "folder.csv",
+            "error",
+            ("not found",),
+            note="a folder with a table's name",
+        ),
+        lambda path: path.mkdir(exist_ok=True),
+    )
     add(Case("missing.csv", root / "missing.csv", "error", ("not found",)), lambda path: None)
-    add(Case("dev_zero_link.csv", root / "dev_zero_link.csv", "error", ("not found",),
-             seconds=2.0, note="a link to /dev/zero, an endless device"), link_dev_zero)
+    add(
+        Case(
+            "dev_zero_link.csv",
+            root / "dev_zero_link.csv",
+            "error",
+            ("not found",),
+            seconds=2.0,
+            note="a link to /dev/zero, an endless device",
+        ),
+        link_dev_zero,
+    )
     return cases
 
 
 # ---- writers for the big / special files ------------------------------------------------------
 
+
 def random_bytes(n: int, seed: int, low: int = 0) -> Callable[[], bytes]:
     """n seeded random bytes from ``low`` to 255."""
+
     def make() -> bytes:
         rng = random.Random(seed)
         return bytes(rng.randrange(low, 256) for _ in range(n))
+
     return make
 
 

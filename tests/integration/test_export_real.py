@@ -1,4 +1,5 @@
 """Export and serve the bundled MiniLM after a short real fine-tuning (a minute or two)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,9 +16,16 @@ from tests.conftest import SAMPLE_CSV
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("export-real")
-    cfg = RunConfig(data=str(SAMPLE_CSV), backbone="minilm-l6", strategy="lora", max_steps=40,
-                    batch_size=16, max_length=64, evaluations_per_epoch=1,
-                    output_dir=str(root / "runs"))
+    cfg = RunConfig(
+        data=str(SAMPLE_CSV),
+        backbone="minilm-l6",
+        strategy="lora",
+        max_steps=40,
+        batch_size=16,
+        max_length=64,
+        evaluations_per_epoch=1,
+        output_dir=str(root / "runs"),
+    )
     r = RunStore(cfg.output_dir).create(cfg)
     metrics = train_run(cfg, r)
     assert metrics["status"] == "completed"
@@ -27,13 +35,14 @@ def run(tmp_path_factory):
 def test_minilm_artefacts_keep_the_predictions(run, tmp_path):
     from transformers import pipeline
 
-    texts = ["I absolutely loved this phone, works great.",
-             "Terrible. It broke after one day and support was rude.",
-             "Arrived on time, does the job."]
+    texts = [
+        "I absolutely loved this phone, works great.",
+        "Terrible. It broke after one day and support was rude.",
+        "Arrived on time, does the job.",
+    ]
     original = E.load_artefact(run.path).predict_proba(texts)
     merged = E.export(run.path, "merged", tmp_path / "merged", limit=40)
-    clf = pipeline("text-classification", model=str(tmp_path / "merged"), device="cpu",
-                   top_k=None)
+    clf = pipeline("text-classification", model=str(tmp_path / "merged"), device="cpu", top_k=None)
     for probs, scores in zip(original, clf(texts)):
         got = {s["label"]: s["score"] for s in scores}
         labels = E.load_artefact(tmp_path / "merged").labels
@@ -46,5 +55,6 @@ def test_minilm_artefacts_keep_the_predictions(run, tmp_path):
     assert int8["comparison"]["agreement"] >= 0.9
     assert abs(int8["comparison"]["accuracy_change"]) <= 0.05
     assert int8["model_bytes"] < 0.75 * merged["model_bytes"]
-    np.testing.assert_allclose(E.load_artefact(tmp_path / "int8").predict_proba(texts), original,
-                               atol=0.1)
+    np.testing.assert_allclose(
+        E.load_artefact(tmp_path / "int8").predict_proba(texts), original, atol=0.1
+    )

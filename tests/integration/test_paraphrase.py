@@ -1,5 +1,6 @@
 """Real paraphrases by the bundled SmolLM2-135M-Instruct: 4 short sentences in one batch, plus a
 2-sentence preview (~10 s on an idle 2-core CPU; no time assertion, the CPU may be shared)."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,10 +8,12 @@ import pytest
 from engine.augment import _norm, augment_frame, preview, release_paraphraser
 from engine.backbones import BackboneError, resolve_backbone
 
-SENTENCES = ["I hated the ending of the movie, it felt rushed.",
-             "Customer service never answered my emails.",
-             "The plot was predictable and the acting was wooden.",
-             "Fast shipping, the package arrived two days early."]
+SENTENCES = [
+    "I hated the ending of the movie, it felt rushed.",
+    "Customer service never answered my emails.",
+    "The plot was predictable and the acting was wooden.",
+    "Fast shipping, the package arrived two days early.",
+]
 
 
 @pytest.fixture(scope="module", autouse=True)

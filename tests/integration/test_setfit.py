@@ -2,6 +2,7 @@
 
 Needs the bundled MiniLM body and ../shared/data/uci_sentiment_sentences.csv (skipped if absent).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,16 +33,29 @@ def _few_shot_spec(seed: int = 0) -> DataSpec:
     validation = rest.sample(n=50, random_state=seed)
     test = rest.drop(validation.index).sample(n=TEST_ROWS, random_state=seed)
     labels = sorted(df["label"].unique())
-    return DataSpec(train.reset_index(drop=True), validation.reset_index(drop=True),
-                    test.reset_index(drop=True), labels, "text", "label",
-                    source="uci_sentiment_sentences.csv",
-                    stats={"label_counts": train["label"].value_counts().to_dict()})
+    return DataSpec(
+        train.reset_index(drop=True),
+        validation.reset_index(drop=True),
+        test.reset_index(drop=True),
+        labels,
+        "text",
+        "label",
+        source="uci_sentiment_sentences.csv",
+        stats={"label_counts": train["label"].value_counts().to_dict()},
+    )
 
 
 def _config(tmp_path, **kw) -> RunConfig:
-    base = dict(data="uci_sentiment_sentences.csv", backbone="minilm-l6", strategy="setfit",
-                output_dir=str(tmp_path / "runs"), setfit_iterations=5, epochs=1, batch_size=16,
-                max_length=64)
+    base = dict(
+        data="uci_sentiment_sentences.csv",
+        backbone="minilm-l6",
+        strategy="setfit",
+        output_dir=str(tmp_path / "runs"),
+        setfit_iterations=5,
+        epochs=1,
+        batch_size=16,
+        max_length=64,
+    )
     return RunConfig(**{**base, **kw})
 
 
@@ -54,16 +68,33 @@ def test_setfit_eight_shots_beats_majority_and_reloads(tmp_path):
     t0 = time.time()
     metrics = train_setfit(cfg, run, spec, threading.Event())
     seconds = time.time() - t0
-    print(f"\nSetFit {SHOTS}/class: {seconds:.1f} s, test accuracy "
-          f"{metrics['test']['accuracy']:.3f}, macro-F1 {metrics['test']['macro_f1']:.3f}, "
-          f"majority {metrics['majority_baseline']:.3f}, {metrics['global_step']} steps")
+    print(
+        f"\nSetFit {SHOTS}/class: {seconds:.1f} s, test accuracy "
+        f"{metrics['test']['accuracy']:.3f}, macro-F1 {metrics['test']['macro_f1']:.3f}, "
+        f"majority {metrics['majority_baseline']:.3f}, {metrics['global_step']} steps"
+    )
     # the time is printed, not asserted: speed targets live in bench/, not in tests
     assert run.status == "completed" and metrics["status"] == "completed"
     # the same schema as train_run's metrics.json
-    for key in ("validation", "test", "test_report", "worst_errors", "majority_baseline",
-                "train_samples_per_second", "train_seconds", "total_seconds", "global_step",
-                "max_steps", "parameters", "device", "learning_rate", "labels", "status",
-                "stop_reason", "early_stopped"):
+    for key in (
+        "validation",
+        "test",
+        "test_report",
+        "worst_errors",
+        "majority_baseline",
+        "train_samples_per_second",
+        "train_seconds",
+        "total_seconds",
+        "global_step",
+        "max_steps",
+        "parameters",
+        "device",
+        "learning_rate",
+        "labels",
+        "status",
+        "stop_reason",
+        "early_stopped",
+    ):
         assert key in metrics, key
     assert set(metrics["test"]) == {"accuracy", "macro_f1", "loss", "n"}
     assert metrics["test"]["n"] == TEST_ROWS
@@ -122,9 +153,17 @@ def test_setfit_on_a_tiny_random_encoder_is_fast(tmp_path, small_csv, tiny_encod
     from engine.fewshot import is_setfit_model, load_setfit, train_setfit
     from engine.training.pipeline import data_spec
 
-    cfg = RunConfig(data=str(small_csv), backbone=str(tiny_encoder), strategy="setfit",
-                    output_dir=str(tmp_path / "runs"), setfit_iterations=2, epochs=1,
-                    batch_size=16, max_length=16, class_weights="balanced")
+    cfg = RunConfig(
+        data=str(small_csv),
+        backbone=str(tiny_encoder),
+        strategy="setfit",
+        output_dir=str(tmp_path / "runs"),
+        setfit_iterations=2,
+        epochs=1,
+        batch_size=16,
+        max_length=16,
+        class_weights="balanced",
+    )
     spec = data_spec(cfg)
     run = RunStore(cfg.output_dir).create(cfg)
     metrics = train_setfit(cfg, run, spec)

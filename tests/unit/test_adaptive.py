@@ -1,5 +1,6 @@
 """Adaptive pre-training (engine/adaptive.py) on tiny random models: domain text loading, the
 domain report's statistics, the perplexity maths, curriculum, and whole runs (MLM and CLM)."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,10 @@ from engine.runs import RunStore
 
 from tests.conftest import REPO
 
-DOMAIN = [f"the cocoa crop in bahia rose {i} percent as rain helped the harvest of beans"
-          for i in range(30)] + [f"wheat exports fell {i} tonnes while maize prices climbed"
-                                 for i in range(30)]
+DOMAIN = [
+    f"the cocoa crop in bahia rose {i} percent as rain helped the harvest of beans"
+    for i in range(30)
+] + [f"wheat exports fell {i} tonnes while maize prices climbed" for i in range(30)]
 
 
 @pytest.fixture
@@ -32,22 +34,38 @@ def domain_txt(tmp_path):
 
 
 def _cfg(data, backbone, tmp_path, **kw) -> PretrainConfig:
-    base = dict(data=str(data), backbone=str(backbone), output_dir=str(tmp_path / "runs"),
-                max_steps=12, batch_size=8, max_length=32, evaluations=3, eval_tokens=128,
-                head_warmup_steps=5, early_stopping_patience=0)
+    base = dict(
+        data=str(data),
+        backbone=str(backbone),
+        output_dir=str(tmp_path / "runs"),
+        max_steps=12,
+        batch_size=8,
+        max_length=32,
+        evaluations=3,
+        eval_tokens=128,
+        head_warmup_steps=5,
+        early_stopping_patience=0,
+    )
     return PretrainConfig(**{**base, **kw})
 
 
 # ---- domain text -------------------------------------------------------------------------------
 
+
 def test_split_documents_lines_or_paragraphs():
     assert adaptive.split_documents("a b\nc d\ne f\n") == ["a b", "c d", "e f"]
-    one_per_line = "\n".join(f"line {i}" for i in range(100)) + "\n\n" + "\n".join(
-        f"more {i}" for i in range(100))
+    one_per_line = (
+        "\n".join(f"line {i}" for i in range(100))
+        + "\n\n"
+        + "\n".join(f"more {i}" for i in range(100))
+    )
     assert len(adaptive.split_documents(one_per_line)) == 200
     text = "first line\nof doc one\n\nsecond doc\ncontinues here\n\nthird\nthree"
-    assert adaptive.split_documents(text) == ["first line of doc one",
-                                              "second doc continues here", "third three"]
+    assert adaptive.split_documents(text) == [
+        "first line of doc one",
+        "second doc continues here",
+        "third three",
+    ]
 
 
 def test_load_txt_csv_and_labelled_train(tmp_path, domain_txt):
@@ -61,8 +79,7 @@ def test_load_txt_csv_and_labelled_train(tmp_path, domain_txt):
     labelled = tmp_path / "l.csv"
     rows = [{"text": t, "label": "a" if i % 2 else "b"} for i, t in enumerate(DOMAIN)]
     pd.DataFrame(rows).to_csv(labelled, index=False)
-    texts, info = adaptive.load_domain_texts(_cfg(labelled, "x", tmp_path,
-                                                  source="labelled-train"))
+    texts, info = adaptive.load_domain_texts(_cfg(labelled, "x", tmp_path, source="labelled-train"))
     from engine.data import prepare_data
 
     spec = prepare_data(labelled, seed=42)
@@ -71,8 +88,9 @@ def test_load_txt_csv_and_labelled_train(tmp_path, domain_txt):
     assert len(texts) == len(spec.train)
 
 
-@pytest.mark.parametrize("content,needle", [("", "empty"), ("one\ntwo\n", "only 2 document"),
-                                            ("\n\n  \n", "no text")])
+@pytest.mark.parametrize(
+    "content,needle", [("", "empty"), ("one\ntwo\n", "only 2 document"), ("\n\n  \n", "no text")]
+)
 def test_bad_domain_text_is_a_clear_error(tmp_path, content, needle):
     path = tmp_path / "bad.txt"
     path.write_text(content)
@@ -99,17 +117,19 @@ def test_held_out_slice_is_disjoint_and_seeded():
 
 # ---- report ------------------------------------------------------------------------------------
 
+
 def test_vocabulary_stats(tiny_encoder):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_encoder)
-    texts = ["the cat sat"] * 3 + ["pneumonoultramicroscopic pneumonoultramicroscopic "
-                                   "pneumonoultramicroscopic \U0001F9EA"]
+    texts = ["the cat sat"] * 3 + [
+        "pneumonoultramicroscopic pneumonoultramicroscopic pneumonoultramicroscopic \U0001f9ea"
+    ]
     stats = adaptive.vocabulary_stats(tok, texts)
-    pieces = {w: len(tok.tokenize(w)) for w in ["the", "cat", "sat",
-                                                 "pneumonoultramicroscopic"]}
-    expected = (3 * (pieces["the"] + pieces["cat"] + pieces["sat"])
-                + 3 * pieces["pneumonoultramicroscopic"]) / 12
+    pieces = {w: len(tok.tokenize(w)) for w in ["the", "cat", "sat", "pneumonoultramicroscopic"]}
+    expected = (
+        3 * (pieces["the"] + pieces["cat"] + pieces["sat"]) + 3 * pieces["pneumonoultramicroscopic"]
+    ) / 12
     assert stats["subwords_per_word"] == pytest.approx(expected, abs=1e-3)
     assert stats["most_fragmented"][0]["word"] == "pneumonoultramicroscopic"
     assert stats["unknown_tokens"] == 1  # the emoji is [UNK] for this vocabulary
@@ -128,12 +148,14 @@ def test_verdict_levels():
     assert "3.0x" in adaptive.verdict(close, 30.0, "clm", control=10.0)["text"]
     assert adaptive.verdict(close, 11.0, "clm", control=10.0)["level"] == "close"
     assert adaptive.result_summary("perplexity", 100, 50, 20, 19).endswith(
-        "specific to the domain.")
+        "specific to the domain."
+    )
     assert "shared by the control" in adaptive.result_summary("perplexity", 100, 50, 20, 10)
     assert adaptive.gain_shared(100, 50, 20, 10) and not adaptive.gain_shared(100, 50, 20, 19)
 
 
 # ---- perplexity maths --------------------------------------------------------------------------
+
 
 def test_pseudo_perplexity_matches_a_hand_computation(tiny_encoder):
     model, tok, fresh = adaptive.load_lm(tiny_encoder, "mlm")
@@ -174,6 +196,7 @@ def test_masked_perplexity_is_deterministic(tiny_encoder):
 
 # ---- features, curriculum, length schedule ------------------------------------------------------
 
+
 def test_mlm_windows_cover_long_documents(tiny_encoder):
     from transformers import AutoTokenizer
 
@@ -186,9 +209,12 @@ def test_mlm_windows_cover_long_documents(tiny_encoder):
     assert all(len(f["input_ids"]) <= 32 and f["input_ids"][0] == tok.cls_token_id for f in feats)
     assert all(len(f["offset_mapping"]) == len(f["input_ids"]) for f in feats)
     # whole-word masking: a masked word has every piece masked
-    collate = adaptive.Collator(adaptive.mlm_collator(
-        tok, PretrainConfig(whole_word_mask=True, mask_probability=0.3), seed=3),
-        adaptive.LengthSchedule(32, False))
+    collate = adaptive.Collator(
+        adaptive.mlm_collator(
+            tok, PretrainConfig(whole_word_mask=True, mask_probability=0.3), seed=3
+        ),
+        adaptive.LengthSchedule(32, False),
+    )
     batch = collate(feats)
     labels = batch["labels"]
     assert (labels != -100).any() and batch["input_ids"].shape == labels.shape
@@ -239,25 +265,34 @@ def test_length_schedule_grows_and_collator_cuts(tiny_encoder):
     tok = AutoTokenizer.from_pretrained(tiny_encoder)
     sched.progress = 0.0
     collate = adaptive.Collator(adaptive.clm_collator(tok), adaptive.LengthSchedule(64, True))
-    batch = collate([{"input_ids": list(range(1000, 1064)), "attention_mask": [1] * 64,
-                      "doc": 0}])
+    batch = collate([{"input_ids": list(range(1000, 1064)), "attention_mask": [1] * 64, "doc": 0}])
     assert batch["input_ids"].shape == (1, 16)
 
 
 # ---- whole runs --------------------------------------------------------------------------------
 
+
 def _repetitive(tmp_path):
     path = tmp_path / "rep.txt"
-    path.write_text("\n".join([f"the cocoa harvest in bahia was good in week {i}"
-                               for i in range(40)]
-                              + [f"wheat exports fell as maize prices climbed {i} times"
-                                 for i in range(40)]))
+    path.write_text(
+        "\n".join(
+            [f"the cocoa harvest in bahia was good in week {i}" for i in range(40)]
+            + [f"wheat exports fell as maize prices climbed {i} times" for i in range(40)]
+        )
+    )
     return path
 
 
 def test_mlm_run_lowers_perplexity_and_feeds_fine_tuning(tmp_path, tiny_encoder, small_csv):
-    cfg = _cfg(_repetitive(tmp_path), tiny_encoder, tmp_path, learning_rate=3e-3, max_steps=40,
-               curriculum="length", whole_word_mask=True)
+    cfg = _cfg(
+        _repetitive(tmp_path),
+        tiny_encoder,
+        tmp_path,
+        learning_rate=3e-3,
+        max_steps=40,
+        curriculum="length",
+        whole_word_mask=True,
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     m = adaptive.pretrain_run(cfg, run)
     assert run.status == "completed" and run.kind == "pretrain"
@@ -287,17 +322,31 @@ def test_mlm_run_lowers_perplexity_and_feeds_fine_tuning(tmp_path, tiny_encoder,
 
     from engine.training.pipeline import train_run
 
-    tcfg = RunConfig(data=str(small_csv), backbone=name, strategy="full",
-                     output_dir=str(tmp_path / "runs"), max_steps=4, batch_size=8,
-                     max_length=32)
+    tcfg = RunConfig(
+        data=str(small_csv),
+        backbone=name,
+        strategy="full",
+        output_dir=str(tmp_path / "runs"),
+        max_steps=4,
+        batch_size=8,
+        max_length=32,
+    )
     trun = RunStore(tcfg.output_dir).create(tcfg)
     assert "test" in train_run(tcfg, trun) and trun.status == "completed"
 
 
 def test_clm_lora_run_with_loss_curriculum_and_growing_length(tmp_path, tiny_decoder):
-    cfg = _cfg(_repetitive(tmp_path), tiny_decoder, tmp_path, strategy="lora",
-               learning_rate=1e-2, max_steps=30, curriculum="loss", grow_length=True,
-               plateau_lr=False)
+    cfg = _cfg(
+        _repetitive(tmp_path),
+        tiny_decoder,
+        tmp_path,
+        strategy="lora",
+        learning_rate=1e-2,
+        max_steps=30,
+        curriculum="loss",
+        grow_length=True,
+        plateau_lr=False,
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     m = adaptive.pretrain_run(cfg, run)
     assert m["objective"] == "clm" and m["perplexity_kind"] == "perplexity"
@@ -313,8 +362,16 @@ def test_clm_lora_run_with_loss_curriculum_and_growing_length(tmp_path, tiny_dec
 def test_early_stop_and_plateau_lr(tmp_path, tiny_encoder):
     # a learning rate so high that the perplexity gets worse: the plateau halves the rate and
     # early stopping ends the run before max_steps, keeping the best checkpoint
-    cfg = _cfg(_repetitive(tmp_path), tiny_encoder, tmp_path, learning_rate=0.08, max_steps=60,
-               evaluations=12, early_stopping_patience=2, head_warmup_steps=0)
+    cfg = _cfg(
+        _repetitive(tmp_path),
+        tiny_encoder,
+        tmp_path,
+        learning_rate=0.08,
+        max_steps=60,
+        evaluations=12,
+        early_stopping_patience=2,
+        head_warmup_steps=0,
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     m = adaptive.pretrain_run(cfg, run)
     lrs = [e["learning_rate"] for e in run.events("log") if e.get("learning_rate")]
@@ -344,23 +401,54 @@ def test_job_manager_runs_a_pretrain_config(tmp_path, tiny_encoder, domain_txt):
 
 def test_cli_pretrain_and_report(tmp_path, tiny_encoder, domain_txt):
     env_cmd = [sys.executable, "-m", "engine"]
-    args = ["--data", str(domain_txt), "--backbone", str(tiny_encoder), "--max-steps", "4",
-            "--batch-size", "8", "--max-length", "32", "--eval-tokens", "64",
-            "--head-warmup-steps", "2", "--output-dir", str(tmp_path / "runs")]
-    out = subprocess.run(env_cmd + ["pretrain", *args, "--curriculum", "length", "--quiet"],
-                         cwd=REPO, capture_output=True, text=True, timeout=600)
+    args = [
+        "--data",
+        str(domain_txt),
+        "--backbone",
+        str(tiny_encoder),
+        "--max-steps",
+        "4",
+        "--batch-size",
+        "8",
+        "--max-length",
+        "32",
+        "--eval-tokens",
+        "64",
+        "--head-warmup-steps",
+        "2",
+        "--output-dir",
+        str(tmp_path / "runs"),
+    ]
+    out = subprocess.run(
+        env_cmd + ["pretrain", *args, "--curriculum", "length", "--quiet"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert {"run_dir", "perplexity_before", "perplexity_after"} <= set(result)
     assert result["adapted_backbone"].startswith("run:")
-    rep = subprocess.run(env_cmd + ["report", *args], cwd=REPO, capture_output=True, text=True,
-                         timeout=600)
+    rep = subprocess.run(
+        env_cmd + ["report", *args], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert rep.returncode == 0, rep.stderr
     assert json.loads(rep.stdout.strip().splitlines()[-1])["verdict"]["text"]
-    bad = subprocess.run(env_cmd + ["pretrain", "--data", str(tmp_path / "none.txt"),
-                                    "--backbone", str(tiny_encoder)],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        env_cmd
+        + ["pretrain", "--data", str(tmp_path / "none.txt"), "--backbone", str(tiny_encoder)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "not found" in bad.stderr and "Traceback" not in bad.stderr
-    wrong = subprocess.run(env_cmd + ["pretrain", *args, "--objective", "clm"], cwd=REPO,
-                           capture_output=True, text=True, timeout=300)
+    wrong = subprocess.run(
+        env_cmd + ["pretrain", *args, "--objective", "clm"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert wrong.returncode == 2 and "encoder" in wrong.stderr

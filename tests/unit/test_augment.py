@@ -1,4 +1,5 @@
 """Augmentation: token edits (EDA), the paraphrase plumbing (model faked), train-only use."""
+
 from __future__ import annotations
 
 import json
@@ -13,12 +14,19 @@ from engine.data import prepare_data
 from engine.runs import RunStore
 from engine.training.pipeline import train_run
 
-FRAME = pd.DataFrame({
-    "text": ["the battery life of this phone is amazing", "i hated the rushed ending",
-             "customer service never answered my emails", "great film", "awful",
-             "the food was cold and the waiter was rude"],
-    "label": ["pos", "neg", "neg", "pos", "neg", "neg"],
-})
+FRAME = pd.DataFrame(
+    {
+        "text": [
+            "the battery life of this phone is amazing",
+            "i hated the rushed ending",
+            "customer service never answered my emails",
+            "great film",
+            "awful",
+            "the food was cold and the waiter was rude",
+        ],
+        "label": ["pos", "neg", "neg", "pos", "neg", "neg"],
+    }
+)
 
 
 def test_token_edit_is_deterministic_per_seed_and_changes_the_text():
@@ -62,31 +70,45 @@ def test_preview_matches_what_training_would_add():
     assert [s["augmented"] for s in shown] == added["text"].tolist()
 
 
-@pytest.mark.parametrize("answer, expected", [
-    ("", None),
-    ("The battery life of this phone is amazing.", None),          # unchanged
-    ("Thebattery life of this phone is amazing!", None),           # only spacing / punctuation
-    ("the the the the the the the the", None),                       # loop
-    ("Sure! I can rewrite this sentence for you", None),             # talks about the task
-    ("Rewrite this sentence: The battery life of this phone is amazing", None),  # echo
-    ("Although the hotel phone battery lasts", None),                # copies the worked example
-    ("Here is the rewritten sentence: This phone's battery lasts a remarkably long time.",
-     "This phone's battery lasts a remarkably long time."),
-    ('"This phone has an incredible battery life."', "This phone has an incredible battery life."),
-])
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ("", None),
+        ("The battery life of this phone is amazing.", None),  # unchanged
+        ("Thebattery life of this phone is amazing!", None),  # only spacing / punctuation
+        ("the the the the the the the the", None),  # loop
+        ("Sure! I can rewrite this sentence for you", None),  # talks about the task
+        ("Rewrite this sentence: The battery life of this phone is amazing", None),  # echo
+        ("Although the hotel phone battery lasts", None),  # copies the worked example
+        (
+            "Here is the rewritten sentence: This phone's battery lasts a remarkably long time.",
+            "This phone's battery lasts a remarkably long time.",
+        ),
+        (
+            '"This phone has an incredible battery life."',
+            "This phone has an incredible battery life.",
+        ),
+    ],
+)
 def test_clean_paraphrase_rejects_degenerate_outputs(answer, expected):
     assert clean_paraphrase(answer, "The battery life of this phone is amazing.") == expected
 
 
 def test_clean_paraphrase_rejects_outputs_cut_by_the_token_cap():
-    assert clean_paraphrase("This phone's battery lasts", "The battery life is amazing",
-                            hit_limit=True) is None
+    assert (
+        clean_paraphrase(
+            "This phone's battery lasts", "The battery life is amazing", hit_limit=True
+        )
+        is None
+    )
 
 
 def test_paraphrase_and_both_assemble_rows(monkeypatch):
     def fake(texts, copies=1, seed=0, **kw):
-        return [[f"{t} (rewritten {c})" for c in range(copies)] if len(t.split()) > 1 else []
-                for t in texts]
+        return [
+            [f"{t} (rewritten {c})" for c in range(copies)] if len(t.split()) > 1 else []
+            for t in texts
+        ]
 
     monkeypatch.setattr(augment, "paraphrase_texts", fake)
     para = augment_frame(FRAME, "paraphrase", per_example=2, seed=0)
@@ -97,12 +119,24 @@ def test_paraphrase_and_both_assemble_rows(monkeypatch):
 
 
 def test_train_run_augments_only_the_train_split(small_csv, tiny_encoder, tmp_path):
-    cfg = RunConfig(data=str(small_csv), backbone=str(tiny_encoder), strategy="head",
-                    output_dir=str(tmp_path / "runs"), max_steps=4, batch_size=8,
-                    evaluations_per_epoch=2, max_length=32, augment="tokens",
-                    augment_per_example=2)
-    spec = prepare_data(cfg.data, validation_fraction=cfg.validation_fraction,
-                        test_fraction=cfg.test_fraction, seed=cfg.seed)
+    cfg = RunConfig(
+        data=str(small_csv),
+        backbone=str(tiny_encoder),
+        strategy="head",
+        output_dir=str(tmp_path / "runs"),
+        max_steps=4,
+        batch_size=8,
+        evaluations_per_epoch=2,
+        max_length=32,
+        augment="tokens",
+        augment_per_example=2,
+    )
+    spec = prepare_data(
+        cfg.data,
+        validation_fraction=cfg.validation_fraction,
+        test_fraction=cfg.test_fraction,
+        seed=cfg.seed,
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     metrics = train_run(cfg, run)
     new = pd.read_csv(run.path / "augmented.csv")
@@ -110,8 +144,11 @@ def test_train_run_augments_only_the_train_split(small_csv, tiny_encoder, tmp_pa
     assert set(new["source_text"]) <= set(spec.train["text"])
     assert not set(new["source_text"]) & (set(spec.validation["text"]) | set(spec.test["text"]))
     splits = json.loads((run.path / "data.json").read_text())["splits"]
-    assert splits == {"train": len(spec.train), "validation": len(spec.validation),
-                      "test": len(spec.test)}
+    assert splits == {
+        "train": len(spec.train),
+        "validation": len(spec.validation),
+        "test": len(spec.test),
+    }
     start = run.events("start")[0]
     assert start["validation_rows"] == len(spec.validation)
     assert start["test_rows"] == len(spec.test) == metrics["test"]["n"]

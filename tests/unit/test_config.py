@@ -1,4 +1,5 @@
 """RunConfig round trips: dataclass <-> dict <-> config.json <-> CLI flags; validation."""
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,24 @@ from engine.config import ConfigError, RunConfig, config_fields
 
 
 def _non_default() -> RunConfig:
-    return RunConfig(data="a.csv", text_column="review", label_column="stars", backbone="gpt2",
-                     strategy="full", epochs=2.5, learning_rate=3e-4, batch_size=8, max_length=64,
-                     freeze_embeddings=True, lr_scheduler="cosine", seed=7, max_rows=500,
-                     run_name="mine", time_budget_seconds=120, lora_target_modules="query,key")
+    return RunConfig(
+        data="a.csv",
+        text_column="review",
+        label_column="stars",
+        backbone="gpt2",
+        strategy="full",
+        epochs=2.5,
+        learning_rate=3e-4,
+        batch_size=8,
+        max_length=64,
+        freeze_embeddings=True,
+        lr_scheduler="cosine",
+        seed=7,
+        max_rows=500,
+        run_name="mine",
+        time_budget_seconds=120,
+        lora_target_modules="query,key",
+    )
 
 
 def test_every_field_has_help_and_group():
@@ -49,19 +64,27 @@ def test_cli_config_file_then_flags_override(tmp_path):
 
 
 def test_from_dict_coerces_strings_like_a_form():
-    cfg = RunConfig.from_dict({"epochs": "2", "batch_size": "32", "freeze_embeddings": "true",
-                               "learning_rate": "1e-4"})
-    assert (cfg.epochs, cfg.batch_size, cfg.freeze_embeddings, cfg.learning_rate) == \
-        (2.0, 32, True, 1e-4)
+    cfg = RunConfig.from_dict(
+        {"epochs": "2", "batch_size": "32", "freeze_embeddings": "true", "learning_rate": "1e-4"}
+    )
+    assert (cfg.epochs, cfg.batch_size, cfg.freeze_embeddings, cfg.learning_rate) == (
+        2.0,
+        32,
+        True,
+        1e-4,
+    )
 
 
-@pytest.mark.parametrize("values, words", [
-    ({"strategy": "magic"}, "strategy must be one of"),
-    ({"batch_size": 0}, "batch-size must be at least 1"),
-    ({"batch_size": "many"}, "batch-size expects a whole number"),
-    ({"epochs": 1000}, "epochs must be at most"),
-    ({"validation_fraction": 0.5, "test_fraction": 0.45}, "too few training rows"),
-])
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        ({"strategy": "magic"}, "strategy must be one of"),
+        ({"batch_size": 0}, "batch-size must be at least 1"),
+        ({"batch_size": "many"}, "batch-size expects a whole number"),
+        ({"epochs": 1000}, "epochs must be at most"),
+        ({"validation_fraction": 0.5, "test_fraction": 0.45}, "too few training rows"),
+    ],
+)
 def test_bad_values_give_human_errors(values, words):
     with pytest.raises(ConfigError, match=words):
         RunConfig.from_dict(values)

@@ -1,4 +1,5 @@
 """Unit tests for engine/data.py: loading, validation, inference, cleaning, splitting, warnings."""
+
 from __future__ import annotations
 
 import json
@@ -7,23 +8,36 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.data import (SUPPORTED_SUFFIXES, DataError, DataSpec, infer_columns,
-                         label_distribution, list_sample_files, load_table, natural_key,
-                         prepare_data, text_lengths)
+from engine.data import (
+    SUPPORTED_SUFFIXES,
+    DataError,
+    DataSpec,
+    infer_columns,
+    label_distribution,
+    list_sample_files,
+    load_table,
+    natural_key,
+    prepare_data,
+    text_lengths,
+)
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-WORDS = ("apple banana cherry delta echo foxtrot golf hotel india juliet kilo lima mike november "
-         "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+WORDS = (
+    "apple banana cherry delta echo foxtrot golf hotel india juliet kilo lima mike november "
+    "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
+).split()
 
 
 def sentences(n: int, offset: int = 0) -> list[str]:
     """n distinct short sentences."""
-    return [f"{WORDS[i % 26]} {WORDS[(i // 26) % 26]} number {i + offset} is here"
-            for i in range(n)]
+    return [
+        f"{WORDS[i % 26]} {WORDS[(i // 26) % 26]} number {i + offset} is here" for i in range(n)
+    ]
 
 
-def write_csv(tmp_path: Path, rows: list[tuple], name: str = "data.csv",
-              header: tuple = ("text", "label")) -> Path:
+def write_csv(
+    tmp_path: Path, rows: list[tuple], name: str = "data.csv", header: tuple = ("text", "label")
+) -> Path:
     path = tmp_path / name
     pd.DataFrame(rows, columns=list(header)).to_csv(path, index=False)
     return path
@@ -40,6 +54,7 @@ def error_of(path, **kwargs) -> str:
 
 
 # ---- malformed input ------------------------------------------------------------------------
+
 
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="nope.csv"):
@@ -109,8 +124,9 @@ def test_extra_fields_without_quotes(tmp_path):
 
 def test_jsonl_broken_line_names_line_number(tmp_path):
     path = tmp_path / "data.jsonl"
-    path.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n'
-                    '{"text": "c", "label": \n')
+    path.write_text(
+        '{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n{"text": "c", "label": \n'
+    )
     with pytest.raises(DataError, match=r"Line 3 of data\.jsonl"):
         load_table(path)
 
@@ -159,12 +175,16 @@ def test_bad_fractions(tmp_path):
 
 # ---- encodings, delimiters, formats ---------------------------------------------------------
 
-@pytest.mark.parametrize("encoding, texts", [
-    ("utf-8", ["café naïve", "日本語のテキスト", "emoji 🙂 ok", "plain"]),
-    ("gb18030", ["这部电影很好看", "太无聊了，浪费时间", "演员表演非常出色", "剧情一般"]),
-    ("latin-1", ["café naïve", "Ça va très bien", "Grüße aus München", "señor"]),
-    ("cp1252", ["“smart quotes” – dash", "café naïve", "œuvre", "plain"]),
-])
+
+@pytest.mark.parametrize(
+    "encoding, texts",
+    [
+        ("utf-8", ["café naïve", "日本語のテキスト", "emoji 🙂 ok", "plain"]),
+        ("gb18030", ["这部电影很好看", "太无聊了，浪费时间", "演员表演非常出色", "剧情一般"]),
+        ("latin-1", ["café naïve", "Ça va très bien", "Grüße aus München", "señor"]),
+        ("cp1252", ["“smart quotes” – dash", "café naïve", "œuvre", "plain"]),
+    ],
+)
 def test_encodings_round_trip(tmp_path, encoding, texts):
     path = tmp_path / "data.csv"
     body = "text,label\n" + "".join(f"{t},{'ab'[i % 2]}\n" for i, t in enumerate(texts))
@@ -187,14 +207,18 @@ def test_utf16_with_bom(tmp_path):
     assert load_table(path)["text"].tolist() == ["hello", "bye"]
 
 
-@pytest.mark.parametrize("sep, suffix", [(",", ".csv"), (";", ".csv"), ("\t", ".tsv"),
-                                         ("\t", ".csv"), ("|", ".txt"), (";", ".txt")])
+@pytest.mark.parametrize(
+    "sep, suffix",
+    [(",", ".csv"), (";", ".csv"), ("\t", ".tsv"), ("\t", ".csv"), ("|", ".txt"), (";", ".txt")],
+)
 def test_delimiters(tmp_path, sep, suffix):
     rows = ["good, fine and nice", "bad, awful", "so-so, meh", "great, wow"]
     path = tmp_path / f"data{suffix}"
     quote = '"' if sep == "," else ""
-    path.write_text(f"text{sep}label\n" + "".join(
-        f"{quote}{t}{quote}{sep}{'pn'[i % 2]}\n" for i, t in enumerate(rows)))
+    path.write_text(
+        f"text{sep}label\n"
+        + "".join(f"{quote}{t}{quote}{sep}{'pn'[i % 2]}\n" for i, t in enumerate(rows))
+    )
     df = load_table(path)
     assert list(df.columns) == ["text", "label"]
     assert df["text"].tolist() == rows
@@ -203,8 +227,9 @@ def test_delimiters(tmp_path, sep, suffix):
 
 def test_quoted_newlines_inside_fields(tmp_path):
     path = tmp_path / "multi.csv"
-    path.write_text('text,label\n"line one\nline two, with comma",a\n"single",b\n'
-                    '"three\n\nlines",a\n')
+    path.write_text(
+        'text,label\n"line one\nline two, with comma",a\n"single",b\n"three\n\nlines",a\n'
+    )
     df = load_table(path)
     assert df["text"].tolist() == ["line one\nline two, with comma", "single", "three\n\nlines"]
 
@@ -249,6 +274,7 @@ def test_parquet_and_excel_load(tmp_path):
 
 # ---- column inference -----------------------------------------------------------------------
 
+
 def test_infer_conventional_names_case_insensitive():
     df = pd.DataFrame({"ID": [1, 2], "Sentence": ["a b", "c d"], "Sentiment": ["p", "n"]})
     assert infer_columns(df) == ("Sentence", "Sentiment")
@@ -256,29 +282,39 @@ def test_infer_conventional_names_case_insensitive():
 
 def test_infer_unconventional_names():
     n = 60
-    df = pd.DataFrame({"row_id": [str(i) for i in range(n)],
-                       "published": ["2020-01-0" + str(i % 9 + 1) for i in range(n)],
-                       "blurb": [s + " with some more words" for s in sentences(n)],
-                       "short": [f"w{i}" for i in range(n)],
-                       "kind": [["sports", "politics", "tech"][i % 3] for i in range(n)]})
+    df = pd.DataFrame(
+        {
+            "row_id": [str(i) for i in range(n)],
+            "published": ["2020-01-0" + str(i % 9 + 1) for i in range(n)],
+            "blurb": [s + " with some more words" for s in sentences(n)],
+            "short": [f"w{i}" for i in range(n)],
+            "kind": [["sports", "politics", "tech"][i % 3] for i in range(n)],
+        }
+    )
     assert infer_columns(df) == ("blurb", "kind")
 
 
 def test_infer_with_one_column_given():
-    df = pd.DataFrame({"a": ["x y z w"] * 4,
-                       "b": ["long text here " * 3 + str(i) for i in range(4)],
-                       "label": ["p", "n", "p", "n"]})
+    df = pd.DataFrame(
+        {
+            "a": ["x y z w"] * 4,
+            "b": ["long text here " * 3 + str(i) for i in range(4)],
+            "label": ["p", "n", "p", "n"],
+        }
+    )
     assert infer_columns(df, text_column="a") == ("a", "label")
 
 
 def test_infer_fails_with_columns_listed():
-    df = pd.DataFrame({"ref": [f"r{i}" for i in range(10)], "en": sentences(10),
-                       "es": sentences(10, 100)})
+    df = pd.DataFrame(
+        {"ref": [f"r{i}" for i in range(10)], "en": sentences(10), "es": sentences(10, 100)}
+    )
     with pytest.raises(DataError, match="myfile.csv .*ref, en, es.*pick"):
         infer_columns(df, "myfile.csv")
 
 
 # ---- cleaning and labels --------------------------------------------------------------------
+
 
 def test_rows_without_text_or_label_are_dropped_with_warning(tmp_path):
     rows = balanced(40) + [("", "pos"), ("  ", "neg"), ("some text", None)]
@@ -293,8 +329,9 @@ def test_float_labels_become_integer_strings(tmp_path):
     df.to_parquet(tmp_path / "f.parquet")
     assert prepare_data(tmp_path / "f.parquet").labels == ["0", "1", "2"]
     path = tmp_path / "f.csv"
-    path.write_text("text,label\n" + "".join(f"{t},{i % 2}.0\n" for i, t in
-                                             enumerate(sentences(20))))
+    path.write_text(
+        "text,label\n" + "".join(f"{t},{i % 2}.0\n" for i, t in enumerate(sentences(20)))
+    )
     assert prepare_data(path).labels == ["0", "1"]
 
 
@@ -313,6 +350,7 @@ def test_numeric_text_column_warns(tmp_path):
 
 
 # ---- splitting ------------------------------------------------------------------------------
+
 
 def test_stratified_split_proportions(tmp_path):
     rows = balanced(300, ("a", "b")) + [(t, "c") for t in sentences(100, 1000)]
@@ -369,12 +407,14 @@ def test_max_rows_stratified_sample(tmp_path):
     rows = balanced(300, ("a", "b")) + [(t, "c") for t in sentences(100, 1000)]
     spec = prepare_data(write_csv(tmp_path, rows), max_rows=100, seed=1)
     assert spec.stats["rows_used"] == 100
-    assert spec.stats["label_counts"] == {"a": 37, "b": 38, "c": 25} or \
-        spec.stats["label_counts"] == {"a": 38, "b": 37, "c": 25}
+    assert spec.stats["label_counts"] == {"a": 37, "b": 38, "c": 25} or spec.stats[
+        "label_counts"
+    ] == {"a": 38, "b": 37, "c": 25}
     assert any("sample of 100" in w for w in spec.warnings)
 
 
 # ---- warnings -------------------------------------------------------------------------------
+
 
 def test_clean_data_has_no_warnings(tmp_path):
     spec = prepare_data(write_csv(tmp_path, balanced(200, ("a", "b", "c"))))
@@ -385,18 +425,24 @@ def test_clean_data_has_no_warnings(tmp_path):
 def test_imbalance_warning(tmp_path):
     rows = [(t, "big") for t in sentences(100)] + [(t, "small") for t in sentences(10, 500)]
     spec = prepare_data(write_csv(tmp_path, rows))
-    assert [w for w in spec.warnings if "imbalanced" in w and "'big' has 100" in w
-            and "'small' only 10" in w]
+    assert [
+        w
+        for w in spec.warnings
+        if "imbalanced" in w and "'big' has 100" in w and "'small' only 10" in w
+    ]
 
 
 def test_duplicate_and_conflict_warnings(tmp_path):
-    rows = balanced(60) + [("same text", "pos"), ("same text", "pos"), ("clash", "pos"),
-                           ("clash", "neg")]
+    rows = balanced(60) + [
+        ("same text", "pos"),
+        ("same text", "pos"),
+        ("clash", "pos"),
+        ("clash", "neg"),
+    ]
     spec = prepare_data(write_csv(tmp_path, rows))
     assert spec.stats["duplicates"] == 2 and spec.stats["conflicting_duplicates"] == 1
     assert any("2 row(s) repeat" in w for w in spec.warnings)
-    assert any("1 texts appear with different labels" in w and "clash" in w
-               for w in spec.warnings)
+    assert any("1 texts appear with different labels" in w and "clash" in w for w in spec.warnings)
 
 
 def test_long_text_warning(tmp_path):
@@ -404,8 +450,9 @@ def test_long_text_warning(tmp_path):
     spec = prepare_data(write_csv(tmp_path, rows), max_length=128)
     assert spec.stats["long_texts"] == 5
     assert any("5 of 55 texts" in w and "128 tokens" in w for w in spec.warnings)
-    assert not any("tokens" in w for w in prepare_data(write_csv(tmp_path, rows),
-                                                       max_length=512).warnings)
+    assert not any(
+        "tokens" in w for w in prepare_data(write_csv(tmp_path, rows), max_length=512).warnings
+    )
 
 
 def test_long_cjk_text_is_counted_by_characters(tmp_path):
@@ -418,11 +465,13 @@ def test_overlap_warning_with_user_test_file(tmp_path):
     path = write_csv(tmp_path, balanced(100))
     test = write_csv(tmp_path, balanced(20)[:5] + balanced(20, offset=900)[5:], "test.csv")
     spec = prepare_data(path, test_path=str(test))
-    assert any("5 of 20 rows of test.csv also appear in the training data" in w
-               for w in spec.warnings)
+    assert any(
+        "5 of 20 rows of test.csv also appear in the training data" in w for w in spec.warnings
+    )
 
 
 # ---- summaries and helpers ------------------------------------------------------------------
+
 
 def test_to_dict_is_json_serialisable(tmp_path):
     spec = prepare_data(write_csv(tmp_path, balanced(100) + [("dup", "pos"), ("dup", "pos")]))
@@ -461,8 +510,9 @@ def test_list_sample_files():
             assert len(data.train) >= 20, f.name
 
 
-@pytest.mark.skipif(not (SHARED / "uci_sentiment_sentences.csv").is_file(),
-                    reason="shared data folder not present")
+@pytest.mark.skipif(
+    not (SHARED / "uci_sentiment_sentences.csv").is_file(), reason="shared data folder not present"
+)
 def test_real_sentiment_data():
     spec = prepare_data(SHARED / "uci_sentiment_sentences.csv")
     assert spec.stats["rows_total"] == 3000 and spec.labels == ["0", "1"]

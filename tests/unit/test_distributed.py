@@ -1,5 +1,6 @@
 """Multi-process training for real: DDP with the gloo backend on 2 CPU processes (torchrun),
 one coherent run folder, a graceful stop that reaches every process."""
+
 from __future__ import annotations
 
 import json
@@ -24,34 +25,68 @@ def _events(run: Run) -> dict[str, int]:
 
 
 def test_cli_train_on_two_gloo_processes_writes_one_run(small_csv, tiny_encoder, tmp_path):
-    res = subprocess.run([sys.executable, "-m", "engine", "train", "--data", str(small_csv),
-                          "--backbone", str(tiny_encoder), "--strategy", "full",
-                          "--max-steps", "6", "--batch-size", "8", "--max-length", "16",
-                          "--learning-rate", "0.02", "--processes", "2",
-                          "--output-dir", str(tmp_path / "runs"), "--quiet"],
-                         capture_output=True, text=True, cwd=REPO, timeout=600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "train",
+            "--data",
+            str(small_csv),
+            "--backbone",
+            str(tiny_encoder),
+            "--strategy",
+            "full",
+            "--max-steps",
+            "6",
+            "--batch-size",
+            "8",
+            "--max-length",
+            "16",
+            "--learning-rate",
+            "0.02",
+            "--processes",
+            "2",
+            "--output-dir",
+            str(tmp_path / "runs"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     lines = [l for l in res.stdout.splitlines() if l.startswith("{")]
-    assert len(lines) == 1                                  # rank 0 reports, once
+    assert len(lines) == 1  # rank 0 reports, once
     out = json.loads(lines[0])
     folders = list((tmp_path / "runs").iterdir())
-    assert [str(f) for f in folders] == [out["run_dir"]]    # one folder for both processes
+    assert [str(f) for f in folders] == [out["run_dir"]]  # one folder for both processes
     run = Run(folders[0])
     assert run.status == "completed" and run.has_model
     assert run.metrics()["processes"] == 2
     counts = _events(run)
     assert counts["start"] == 1 and counts["end"] == 1 and counts["log"] == 6
     steps = [e["step"] for e in run.events("eval")]
-    assert steps == sorted(set(steps)) and steps[-1] == 6   # no rank wrote twice
-    assert out["test"]["n"] == 8                            # gathered over both shards
+    assert steps == sorted(set(steps)) and steps[-1] == 6  # no rank wrote twice
+    assert out["test"]["n"] == 8  # gathered over both shards
 
 
 def test_job_queue_launches_and_stops_a_distributed_run(small_csv, tiny_encoder, tmp_path):
     store = RunStore(tmp_path / "runs")
     jobs = JobManager(store)
-    cfg = RunConfig(data=str(small_csv), backbone=str(tiny_encoder), strategy="full",
-                    max_steps=3000, batch_size=8, max_length=16, evaluations_per_epoch=1,
-                    early_stopping_patience=0, processes=2, output_dir=str(store.root))
+    cfg = RunConfig(
+        data=str(small_csv),
+        backbone=str(tiny_encoder),
+        strategy="full",
+        max_steps=3000,
+        batch_size=8,
+        max_length=16,
+        evaluations_per_epoch=1,
+        early_stopping_patience=0,
+        processes=2,
+        output_dir=str(store.root),
+    )
     run = jobs.submit(cfg)
     deadline = time.time() + 300
     while not run.events("log") and time.time() < deadline:
@@ -70,16 +105,44 @@ def test_other_tasks_train_on_two_gloo_processes(task, request, tmp_path):
     rank 0 reports once, samples/s over both processes."""
     from tests.conftest import write_task_table
 
-    backbone = request.getfixturevalue("tiny_decoder" if task == "translation"
-                                       else "tiny_encoder")
-    extra = ["--max-new-tokens", "3", "--generation-eval-rows", "2", "--strategy", "lora"] \
-        if task == "translation" else ["--strategy", "full"]
-    res = subprocess.run([sys.executable, "-m", "engine", "train", "--task", task,
-                          "--data", str(write_task_table(task, tmp_path)),
-                          "--backbone", str(backbone), "--max-steps", "4", "--batch-size", "4",
-                          "--max-length", "24", "--learning-rate", "0.01", "--processes", "2",
-                          *extra, "--output-dir", str(tmp_path / "runs"), "--quiet"],
-                         capture_output=True, text=True, cwd=REPO, timeout=600)
+    backbone = request.getfixturevalue("tiny_decoder" if task == "translation" else "tiny_encoder")
+    extra = (
+        ["--max-new-tokens", "3", "--generation-eval-rows", "2", "--strategy", "lora"]
+        if task == "translation"
+        else ["--strategy", "full"]
+    )
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "train",
+            "--task",
+            task,
+            "--data",
+            str(write_task_table(task, tmp_path)),
+            "--backbone",
+            str(backbone),
+            "--max-steps",
+            "4",
+            "--batch-size",
+            "4",
+            "--max-length",
+            "24",
+            "--learning-rate",
+            "0.01",
+            "--processes",
+            "2",
+            *extra,
+            "--output-dir",
+            str(tmp_path / "runs"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     lines = [l for l in res.stdout.splitlines() if l.startswith("{")]
     assert len(lines) == 1 and json.loads(lines[0])["task"] == task

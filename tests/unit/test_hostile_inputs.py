@@ -13,6 +13,7 @@
 A summary (corpus size, how many files loaded, how many gave clear errors, the properties' run
 times) is written to test-artifacts/hostile-summary.json.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -38,26 +39,58 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import data as data_mod
-from engine.data import (MAX_UPLOAD_ENV, SUPPORTED_SUFFIXES, DataError, DataSpec, load_table,
-                         prepare_data)
+from engine.data import (
+    MAX_UPLOAD_ENV,
+    SUPPORTED_SUFFIXES,
+    DataError,
+    DataSpec,
+    load_table,
+    prepare_data,
+)
 from tests.hostile import corpus as hostile
 
 REPO = Path(__file__).resolve().parents[2]
 SUMMARY_FILE = REPO / "test-artifacts" / "hostile-summary.json"
 NAMES = hostile.names()
 # what a clear message never shows
-FORBIDDEN = ("Traceback", "UnicodeDecodeError", "UnicodeError", "ParserError", "ArrowInvalid",
-             "ArrowException", "BadZipFile", "MemoryError", "RecursionError", "KeyError",
-             "IndexError", "TypeError", "ValueError", "AttributeError", "OSError", "Errno",
-             "C error", "pyarrow", "openpyxl", "Exception", "set_int_max_str_digits",
-             "DataError")
+FORBIDDEN = (
+    "Traceback",
+    "UnicodeDecodeError",
+    "UnicodeError",
+    "ParserError",
+    "ArrowInvalid",
+    "ArrowException",
+    "BadZipFile",
+    "MemoryError",
+    "RecursionError",
+    "KeyError",
+    "IndexError",
+    "TypeError",
+    "ValueError",
+    "AttributeError",
+    "OSError",
+    "Errno",
+    "C error",
+    "pyarrow",
+    "openpyxl",
+    "Exception",
+    "set_int_max_str_digits",
+    "DataError",
+)
 PER_EXAMPLE_SECONDS = 5.0
 # 150 examples per property (~5 s for all six); ADAPTUNE_HOSTILE_EXAMPLES=5000 for a deeper search
 EXAMPLES = int(os.environ.get("ADAPTUNE_HOSTILE_EXAMPLES", "150"))
-PROPERTY = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=PER_EXAMPLE_SECONDS),
-                    database=None, print_blob=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much])
+PROPERTY = settings(
+    max_examples=EXAMPLES,
+    deadline=timedelta(seconds=PER_EXAMPLE_SECONDS),
+    database=None,
+    print_blob=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 
 RESULTS: dict[str, dict] = {}
 UI_RESULTS: dict[str, str] = {}
@@ -65,6 +98,7 @@ PROPERTIES: dict[str, float] = {}
 
 
 # ---- fixtures ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> dict[str, hostile.Case]:
@@ -79,10 +113,13 @@ def summary():
         return
     outcomes = [r["outcome"] for r in RESULTS.values()]
     report = {
-        "corpus_size": len(NAMES), "checked": len(RESULTS),
-        "loaded": outcomes.count("loads"), "clear_errors": outcomes.count("error"),
+        "corpus_size": len(NAMES),
+        "checked": len(RESULTS),
+        "loaded": outcomes.count("loads"),
+        "clear_errors": outcomes.count("error"),
         "table_loaded_but_refused_for_training": sum(
-            1 for r in RESULTS.values() if r["table"] == "loads" and r["outcome"] == "error"),
+            1 for r in RESULTS.values() if r["table"] == "loads" and r["outcome"] == "error"
+        ),
         "data_tab_checked": len(UI_RESULTS),
         "data_tab_error_boxes": sum(1 for v in UI_RESULTS.values() if v == "error"),
         "data_tab_ok_boxes": sum(1 for v in UI_RESULTS.values() if v == "ok"),
@@ -91,9 +128,11 @@ def summary():
     }
     SUMMARY_FILE.parent.mkdir(parents=True, exist_ok=True)
     SUMMARY_FILE.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
-    print(f"\nhostile inputs: {report['checked']} of {report['corpus_size']} corpus files "
-          f"checked, {report['loaded']} loaded, {report['clear_errors']} clear errors; "
-          f"properties {PROPERTIES} -> {SUMMARY_FILE}")
+    print(
+        f"\nhostile inputs: {report['checked']} of {report['corpus_size']} corpus files "
+        f"checked, {report['loaded']} loaded, {report['clear_errors']} clear errors; "
+        f"properties {PROPERTIES} -> {SUMMARY_FILE}"
+    )
 
 
 def outcome(call):
@@ -104,13 +143,15 @@ def outcome(call):
         return "error", e
 
 
-def assert_clear(error: DataError, shown: str, words: tuple[str, ...] = (),
-                 strict: bool = True) -> str:
+def assert_clear(
+    error: DataError, shown: str, words: tuple[str, ...] = (), strict: bool = True
+) -> str:
     """The message is one line that names the file; ``strict`` also checks words, length and
     that no Python exception name leaks."""
     message = str(error)
-    assert not getattr(error, "unexpected", False), \
+    assert not getattr(error, "unexpected", False), (
         f"fell through to the catch-all: {message!r} from {error.__cause__!r}"
+    )
     assert "\n" not in message and message.strip() == message, repr(message)
     assert shown in message, f"{shown!r} not named in {message!r}"
     if strict:
@@ -126,6 +167,7 @@ def assert_clear(error: DataError, shown: str, words: tuple[str, ...] = (),
 
 # ---- the corpus -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", NAMES)
 def test_corpus_file(corpus, name):
     case = corpus[name]
@@ -134,10 +176,15 @@ def test_corpus_file(corpus, name):
     prepared, spec = outcome(lambda: prepare_data(case.path))
     seconds = time.perf_counter() - started
     message = str(spec) if prepared == "error" else ""
-    RESULTS[name] = {"expect": case.expect, "outcome": prepared, "table": table,
-                     "message": message or (str(df) if table == "error" else ""),
-                     "warnings": spec.warnings[:3] if prepared == "loads" else [],
-                     "seconds": round(seconds, 2), "note": case.note}
+    RESULTS[name] = {
+        "expect": case.expect,
+        "outcome": prepared,
+        "table": table,
+        "message": message or (str(df) if table == "error" else ""),
+        "warnings": spec.warnings[:3] if prepared == "loads" else [],
+        "seconds": round(seconds, 2),
+        "note": case.note,
+    }
 
     assert table == case.table_expect, f"load_table: {df}"
     assert prepared == case.expect, f"prepare_data: {spec}"
@@ -150,10 +197,11 @@ def test_corpus_file(corpus, name):
     if table == "loads":
         assert isinstance(df, pd.DataFrame) and len(df) > 0
         assert len(set(df.columns)) == len(df.columns)
-        assert all(isinstance(c, str) and 0 < len(c) <= data_mod.MAX_COLUMN_NAME_CHARS
-                   for c in df.columns)
+        assert all(
+            isinstance(c, str) and 0 < len(c) <= data_mod.MAX_COLUMN_NAME_CHARS for c in df.columns
+        )
         if case.texts is not None:
-            assert df[case.column].tolist()[:len(case.texts)] == case.texts
+            assert df[case.column].tolist()[: len(case.texts)] == case.texts
     assert seconds < case.seconds, f"{name} took {seconds:.1f}s (bound {case.seconds}s)"
 
 
@@ -228,11 +276,18 @@ def test_big_file_memory_in_a_fresh_process(corpus):
         "    except DataError as e:\n"
         "        assert 'too large' in str(e), e\n"
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(after - before)\n")
+        "print(after - before)\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop(MAX_UPLOAD_ENV, None)
-    done = subprocess.run([sys.executable, "-c", script, str(case.path)], capture_output=True,
-                          text=True, timeout=120, cwd=REPO, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(case.path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     grown_kb = int(done.stdout.strip().splitlines()[-1])
     assert grown_kb < 30 * 1024, f"ru_maxrss grew by {grown_kb / 1024:.0f} MB"
@@ -259,10 +314,26 @@ def test_size_limit_follows_the_environment(tmp_path, monkeypatch):
     assert data_mod.max_file_bytes() == data_mod.MAX_FILE_BYTES == 100 * 1024 * 1024
 
 
-@pytest.mark.parametrize("upload_name", [
-    "../../escape.csv", "..", ".", "/etc/passwd", "..\\..\\windows.csv", "a/../../b.csv",
-    "bad\nname.csv", "nul\x00byte.csv", "x" * 300 + ".csv", "", "-rf.csv", "<script>.csv",
-    "....csv", "~/.ssh/authorized_keys", "sub/dir/file.csv"])
+@pytest.mark.parametrize(
+    "upload_name",
+    [
+        "../../escape.csv",
+        "..",
+        ".",
+        "/etc/passwd",
+        "..\\..\\windows.csv",
+        "a/../../b.csv",
+        "bad\nname.csv",
+        "nul\x00byte.csv",
+        "x" * 300 + ".csv",
+        "",
+        "-rf.csv",
+        "<script>.csv",
+        "....csv",
+        "~/.ssh/authorized_keys",
+        "sub/dir/file.csv",
+    ],
+)
 def test_copy_upload_stays_inside_the_uploads_folder(tmp_path, upload_name):
     """engine.uploads.Uploads.keep keeps every upload inside the uploads folder (the user's own
     one too), whatever its name: it returns a path in there, or refuses with an OSError (which
@@ -275,8 +346,11 @@ def test_copy_upload_stays_inside_the_uploads_folder(tmp_path, upload_name):
     uploads = tmp_path / "runs" / "_uploads"
 
     def outside() -> list[Path]:
-        return sorted(p for p in tmp_path.rglob("*")
-                      if p != uploads and uploads not in p.parents and p not in uploads.parents)
+        return sorted(
+            p
+            for p in tmp_path.rglob("*")
+            if p != uploads and uploads not in p.parents and p not in uploads.parents
+        )
 
     outside_before = outside()
     for user in (None, "alice", upload_name or "x"):  # a user name may be hostile too
@@ -332,13 +406,26 @@ def timed(name: str, prop) -> None:
     PROPERTIES[name] = round(time.perf_counter() - started, 1)
 
 
-ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "latin-1",
-             "cp1252", "gb18030", "gbk", "big5", "shift_jis", "euc_jp", "cp949")
+ENCODINGS = (
+    "utf-8",
+    "utf-8-sig",
+    "utf-16",
+    "utf-16-le",
+    "utf-16-be",
+    "utf-32",
+    "latin-1",
+    "cp1252",
+    "gb18030",
+    "gbk",
+    "big5",
+    "shift_jis",
+    "euc_jp",
+    "cp949",
+)
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl")
-TRICKY = list(',;\t| "\'\n\r\\=+-@#') + ["é", "中", "\ufeff", "\u2028", "あ", "한"]
+TRICKY = list(",;\t| \"'\n\r\\=+-@#") + ["é", "中", "\ufeff", "\u2028", "あ", "한"]
 LABELS = st.sampled_from(["a", "b", "c", "NA", "1", "1.0", "", " "])
-ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)) | st.sampled_from(TRICKY),
-                   max_size=60)
+ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)) | st.sampled_from(TRICKY), max_size=60)
 
 
 def with_nuls(draw, text: str) -> str:
@@ -371,9 +458,12 @@ def text_tables(draw) -> str:
 
 
 @PROPERTY
-@given(text=st.text(st.characters(exclude_categories=("Cs",)) | st.sampled_from(TRICKY),
-                    max_size=1500) | text_tables(),
-       encoding=st.sampled_from(ENCODINGS), suffix=st.sampled_from(TEXT_SUFFIXES))
+@given(
+    text=st.text(st.characters(exclude_categories=("Cs",)) | st.sampled_from(TRICKY), max_size=1500)
+    | text_tables(),
+    encoding=st.sampled_from(ENCODINGS),
+    suffix=st.sampled_from(TEXT_SUFFIXES),
+)
 def _random_text_in_random_encodings(text, encoding, suffix):
     check_contract(_write(text.encode(encoding, errors="replace"), suffix))
 
@@ -390,19 +480,26 @@ def csv_like(draw) -> bytes:
     """Rows of cells joined by a random delimiter, quoted properly, not at all, or brokenly;
     ragged rows; random line ends; sometimes NULs; a random encoding."""
     width = draw(st.integers(1, 6))
-    rows = draw(st.lists(st.lists(CELL, min_size=max(0, width - 2), max_size=width + 2),
-                         max_size=30))
+    rows = draw(
+        st.lists(st.lists(CELL, min_size=max(0, width - 2), max_size=width + 2), max_size=30)
+    )
     if draw(st.booleans()):  # a label in the last column, so some tables get to training
         rows = [row[:-1] + [draw(LABELS)] if row else row for row in rows]
-    header = draw(st.lists(CELL, min_size=width, max_size=width) | st.just(
-        ["text", "label", "id", "x", "y", "z"][:width]))
+    header = draw(
+        st.lists(CELL, min_size=width, max_size=width)
+        | st.just(["text", "label", "id", "x", "y", "z"][:width])
+    )
     sep = draw(st.sampled_from([",", ";", "\t", "|", " "]))
     mode = draw(st.sampled_from(["minimal", "all", "none", "broken"]))
     end = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     out = io.StringIO()
     if mode in ("minimal", "all"):
-        writer = csv.writer(out, delimiter=sep, lineterminator=end,
-                            quoting=csv.QUOTE_ALL if mode == "all" else csv.QUOTE_MINIMAL)
+        writer = csv.writer(
+            out,
+            delimiter=sep,
+            lineterminator=end,
+            quoting=csv.QUOTE_ALL if mode == "all" else csv.QUOTE_MINIMAL,
+        )
         writer.writerow(header)
         writer.writerows(rows)
     else:
@@ -426,18 +523,26 @@ def test_property_csv_like_structures():
 
 JSON_VALUE = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                   max_size=3),
-    max_leaves=8)
-RECORD = st.dictionaries(st.sampled_from(["text", "label", "y", " text ", "", "1", "a\nb"])
-                         | st.text(max_size=6), JSON_VALUE, max_size=5) | st.fixed_dictionaries(
-    {"text": ANY_TEXT | JSON_VALUE, "label": LABELS | JSON_VALUE})
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+RECORD = st.dictionaries(
+    st.sampled_from(["text", "label", "y", " text ", "", "1", "a\nb"]) | st.text(max_size=6),
+    JSON_VALUE,
+    max_size=5,
+) | st.fixed_dictionaries({"text": ANY_TEXT | JSON_VALUE, "label": LABELS | JSON_VALUE})
 
 
 @PROPERTY
-@given(records=st.lists(RECORD, max_size=30), broken=st.none() | st.integers(0, 29),
-       garbage=st.text(st.characters(exclude_characters="\n", exclude_categories=("Cs",)),
-                       max_size=30))
+@given(
+    records=st.lists(RECORD, max_size=30),
+    broken=st.none() | st.integers(0, 29),
+    garbage=st.text(
+        st.characters(exclude_characters="\n", exclude_categories=("Cs",)), max_size=30
+    ),
+)
 def _jsonl_lines(records, broken, garbage):
     lines = [json.dumps(r) for r in records]
     if broken is not None and broken < len(lines):
@@ -448,8 +553,9 @@ def _jsonl_lines(records, broken, garbage):
             load_table(path)
         # the broken line is named (a NUL byte in it is named as such, with its line)
         text = str(info.value)
-        assert f"Line {broken + 1:,} of {path.name}" in text or \
-            ("NUL" in text and f"line {broken + 1:,})" in text), text
+        assert f"Line {broken + 1:,} of {path.name}" in text or (
+            "NUL" in text and f"line {broken + 1:,})" in text
+        ), text
     check_contract(path)
 
 
@@ -458,8 +564,11 @@ def test_property_jsonl_lines():
 
 
 @PROPERTY
-@given(document=JSON_VALUE | st.lists(RECORD, max_size=20)
-       | st.dictionaries(st.text(max_size=5), st.lists(JSON_VALUE, max_size=8), max_size=4))
+@given(
+    document=JSON_VALUE
+    | st.lists(RECORD, max_size=20)
+    | st.dictionaries(st.text(max_size=5), st.lists(JSON_VALUE, max_size=8), max_size=4)
+)
 def _json_documents(document):
     check_contract(_write(json.dumps(document).encode(), ".json"))
 
@@ -469,16 +578,24 @@ def test_property_json_documents():
 
 
 IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
-PLAIN_CELL = st.text(st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp", "Co", "Cn"))
-                     | st.sampled_from(list(',;|"\'\n\t')), min_size=1, max_size=20).filter(
-    lambda s: s == s.strip() and s != "")
+PLAIN_CELL = st.text(
+    st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp", "Co", "Cn"))
+    | st.sampled_from(list(",;|\"'\n\t")),
+    min_size=1,
+    max_size=20,
+).filter(lambda s: s == s.strip() and s != "")
 
 
 @st.composite
 def well_formed_csv(draw):
     header = draw(st.lists(IDENT, min_size=2, max_size=5, unique=True))
-    rows = draw(st.lists(st.lists(PLAIN_CELL, min_size=len(header), max_size=len(header)),
-                         min_size=1, max_size=20))
+    rows = draw(
+        st.lists(
+            st.lists(PLAIN_CELL, min_size=len(header), max_size=len(header)),
+            min_size=1,
+            max_size=20,
+        )
+    )
     sep = draw(st.sampled_from([",", ";", "\t", "|"]))
     return header, rows, sep, draw(st.sampled_from(["\n", "\r\n"]))
 

@@ -4,6 +4,7 @@ server (in-process, signed in through its login form): every named API endpoint 
 walked as bob against alice's run, the file routes, the login page, Host / Origin checks, login
 throttling, uploads, deletion with the temporary copies, quotas, dead processes, and the smaller
 findings of the isolation issue (disk-full text, error logs, bidi names, trust remote code)."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,16 @@ import pytest
 
 from engine.config import HpoConfig, RunConfig
 from engine.errors import AccessError, QuotaError, human_error, is_disk_full
-from engine.runs import (EVERYONE, NOBODY, RunStore, Viewer, check_run, may_read, may_write,
-                         safe_filename)
+from engine.runs import (
+    EVERYONE,
+    NOBODY,
+    RunStore,
+    Viewer,
+    check_run,
+    may_read,
+    may_write,
+    safe_filename,
+)
 
 from tests.conftest import REPO, write_two_class_csv
 
@@ -42,13 +51,14 @@ def _runs(tmp_path: Path):
 
 # ---- the one check --------------------------------------------------------------------------------
 
+
 def test_who_may_read_and_write_which_run(tmp_path):
     store, a, b, old = _runs(tmp_path)
     assert may_read(a, ALICE) and may_write(a, ALICE)
     assert not may_read(a, BOB) and not may_write(a, BOB)
-    assert may_read(a, ROOT) and may_write(a, ROOT)          # an admin: everything
+    assert may_read(a, ROOT) and may_write(a, ROOT)  # an admin: everything
     assert may_read(a, EVERYONE) and may_write(a, EVERYONE)  # no sign-in: everything
-    assert not may_read(a, NOBODY)                           # the page being built: nothing
+    assert not may_read(a, NOBODY)  # the page being built: nothing
     assert not may_read(old, ALICE) and may_read(old, ROOT)  # no owner: the admins' only
     a.set_shared(True)
     assert may_read(a, BOB) and not may_write(a, BOB)  # shared: seen, not changed
@@ -79,27 +89,39 @@ def test_settings_that_reach_another_users_files_are_refused(tmp_path):
     assert bob.may_read_path(REPO / "sample_data" / "reviews_sentiment.csv")
     assert not bob.may_read_path("/etc/hostname")  # a file of the server
     assert not bob.may_read_path(a.path / "config.json")
-    bad = [RunConfig(data=str(hers)), RunConfig(data=str(his), test_data="/etc/passwd"),
-           RunConfig(data=str(his), backbone=f"run:{a.path}"),
-           RunConfig(data=str(his), backbone=str(a.path / "model")),
-           RunConfig(data=str(his), warm_start=a.id),
-           RunConfig(data=str(his), trust_remote_code=True),
-           HpoConfig(data=str(his), storage="sqlite:////tmp/x.db"),
-           HpoConfig(data=str(his), study_name="alices-study")]
+    bad = [
+        RunConfig(data=str(hers)),
+        RunConfig(data=str(his), test_data="/etc/passwd"),
+        RunConfig(data=str(his), backbone=f"run:{a.path}"),
+        RunConfig(data=str(his), backbone=str(a.path / "model")),
+        RunConfig(data=str(his), warm_start=a.id),
+        RunConfig(data=str(his), trust_remote_code=True),
+        HpoConfig(data=str(his), storage="sqlite:////tmp/x.db"),
+        HpoConfig(data=str(his), study_name="alices-study"),
+    ]
     for cfg in bad:
         with pytest.raises(AccessError):
             bob.check_config(cfg)
-    for cfg in (RunConfig(data=str(his)), RunConfig(data=str(his), backbone="org/some-hub-id"),
-                RunConfig(data=str(his), warm_start=b.id)):
+    for cfg in (
+        RunConfig(data=str(his)),
+        RunConfig(data=str(his), backbone="org/some-hub-id"),
+        RunConfig(data=str(his), warm_start=b.id),
+    ):
         bob.check_config(cfg)  # his own file, a hub id, his own run
     store.view(ROOT).check_config(bad[0])  # the admin may
-    clean, dropped = bob.sanitized(RunConfig(data=str(hers), backbone=f"run:{a.path}",
-                                             run_name="kept"))
-    assert dropped == ["data", "backbone"] and clean.data == "" and \
-        clean.backbone == RunConfig().backbone and clean.run_name == "kept"
+    clean, dropped = bob.sanitized(
+        RunConfig(data=str(hers), backbone=f"run:{a.path}", run_name="kept")
+    )
+    assert (
+        dropped == ["data", "backbone"]
+        and clean.data == ""
+        and clean.backbone == RunConfig().backbone
+        and clean.run_name == "kept"
+    )
 
 
 # ---- uploads, deleting, quotas --------------------------------------------------------------
+
 
 def test_uploads_per_user_quota_and_deleted_means_deleted(tmp_path):
     store = RunStore(tmp_path / "runs", upload_quota=3000)
@@ -133,8 +155,11 @@ def test_uploads_per_user_quota_and_deleted_means_deleted(tmp_path):
         assert not path.exists(), path
         assert str(path) in removed or str(path.resolve()) in removed
     assert unrelated.exists()
-    assert not any(SECRET in p.read_text(errors="ignore") for p in (tmp_path / "runs").rglob("*")
-                   if p.is_file())
+    assert not any(
+        SECRET in p.read_text(errors="ignore")
+        for p in (tmp_path / "runs").rglob("*")
+        if p.is_file()
+    )
 
     # the temporary folder: copies older than a day go, all of them at start-up
     old = unrelated
@@ -148,29 +173,38 @@ def test_uploads_per_user_quota_and_deleted_means_deleted(tmp_path):
 
 
 def test_upload_names_lose_bidi_and_format_characters():
-    assert safe_filename("report\u202Efdp.csv") == "report_fdp.csv"
+    assert safe_filename("report\u202efdp.csv") == "report_fdp.csv"
     assert safe_filename("a\u2066b\u200fc\ufeff.csv") == "a_b_c_.csv"
     assert safe_filename("évaluation 2024.csv") == "évaluation 2024.csv"  # letters stay
 
 
 # ---- dead processes, errors, logs ---------------------------------------------------------
 
+
 def test_a_run_whose_process_was_killed_reads_as_interrupted(tmp_path):
     store = RunStore(tmp_path / "runs")
     run = store.create(RunConfig(data="x.csv", run_name="cli-run"))
-    code = ("import sys, time; from engine.runs import Run; r = Run(__import__('pathlib')."
-            "Path(sys.argv[1])); r.set_status('running'); print('up', flush=True); "
-            "time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(run.path)], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys, time; from engine.runs import Run; r = Run(__import__('pathlib')."
+        "Path(sys.argv[1])); r.set_status('running'); print('up', flush=True); "
+        "time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(run.path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "up"
     assert run.status == "running"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert run.recorded_status()["status"] == "running" and run.status == "interrupted"
     assert "has gone" in run.status_info()["error"]
-    out = subprocess.run([sys.executable, "-m", "engine", "runs", "--output-dir",
-                          str(store.root)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "engine", "runs", "--output-dir", str(store.root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     line = [x for x in out.stdout.splitlines() if run.id in x][0]
     assert "interrupted" in line and "running" not in line
 
@@ -178,8 +212,10 @@ def test_a_run_whose_process_was_killed_reads_as_interrupted(tmp_path):
 def test_every_full_disk_reads_the_same_sentence():
     from safetensors import SafetensorError
 
-    deep = SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, '
-                           'message: "No space left on device" })')
+    deep = SafetensorError(
+        "Error while serializing: IoError(Os { code: 28, kind: StorageFull, "
+        'message: "No space left on device" })'
+    )
     assert is_disk_full(deep) and human_error(deep).startswith("The disk is full")
     wrapped = RuntimeError("saving failed")
     wrapped.__cause__ = OSError(28, "No space left on device")
@@ -207,13 +243,13 @@ def test_a_cli_bug_is_logged_inside_the_runs_folder(tmp_path, monkeypatch, capsy
 
 # ---- trust remote code ----------------------------------------------------------------------
 
-CUSTOM_CONFIG = '''from transformers import BertConfig
+CUSTOM_CONFIG = """from transformers import BertConfig
 
 
 class CustomBertConfig(BertConfig):
     model_type = "adaptune-custom-bert"
-'''
-CUSTOM_MODEL = '''from transformers import BertForSequenceClassification, BertModel
+"""
+CUSTOM_MODEL = """from transformers import BertForSequenceClassification, BertModel
 
 from .configuration_custom import CustomBertConfig
 
@@ -224,7 +260,7 @@ class CustomBertModel(BertModel):
 
 class CustomBertForSequenceClassification(BertForSequenceClassification):
     config_class = CustomBertConfig
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -238,11 +274,14 @@ def remote_code_model(tmp_path_factory, tiny_encoder) -> Path:
     (out / "configuration_custom.py").write_text(CUSTOM_CONFIG)
     (out / "modeling_custom.py").write_text(CUSTOM_MODEL)
     cfg = json.loads((out / "config.json").read_text())
-    cfg.update(model_type="adaptune-custom-bert", auto_map={
-        "AutoConfig": "configuration_custom.CustomBertConfig",
-        "AutoModel": "modeling_custom.CustomBertModel",
-        "AutoModelForSequenceClassification":
-            "modeling_custom.CustomBertForSequenceClassification"})
+    cfg.update(
+        model_type="adaptune-custom-bert",
+        auto_map={
+            "AutoConfig": "configuration_custom.CustomBertConfig",
+            "AutoModel": "modeling_custom.CustomBertModel",
+            "AutoModelForSequenceClassification": "modeling_custom.CustomBertForSequenceClassification",
+        },
+    )
     (out / "config.json").write_text(json.dumps(cfg))
     return out
 
@@ -252,8 +291,15 @@ def test_trust_remote_code_works_when_ticked(remote_code_model, tmp_path):
     from engine.training.pipeline import preflight, train_run
 
     data = write_two_class_csv(tmp_path / "d.csv")
-    cfg = RunConfig(data=str(data), backbone=str(remote_code_model), strategy="full",
-                    max_steps=2, batch_size=8, max_length=16, output_dir=str(tmp_path / "runs"))
+    cfg = RunConfig(
+        data=str(data),
+        backbone=str(remote_code_model),
+        strategy="full",
+        max_steps=2,
+        batch_size=8,
+        max_length=16,
+        output_dir=str(tmp_path / "runs"),
+    )
     with pytest.raises(BackboneError, match="(?i)own .*code|remote code"):
         preflight(cfg)  # refused unless ticked
     cfg.trust_remote_code = True
@@ -264,6 +310,7 @@ def test_trust_remote_code_works_when_ticked(remote_code_model, tmp_path):
 
 
 # ---- a real studio, two users ---------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -285,9 +332,17 @@ def studio(tmp_path_factory, tiny_encoder):
     with open(csv, "a", encoding="utf-8") as fh:
         fh.write(f"{SECRET} one,pos\n{SECRET} two,neg\n")
     data = store.uploads.keep(csv, "alice")
-    cfg = RunConfig(data=str(data), backbone=str(tiny_encoder), output_dir=str(runs),
-                    strategy="full", max_steps=4, batch_size=8, max_length=32,
-                    evaluations_per_epoch=1, run_name="alice-secret-run")
+    cfg = RunConfig(
+        data=str(data),
+        backbone=str(tiny_encoder),
+        output_dir=str(runs),
+        strategy="full",
+        max_steps=4,
+        batch_size=8,
+        max_length=32,
+        evaluations_per_epoch=1,
+        run_name="alice-secret-run",
+    )
     run = store.create(cfg, owner="alice")
     train_run(cfg, run)
     assert run.status == "completed"
@@ -296,11 +351,22 @@ def studio(tmp_path_factory, tiny_encoder):
     demo = build_app(runs, auth=True, admins=("root",))
     demo.queue()
     port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                auth=list(USERS.items()), **launch_kwargs(demo, "127.0.0.1"))
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        auth=list(USERS.items()),
+        **launch_kwargs(demo, "127.0.0.1"),
+    )
     try:
-        yield {"url": f"http://127.0.0.1:{port}/", "run": run, "data": data, "demo": demo,
-               "store": store}
+        yield {
+            "url": f"http://127.0.0.1:{port}/",
+            "run": run,
+            "data": data,
+            "demo": demo,
+            "store": store,
+        }
     finally:
         demo.close()
         if before is None:
@@ -320,8 +386,16 @@ def _tree(folder: Path) -> dict:
     return {str(p): p.stat().st_mtime for p in folder.rglob("*")}
 
 
-RUN_PARAMS = {"run_id", "run_ids", "run_dir", "folder", "current", "selected", "run_value",
-              "explain_value"}
+RUN_PARAMS = {
+    "run_id",
+    "run_ids",
+    "run_dir",
+    "folder",
+    "current",
+    "selected",
+    "run_value",
+    "explain_value",
+}
 
 
 def test_every_endpoint_that_takes_a_run_refuses_bob_on_alices_run(studio):
@@ -349,8 +423,7 @@ def test_every_endpoint_that_takes_a_run_refuses_bob_on_alices_run(studio):
             elif pname in RUN_PARAMS:
                 args.append(run.id)
             else:
-                args.append(p.get("parameter_default") if p.get("parameter_has_default")
-                            else None)
+                args.append(p.get("parameter_default") if p.get("parameter_has_default") else None)
         try:
             out = client.predict(*args, api_name=name)
         except Exception as e:  # noqa: BLE001 - gradio refusing the value is a refusal too
@@ -362,9 +435,20 @@ def test_every_endpoint_that_takes_a_run_refuses_bob_on_alices_run(studio):
         walked.append(name)
     print(f"named API endpoints with a run parameter walked as bob: {len(walked)}")
     assert len(walked) >= 25, walked  # the walk reached the tabs' run endpoints
-    for must in ("/export_run", "/batch_predict", "/export_zip", "/load_run_config",
-                 "/cancel_queued", "/share_selected", "/on_run", "/on_predict", "/explain_cb",
-                 "/add_run_cb", "/pick_cb", "/load_into_train"):
+    for must in (
+        "/export_run",
+        "/batch_predict",
+        "/export_zip",
+        "/load_run_config",
+        "/cancel_queued",
+        "/share_selected",
+        "/on_run",
+        "/on_predict",
+        "/explain_cb",
+        "/add_run_cb",
+        "/pick_cb",
+        "/load_into_train",
+    ):
         assert must in walked, must
     assert _tree(run.path) == before, "bob's calls changed alice's run folder"
     assert run.status == "completed" and not run.shared
@@ -375,9 +459,20 @@ def test_every_endpoint_that_takes_a_run_refuses_bob_on_alices_run(studio):
 
 
 # the widgets that hold a run (an id, ids, a folder, or a model "run:FOLDER")
-RUN_PICKERS = {"eval-run", "export-run", "runs-select", "train-past-run", "train-queue-pick",
-               "play-run", "play-explain-run", "automl-trial-pick", "play-model", "play-compare",
-               "train-backbone", "adapt-cfg-backbone"}
+RUN_PICKERS = {
+    "eval-run",
+    "export-run",
+    "runs-select",
+    "train-past-run",
+    "train-queue-pick",
+    "play-run",
+    "play-explain-run",
+    "automl-trial-pick",
+    "play-model",
+    "play-compare",
+    "train-backbone",
+    "adapt-cfg-backbone",
+}
 
 
 def test_every_callback_that_takes_a_run_refuses_bob_past_gradios_own_checks(studio):
@@ -419,8 +514,9 @@ def test_every_callback_that_takes_a_run_refuses_bob_past_gradios_own_checks(stu
     walked = 0
     for block_fn in demo.fns.values():
         inputs = list(block_fn.inputs)
-        picked = [c for c in inputs if c is ctx.run_id or getattr(c, "elem_id", None)
-                  in RUN_PICKERS]
+        picked = [
+            c for c in inputs if c is ctx.run_id or getattr(c, "elem_id", None) in RUN_PICKERS
+        ]
         if not picked or block_fn.fn is None:
             continue
         args = [value_for(c) if c in picked else getattr(c, "value", None) for c in inputs]
@@ -442,8 +538,12 @@ def test_files_are_served_only_to_whom_they_were_handed(studio):
     run = studio["run"]
     bob, alice = _signed_in(studio["url"], "bob"), _signed_in(studio["url"], "alice")
     # 2. nothing under the runs folder is served, to anyone
-    for path in (run.path / "config.json", run.path / "events.jsonl", run.path / "status.json",
-                 studio["data"]):
+    for path in (
+        run.path / "config.json",
+        run.path / "events.jsonl",
+        run.path / "status.json",
+        studio["data"],
+    ):
         for who in (bob, alice):
             r = who.get(f"gradio_api/file={path}")
             assert r.status_code == 404 and SECRET not in r.text, (path, r.status_code)
@@ -475,8 +575,9 @@ def test_a_download_is_handed_to_its_user_only(studio):
     run = studio["run"]
     alice = Client(studio["url"], auth=("alice", USERS["alice"]), verbose=False)
     # the studio's own zip of a fresh export: alice exports, zips, downloads; bob cannot
-    out = alice.predict(run.id, ["int8"], 0.5, "en", None, None, None, False,
-                        api_name="/export_run")
+    out = alice.predict(
+        run.id, ["int8"], 0.5, "en", None, None, None, False, api_name="/export_run"
+    )
     assert "int8" in json.dumps(out, default=str)
     zipped = alice.predict(run.id, "int8", "en", api_name="/export_zip")
     zip_path = zipped[0] if isinstance(zipped, (list, tuple)) else zipped
@@ -495,11 +596,23 @@ def test_nothing_before_sign_in_and_sign_in_is_throttled(studio):
     anon = httpx.Client(base_url=studio["url"], timeout=30)
     r = anon.get("")
     assert r.status_code == 200 and 'id="login-form"' in r.text
-    for leak in ("gradio_api_info", "gradio_config", studio["run"].id, "alice-secret-run",
-                 str(studio["store"].root), str(REPO)):
+    for leak in (
+        "gradio_api_info",
+        "gradio_config",
+        studio["run"].id,
+        "alice-secret-run",
+        str(studio["store"].root),
+        str(REPO),
+    ):
         assert leak not in r.text, leak
-    for path in ("config", "gradio_api/info", "gradio_api/openapi.json", "gradio_api/queue/data",
-                 f"gradio_api/file={studio['run'].path / 'config.json'}", "gradio_api/upload"):
+    for path in (
+        "config",
+        "gradio_api/info",
+        "gradio_api/openapi.json",
+        "gradio_api/queue/data",
+        f"gradio_api/file={studio['run'].path / 'config.json'}",
+        "gradio_api/upload",
+    ):
         assert anon.get(path).status_code in (401, 405), path
     assert anon.post("gradio_api/upload", files={"files": ("a.csv", b"a")}).status_code == 401
     zh = anon.get("", headers={"accept-language": "zh-CN,zh;q=0.9"})
@@ -508,8 +621,9 @@ def test_nothing_before_sign_in_and_sign_in_is_throttled(studio):
     codes = []
     started = time.time()
     for _ in range(30):
-        codes.append(anon.post("login", data={"username": "carol-guess",
-                                              "password": "nope"}).status_code)
+        codes.append(
+            anon.post("login", data={"username": "carol-guess", "password": "nope"}).status_code
+        )
     assert codes[:5] == [400] * 5 and codes.count(429) >= 20, codes
     assert time.time() - started < 20
     r = anon.post("login", data={"username": "carol-guess", "password": "nope"})
@@ -524,13 +638,19 @@ def test_host_and_origin_are_checked(studio):
     bob = _signed_in(url, "bob")
     evil = httpx.Client(base_url=url, headers={"host": "attacker.example"}, timeout=30)
     assert evil.get("").status_code == 403  # DNS rebinding: a foreign Host name
-    r = bob.post("gradio_api/upload", files={"files": ("a.csv", b"text,label\n")},
-                 headers={"origin": "http://attacker.example"})
+    r = bob.post(
+        "gradio_api/upload",
+        files={"files": ("a.csv", b"text,label\n")},
+        headers={"origin": "http://attacker.example"},
+    )
     assert r.status_code == 403  # a cross-site upload
     r = bob.get("config", headers={"origin": "http://attacker.example"})
     assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
-    same = bob.post("gradio_api/upload", files={"files": ("a.csv", b"text,label\n")},
-                    headers={"origin": url.rstrip("/")})
+    same = bob.post(
+        "gradio_api/upload",
+        files={"files": ("a.csv", b"text,label\n")},
+        headers={"origin": url.rstrip("/")},
+    )
     assert same.status_code == 200
 
 
@@ -540,18 +660,29 @@ def test_without_sign_in_the_host_and_origin_checks_hold_too(tmp_path):
     demo = build_app(tmp_path / "runs")
     demo.queue()
     port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_kwargs(demo, "127.0.0.1"))
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_kwargs(demo, "127.0.0.1"),
+    )
     try:
         url = f"http://127.0.0.1:{port}/"
         assert httpx.get(url, timeout=30).status_code == 200
         assert httpx.get(url, headers={"host": "rebind.example"}, timeout=30).status_code == 403
-        r = httpx.post(url + "gradio_api/upload", files={"files": ("a.html", b"<script>")},
-                       headers={"origin": "http://evil.example"}, timeout=30)
+        r = httpx.post(
+            url + "gradio_api/upload",
+            files={"files": ("a.html", b"<script>")},
+            headers={"origin": "http://evil.example"},
+            timeout=30,
+        )
         assert r.status_code == 403 and not any((tmp_path / "runs").rglob("a.html"))
-        r = httpx.options(url + "gradio_api/upload", headers={
-            "origin": "http://evil.example", "access-control-request-method": "POST"},
-            timeout=30)
+        r = httpx.options(
+            url + "gradio_api/upload",
+            headers={"origin": "http://evil.example", "access-control-request-method": "POST"},
+            timeout=30,
+        )
         assert r.headers.get("access-control-allow-origin") != "http://evil.example"
     finally:
         demo.close()

@@ -1,4 +1,5 @@
 """Multi-label task: data checks, metrics against hand-computed values, tiny training runs."""
+
 from __future__ import annotations
 
 import json
@@ -31,24 +32,33 @@ def _write(tmp_path, rows, name="ml.csv") -> str:
 
 
 def _tickets(n=40, sep=";"):
-    texts = ["parcel late and card charged twice", "app crashes on login", "refund please",
-             "charged twice for shipping", "hello, nice shop"]
+    texts = [
+        "parcel late and card charged twice",
+        "app crashes on login",
+        "refund please",
+        "charged twice for shipping",
+        "hello, nice shop",
+    ]
     labels = [f"shipping{sep}billing", "technical", "refund", f"billing{sep}shipping", ""]
     return [{"message": f"{texts[i % 5]} {i}", "tags": labels[i % 5]} for i in range(n)]
 
 
 # ---- data ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cells, expected", [
-    (["a;b", "c", "a"], ";"),
-    (["a|b", "c", "b|c"], "|"),
-    (["a|b", "c;d", "e|f"], "|"),                     # the one in more cells wins
-    (["sports,politics", "sports", "politics,tech", "politics"], ","),
-    (["Paris, France", "Lyon, France", "Oslo"], None),
-    (["Washington, D.C.", "Paris, France", "Rome, Italy"], None),  # commas inside labels
-    (["a,", "b"], None),                                # an empty piece: not a separator
-    (["x", "y", "z"], None),
-])
+
+@pytest.mark.parametrize(
+    "cells, expected",
+    [
+        (["a;b", "c", "a"], ";"),
+        (["a|b", "c", "b|c"], "|"),
+        (["a|b", "c;d", "e|f"], "|"),  # the one in more cells wins
+        (["sports,politics", "sports", "politics,tech", "politics"], ","),
+        (["Paris, France", "Lyon, France", "Oslo"], None),
+        (["Washington, D.C.", "Paris, France", "Rome, Italy"], None),  # commas inside labels
+        (["a,", "b"], None),  # an empty piece: not a separator
+        (["x", "y", "z"], None),
+    ],
+)
 def test_detect_separator(cells, expected):
     assert ml.detect_separator(cells) == expected
 
@@ -73,13 +83,15 @@ def test_prepare_pipe_separator_and_label_in_one_row(tmp_path):
 
 
 def test_prepare_binary_columns_named_and_detected(tmp_path):
-    rows = [{"text": f"text number {i}", "spam": i % 2, "urgent": int(i % 3 == 0),
-             "id": 1000 + i} for i in range(30)]
+    rows = [
+        {"text": f"text number {i}", "spam": i % 2, "urgent": int(i % 3 == 0), "id": 1000 + i}
+        for i in range(30)
+    ]
     path = _write(tmp_path, rows)
     named = ml.prepare(_cfg(path, label_columns="spam, urgent"))
     assert named.labels == ["spam", "urgent"] and named.info["format"] == "columns"
     assert named.columns == {"text": "text", "label_columns": "spam,urgent"}
-    auto = ml.prepare(_cfg(path))   # no label column named: the 0/1 columns are found
+    auto = ml.prepare(_cfg(path))  # no label column named: the 0/1 columns are found
     assert auto.labels == ["spam", "urgent"]
     first = auto.train.iloc[0]
     i = int(first["text"].split()[-1])
@@ -96,19 +108,23 @@ def test_binary_column_with_other_values_is_a_data_error(tmp_path):
 
 
 def test_blank_binary_cells_read_as_zero_with_warning(tmp_path):
-    rows = [{"text": f"t {i}", "a": i % 2, "b": "" if i == 3 else int(i % 3 == 0)}
-            for i in range(20)]
+    rows = [
+        {"text": f"t {i}", "a": i % 2, "b": "" if i == 3 else int(i % 3 == 0)} for i in range(20)
+    ]
     data = ml.prepare(_cfg(_write(tmp_path, rows), label_columns="a,b"))
     assert any("1 blank cells" in w for w in data.warnings)
 
 
-@pytest.mark.parametrize("rows, kw, words", [
-    (_tickets(), {"label_column": "tag"}, "Did you mean 'tags'?"),
-    ([{"message": f"m {i}", "tags": "only"} for i in range(10)], {}, "at least two"),
-    ([{"message": f"m {i}", "other": f"x{i}"} for i in range(10)], {}, "holds the labels"),
-    ([{"text": f"m {i}", "a": 1} for i in range(10)], {"label_columns": "a"}, "at least two"),
-    (_tickets(3), {}, "only 3 usable rows"),
-])
+@pytest.mark.parametrize(
+    "rows, kw, words",
+    [
+        (_tickets(), {"label_column": "tag"}, "Did you mean 'tags'?"),
+        ([{"message": f"m {i}", "tags": "only"} for i in range(10)], {}, "at least two"),
+        ([{"message": f"m {i}", "other": f"x{i}"} for i in range(10)], {}, "holds the labels"),
+        ([{"text": f"m {i}", "a": 1} for i in range(10)], {"label_columns": "a"}, "at least two"),
+        (_tickets(3), {}, "only 3 usable rows"),
+    ],
+)
 def test_prepare_errors(tmp_path, rows, kw, words):
     with pytest.raises(DataError) as e:
         ml.prepare(_cfg(_write(tmp_path, rows), **kw))
@@ -116,8 +132,10 @@ def test_prepare_errors(tmp_path, rows, kw, words):
 
 
 def test_test_file_with_unseen_labels(tmp_path):
-    test_rows = [{"message": "parcel late", "tags": "shipping;alien"},
-                 {"message": "crash", "tags": "technical"}]
+    test_rows = [
+        {"message": "parcel late", "tags": "shipping;alien"},
+        {"message": "crash", "tags": "technical"},
+    ]
     cfg = _cfg(_write(tmp_path, _tickets()), test_data=_write(tmp_path, test_rows, "t.csv"))
     data = ml.prepare(cfg)
     assert data.test["labels"].tolist() == [["shipping"], ["technical"]]
@@ -125,6 +143,7 @@ def test_test_file_with_unseen_labels(tmp_path):
 
 
 # ---- metrics ---------------------------------------------------------------------------------
+
 
 def test_scores_by_hand():
     gold = np.array([[1, 0, 1], [0, 1, 0], [0, 0, 0], [1, 1, 0]])
@@ -152,7 +171,7 @@ def test_best_threshold_and_report():
     gold = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
     probs = np.array([[0.3, 0.1], [0.2, 0.35], [0.32, 0.4], [0.1, 0.05]])
     th = ml.best_threshold(gold, probs)
-    assert 0.2 < th <= 0.3   # every gold label is above, every other below
+    assert 0.2 < th <= 0.3  # every gold label is above, every other below
     assert ml.scores(gold, probs >= th)["micro_f1"] == 1.0
     rep = ml.per_label_report(gold, probs >= 0.5, ["a", "b"])["per_label"]
     assert rep["a"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2, "predicted": 0}
@@ -160,30 +179,54 @@ def test_best_threshold_and_report():
 
 def test_unsupported_and_defaults():
     assert ml.unsupported("setfit", "encoder")
-    assert all(ml.unsupported(s, f) is None for s in STRATEGIES if s != "setfit"
-               for f in ("encoder", "decoder"))
+    assert all(
+        ml.unsupported(s, f) is None
+        for s in STRATEGIES
+        if s != "setfit"
+        for f in ("encoder", "decoder")
+    )
     assert ml.DEFAULT_STRATEGY("encoder") == "lora" and ml.DEFAULT_METRIC == "micro_f1"
     assert get_task("multilabel") is ml and ml.INPUT_FIELDS == ["text"]
 
 
 # ---- training --------------------------------------------------------------------------------
 
+
 def _train(tmp_path, backbone, **kw):
-    base = dict(backbone=str(backbone), output_dir=str(tmp_path / "runs"), max_steps=4,
-                batch_size=8, evaluations_per_epoch=2, max_length=32, max_rows=80)
+    base = dict(
+        backbone=str(backbone),
+        output_dir=str(tmp_path / "runs"),
+        max_steps=4,
+        batch_size=8,
+        evaluations_per_epoch=2,
+        max_length=32,
+        max_rows=80,
+    )
     cfg = _cfg(SAMPLE, **{**base, **kw})
     run = RunStore(cfg.output_dir).create(cfg)
     return run, train_run(cfg, run)
 
 
-@pytest.mark.parametrize("fixture, strategy", [("tiny_encoder", "lora"),
-                                               ("tiny_encoder", "full"),
-                                               ("tiny_decoder", "lora")])
+@pytest.mark.parametrize(
+    "fixture, strategy",
+    [("tiny_encoder", "lora"), ("tiny_encoder", "full"), ("tiny_decoder", "lora")],
+)
 def test_train_run_and_predictor(request, tmp_path, fixture, strategy):
     run, metrics = _train(tmp_path, request.getfixturevalue(fixture), strategy=strategy)
     assert run.status == "completed" and metrics["task"] == "multilabel"
-    for key in ("test", "validation", "before", "report", "examples", "parameters", "device",
-                "train_samples_per_second", "train_seconds", "global_step", "max_steps"):
+    for key in (
+        "test",
+        "validation",
+        "before",
+        "report",
+        "examples",
+        "parameters",
+        "device",
+        "train_samples_per_second",
+        "train_seconds",
+        "global_step",
+        "max_steps",
+    ):
         assert key in metrics, key
     test = metrics["test"]
     assert test["n"] == 8 and set(ml.REPORTED) <= set(test)
@@ -198,21 +241,23 @@ def test_train_run_and_predictor(request, tmp_path, fixture, strategy):
     pred = ml.Predictor(run.path)
     examples = metrics["examples"]
     out = pred.predict([e["text"] for e in examples])
-    for o, e in zip(out, examples):   # the reloaded model scores like the trained one
+    for o, e in zip(out, examples):  # the reloaded model scores like the trained one
         for label, p in e["probabilities"].items():
             assert o["probabilities"][label] == pytest.approx(p, abs=1e-4)
         assert o["labels"] == e["predicted"]
-    one = pred.predict("my parcel is late")   # a single text works too
+    one = pred.predict("my parcel is late")  # a single text works too
     assert len(one) == 1 and set(one[0]["probabilities"]) == set(metrics["labels"])
     table = pred.predict_table(pd.DataFrame({"text": ["refund please", "app crashes"]}))
     assert list(table.columns[:2]) == ["text", "prediction"]
     assert {f"prob_{l}" for l in metrics["labels"]} <= set(table.columns)
 
 
-@pytest.mark.parametrize("strategy", [s for s in STRATEGIES
-                                      if s not in ("auto", "setfit", "qlora")])
+@pytest.mark.parametrize(
+    "strategy", [s for s in STRATEGIES if s not in ("auto", "setfit", "qlora")]
+)
 def test_every_strategy_trains_a_couple_of_steps(tmp_path, tiny_encoder, strategy):
-    run, metrics = _train(tmp_path, tiny_encoder, strategy=strategy, max_steps=2, max_rows=40,
-                          num_virtual_tokens=4)
+    run, metrics = _train(
+        tmp_path, tiny_encoder, strategy=strategy, max_steps=2, max_rows=40, num_virtual_tokens=4
+    )
     assert metrics["status"] == "completed" and metrics["global_step"] == 2
     assert metrics["parameters"]["trainable"] > 0

@@ -1,4 +1,5 @@
 """The Auto planner: table-driven cases over data statistics, and resolve_auto."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -9,12 +10,20 @@ from engine.data import DataSpec
 from engine.planner import Plan, guess_language, normalise_language, plan, resolve_auto
 
 
-def stats(per_class: list[int], p95_words: float = 20, max_words: float | None = None,
-          train: bool = True) -> dict:
+def stats(
+    per_class: list[int], p95_words: float = 20, max_words: float | None = None, train: bool = True
+) -> dict:
     counts = {f"c{i}": n for i, n in enumerate(per_class)}
-    out = {"label_counts": counts, "rows_used": sum(per_class),
-           "words": {"mean": p95_words / 2, "p50": p95_words / 2, "p95": p95_words,
-                     "max": max_words if max_words is not None else p95_words * 3}}
+    out = {
+        "label_counts": counts,
+        "rows_used": sum(per_class),
+        "words": {
+            "mean": p95_words / 2,
+            "p50": p95_words / 2,
+            "p95": p95_words,
+            "max": max_words if max_words is not None else p95_words * 3,
+        },
+    }
     if train:
         out["train_label_counts"] = counts
         out["train_rows"] = sum(per_class)
@@ -23,37 +32,110 @@ def stats(per_class: list[int], p95_words: float = 20, max_words: float | None =
 
 # (name, stats, backbone, device, kwargs, expected subset of values)
 CASES = [
-    ("few-shot encoder -> setfit", stats([8, 8]), "minilm-l6", "cpu", {},
-     {"strategy": "setfit", "epochs": 1.0, "learning_rate": 2e-5, "batch_size": 16}),
-    ("64 per class is still few-shot", stats([64, 64, 64]), "minilm-l6", "cuda", {},
-     {"strategy": "setfit"}),
-    ("few-shot decoder -> lora", stats([16, 16]), "smollm2-135m-instruct", "cpu", {},
-     {"strategy": "lora", "batch_size": 4}),
-    ("bench: 2k rows short binary sentiment on CPU -> lora",
-     {"label_counts": {"0": 1000, "1": 1000}, "rows_used": 2000,
-      "words": {"mean": 11.9, "p50": 10.0, "p95": 26.0, "max": 71}},
-     "minilm-l6", "cpu", {},
-     {"strategy": "lora", "learning_rate": 1e-3, "epochs": 3.0, "batch_size": 16,
-      "class_weights": "none", "lora_r": 8, "max_steps": 0}),
-    ("50k rows on a GPU, small model -> full", stats([25_000, 25_000]), "minilm-l6", "cuda",
-     {"memory_gb": 80}, {"strategy": "full", "learning_rate": 5e-5, "batch_size": 64}),
-    ("50k rows on the CPU stays lora", stats([25_000, 25_000]), "minilm-l6", "cpu", {},
-     {"strategy": "lora", "lora_r": 16}),
-    ("50k rows on a GPU, 494M decoder -> lora", stats([25_000, 25_000]), "qwen2.5-0.5b", "cuda",
-     {}, {"strategy": "lora", "learning_rate": 5e-4}),
-    ("2k rows on a GPU -> lora (too few for full)", stats([1000, 1000]), "roberta-base", "cuda",
-     {}, {"strategy": "lora"}),
-    ("full does not fit a small GPU", stats([25_000, 25_000]), "roberta-base", "cuda",
-     {"memory_gb": 2}, {"strategy": "lora"}),
-    ("imbalance -> balanced weights", stats([2000, 300]), "minilm-l6", "cpu", {},
-     {"class_weights": "balanced"}),
-    ("mild imbalance -> none", stats([2000, 500]), "minilm-l6", "cpu", {},
-     {"class_weights": "none"}),
+    (
+        "few-shot encoder -> setfit",
+        stats([8, 8]),
+        "minilm-l6",
+        "cpu",
+        {},
+        {"strategy": "setfit", "epochs": 1.0, "learning_rate": 2e-5, "batch_size": 16},
+    ),
+    (
+        "64 per class is still few-shot",
+        stats([64, 64, 64]),
+        "minilm-l6",
+        "cuda",
+        {},
+        {"strategy": "setfit"},
+    ),
+    (
+        "few-shot decoder -> lora",
+        stats([16, 16]),
+        "smollm2-135m-instruct",
+        "cpu",
+        {},
+        {"strategy": "lora", "batch_size": 4},
+    ),
+    (
+        "bench: 2k rows short binary sentiment on CPU -> lora",
+        {
+            "label_counts": {"0": 1000, "1": 1000},
+            "rows_used": 2000,
+            "words": {"mean": 11.9, "p50": 10.0, "p95": 26.0, "max": 71},
+        },
+        "minilm-l6",
+        "cpu",
+        {},
+        {
+            "strategy": "lora",
+            "learning_rate": 1e-3,
+            "epochs": 3.0,
+            "batch_size": 16,
+            "class_weights": "none",
+            "lora_r": 8,
+            "max_steps": 0,
+        },
+    ),
+    (
+        "50k rows on a GPU, small model -> full",
+        stats([25_000, 25_000]),
+        "minilm-l6",
+        "cuda",
+        {"memory_gb": 80},
+        {"strategy": "full", "learning_rate": 5e-5, "batch_size": 64},
+    ),
+    (
+        "50k rows on the CPU stays lora",
+        stats([25_000, 25_000]),
+        "minilm-l6",
+        "cpu",
+        {},
+        {"strategy": "lora", "lora_r": 16},
+    ),
+    (
+        "50k rows on a GPU, 494M decoder -> lora",
+        stats([25_000, 25_000]),
+        "qwen2.5-0.5b",
+        "cuda",
+        {},
+        {"strategy": "lora", "learning_rate": 5e-4},
+    ),
+    (
+        "2k rows on a GPU -> lora (too few for full)",
+        stats([1000, 1000]),
+        "roberta-base",
+        "cuda",
+        {},
+        {"strategy": "lora"},
+    ),
+    (
+        "full does not fit a small GPU",
+        stats([25_000, 25_000]),
+        "roberta-base",
+        "cuda",
+        {"memory_gb": 2},
+        {"strategy": "lora"},
+    ),
+    (
+        "imbalance -> balanced weights",
+        stats([2000, 300]),
+        "minilm-l6",
+        "cpu",
+        {},
+        {"class_weights": "balanced"},
+    ),
+    (
+        "mild imbalance -> none",
+        stats([2000, 500]),
+        "minilm-l6",
+        "cpu",
+        {},
+        {"class_weights": "none"},
+    ),
 ]
 
 
-@pytest.mark.parametrize("name,st,backbone,device,kw,expected", CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,st,backbone,device,kw,expected", CASES, ids=[c[0] for c in CASES])
 def test_plan_table(name, st, backbone, device, kw, expected):
     p = plan(st, backbone, device, n_labels=len(st["label_counts"]), **kw)
     got = {k: p.values.get(k) for k in expected}
@@ -152,14 +234,22 @@ def test_plan_to_dict_and_markdown():
 
 # ---- resolve_auto -----------------------------------------------------------------------------
 
+
 def _spec(per_class: int = 1000, words: int = 10) -> DataSpec:
-    rows = [{"text": " ".join(["the good phone is"] * (words // 4)) + f" {i}", "label": lab}
-            for lab in ("neg", "pos") for i in range(per_class)]
+    rows = [
+        {"text": " ".join(["the good phone is"] * (words // 4)) + f" {i}", "label": lab}
+        for lab in ("neg", "pos")
+        for i in range(per_class)
+    ]
     frame = pd.DataFrame(rows)
-    st = {"label_counts": frame["label"].value_counts().to_dict(), "rows_used": len(frame),
-          "words": {"mean": words, "p50": words, "p95": words, "max": words}}
-    return DataSpec(frame, frame.iloc[:10], frame.iloc[:10], ["neg", "pos"], "text", "label",
-                    "x.csv", stats=st)
+    st = {
+        "label_counts": frame["label"].value_counts().to_dict(),
+        "rows_used": len(frame),
+        "words": {"mean": words, "p50": words, "p95": words, "max": words},
+    }
+    return DataSpec(
+        frame, frame.iloc[:10], frame.iloc[:10], ["neg", "pos"], "text", "label", "x.csv", stats=st
+    )
 
 
 def test_resolve_auto_replaces_only_defaults():

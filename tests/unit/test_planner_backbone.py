@@ -1,15 +1,18 @@
 """suggest_backbone: the bundled multilingual encoder for non-English text, and the plan's note."""
+
 from __future__ import annotations
 
 import pytest
 
 from engine.backbones import CATALOGUE
-from engine.planner import (MULTILINGUAL_BACKBONE, guess_language, plan, suggest_backbone)
+from engine.planner import MULTILINGUAL_BACKBONE, guess_language, plan, suggest_backbone
 
 ZH = ["这部电影非常好看，我很喜欢。", "质量太差了，不推荐购买。", "物流很快，包装完好。"]
 JA = ["この映画はとても面白かったです。", "品質が悪くて残念でした。"]
-FR = ["Ceci est un très bon film, je le recommande vivement.",
-      "Livraison rapide, produit conforme."]
+FR = [
+    "Ceci est un très bon film, je le recommande vivement.",
+    "Livraison rapide, produit conforme.",
+]
 EN = ["This is the best phone I have ever had.", "It was not good at all."]
 
 
@@ -34,8 +37,9 @@ def test_default_argument_is_minilm():
 
 
 @pytest.mark.parametrize("language", ["en", "EN", "english", "eng"])
-@pytest.mark.parametrize("current", ["minilm-l6", "roberta-base", "smollm2-135m-instruct",
-                                     MULTILINGUAL_BACKBONE])
+@pytest.mark.parametrize(
+    "current", ["minilm-l6", "roberta-base", "smollm2-135m-instruct", MULTILINGUAL_BACKBONE]
+)
 def test_english_text_keeps_the_current_backbone(language, current):
     name, reason = suggest_backbone(language, current)
     assert name == current and "English" in reason

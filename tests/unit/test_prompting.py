@@ -1,4 +1,5 @@
 """Zero- / few-shot prompting (engine/prompting.py) on tiny random models and fake embedders."""
+
 from __future__ import annotations
 
 import json
@@ -24,20 +25,29 @@ def test_fill_replaces_only_known_placeholders_once():
     assert out == '{"x": 1} says {labels} / a, b'  # inserted text is not re-read
 
 
-@pytest.mark.parametrize("template, words", [
-    ("Classify: {labels}", "needs {text}"),
-    ("{text} {label}", "Unknown placeholder(s) {label}"),
-])
+@pytest.mark.parametrize(
+    "template, words",
+    [
+        ("Classify: {labels}", "needs {text}"),
+        ("{text} {label}", "Unknown placeholder(s) {label}"),
+    ],
+)
 def test_check_template_messages(template, words):
-    with pytest.raises(P.PromptError, match=words.replace("{", r"\{").replace("}", r"\}")
-                       .replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        P.PromptError,
+        match=words.replace("{", r"\{").replace("}", r"\}").replace("(", r"\(").replace(")", r"\)"),
+    ):
         P.check_template(template)
 
 
 def test_build_prompt_with_examples_and_label_list():
-    prompt = P.build_prompt("Pick {labels}.\n{examples}Q: {text}\nA:", "new one",
-                            ["red", "green", "blue"], [("x" * 500, "red"), ("b", "blue")],
-                            "Q: {text}\nA: {label}\n")
+    prompt = P.build_prompt(
+        "Pick {labels}.\n{examples}Q: {text}\nA:",
+        "new one",
+        ["red", "green", "blue"],
+        [("x" * 500, "red"), ("b", "blue")],
+        "Q: {text}\nA: {label}\n",
+    )
     assert prompt.startswith("Pick red, green or blue.\nQ: ")
     assert "x" * P.EXAMPLE_CHARS + "…\nA: red\nQ: b\nA: blue\nQ: new one\nA:" in prompt
 
@@ -54,20 +64,28 @@ def test_resolve_setting_uses_preset_words_and_puts_examples_first():
 # ---- verbalizers ---------------------------------------------------------------------------------
 def test_parse_verbalizers_json_lines_and_defaults():
     labels = ["neg", "pos", "neutral"]
-    assert P.parse_verbalizers('{"neg": ["bad", "awful"], "pos": "good"}', labels) == \
-        {"neg": ["bad", "awful"], "pos": ["good"], "neutral": ["neutral"]}
+    assert P.parse_verbalizers('{"neg": ["bad", "awful"], "pos": "good"}', labels) == {
+        "neg": ["bad", "awful"],
+        "pos": ["good"],
+        "neutral": ["neutral"],
+    }
     assert P.parse_verbalizers("neg: bad, awful\n\npos: good", labels)["neg"] == ["bad", "awful"]
-    assert P.parse_verbalizers("", ["0", "1"], preset="sentiment") == \
-        {"0": ["negative"], "1": ["positive"]}
+    assert P.parse_verbalizers("", ["0", "1"], preset="sentiment") == {
+        "0": ["negative"],
+        "1": ["positive"],
+    }
 
 
-@pytest.mark.parametrize("spec, words", [
-    ('{"neg": ["bad"', "not valid JSON"),
-    ('["bad"]', "JSON object"),
-    ("neg bad", "needs the form"),
-    ('{"other": ["x"]}', "not one of the labels"),
-    ('{"neg": []}', "no verbalizer words"),
-])
+@pytest.mark.parametrize(
+    "spec, words",
+    [
+        ('{"neg": ["bad"', "not valid JSON"),
+        ('["bad"]', "JSON object"),
+        ("neg bad", "needs the form"),
+        ('{"other": ["x"]}', "not one of the labels"),
+        ('{"neg": []}', "no verbalizer words"),
+    ],
+)
 def test_parse_verbalizers_errors(spec, words):
     with pytest.raises(P.PromptError, match=words):
         P.parse_verbalizers(spec, ["neg", "pos"])
@@ -79,10 +97,8 @@ def test_calibration_divides_out_the_prior():
     expected = np.array([0.7 / 0.8, 0.3 / 0.2])
     np.testing.assert_allclose(q, expected / expected.sum())
     # a uniform prior changes nothing; the prior itself becomes uniform
-    np.testing.assert_allclose(P.calibrate(np.array([0.2, 0.8]), np.array([0.5, 0.5])),
-                               [0.2, 0.8])
-    np.testing.assert_allclose(P.calibrate(np.array([0.9, 0.1]), np.array([0.9, 0.1])),
-                               [0.5, 0.5])
+    np.testing.assert_allclose(P.calibrate(np.array([0.2, 0.8]), np.array([0.5, 0.5])), [0.2, 0.8])
+    np.testing.assert_allclose(P.calibrate(np.array([0.9, 0.1]), np.array([0.9, 0.1])), [0.5, 0.5])
     assert P.content_free_inputs("N/A;;[MASK]") == ["N/A", "", "[MASK]"]
 
 
@@ -104,8 +120,10 @@ def _hand_logprob(model, prompt_ids, cont):
 def test_continuation_logprobs_match_a_full_forward(lm):
     text = "the review : it was fine . sentiment :"
     ids = lm.prompt_ids(text)
-    conts = [lm.continuation_ids(text, w) for w in ["positive", "very negative indeed", "ok",
-                                                    "un ##believable thing"]]
+    conts = [
+        lm.continuation_ids(text, w)
+        for w in ["positive", "very negative indeed", "ok", "un ##believable thing"]
+    ]
     assert any(len(c) > 1 for c in conts) and any(len(c) == 1 for c in conts)
     got = lm.continuation_logprobs(ids, conts)
     hand = [_hand_logprob(lm.model, ids, c) for c in conts]
@@ -135,9 +153,16 @@ def test_chat_template_prompt_and_boundary(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("tiny-chat")
     tok = AutoTokenizer.from_pretrained(resolve_backbone("smollm2-135m-instruct"))
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32,
-                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                      max_position_embeddings=256, pad_token_id=tok.pad_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=256,
+        pad_token_id=tok.pad_token_id,
+    )
     LlamaForCausalLM(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     chat = P.DecoderLM(str(out))
@@ -148,10 +173,13 @@ def test_chat_template_prompt_and_boundary(tmp_path_factory):
     assert tok.decode(cont) == "positive"
     plain = chat.prompt_text("Is it good?", use_chat=False)
     assert plain == "Is it good?"
-    assert tok.convert_ids_to_tokens(chat.continuation_ids(plain, "yes", use_chat=False)) == ["Ġyes"]
+    assert tok.convert_ids_to_tokens(chat.continuation_ids(plain, "yes", use_chat=False)) == [
+        "Ġyes"
+    ]
     got = chat.continuation_logprobs(chat.prompt_ids(text), [cont])
-    np.testing.assert_allclose(got, [_hand_logprob(chat.model, chat.prompt_ids(text), cont)],
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        got, [_hand_logprob(chat.model, chat.prompt_ids(text), cont)], rtol=1e-4, atol=1e-4
+    )
 
 
 # ---- few-shot selection and encoder zero-shot (fake embedder: bag of words) ---------------------
@@ -178,14 +206,24 @@ def fake_embedder(monkeypatch):
     P._pool_vectors.cache_clear()
 
 
-POOL = pd.DataFrame({"text": ["cats purr", "dogs bark", "cats nap", "dogs dig", "fish swim",
-                              "fish blow bubbles"],
-                     "label": ["cat", "dog", "cat", "dog", "fish", "fish"]})
+POOL = pd.DataFrame(
+    {
+        "text": [
+            "cats purr",
+            "dogs bark",
+            "cats nap",
+            "dogs dig",
+            "fish swim",
+            "fish blow bubbles",
+        ],
+        "label": ["cat", "dog", "cat", "dog", "fish", "fish"],
+    }
+)
 
 
 def test_random_and_balanced_selection_are_fixed_per_seed():
     a = P.ShotSelector(POOL, 3, "random", seed=1)
-    assert a.select("x") == a.select("y")                     # one draw for every input
+    assert a.select("x") == a.select("y")  # one draw for every input
     assert P.ShotSelector(POOL, 3, "random", seed=1).select("z") == a.select("x")
     draws = {tuple(P.ShotSelector(POOL, 3, "random", seed=s).select("x")) for s in range(8)}
     assert len(draws) > 1
@@ -206,8 +244,12 @@ def test_encoder_zero_shot_by_similarity(fake_embedder):
     model.name, model.embedder, model._cache = "fake", fake_embedder, {}
     cfg = PromptConfig(verbalizers='{"cat": ["cats"], "dog": ["dogs"], "fish": ["fish"]}')
     clf = P.PromptClassifier(cfg, ["cat", "dog", "fish"], POOL, model=model)
-    rows = pd.DataFrame({"text": ["cats sleep", "dogs run", "fish eat", "two dogs"],
-                         "label": ["cat", "dog", "fish", "dog"]})
+    rows = pd.DataFrame(
+        {
+            "text": ["cats sleep", "dogs run", "fish eat", "two dogs"],
+            "label": ["cat", "dog", "fish", "dog"],
+        }
+    )
     result = clf.measure(rows)
     assert result["accuracy"] == 1.0 and result["model_kind"] == "encoder"
     assert clf.classify("cats")["label"] == "cat"
@@ -215,38 +257,52 @@ def test_encoder_zero_shot_by_similarity(fake_embedder):
 
 # ---- classify / measure with the tiny decoder ------------------------------------------------------
 def test_classify_with_calibration_uses_the_content_free_prior(lm, fake_embedder):
-    cfg = PromptConfig(template="{examples}text : {text} label :", shots=2, calibrate=True,
-                       verbalizers='{"cat": ["cat"], "dog": ["dog"], "fish": ["fish"]}',
-                       example_template="text : {text} label : {label} ")
+    cfg = PromptConfig(
+        template="{examples}text : {text} label :",
+        shots=2,
+        calibrate=True,
+        verbalizers='{"cat": ["cat"], "dog": ["dog"], "fish": ["fish"]}',
+        example_template="text : {text} label : {label} ",
+    )
     clf = P.PromptClassifier(cfg, ["cat", "dog", "fish"], POOL, model=lm)
     out = clf.classify("a dog")
     raw = np.array(list(out["uncalibrated"].values()))
     idx = clf.selector.select("a dog")
-    priors = [P.softmax(lm.label_scores(clf.prompt(cf, idx), clf.setting.words))
-              for cf in ["N/A", "", "[MASK]"]]
+    priors = [
+        P.softmax(lm.label_scores(clf.prompt(cf, idx), clf.setting.words))
+        for cf in ["N/A", "", "[MASK]"]
+    ]
     np.testing.assert_allclose(list(out["prior"].values()), np.mean(priors, axis=0), rtol=1e-5)
-    np.testing.assert_allclose(list(out["probabilities"].values()),
-                               P.calibrate(raw, np.mean(priors, axis=0)), rtol=1e-5)
+    np.testing.assert_allclose(
+        list(out["probabilities"].values()), P.calibrate(raw, np.mean(priors, axis=0)), rtol=1e-5
+    )
     assert len(out["examples"]) == 2 and out["prompt"].count("label :") == 3
 
 
 def test_measure_and_the_comparison_table(lm, tmp_path, fake_embedder):
-    cfg = PromptConfig(template="{text} :", shots=1, shot_selection="similar",
-                       verbalizers='{"cat": ["cat"], "dog": ["dog"], "fish": ["fish"]}',
-                       output_dir=str(tmp_path))
+    cfg = PromptConfig(
+        template="{text} :",
+        shots=1,
+        shot_selection="similar",
+        verbalizers='{"cat": ["cat"], "dog": ["dog"], "fish": ["fish"]}',
+        output_dir=str(tmp_path),
+    )
     clf = P.PromptClassifier(cfg, ["cat", "dog", "fish"], POOL, model=lm)
-    rows = pd.DataFrame({"text": ["cats a", "dogs b", "fish c", "cats d", "x"],
-                         "label": ["cat", "dog", "fish", "cat", "bird"]})
+    rows = pd.DataFrame(
+        {
+            "text": ["cats a", "dogs b", "fish c", "cats d", "x"],
+            "label": ["cat", "dog", "fish", "cat", "bird"],
+        }
+    )
     seen = []
     result = clf.measure(rows, progress=lambda d, t: seen.append((d, t)))
-    assert result["n"] == 4 and seen[-1] == (4, 4)           # the unknown label is left out
+    assert result["n"] == 4 and seen[-1] == (4, 4)  # the unknown label is left out
     assert np.array(result["confusion"]).sum() == 4
     assert 0 <= result["accuracy"] <= 1 and result["seconds_per_example"] > 0
     acc = np.mean([p == g for p, g in zip(result["predictions"], rows.label[:4])])
     assert result["accuracy"] == pytest.approx(acc)
     P.record_measurement(result, cfg, output_dir=tmp_path)
-    P.record_measurement({**result, "accuracy": 1.0, "setting": "better"}, cfg,
-                         output_dir=tmp_path)
+    P.record_measurement({**result, "accuracy": 1.0, "setting": "better"}, cfg, output_dir=tmp_path)
     (P.measurements_path(tmp_path)).open("a").write("{broken\n")
     entries = P.load_measurements(tmp_path)
     assert len(entries) == 2 and "predictions" not in entries[0]
@@ -327,16 +383,36 @@ def test_integrated_gradients_are_complete(monkeypatch, tmp_path, tiny_encoder):
 
 # ---- CLI -------------------------------------------------------------------------------------------
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True,
-                          cwd=REPO, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
 
 
 def test_cli_zeroshot_prints_json_and_records(small_csv, tiny_decoder, tmp_path):
-    res = _cli("zeroshot", "--data", str(small_csv), "--text-column", "review",
-               "--label-column", "sentiment", "--backbone", str(tiny_decoder),
-               "--verbalizers", '{"neg": ["bad"], "pos": ["good"]}', "--template",
-               "review : {text} sentiment :", "--calibrate", "--limit", "6",
-               "--output-dir", str(tmp_path))
+    res = _cli(
+        "zeroshot",
+        "--data",
+        str(small_csv),
+        "--text-column",
+        "review",
+        "--label-column",
+        "sentiment",
+        "--backbone",
+        str(tiny_decoder),
+        "--verbalizers",
+        '{"neg": ["bad"], "pos": ["good"]}',
+        "--template",
+        "review : {text} sentiment :",
+        "--calibrate",
+        "--limit",
+        "6",
+        "--output-dir",
+        str(tmp_path),
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert {"accuracy", "macro_f1", "n", "seconds_per_example"} <= set(out)
@@ -344,25 +420,41 @@ def test_cli_zeroshot_prints_json_and_records(small_csv, tiny_decoder, tmp_path)
     assert len(P.load_measurements(tmp_path)) == 1
 
 
-@pytest.mark.parametrize("extra, words", [
-    (["--label-column", "stars"], "'stars' is not in"),
-    (["--verbalizers", '{"neg": "bad"'], "not valid JSON"),
-    (["--template", "no input here"], "needs {text}"),
-    (["--labels", "neg,meh"], "not in the data"),
-])
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--label-column", "stars"], "'stars' is not in"),
+        (["--verbalizers", '{"neg": "bad"'], "not valid JSON"),
+        (["--template", "no input here"], "needs {text}"),
+        (["--labels", "neg,meh"], "not in the data"),
+    ],
+)
 def test_cli_zeroshot_bad_input_exit_2(extra, words, small_csv, tiny_decoder, tmp_path):
-    res = _cli("zeroshot", "--data", str(small_csv), "--backbone", str(tiny_decoder),
-               "--output-dir", str(tmp_path), *extra)
+    res = _cli(
+        "zeroshot",
+        "--data",
+        str(small_csv),
+        "--backbone",
+        str(tiny_decoder),
+        "--output-dir",
+        str(tmp_path),
+        *extra,
+    )
     assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr
 
 
 def test_domain_calibration_prior_is_the_mean_over_training_texts(lm):
-    cfg = PromptConfig(template="{text} :", calibrate=True, calibration="domain",
-                       verbalizers='{"cat": ["cat"], "dog": ["dog"], "fish": ["fish"]}')
+    cfg = PromptConfig(
+        template="{text} :",
+        calibrate=True,
+        calibration="domain",
+        verbalizers='{"cat": ["cat"], "dog": ["dog"], "fish": ["fish"]}',
+    )
     clf = P.PromptClassifier(cfg, ["cat", "dog", "fish"], POOL, model=lm)
     out = clf.classify("a dog")
-    hand = np.mean([P.softmax(lm.label_scores(f"{t} :", clf.setting.words))
-                    for t in POOL.text], axis=0)  # the pool has < 32 texts: all of them
+    hand = np.mean(
+        [P.softmax(lm.label_scores(f"{t} :", clf.setting.words)) for t in POOL.text], axis=0
+    )  # the pool has < 32 texts: all of them
     np.testing.assert_allclose(list(out["prior"].values()), hand, rtol=1e-5)
 
 
@@ -386,13 +478,22 @@ def test_a_fine_tuned_run_measured_on_the_same_rows(small_csv, tiny_encoder, tmp
     from engine.training.pipeline import train_run
 
     runs = tmp_path / "runs"
-    cfg = PromptConfig(data=str(small_csv), text_column="review", label_column="sentiment",
-                       output_dir=str(runs))
+    cfg = PromptConfig(
+        data=str(small_csv), text_column="review", label_column="sentiment", output_dir=str(runs)
+    )
     data = P.measure_data(cfg)
     results = []
     for seed in (42, 7):  # the default split, then another one
-        rc = RunConfig(data=str(small_csv), backbone=str(tiny_encoder), strategy="head",
-                       max_steps=3, batch_size=8, max_length=32, seed=seed, output_dir=str(runs))
+        rc = RunConfig(
+            data=str(small_csv),
+            backbone=str(tiny_encoder),
+            strategy="head",
+            max_steps=3,
+            batch_size=8,
+            max_length=32,
+            seed=seed,
+            output_dir=str(runs),
+        )
         run = RunStore(runs).create(rc)
         train_run(rc, run)
         results.append(P.measure_run(run.path, data, cfg))

@@ -1,4 +1,5 @@
 """Regularisation options: dropout override, class weights, label smoothing, FGM, end to end."""
+
 from __future__ import annotations
 
 import math
@@ -8,9 +9,15 @@ import torch
 import torch.nn.functional as F
 
 from engine.config import RunConfig
-from engine.regularization import (AdaptuneTrainer, EmbeddingFGM, Regularization,
-                                   balanced_class_weights, classification_loss, dropout_fields,
-                                   dropout_overrides)
+from engine.regularization import (
+    AdaptuneTrainer,
+    EmbeddingFGM,
+    Regularization,
+    balanced_class_weights,
+    classification_loss,
+    dropout_fields,
+    dropout_overrides,
+)
 from engine.runs import RunStore
 from engine.strategies import apply_strategy
 from engine.tasks.classification import load_model
@@ -23,8 +30,11 @@ TEXTS = ["great wonderful film", "i hated it a lot", "boring and bad", "excellen
 # ---- dropout ---------------------------------------------------------------------------------
 def test_dropout_override_reaches_bert_config_and_modules(tiny_encoder):
     overrides = dropout_overrides(tiny_encoder, 0.37)
-    assert set(overrides) == {"hidden_dropout_prob", "attention_probs_dropout_prob",
-                              "classifier_dropout"}
+    assert set(overrides) == {
+        "hidden_dropout_prob",
+        "attention_probs_dropout_prob",
+        "classifier_dropout",
+    }
     model, _ = load_model(tiny_encoder, LABELS, "encoder", config_overrides=overrides)
     assert model.config.hidden_dropout_prob == 0.37
     assert model.config.attention_probs_dropout_prob == 0.37
@@ -56,7 +66,8 @@ def test_dropout_fields_of_other_families():
 
     assert {"resid_pdrop", "embd_pdrop", "attn_pdrop"} <= set(dropout_fields(GPT2Config()))
     assert {"dropout", "attention_dropout", "seq_classif_dropout"} <= set(
-        dropout_fields(DistilBertConfig()))
+        dropout_fields(DistilBertConfig())
+    )
     assert "lora_dropout" not in dropout_fields({"lora_dropout": 0.1, "dropout": 0.1})
 
 
@@ -102,10 +113,19 @@ def test_label_smoothing_follows_torch_formula():
 def _trainer(tmp_path, model, tokenizer, **reg):
     from transformers import TrainingArguments
 
-    args = TrainingArguments(output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none",
-                             per_device_train_batch_size=4, disable_tqdm=True)
-    trainer = AdaptuneTrainer(model=model, args=args, processing_class=tokenizer,
-                              regularization=Regularization(labels=LABELS, **reg))
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        use_cpu=True,
+        report_to="none",
+        per_device_train_batch_size=4,
+        disable_tqdm=True,
+    )
+    trainer = AdaptuneTrainer(
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        regularization=Regularization(labels=LABELS, **reg),
+    )
     trainer.current_gradient_accumulation_steps = 1  # set by train() in a real run
     return trainer
 
@@ -116,8 +136,9 @@ def _inputs(tokenizer):
 
 
 def _model(tiny_encoder, strategy="full"):
-    model, tok = load_model(tiny_encoder, LABELS, "encoder",
-                            config_overrides=dropout_overrides(tiny_encoder, 0.0))
+    model, tok = load_model(
+        tiny_encoder, LABELS, "encoder", config_overrides=dropout_overrides(tiny_encoder, 0.0)
+    )
     model = apply_strategy(model, RunConfig(strategy=strategy))
     return model, tok
 
@@ -131,14 +152,16 @@ def test_trainer_loss_uses_weights_and_smoothing_in_training_only(tiny_encoder, 
     loss = trainer.compute_loss(model, dict(inputs))
     with torch.no_grad():
         logits = model(**{k: v for k, v in inputs.items() if k != "labels"}).logits
-    expected = F.cross_entropy(logits, inputs["labels"], weight=torch.tensor(weights),
-                               label_smoothing=0.1)
+    expected = F.cross_entropy(
+        logits, inputs["labels"], weight=torch.tensor(weights), label_smoothing=0.1
+    )
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert "labels" in inputs  # the caller's batch is not modified
     model.eval()  # evaluation reports the plain cross-entropy
     eval_loss = trainer.compute_loss(model, dict(inputs))
-    assert eval_loss.item() == pytest.approx(F.cross_entropy(logits, inputs["labels"]).item(),
-                                             rel=1e-5)
+    assert eval_loss.item() == pytest.approx(
+        F.cross_entropy(logits, inputs["labels"]).item(), rel=1e-5
+    )
 
 
 def test_trainer_without_options_is_the_plain_trainer(tiny_encoder, tmp_path):
@@ -147,12 +170,16 @@ def test_trainer_without_options_is_the_plain_trainer(tiny_encoder, tmp_path):
     trainer = _trainer(tmp_path, model, tok)
     model.train()
     assert trainer.compute_loss(model, dict(inputs)).item() == pytest.approx(
-        model(**inputs).loss.item(), rel=1e-6)
+        model(**inputs).loss.item(), rel=1e-6
+    )
 
 
 def _grads(model):
-    return {n: p.grad.detach().clone() for n, p in model.named_parameters()
-            if p.requires_grad and p.grad is not None}
+    return {
+        n: p.grad.detach().clone()
+        for n, p in model.named_parameters()
+        if p.requires_grad and p.grad is not None
+    }
 
 
 @pytest.mark.parametrize("strategy", ["full", "lora"])
@@ -174,8 +201,9 @@ def test_fgm_training_step(strategy, tiny_encoder, tmp_path):
     g_fgm = _grads(model)
 
     assert fgm.adversarial_steps == 1
-    assert torch.isfinite(loss_fgm) and loss_fgm.item() == pytest.approx(loss_plain.item(),
-                                                                         rel=1e-5)
+    assert torch.isfinite(loss_fgm) and loss_fgm.item() == pytest.approx(
+        loss_plain.item(), rel=1e-5
+    )
     assert torch.equal(model.get_input_embeddings().weight, before)  # embeddings untouched
     assert set(g_fgm) == set(g_plain) and g_plain
     diff = max((g_fgm[n] - g_plain[n]).abs().max().item() for n in g_plain)
@@ -204,14 +232,28 @@ def test_fgm_perturbation_raises_the_loss(tiny_encoder):
 
 
 # ---- end to end ------------------------------------------------------------------------------
-@pytest.mark.parametrize("option", [
-    {"dropout": 0.2}, {"label_smoothing": 0.1}, {"class_weights": "balanced"},
-    {"adversarial": "fgm", "adversarial_epsilon": 0.5}, {"augment": "tokens"},
-])
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"dropout": 0.2},
+        {"label_smoothing": 0.1},
+        {"class_weights": "balanced"},
+        {"adversarial": "fgm", "adversarial_epsilon": 0.5},
+        {"augment": "tokens"},
+    ],
+)
 def test_train_run_with_each_option(option, small_csv, tiny_encoder, tmp_path):
-    cfg = RunConfig(data=str(small_csv), backbone=str(tiny_encoder),
-                    output_dir=str(tmp_path / "runs"), max_steps=4, batch_size=8,
-                    evaluations_per_epoch=2, max_length=32, strategy="lora", **option)
+    cfg = RunConfig(
+        data=str(small_csv),
+        backbone=str(tiny_encoder),
+        output_dir=str(tmp_path / "runs"),
+        max_steps=4,
+        batch_size=8,
+        evaluations_per_epoch=2,
+        max_length=32,
+        strategy="lora",
+        **option,
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     metrics = train_run(cfg, run)
     assert metrics["status"] == "completed" and metrics["global_step"] == 4
@@ -229,11 +271,21 @@ def test_train_run_with_each_option(option, small_csv, tiny_encoder, tmp_path):
 
 
 def test_train_run_decoder_with_all_options(small_csv, tiny_decoder, tmp_path):
-    cfg = RunConfig(data=str(small_csv), backbone=str(tiny_decoder),
-                    output_dir=str(tmp_path / "runs"), max_steps=4, batch_size=8,
-                    evaluations_per_epoch=2, max_length=32, strategy="lora", dropout=0.1,
-                    label_smoothing=0.1, class_weights="balanced", adversarial="fgm",
-                    augment="tokens")
+    cfg = RunConfig(
+        data=str(small_csv),
+        backbone=str(tiny_decoder),
+        output_dir=str(tmp_path / "runs"),
+        max_steps=4,
+        batch_size=8,
+        evaluations_per_epoch=2,
+        max_length=32,
+        strategy="lora",
+        dropout=0.1,
+        label_smoothing=0.1,
+        class_weights="balanced",
+        adversarial="fgm",
+        augment="tokens",
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     metrics = train_run(cfg, run)
     assert metrics["status"] == "completed"

@@ -1,6 +1,7 @@
 """Crashes and faults: SIGKILL mid-training -> interrupted -> resume continues the curves with
 no event lost; NaN loss; out of memory and a full disk fail the run cleanly while the job queue
 lives on; queue positions, cancelling, ownership, deleting runs."""
+
 from __future__ import annotations
 
 import errno
@@ -50,8 +51,9 @@ SIGKILL_CASES = [("classification", 120, 30), ("ner", 60, 10), ("translation", 4
 
 
 @pytest.mark.parametrize("task,total,kill_after", SIGKILL_CASES)
-def test_sigkill_mid_training_then_resume_continues_the_curves(task, total, kill_after, request,
-                                                               tmp_path):
+def test_sigkill_mid_training_then_resume_continues_the_curves(
+    task, total, kill_after, request, tmp_path
+):
     from tests.conftest import write_task_table
 
     if task == "classification":
@@ -59,15 +61,29 @@ def test_sigkill_mid_training_then_resume_continues_the_curves(task, total, kill
     else:
         data = write_task_table(task, tmp_path)
         backbone = "tiny_decoder" if task == "translation" else "tiny_encoder"
-        extra = {"max_new_tokens": 3, "generation_eval_rows": 2} if task == "translation" \
-            else {}
-    cfg = RunConfig(task=task, data=str(data), backbone=str(request.getfixturevalue(backbone)),
-                    output_dir=str(tmp_path / "runs"), strategy="full", max_steps=total,
-                    batch_size=4, evaluations_per_epoch=8, max_length=32, learning_rate=1e-3,
-                    early_stopping_patience=0, **extra)
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, json.dumps(cfg.to_dict())], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        extra = {"max_new_tokens": 3, "generation_eval_rows": 2} if task == "translation" else {}
+    cfg = RunConfig(
+        task=task,
+        data=str(data),
+        backbone=str(request.getfixturevalue(backbone)),
+        output_dir=str(tmp_path / "runs"),
+        strategy="full",
+        max_steps=total,
+        batch_size=4,
+        evaluations_per_epoch=8,
+        max_length=32,
+        learning_rate=1e-3,
+        early_stopping_patience=0,
+        **extra,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, json.dumps(cfg.to_dict())],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     run_path = Path(proc.stdout.readline().strip())
     store = RunStore(cfg.output_dir)
     run = store.get(run_path.name)
@@ -75,8 +91,12 @@ def test_sigkill_mid_training_then_resume_continues_the_curves(task, total, kill
     while time.time() < deadline:  # kill after a second checkpoint, mid-way
         ckpt = run.last_checkpoint()
         logs = run.events("log")
-        if ckpt is not None and int(ckpt.name.split("-")[1]) >= kill_after and logs and \
-                logs[-1]["step"] > int(ckpt.name.split("-")[1]):
+        if (
+            ckpt is not None
+            and int(ckpt.name.split("-")[1]) >= kill_after
+            and logs
+            and logs[-1]["step"] > int(ckpt.name.split("-")[1])
+        ):
             break
         assert proc.poll() is None, "training ended before it could be killed"
         time.sleep(0.05)
@@ -97,12 +117,12 @@ def test_sigkill_mid_training_then_resume_continues_the_curves(task, total, kill
     assert jobs.wait(run.id, timeout=300)
     assert run.status == "completed", run.status_info()
     after = run.events()
-    assert after[:len(before)] == before  # append-only: nothing lost or rewritten
+    assert after[: len(before)] == before  # append-only: nothing lost or rewritten
     resume = [e for e in after if e["event"] == "resume"]
     assert len(resume) == 1 and resume[0]["from_step"] == step
     starts = [e for e in after if e["event"] == "start"]
     assert len(starts) == 2 and starts[1]["resumed_from"] == checkpoint.name
-    new_logs = [e["step"] for e in after[len(before):] if e["event"] == "log"]
+    new_logs = [e["step"] for e in after[len(before) :] if e["event"] == "log"]
     assert new_logs and min(new_logs) > step and max(new_logs) == total
     curve = [e["step"] for e in superseded_removed(after) if e["event"] == "log"]
     assert curve == sorted(curve) and len(curve) == len(set(curve))  # one continuous curve
@@ -128,9 +148,16 @@ def test_nan_loss_stops_the_run_with_an_explanation(tmp_path, tiny_encoder, monk
     from engine.training import loop as training
 
     data = _table(tmp_path / "data.csv")
-    cfg = RunConfig(data=str(data), backbone=str(tiny_encoder), output_dir=str(tmp_path / "runs"),
-                    strategy="full", max_steps=30, batch_size=8, evaluations_per_epoch=2,
-                    max_length=32)
+    cfg = RunConfig(
+        data=str(data),
+        backbone=str(tiny_encoder),
+        output_dir=str(tmp_path / "runs"),
+        strategy="full",
+        max_steps=30,
+        batch_size=8,
+        evaluations_per_epoch=2,
+        max_length=32,
+    )
     original = training.EventsCallback.on_log
 
     def poisoned(self, args, state, control, logs=None, **kw):  # the loss explodes at step 5
@@ -169,8 +196,9 @@ def test_out_of_memory_and_full_disk_fail_cleanly_and_the_worker_lives(tmp_path)
 
     def dispatch(config, run, stop):
         calls.append(config.run_name)
-        {"oom": oom, "disk": disk_full}.get(config.run_name, lambda *a: run.set_status(
-            "completed"))(config, run, stop)
+        {"oom": oom, "disk": disk_full}.get(
+            config.run_name, lambda *a: run.set_status("completed")
+        )(config, run, stop)
 
     store = RunStore(tmp_path)
     jobs = JobManager(store, train_fn=dispatch)
@@ -198,8 +226,9 @@ def test_a_failure_that_cannot_even_be_recorded_does_not_kill_the_worker(tmp_pat
         try:
             raise OSError(errno.ENOSPC, "No space left on device")
         finally:
-            threading.Timer(0.5, lambda: monkeypatch.setattr(runs_module, "write_json_atomic",
-                                                             real)).start()
+            threading.Timer(
+                0.5, lambda: monkeypatch.setattr(runs_module, "write_json_atomic", real)
+            ).start()
 
     store = RunStore(tmp_path)
     jobs = JobManager(store, train_fn=boom)
@@ -227,7 +256,10 @@ def test_queue_positions_cancel_and_ownership(tmp_path):
     c = jobs.submit(RunConfig(data="x.csv", run_name="c"), owner="alice")
     view = jobs.queue_view()
     assert [(v["name"], v["position"], v["status"], v["owner"]) for v in view] == [
-        ("a", 0, "running", "alice"), ("b", 1, "queued", "bob"), ("c", 2, "queued", "alice")]
+        ("a", 0, "running", "alice"),
+        ("b", 1, "queued", "bob"),
+        ("c", 2, "queued", "alice"),
+    ]
     assert "1 job(s) ahead" in [e["text"] for e in b.events("message")][0]
     with pytest.raises(KeyError, match="No run called"):  # to alice, bob's run does not exist
         jobs.stop(b.id, user="alice")
@@ -339,23 +371,34 @@ def test_masking_personal_data_before_training(tmp_path, tiny_encoder):
     from engine.privacy import mask_text, preview
     from engine.training.pipeline import data_spec, train_run
 
-    text, counts = mask_text("Write to ann.lee+x@mail.example.org, call +44 20 7946 0958 or "
-                             "(555) 123-4567, see https://shop.example.com/a?b=1 - card "
-                             "4111111111111111. Rated 5 stars in 2024, $25.99, on 2024-05-01.")
+    text, counts = mask_text(
+        "Write to ann.lee+x@mail.example.org, call +44 20 7946 0958 or "
+        "(555) 123-4567, see https://shop.example.com/a?b=1 - card "
+        "4111111111111111. Rated 5 stars in 2024, $25.99, on 2024-05-01."
+    )
     assert counts == {"email": 1, "phone": 2, "url": 1, "digits": 1}
     assert "[EMAIL]" in text and "[URL]" in text and "[NUMBER]" in text
     assert "2024-05-01" in text and "$25.99" in text and "5 stars in 2024" in text
-    rows = [{"review": f"great film, mail me at fan{i}@example.com", "sentiment": "pos"}
-            for i in range(30)]
+    rows = [
+        {"review": f"great film, mail me at fan{i}@example.com", "sentiment": "pos"}
+        for i in range(30)
+    ]
     rows += [{"review": f"awful, call 555-123-{4000 + i}", "sentiment": "neg"} for i in range(30)]
     path = tmp_path / "pii.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     shown = preview([r["review"] for r in rows], limit=3)
     assert shown["texts_changed"] == 60 and shown["counts"]["email"] == 30
     assert shown["counts"]["phone"] == 30 and len(shown["examples"]) == 3
-    cfg = RunConfig(data=str(path), backbone=str(tiny_encoder), mask_pii=True, max_steps=2,
-                    batch_size=8, max_length=32, strategy="full",
-                    output_dir=str(tmp_path / "runs"))
+    cfg = RunConfig(
+        data=str(path),
+        backbone=str(tiny_encoder),
+        mask_pii=True,
+        max_steps=2,
+        batch_size=8,
+        max_length=32,
+        strategy="full",
+        output_dir=str(tmp_path / "runs"),
+    )
     spec = data_spec(cfg)
     every = pd.concat([spec.train, spec.validation, spec.test])["text"]
     assert not every.str.contains("@").any() and not every.str.contains("555").any()
@@ -373,11 +416,23 @@ def test_cli_resume_and_delete(tmp_path):
     run = store.create(RunConfig(data="x.csv"))
     run.set_status("interrupted")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "engine", "resume", "--run", str(run.path)],
-                         cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "engine", "resume", "--run", str(run.path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 2 and "no checkpoint" in out.stderr and "Traceback" not in out.stderr
-    out = subprocess.run([sys.executable, "-m", "engine", "delete", "--run", str(run.path)],
-                         cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "engine", "delete", "--run", str(run.path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 0 and not run.path.exists()
     assert json.loads(out.stdout.strip().splitlines()[-1])["removed"] == [str(run.path)]
 

@@ -1,4 +1,5 @@
 """Run store and job queue, with a fake training function (no model)."""
+
 from __future__ import annotations
 
 import json
@@ -107,8 +108,9 @@ def test_stop_running_and_queued(tmp_path):
 
 
 def test_failed_job_records_human_message_and_worker_lives_on(tmp_path):
-    jobs = JobManager(RunStore(tmp_path),
-                      train_fn=FakeTrainer(fail=DataError("Column 'x' is missing in a.csv.")))
+    jobs = JobManager(
+        RunStore(tmp_path), train_fn=FakeTrainer(fail=DataError("Column 'x' is missing in a.csv."))
+    )
     a = jobs.submit(RunConfig())
     jobs.wait(a.id, timeout=10)
     assert a.status == "failed"

@@ -1,6 +1,7 @@
 """The one spine: every Trainer of the engine is built in engine/training/loop.py, and every task
 of the registry trains, is interrupted, resumes from its checkpoint, stops and predicts through
 the same path (JobManager -> train_run -> task.train -> loop.fit)."""
+
 from __future__ import annotations
 
 import ast
@@ -33,8 +34,13 @@ def _constructions(names: tuple[str, ...]) -> dict[str, list[int]]:
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
-            name = func.id if isinstance(func, ast.Name) else \
-                func.attr if isinstance(func, ast.Attribute) else ""
+            name = (
+                func.id
+                if isinstance(func, ast.Name)
+                else func.attr
+                if isinstance(func, ast.Attribute)
+                else ""
+            )
             if name.endswith(names) and not name.endswith("Callback"):
                 found.setdefault(str(path.relative_to(REPO)), []).append(node.lineno)
     return found
@@ -43,7 +49,8 @@ def _constructions(names: tuple[str, ...]) -> dict[str, list[int]]:
 def test_trainers_and_their_arguments_are_built_in_the_loop_only():
     trainers = _constructions(("Trainer",))
     assert set(trainers) <= OWN_TRAINER, (
-        f"a Trainer is built outside {LOOP}: {trainers}; train through loop.fit instead")
+        f"a Trainer is built outside {LOOP}: {trainers}; train through loop.fit instead"
+    )
     arguments = _constructions(("TrainingArguments",))
     assert set(arguments) <= {LOOP} | OWN_TRAINER, arguments
     assert LOOP in arguments
@@ -54,8 +61,16 @@ def test_trainers_and_their_arguments_are_built_in_the_loop_only():
 def test_the_task_registry_is_the_contract():
     for name in TASK_MODULES:
         module = get_task(name)
-        for attr in ("DEFAULT_METRIC", "DEFAULT_STRATEGY", "INPUT_FIELDS", "MODEL_CLASS",
-                     "unsupported", "prepare", "train", "Predictor"):
+        for attr in (
+            "DEFAULT_METRIC",
+            "DEFAULT_STRATEGY",
+            "INPUT_FIELDS",
+            "MODEL_CLASS",
+            "unsupported",
+            "prepare",
+            "train",
+            "Predictor",
+        ):
             assert hasattr(module, attr), f"{name} lacks {attr}"
 
 
@@ -82,11 +97,25 @@ class _StopAt(TrainerCallback):
 
 
 def _config(task: str, data: Path, backbone: Path, out: Path) -> RunConfig:
-    extra = dict(max_new_tokens=3, generation_eval_rows=2, packing=False) \
-        if task in ("summarization", "translation", "dialogue") else {}
-    return RunConfig(task=task, data=str(data), backbone=str(backbone), output_dir=str(out),
-                     strategy="lora", max_steps=6, batch_size=4, evaluations_per_epoch=20,
-                     max_length=32, learning_rate=5e-3, early_stopping_patience=0, **extra)
+    extra = (
+        dict(max_new_tokens=3, generation_eval_rows=2, packing=False)
+        if task in ("summarization", "translation", "dialogue")
+        else {}
+    )
+    return RunConfig(
+        task=task,
+        data=str(data),
+        backbone=str(backbone),
+        output_dir=str(out),
+        strategy="lora",
+        max_steps=6,
+        batch_size=4,
+        evaluations_per_epoch=20,
+        max_length=32,
+        learning_rate=5e-3,
+        early_stopping_patience=0,
+        **extra,
+    )
 
 
 # every task module once (translation and dialogue share summarization's module)
@@ -102,7 +131,8 @@ def test_every_task_trains_is_interrupted_resumes_stops_and_predicts(task, reque
     from engine.training.pipeline import train_run
 
     backbone = request.getfixturevalue(
-        "tiny_decoder" if task == "summarization" else "tiny_encoder")
+        "tiny_decoder" if task == "summarization" else "tiny_encoder"
+    )
     cfg = _config(task, write_task_table(task, tmp_path), backbone, tmp_path / "runs")
 
     def train(config, run, stop, resume_from=None):
@@ -131,8 +161,13 @@ def test_every_task_trains_is_interrupted_resumes_stops_and_predicts(task, reque
     assert max(logs) == 5 and not run.checkpoints_dir.exists()
 
     fields = get_task(task).INPUT_FIELDS
-    sample = {"text": "Ann3 was born in Oslo3.", "head": "Ann3", "tail": "Oslo3",
-              "context": "Person3 was born in City3.", "question": "Where was Person3 born?"}
+    sample = {
+        "text": "Ann3 was born in Oslo3.",
+        "head": "Ann3",
+        "tail": "Oslo3",
+        "context": "Person3 was born in City3.",
+        "question": "Where was Person3 born?",
+    }
     one = sample["text"] if fields == ["text"] else {f: sample[f] for f in fields}
     answers = load_predictor(run.path).predict([one])
     assert len(answers) == 1 and isinstance(answers[0], dict)

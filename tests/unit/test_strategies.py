@@ -1,5 +1,6 @@
 """Every strategy on a tiny random encoder (BERT) and decoder (Llama): it either trains, saves and
 reloads to the same logits, or ``support`` says in one sentence why it cannot."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,12 @@ from engine import strategies as S
 from engine.config import STRATEGIES as CONFIG_STRATEGIES
 from engine.config import RunConfig
 
-TEXTS = ["great wonderful film", "i hated it, so boring and bad", "ok",
-         "really good value for the money, would buy again"]
+TEXTS = [
+    "great wonderful film",
+    "i hated it, so boring and bad",
+    "ok",
+    "really good value for the money, would buy again",
+]
 LABELS = torch.tensor([1, 0, 0, 1])
 TRAINED_HERE = [name for name, s in S.STRATEGIES.items() if s.trainer == "engine"]
 STEPS = 3
@@ -54,8 +59,13 @@ def _logits(model, batch):
 
 
 def _is_sentence(text) -> bool:
-    return isinstance(text, str) and len(text) > 20 and text[0].isupper() \
-        and text.endswith(".") and "\n" not in text
+    return (
+        isinstance(text, str)
+        and len(text) > 20
+        and text[0].isupper()
+        and text.endswith(".")
+        and "\n" not in text
+    )
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -121,8 +131,11 @@ def test_strategy_trains_saves_and_reloads(strategy, backbone, tmp_path):
         opt.step()
         S.after_optimizer_step(pm, step)
         opt.zero_grad()
-    changed = [n for n, p in pm.named_parameters()
-               if p.requires_grad and not torch.equal(p.detach(), start[n])]
+    changed = [
+        n
+        for n, p in pm.named_parameters()
+        if p.requires_grad and not torch.equal(p.detach(), start[n])
+    ]
     if strategy != "head":  # the method's own weights learn, not only the head
         assert any(not S._is_head_param(n, heads) for n in changed), changed
 
@@ -203,7 +216,8 @@ def test_qlora_is_disabled_without_cuda_and_bitsandbytes(monkeypatch):
     monkeypatch.setattr(S, "_cuda_available", lambda: False)
     monkeypatch.setattr(S.importlib.util, "find_spec", lambda name: None)
     assert S.support("qlora", "decoder", "llama", "cpu") == (
-        "QLoRA needs a CUDA GPU and the bitsandbytes package; this machine has neither.")
+        "QLoRA needs a CUDA GPU and the bitsandbytes package; this machine has neither."
+    )
     assert "CUDA" in S.support("qlora", "encoder", "bert", "auto")
     assert S.quantization_config("lora") is None
 
@@ -216,7 +230,8 @@ def test_qlora_reason_on_this_machine():
 def test_setfit_is_for_encoders_only():
     assert S.support("setfit", "encoder", "bert") is None
     assert S.support("setfit", "decoder", "llama") == (
-        "SetFit fine-tunes sentence-embedding encoders; pick an encoder backbone.")
+        "SetFit fine-tunes sentence-embedding encoders; pick an encoder backbone."
+    )
     assert S.STRATEGIES["setfit"].saves == "model"
 
 
@@ -239,15 +254,21 @@ def test_bad_target_module_lists_the_real_layers(tiny_encoder):
 
 
 def test_knobs_reach_peft(tiny_encoder, tiny_decoder):
-    pm = S.apply_strategy(_load(tiny_encoder), RunConfig(strategy="lora", lora_r=4,
-                                                         lora_target_modules="query, key"))
+    pm = S.apply_strategy(
+        _load(tiny_encoder), RunConfig(strategy="lora", lora_r=4, lora_target_modules="query, key")
+    )
     cfg = pm.peft_config["default"]
     assert set(cfg.target_modules) == {"query", "key"} and cfg.r == 4
     assert set(cfg.modules_to_save) >= {"classifier", "pooler"}
-    assert pm.base_model.model.bert.encoder.layer[0].attention.self.key.lora_A["default"] \
-        .weight.shape[0] == 4
-    pm = S.apply_strategy(_load(tiny_encoder), RunConfig(strategy="ia3",
-                                                         lora_target_modules="value,output.dense"))
+    assert (
+        pm.base_model.model.bert.encoder.layer[0]
+        .attention.self.key.lora_A["default"]
+        .weight.shape[0]
+        == 4
+    )
+    pm = S.apply_strategy(
+        _load(tiny_encoder), RunConfig(strategy="ia3", lora_target_modules="value,output.dense")
+    )
     assert set(pm.peft_config["default"].feedforward_modules) == {"output.dense"}
     pm = S.apply_strategy(_load(tiny_decoder), RunConfig(strategy="ia3"))
     assert set(pm.peft_config["default"].feedforward_modules) == {"down_proj"}
@@ -257,14 +278,17 @@ def test_knobs_reach_peft(tiny_encoder, tiny_decoder):
         cfg = S.apply_strategy(_load(tiny_decoder), RunConfig(strategy=strategy)).peft_config
         assert cfg["default"].use_rslora == (strategy == "rslora")
         assert cfg["default"].use_dora == (strategy == "dora")
-    cfg = S.apply_strategy(_load(tiny_decoder), RunConfig(strategy="adalora", lora_r=4),
-                           total_steps=200).peft_config["default"]
+    cfg = S.apply_strategy(
+        _load(tiny_decoder), RunConfig(strategy="adalora", lora_r=4), total_steps=200
+    ).peft_config["default"]
     assert (cfg.total_step, cfg.target_r, cfg.tinit, cfg.tfinal) == (200, 4, 20, 40)
 
 
 def test_adalora_budget_callback_for_the_trainer(tiny_encoder):
-    assert S.strategy_callbacks(S.apply_strategy(_load(tiny_encoder),
-                                                 RunConfig(strategy="lora"))) == []
+    assert (
+        S.strategy_callbacks(S.apply_strategy(_load(tiny_encoder), RunConfig(strategy="lora")))
+        == []
+    )
     pm = S.apply_strategy(_load(tiny_encoder), RunConfig(strategy="adalora"), total_steps=10)
     (callback,) = S.strategy_callbacks(pm)
     _, batch = _batch(tiny_encoder, "adalora", "encoder")
@@ -275,8 +299,9 @@ def test_adalora_budget_callback_for_the_trainer(tiny_encoder):
 
 def test_adalora_reloads_an_earlier_checkpoint(tiny_encoder, tmp_path):
     """The Trainer's load_best_model_at_end after the rank budget changed."""
-    pm = S.apply_strategy(_load(tiny_encoder), RunConfig(strategy="adalora", lora_r=2),
-                          total_steps=10)
+    pm = S.apply_strategy(
+        _load(tiny_encoder), RunConfig(strategy="adalora", lora_r=2), total_steps=10
+    )
     _, batch = _batch(tiny_encoder, "adalora", "encoder")
     opt = torch.optim.AdamW([p for p in pm.parameters() if p.requires_grad], lr=1e-2)
     for step in range(10):

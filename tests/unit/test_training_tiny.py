@@ -1,4 +1,5 @@
 """The whole training path on tiny random models built from configs (seconds, not minutes)."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,15 @@ from tests.conftest import REPO
 
 
 def _config(data, backbone, tmp_path, **kw) -> RunConfig:
-    base = dict(data=str(data), backbone=str(backbone), output_dir=str(tmp_path / "runs"),
-                max_steps=6, batch_size=8, evaluations_per_epoch=2, max_length=32)
+    base = dict(
+        data=str(data),
+        backbone=str(backbone),
+        output_dir=str(tmp_path / "runs"),
+        max_steps=6,
+        batch_size=8,
+        evaluations_per_epoch=2,
+        max_length=32,
+    )
     return RunConfig(**{**base, **kw})
 
 
@@ -36,7 +44,9 @@ def test_encoder_strategies_train_save_and_predict(strategy, small_csv, tiny_enc
         assert par["trainable"] == par["total"]
     else:
         assert 0 < par["trainable"] < par["total"] * 0.5
-    assert (run.model_dir / ("adapter_config.json" if strategy == "lora" else "config.json")).exists()
+    assert (
+        run.model_dir / ("adapter_config.json" if strategy == "lora" else "config.json")
+    ).exists()
     assert not run.checkpoints_dir.exists()  # best model kept in model/, checkpoints cleaned
     events = run.events()
     kinds = [e["event"] for e in events]
@@ -64,8 +74,9 @@ def test_decoder_trains_through_sequence_classification_head(small_csv, tiny_dec
 
 
 def test_stop_event_ends_early_but_keeps_a_model(small_csv, tiny_encoder, tmp_path):
-    cfg = _config(small_csv, tiny_encoder, tmp_path, max_steps=0, epochs=50,
-                  early_stopping_patience=0)
+    cfg = _config(
+        small_csv, tiny_encoder, tmp_path, max_steps=0, epochs=50, early_stopping_patience=0
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     stop = threading.Event()
     stop.set()  # asked to stop before the first step ends
@@ -75,8 +86,15 @@ def test_stop_event_ends_early_but_keeps_a_model(small_csv, tiny_encoder, tmp_pa
 
 
 def test_time_budget_stops_training(small_csv, tiny_encoder, tmp_path):
-    cfg = _config(small_csv, tiny_encoder, tmp_path, max_steps=0, epochs=100,
-                  early_stopping_patience=0, time_budget_seconds=1)
+    cfg = _config(
+        small_csv,
+        tiny_encoder,
+        tmp_path,
+        max_steps=0,
+        epochs=100,
+        early_stopping_patience=0,
+        time_budget_seconds=1,
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     metrics = train_run(cfg, run)
     assert metrics["status"] == "completed"
@@ -85,14 +103,31 @@ def test_time_budget_stops_training(small_csv, tiny_encoder, tmp_path):
 
 
 def _cli(*args, cwd=REPO):
-    return subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
 
 
 def test_cli_train_then_predict(small_csv, tiny_encoder, tmp_path):
-    res = _cli("train", "--data", str(small_csv), "--backbone", str(tiny_encoder),
-               "--max-steps", "4", "--batch-size", "8", "--output-dir", str(tmp_path / "runs"),
-               "--strategy", "head")
+    res = _cli(
+        "train",
+        "--data",
+        str(small_csv),
+        "--backbone",
+        str(tiny_encoder),
+        "--max-steps",
+        "4",
+        "--batch-size",
+        "8",
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--strategy",
+        "head",
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert {"run_dir", "test", "train_samples_per_second"} <= set(out)
@@ -101,28 +136,42 @@ def test_cli_train_then_predict(small_csv, tiny_encoder, tmp_path):
 
     to_predict = tmp_path / "new.csv"
     pd.DataFrame({"review": ["i loved it", "boring and bad"]}).to_csv(to_predict, index=False)
-    res = _cli("predict", "--run", out["run_dir"], "--data", str(to_predict),
-               "--output", str(tmp_path / "pred.csv"))
+    res = _cli(
+        "predict",
+        "--run",
+        out["run_dir"],
+        "--data",
+        str(to_predict),
+        "--output",
+        str(tmp_path / "pred.csv"),
+    )
     assert res.returncode == 0, res.stderr
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert list(pred.columns) == ["review", "prediction", "prob_neg", "prob_pos"]
     assert ((pred.prob_neg + pred.prob_pos - 1).abs() < 1e-4).all()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["train", "--data", "missing.csv"], "File not found: missing.csv"),
-    (["train", "--data", "{csv}", "--label-column", "stars"], "'stars' is not in"),
-    (["train", "--data", "{csv}", "--backbone", "no-such/model-anywhere"], "cannot be reached"),
-    (["train", "--data", "{csv}", "--batch-size", "0"], "at least 1"),
-    (["predict", "--run", "{tmp}", "--data", "{csv}", "--output", "x.csv"], "no trained model"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["train", "--data", "missing.csv"], "File not found: missing.csv"),
+        (["train", "--data", "{csv}", "--label-column", "stars"], "'stars' is not in"),
+        (["train", "--data", "{csv}", "--backbone", "no-such/model-anywhere"], "cannot be reached"),
+        (["train", "--data", "{csv}", "--batch-size", "0"], "at least 1"),
+        (["predict", "--run", "{tmp}", "--data", "{csv}", "--output", "x.csv"], "no trained model"),
+    ],
+)
 def test_cli_bad_input_exit_2_one_line(args, words, small_csv, tmp_path):
     (tmp_path / "config.json").write_text(RunConfig().to_json())
     args = [a.replace("{csv}", str(small_csv)).replace("{tmp}", str(tmp_path)) for a in args]
-    res = subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=120, env={**__import__("os").environ,
-                                                          "HF_HUB_OFFLINE": "1",
-                                                          "PYTHONPATH": str(REPO)})
+    res = subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={**__import__("os").environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
+    )
     assert res.returncode == 2, res.stderr
     assert words in res.stderr
     assert "Traceback" not in res.stderr
@@ -136,8 +185,15 @@ def test_worst_errors_pair_each_text_with_its_own_labels(tmp_path, tiny_encoder)
     rows = [("good " * (i % 7 + 1) + f"thing {i}", "pos" if i % 2 else "neg") for i in range(80)]
     data = tmp_path / "varied.csv"
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(data, index=False)
-    cfg = _config(data, tiny_encoder, tmp_path, strategy="head", max_steps=2,
-                  test_fraction=0.4, eval_batch_size=4)
+    cfg = _config(
+        data,
+        tiny_encoder,
+        tmp_path,
+        strategy="head",
+        max_steps=2,
+        test_fraction=0.4,
+        eval_batch_size=4,
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     metrics = train_run(cfg, run)
     gold_of = dict(rows)

@@ -2,6 +2,7 @@
 functions: the form generated from PretrainConfig, the domain text and the domain report, a real
 adaptation run of a tiny random encoder (a few steps) through the job queue, re-attaching, the
 adapted backbone in the Train tab's list, and adaptation runs in the Runs / Evaluate tabs."""
+
 from __future__ import annotations
 
 import json
@@ -22,16 +23,41 @@ from ui.form import PRETRAIN, config_to_form, form_fields, form_to_config
 from ui.i18n import TEXT, t
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-ELEM_IDS = ["tab-adapt", "adapt-upload", "adapt-use-labelled", "adapt-data", "adapt-report-btn",
-            "adapt-report", "adapt-start", "adapt-stop", "adapt-status", "adapt-chart",
-            "adapt-result", "adapt-use-in-train", "adapt-advanced", "adapt-cfg-backbone",
-            "adapt-cfg-max-steps", "adapt-cfg-head-warmup-steps", "adapt-cfg-eval-tokens",
-            "adapt-cfg-objective", "adapt-cfg-curriculum", "adapt-cfg-text-column"]
-DOMAIN = [f"the cocoa crop in bahia rose {i} percent as rain helped the harvest of beans"
-          for i in range(30)] + [f"wheat exports fell {i} tonnes while maize prices climbed"
-                                 for i in range(30)]
-TINY = dict(max_steps=4, batch_size=8, max_length=32, evaluations=2, eval_tokens=64,
-            head_warmup_steps=2, early_stopping_patience=0)
+ELEM_IDS = [
+    "tab-adapt",
+    "adapt-upload",
+    "adapt-use-labelled",
+    "adapt-data",
+    "adapt-report-btn",
+    "adapt-report",
+    "adapt-start",
+    "adapt-stop",
+    "adapt-status",
+    "adapt-chart",
+    "adapt-result",
+    "adapt-use-in-train",
+    "adapt-advanced",
+    "adapt-cfg-backbone",
+    "adapt-cfg-max-steps",
+    "adapt-cfg-head-warmup-steps",
+    "adapt-cfg-eval-tokens",
+    "adapt-cfg-objective",
+    "adapt-cfg-curriculum",
+    "adapt-cfg-text-column",
+]
+DOMAIN = [
+    f"the cocoa crop in bahia rose {i} percent as rain helped the harvest of beans"
+    for i in range(30)
+] + [f"wheat exports fell {i} tonnes while maize prices climbed" for i in range(30)]
+TINY = dict(
+    max_steps=4,
+    batch_size=8,
+    max_length=32,
+    evaluations=2,
+    eval_tokens=64,
+    head_warmup_steps=2,
+    early_stopping_patience=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +93,7 @@ def wait_final(store: RunStore, run_id: str, jobs: JobManager, timeout: float = 
 
 # ---- the form ---------------------------------------------------------------------------------
 
+
 def test_the_form_is_generated_from_pretrain_config(app):
     demo, ctx, _ = app
     comps = ctx.c["adapt_fields"]
@@ -83,16 +110,19 @@ def test_the_form_is_generated_from_pretrain_config(app):
     assert [v for _, v in objective.choices] == ["auto", "mlm", "clm"]
     assert ("Masked-LM (encoders)", "mlm") in [tuple(c) for c in objective.choices]
     # the help text is the engine's own, the label the i18n one
-    assert comps["eval_tokens"].info == PretrainConfig.__dataclass_fields__[
-        "eval_tokens"].metadata["help"]
+    assert (
+        comps["eval_tokens"].info
+        == PretrainConfig.__dataclass_fields__["eval_tokens"].metadata["help"]
+    )
     # the Train tab's form is unchanged (RunConfig only)
     assert set(ctx.fields) == {f.name for f in form_fields(RunConfig)}
 
 
 def test_advanced_fields_sit_in_the_accordion(app):
     demo, ctx, _ = app
-    accordion = next(b for b in demo.blocks.values()
-                     if getattr(b, "elem_id", None) == "adapt-advanced")
+    accordion = next(
+        b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "adapt-advanced"
+    )
     inside = set()
 
     def walk(block):
@@ -109,9 +139,18 @@ def test_advanced_fields_sit_in_the_accordion(app):
 
 
 def test_form_round_trip():
-    cfg = PretrainConfig(data="d.txt", backbone="smollm2-135m-instruct", objective="clm",
-                         strategy="lora", curriculum="loss", max_steps=30, grow_length=True,
-                         eval_tokens=256, source="labelled-train", label_column="y")
+    cfg = PretrainConfig(
+        data="d.txt",
+        backbone="smollm2-135m-instruct",
+        objective="clm",
+        strategy="lora",
+        curriculum="loss",
+        max_steps=30,
+        grow_length=True,
+        eval_tokens=256,
+        source="labelled-train",
+        label_column="y",
+    )
     vals = config_to_form(cfg)
     assert "kind" not in vals and "output_dir" not in vals
     again = form_to_config(vals, PretrainConfig)
@@ -147,6 +186,7 @@ def test_language_switch_reaches_the_adapt_tab(app):
 
 # ---- domain text ------------------------------------------------------------------------------
 
+
 def test_data_line_for_text_a_table_and_a_wrong_column(tmp_path, domain_txt):
     assert "msg-info" in adapt_tab.data_line("", lang="en")
     line = adapt_tab.data_line(str(domain_txt))
@@ -164,14 +204,16 @@ def test_use_the_labelled_training_set(small_csv):
     out = adapt_tab.labelled_source("", "", "", 42, "en")
     assert "msg-warning" in out[-1] and out[0] == gr.skip()
     data, text_col, source, label_col, line = adapt_tab.labelled_source(
-        str(small_csv), "review", "sentiment", 42, "en")
+        str(small_csv), "review", "sentiment", 42, "en"
+    )
     assert data == str(small_csv) and source == "labelled-train"
     assert text_col["value"] == "review" and "sentiment" in text_col["choices"]
     assert label_col["value"] == "sentiment"
     assert "left out" in line and "64 documents" in line  # 80 rows: 8 validation + 8 test out
     # another task: said (its own split may differ); NER token lists: refused with a reason
-    *_, line = adapt_tab.labelled_source(str(small_csv), "review", "sentiment", 42, "en",
-                                         "multilabel")
+    *_, line = adapt_tab.labelled_source(
+        str(small_csv), "review", "sentiment", 42, "en", "multilabel"
+    )
     assert "msg-warning" in line and t("task.multilabel", "en") in line
     out = adapt_tab.labelled_source(str(small_csv), "review", "sentiment", 42, "en", "ner")
     assert out[0] == gr.skip() and "named-entity" in out[-1]
@@ -182,14 +224,17 @@ def test_use_the_labelled_training_set(small_csv):
 
 # ---- the domain report ------------------------------------------------------------------------
 
+
 def test_report_bad_inputs_are_messages(tmp_path, tiny_encoder, domain_txt):
     html, report = adapt_tab.run_report(values(), tmp_path, "en")
     assert report is None and "msg-error" in html and "domain text" in html
-    html, report = adapt_tab.run_report(values(data=str(domain_txt), backbone=str(tiny_encoder),
-                                               objective="clm"), tmp_path, "en")
+    html, report = adapt_tab.run_report(
+        values(data=str(domain_txt), backbone=str(tiny_encoder), objective="clm"), tmp_path, "en"
+    )
     assert report is None and "msg-error" in html and "encoder" in html
-    html, _ = adapt_tab.run_report(values(data=str(domain_txt), text_column="nope",
-                                          backbone=str(tiny_encoder)), tmp_path, "en")
+    html, _ = adapt_tab.run_report(
+        values(data=str(domain_txt), text_column="nope", backbone=str(tiny_encoder)), tmp_path, "en"
+    )
     assert "msg-error" in html
     html, _ = adapt_tab.run_report(values(data=str(tmp_path / "gone.txt")), tmp_path, "en")
     assert "msg-error" in html and "gone.txt" in html and "Traceback" not in html
@@ -198,13 +243,22 @@ def test_report_bad_inputs_are_messages(tmp_path, tiny_encoder, domain_txt):
 def test_report_of_a_tiny_encoder(tmp_path, tiny_encoder, domain_txt):
     said = []
     html, report = adapt_tab.run_report(
-        values(data=str(domain_txt), backbone=str(tiny_encoder), **TINY), tmp_path, "en",
-        say=said.append)
+        values(data=str(domain_txt), backbone=str(tiny_encoder), **TINY),
+        tmp_path,
+        "en",
+        say=said.append,
+    )
     assert report is not None, html
     assert report["perplexity_kind"] == "pseudo-perplexity"
     assert t(f"adapt.verdict.{report['verdict']['level']}", "en") in html
-    for needle in ("Sub-words per word", "Unknown-token rate", "Base pseudo-perplexity",
-                   "fitted for 2 steps", "Most fragmented frequent words", "<code>"):
+    for needle in (
+        "Sub-words per word",
+        "Unknown-token rate",
+        "Base pseudo-perplexity",
+        "fitted for 2 steps",
+        "Most fragmented frequent words",
+        "<code>",
+    ):
         assert needle in html, needle
     assert said  # the progress indicator got the engine's messages
     zh = adapt_tab.report_html(report, "zh")
@@ -214,17 +268,17 @@ def test_report_of_a_tiny_encoder(tmp_path, tiny_encoder, domain_txt):
 
 # ---- a run ------------------------------------------------------------------------------------
 
+
 def test_start_refuses_bad_input_without_a_run_folder(app, tiny_encoder, domain_txt):
     _, ctx, root = app
     start = ctx.fn["adapt_start"]
     before = len(ctx.store.list())
-    for kw, needle in [({}, "domain text"),
-                       ({"data": str(domain_txt), "text_column": "nope",
-                         "backbone": str(tiny_encoder)}, "nope"),
-                       ({"data": str(domain_txt), "backbone": str(tiny_encoder),
-                         "objective": "clm"}, "encoder"),
-                       ({"data": str(domain_txt), "backbone": str(tiny_encoder),
-                         "eval_tokens": 1}, "eval-tokens")]:
+    for kw, needle in [
+        ({}, "domain text"),
+        ({"data": str(domain_txt), "text_column": "nope", "backbone": str(tiny_encoder)}, "nope"),
+        ({"data": str(domain_txt), "backbone": str(tiny_encoder), "objective": "clm"}, "encoder"),
+        ({"data": str(domain_txt), "backbone": str(tiny_encoder), "eval_tokens": 1}, "eval-tokens"),
+    ]:
         message, run_id, timer = start("en", None, *form_args(**kw))  # no request: no sign-in
         assert "msg-error" in message and needle in message, (kw, message)
         assert "Traceback" not in message
@@ -238,8 +292,10 @@ def test_a_run_from_start_to_the_train_tab(app, tiny_encoder, domain_txt):
     _, ctx, root = app
     store, jobs = ctx.store, ctx.jobs
     message, run_id, timer = ctx.fn["adapt_start"](
-        "en", None, *form_args(data=str(domain_txt), backbone=str(tiny_encoder), run_name="tiny-adapt",
-                         **TINY))
+        "en",
+        None,
+        *form_args(data=str(domain_txt), backbone=str(tiny_encoder), run_name="tiny-adapt", **TINY),
+    )
     assert "msg-ok" in message and run_id, message
     assert wait_final(store, run_id, jobs) == "completed", store.get(run_id).status_info()
 
@@ -251,8 +307,7 @@ def test_a_run_from_start_to_the_train_tab(app, tiny_encoder, domain_txt):
     status, chart, result, log, use_btn, report, report_state, sig, timer, train_bb = out
     assert "tiny-adapt" in status and t("status.completed", "en") in status
     assert re.search(r"Step (\d+) / \1", status)
-    assert re.search(r"pseudo-perplexity: \d+(\.\d+)? → \d+(\.\d+)? \([−+]\d+\.\d%", result), \
-        result
+    assert re.search(r"pseudo-perplexity: \d+(\.\d+)? → \d+(\.\d+)? \([−+]\d+\.\d%", result), result
     assert "Trained all 4 steps" in result or "Stopped early" in result
     assert use_btn["visible"] is True
     names = [tr.name for tr in chart.data]
@@ -273,7 +328,9 @@ def test_a_run_from_start_to_the_train_tab(app, tiny_encoder, domain_txt):
     assert tabs.selected == "train"
     assert "Adapted from" in train_tab.backbone_text(value, "en")
     assert CJK.search(train_tab.backbone_text(value, "zh"))
-    assert ctx.fn["train_backbones"]("en")["choices"] == train_tab.backbone_choices("en", store.root)
+    assert ctx.fn["train_backbones"]("en")["choices"] == train_tab.backbone_choices(
+        "en", store.root
+    )
     # a "run:" value that is no finished run says so
     assert "msg-warning" in train_tab.backbone_text("run:/nowhere/at-all", "en")
 
@@ -310,12 +367,19 @@ def test_status_and_chart_of_a_running_run(tmp_path):
     run = store.create(PretrainConfig(data="d.txt", run_name="live"))
     run.set_status("running")
     run.append_event("message", text="Reading the domain text and loading the backbone.")
-    run.append_event("start", device="CPU", max_steps=20, objective="mlm", kind="pretrain",
-                     train_rows=50)
+    run.append_event(
+        "start", device="CPU", max_steps=20, objective="mlm", kind="pretrain", train_rows=50
+    )
     run.append_event("eval", step=0, eval_perplexity=40.0, eval_loss=3.69)
     run.append_event("log", step=5, max_steps=20, loss=3.1, eta_seconds=75, progress=0.25)
     run.append_event("eval", step=10, eval_perplexity=30.0, eval_loss=3.4)
-    status, chart, result, log, use_btn, = adapt_tab.render(store, jobs, run.id, "en")
+    (
+        status,
+        chart,
+        result,
+        log,
+        use_btn,
+    ) = adapt_tab.render(store, jobs, run.id, "en")
     assert "Step 10 / 20" in status and "1:15" in status and "masked-LM" in status
     assert result == "" and use_btn["visible"] is False
     assert [len(tr.x) for tr in chart.data] == [1, 2, 2]
@@ -334,16 +398,30 @@ def test_result_of_an_early_stopped_run(tmp_path):
     store = RunStore(tmp_path / "runs")
     run = store.create(PretrainConfig(data="d.txt"))
     write_json_atomic(run.path / "status.json", {"status": "completed", "created": time.time()})
-    run.write_metrics({"kind": "pretrain", "status": "completed", "objective": "clm",
-                       "perplexity_kind": "perplexity", "perplexity_before": 52.3,
-                       "perplexity_after": 60.1, "perplexity_drop_pct": -14.91,
-                       "global_step": 40, "max_steps": 200, "early_stopped": True,
-                       "control_perplexity_before": 40.0, "control_perplexity_after": 30.0,
-                       "best_step": 20, "tracked_perplexity": {"kind": "perplexity",
-                                                               "before": 52.3, "best": 50.2},
-                       "verdict": {"level": "far", "text": "Far from what the backbone was "
-                                   "trained on: a high perplexity of 120.0. Continued "
-                                   "pre-training on this text is likely to help."}})
+    run.write_metrics(
+        {
+            "kind": "pretrain",
+            "status": "completed",
+            "objective": "clm",
+            "perplexity_kind": "perplexity",
+            "perplexity_before": 52.3,
+            "perplexity_after": 60.1,
+            "perplexity_drop_pct": -14.91,
+            "global_step": 40,
+            "max_steps": 200,
+            "early_stopped": True,
+            "control_perplexity_before": 40.0,
+            "control_perplexity_after": 30.0,
+            "best_step": 20,
+            "tracked_perplexity": {"kind": "perplexity", "before": 52.3, "best": 50.2},
+            "verdict": {
+                "level": "far",
+                "text": "Far from what the backbone was "
+                "trained on: a high perplexity of 120.0. Continued "
+                "pre-training on this text is likely to help.",
+            },
+        }
+    )
     html = adapt_tab.result_html(run, "en")
     assert "52.30 → 60.10 (+14.9%" in html and "msg-warning" in html
     assert "Stopped early at step 40 of 200" in html and "step 20" in html
@@ -355,12 +433,24 @@ def test_result_of_an_early_stopped_run(tmp_path):
     assert "52.30 → 41.00 (−21.6%)" in html and "shared by the control" in html
     run.write_metrics({**run.metrics(), "control_perplexity_after": 39.0})
     assert "specific to the domain" in adapt_tab.result_html(run, "en")
-    run.write_metrics({**run.metrics(), "status": "stopped", "early_stopped": False,
-                       "stop_reason": "stopped by the user"})
+    run.write_metrics(
+        {
+            **run.metrics(),
+            "status": "stopped",
+            "early_stopped": False,
+            "stop_reason": "stopped by the user",
+        }
+    )
     assert "Stopped at step 40 of 200 (stopped by the user)" in adapt_tab.result_html(run, "en")
-    report = {"backbone": "b", "perplexity_kind": "perplexity", "perplexity": 80.0,
-              "control_perplexity": 20.0, "objective": "clm", "verdict": {"level": "far"},
-              "vocabulary": {"byte_level": True, "unknown_tokens": 0}}
+    report = {
+        "backbone": "b",
+        "perplexity_kind": "perplexity",
+        "perplexity": 80.0,
+        "control_perplexity": 20.0,
+        "objective": "clm",
+        "verdict": {"level": "far"},
+        "vocabulary": {"byte_level": True, "unknown_tokens": 0},
+    }
     html = adapt_tab.report_html(report, "en")
     assert "everyday English (control)" in html and "20.00" in html
     assert "byte-level" in html and "Causal-LM perplexity" in html

@@ -3,6 +3,7 @@ HpoConfig's "search" group, the search-space table <-> JSON, validation messages
 space with the Auto plan as trial 0, a real short search with a tiny random encoder through a
 JobManager (live view, trials, figures, the best run opened in Evaluate), stopping after the
 current trial, a queued search cancelled, and re-attaching after a reload or a restart."""
+
 from __future__ import annotations
 
 import html
@@ -27,14 +28,43 @@ from ui.form import config_to_form
 from ui.i18n import TEXT, t
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-ELEM_IDS = ["tab-automl", "automl-trials", "automl-timeout-minutes", "automl-objective-metric",
-            "automl-direction", "automl-pruner", "automl-storage", "automl-study-name",
-            "automl-keep-trial-models", "automl-base", "automl-space", "automl-suggest",
-            "automl-first", "automl-start", "automl-stop", "automl-status", "automl-table",
-            "automl-history", "automl-parallel", "automl-importances", "automl-trial-pick",
-            "automl-trial-curves", "automl-best", "automl-open-best", "automl-message"]
-SEARCH_FIELDS = ["trials", "timeout_minutes", "objective_metric", "direction", "pruner",
-                 "storage", "study_name", "keep_trial_models"]
+ELEM_IDS = [
+    "tab-automl",
+    "automl-trials",
+    "automl-timeout-minutes",
+    "automl-objective-metric",
+    "automl-direction",
+    "automl-pruner",
+    "automl-storage",
+    "automl-study-name",
+    "automl-keep-trial-models",
+    "automl-base",
+    "automl-space",
+    "automl-suggest",
+    "automl-first",
+    "automl-start",
+    "automl-stop",
+    "automl-status",
+    "automl-table",
+    "automl-history",
+    "automl-parallel",
+    "automl-importances",
+    "automl-trial-pick",
+    "automl-trial-curves",
+    "automl-best",
+    "automl-open-best",
+    "automl-message",
+]
+SEARCH_FIELDS = [
+    "trials",
+    "timeout_minutes",
+    "objective_metric",
+    "direction",
+    "pruner",
+    "storage",
+    "study_name",
+    "keep_trial_models",
+]
 LR_SPACE = {"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
 
 
@@ -45,8 +75,15 @@ def msg(html_text: str) -> str:
 
 def train_values(data="", backbone="minilm-l6", **kw) -> dict:
     """The Data + Train tabs' values as the widgets hold them (a fast tiny setup)."""
-    base = dict(strategy="full", max_steps=4, batch_size=8, max_length=16,
-                evaluations_per_epoch=4, text_column="review", label_column="sentiment")
+    base = dict(
+        strategy="full",
+        max_steps=4,
+        batch_size=8,
+        max_length=16,
+        evaluations_per_epoch=4,
+        text_column="review",
+        label_column="sentiment",
+    )
     cfg = RunConfig(**{**base, "backbone": str(backbone), **kw})
     values = config_to_form(cfg)
     values["data"] = str(data) if data else ""
@@ -77,6 +114,7 @@ def studio(tmp_path):
 
 # ---- the tab and its form -----------------------------------------------------------------------
 
+
 def test_the_tab_and_its_search_form(app):
     demo, ctx = app
     ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
@@ -85,8 +123,13 @@ def test_the_tab_and_its_search_form(app):
     assert tabs.index("tab-automl") == tabs.index("tab-train") + 1
     assert tabs.index("tab-evaluate") == tabs.index("tab-automl") + 1
     comps = ctx.c["automl_fields"]
-    group = [f.name for f in fields(HpoConfig) if f.metadata.get("group") == "search"
-             and f.metadata.get("cli", True) and f.name != "search_space"]
+    group = [
+        f.name
+        for f in fields(HpoConfig)
+        if f.metadata.get("group") == "search"
+        and f.metadata.get("cli", True)
+        and f.name != "search_space"
+    ]
     assert list(comps) == A.search_field_names() == group == SEARCH_FIELDS
     assert isinstance(comps["trials"], gr.Number) and comps["trials"].minimum == 1
     assert comps["trials"].value == HpoConfig().trials
@@ -95,8 +138,9 @@ def test_the_tab_and_its_search_form(app):
     assert isinstance(comps["keep_trial_models"], gr.Checkbox)
     assert comps["trials"].info == HpoConfig.__dataclass_fields__["trials"].metadata["help"]
     # storage / study name / keep models in the Advanced accordion, the others outside
-    accordion = next(b for b in demo.blocks.values()
-                     if getattr(b, "elem_id", None) == "automl-advanced")
+    accordion = next(
+        b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "automl-advanced"
+    )
     inside = set()
 
     def walk(block):
@@ -125,8 +169,9 @@ def test_every_string_in_both_languages(app):
         for choice in f.metadata.get("choices", []):
             assert CJK.search(t(f"{key}.choice.{choice}", "zh")), (f.name, choice)
     keys = [k for k in TEXT if k.startswith("automl.")]
-    assert len(keys) > 60 and all(CJK.search(TEXT[k]["zh"]) for k in keys), \
-        [k for k in keys if not CJK.search(TEXT[k]["zh"])]
+    assert len(keys) > 60 and all(CJK.search(TEXT[k]["zh"]) for k in keys), [
+        k for k in keys if not CJK.search(TEXT[k]["zh"])
+    ]
     # the language switch relabels the tab and its widgets
     comps = ctx.c["automl_fields"]
     updates = dict(zip(map(id, ctx.tr.components), ctx.tr.updates("zh")))
@@ -138,21 +183,27 @@ def test_every_string_in_both_languages(app):
 
 # ---- the search space table ---------------------------------------------------------------------
 
+
 def test_space_table_round_trip():
-    space = {"strategy": {"type": "categorical", "choices": ["lora", "full"]},
-             "learning_rate": {"type": "float", "low": 2.0000000000000003e-06, "high": 1e-4,
-                               "log": True},
-             "batch_size": {"type": "categorical", "choices": [8, 16, 32]},
-             "max_steps": {"type": "int", "low": 2, "high": 10, "log": False},
-             "lora_dropout": {"type": "float", "low": 0.0, "high": 0.2, "log": False}}
+    space = {
+        "strategy": {"type": "categorical", "choices": ["lora", "full"]},
+        "learning_rate": {
+            "type": "float",
+            "low": 2.0000000000000003e-06,
+            "high": 1e-4,
+            "log": True,
+        },
+        "batch_size": {"type": "categorical", "choices": [8, 16, 32]},
+        "max_steps": {"type": "int", "low": 2, "high": 10, "log": False},
+        "lora_dropout": {"type": "float", "low": 0.0, "high": 0.2, "log": False},
+    }
     frame = A.space_frame(space)
     assert list(frame.columns) == A.space_headers("en")
-    assert frame.iloc[0].tolist() == ["strategy", "categorical", "", "", False, "lora, full",
-                                      True]
+    assert frame.iloc[0].tolist() == ["strategy", "categorical", "", "", False, "lora, full", True]
     assert frame.iloc[1, 2] == "2e-06" and frame.iloc[1, 4]
     back = automl.parse_space(A.frame_to_space(frame))
     assert list(back) == list(space) and A.same_space(back, automl.parse_space(space))
-    assert back["batch_size"]["choices"] == [8, 16, 32]          # numbers again, not text
+    assert back["batch_size"]["choices"] == [8, 16, 32]  # numbers again, not text
     assert back["max_steps"] == {"type": "int", "low": 2, "high": 10, "log": False}
     # what gradio hands over: a dict of headers + data, or plain rows; Chinese headers
     as_dict = {"headers": A.space_headers("zh"), "data": frame.values.tolist()}
@@ -161,32 +212,42 @@ def test_space_table_round_trip():
     assert list(zh.columns) == A.space_headers("zh") and CJK.search(zh.columns[0])
     assert A.frame_to_space(zh) == A.frame_to_space(frame)
     # yes/no texts, an excluded row, an empty row, Chinese commas
-    rows = [["learning_rate", "float", "1e-5", "1e-3", "yes", "", "yes"],
-            ["batch_size", "categorical", "", "", "", "8，16", "是"],
-            ["weight_decay", "float", "0", "0.1", "no", "", "no"],
-            ["", "", "", "", None, "", None]]
+    rows = [
+        ["learning_rate", "float", "1e-5", "1e-3", "yes", "", "yes"],
+        ["batch_size", "categorical", "", "", "", "8，16", "是"],
+        ["weight_decay", "float", "0", "0.1", "no", "", "no"],
+        ["", "", "", "", None, "", None],
+    ]
     raw = A.frame_to_space(rows)
-    assert raw == {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True},
-                   "batch_size": {"type": "categorical", "choices": [8, 16]}}
-    assert not A.same_space(automl.parse_space(raw), automl.parse_space(
-        {**raw, "learning_rate": {**raw["learning_rate"], "high": 2e-3}}))
+    assert raw == {
+        "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True},
+        "batch_size": {"type": "categorical", "choices": [8, 16]},
+    }
+    assert not A.same_space(
+        automl.parse_space(raw),
+        automl.parse_space({**raw, "learning_rate": {**raw["learning_rate"], "high": 2e-3}}),
+    )
     assert A.frame_to_space(A.space_frame({})) == {} and not A.has_rows(A.space_frame({}))
 
 
-@pytest.mark.parametrize("row, words", [
-    (["learning_rate", "float", "fast", "1e-3", False, "", True], "numeric 'low' and 'high'"),
-    (["learning_rate", "float", "1e-2", "1e-3", True, "", True], "must be below"),
-    (["learning_rate", "float", "0", "1e-3", True, "", True], "log scale needs low > 0"),
-    (["speed", "float", "0", "1", False, "", True], "not a training setting"),
-    (["strategy", "categorical", "", "", False, "lora, magic", True], "magic not allowed"),
-    (["batch_size", "categorical", "", "", False, "", True], "non-empty 'choices'"),
-    (["batch_size", "number", "1", "8", False, "", True], "give a type"),
-    (["learning_rate", "float", "1e-5", "1e-3", True, "", False], "at least one setting"),
-])
+@pytest.mark.parametrize(
+    "row, words",
+    [
+        (["learning_rate", "float", "fast", "1e-3", False, "", True], "numeric 'low' and 'high'"),
+        (["learning_rate", "float", "1e-2", "1e-3", True, "", True], "must be below"),
+        (["learning_rate", "float", "0", "1e-3", True, "", True], "log scale needs low > 0"),
+        (["speed", "float", "0", "1", False, "", True], "not a training setting"),
+        (["strategy", "categorical", "", "", False, "lora, magic", True], "magic not allowed"),
+        (["batch_size", "categorical", "", "", False, "", True], "non-empty 'choices'"),
+        (["batch_size", "number", "1", "8", False, "", True], "give a type"),
+        (["learning_rate", "float", "1e-5", "1e-3", True, "", False], "at least one setting"),
+    ],
+)
 def test_bad_spaces_are_messages_and_make_no_run(studio, small_csv, tiny_encoder, row, words):
     store, jobs = studio
-    out = A.start_search(store, jobs, train_values(small_csv, tiny_encoder), search_values(),
-                         [row], "en")
+    out = A.start_search(
+        store, jobs, train_values(small_csv, tiny_encoder), search_values(), [row], "en"
+    )
     text = msg(out["message"])
     assert "msg-error" in out["message"] and words in text, text
     assert text.startswith(t("train.cannot_start", "en"))
@@ -199,14 +260,21 @@ def test_other_refusals(studio, small_csv, tiny_encoder):
     out = A.start_search(store, jobs, train_values(), search_values(), table)
     assert t("automl.need_data", "en") in msg(out["message"])
     twice = [["learning_rate", "float", "1e-5", "1e-3", True, "", True]] * 2
-    out = A.start_search(store, jobs, train_values(small_csv, tiny_encoder), search_values(),
-                         twice, "zh")
+    out = A.start_search(
+        store, jobs, train_values(small_csv, tiny_encoder), search_values(), twice, "zh"
+    )
     assert "learning_rate" in msg(out["message"]) and CJK.search(msg(out["message"]))
-    out = A.start_search(store, jobs, train_values(small_csv, tiny_encoder, text_column="nope"),
-                         search_values(), table)
+    out = A.start_search(
+        store,
+        jobs,
+        train_values(small_csv, tiny_encoder, text_column="nope"),
+        search_values(),
+        table,
+    )
     assert "nope" in msg(out["message"]) and "msg-error" in out["message"]
-    out = A.start_search(store, jobs, train_values(small_csv, tiny_encoder),
-                         search_values(trials=0), table)
+    out = A.start_search(
+        store, jobs, train_values(small_csv, tiny_encoder), search_values(trials=0), table
+    )
     assert "trials must be at least 1" in msg(out["message"])
     assert store.list() == []
     assert "msg-warning" in A.stop_search(store, jobs, None)
@@ -247,11 +315,17 @@ def test_suggest_shows_the_auto_plan_as_trial_zero(small_csv, tiny_encoder):
 
 # ---- a real search ------------------------------------------------------------------------------
 
+
 def test_a_search_from_start_to_the_best_run(studio, small_csv, tiny_encoder):
     store, jobs = studio
     assert msg(A.render(store, jobs, None)["status"]) == t("automl.no_search", "en")
-    out = A.start_search(store, jobs, train_values(small_csv, tiny_encoder),
-                         search_values(trials=2, pruner="none"), A.space_frame(LR_SPACE))
+    out = A.start_search(
+        store,
+        jobs,
+        train_values(small_csv, tiny_encoder),
+        search_values(trials=2, pruner="none"),
+        A.space_frame(LR_SPACE),
+    )
     rid = out["run_id"]
     assert "msg-ok" in out["message"] and rid in msg(out["message"])
     assert t("automl.origin.custom", "en") in msg(out["message"])
@@ -286,8 +360,7 @@ def test_a_search_from_start_to_the_best_run(studio, small_csv, tiny_encoder):
     # figures: the history with both trials, the others drawn or explained
     history = res["history"]
     assert history.layout.title.text == t("automl.fig.history", "en")
-    assert sum(len(tr.x or []) for tr in history.data if tr.name ==
-               "validation macro_f1") == 2
+    assert sum(len(tr.x or []) for tr in history.data if tr.name == "validation macro_f1") == 2
     assert res["parallel"].layout.title.text == t("automl.fig.parallel", "en")
     assert "validation macro_f1" in res["parallel"].layout.xaxis.ticktext
     # the trial picker: both trials, the best one picked, its curves
@@ -296,8 +369,10 @@ def test_a_search_from_start_to_the_best_run(studio, small_csv, tiny_encoder):
     metrics = run.metrics()
     best_dir = metrics["best_run_dir"]
     assert pick["value"] == str(run.path / "trials" / f"trial-{metrics['best_number']:03d}")
-    assert [tr.name for tr in res["curves"].data][:2] == [t("chart.train_loss", "en"),
-                                                          t("chart.val_loss", "en")]
+    assert [tr.name for tr in res["curves"].data][:2] == [
+        t("chart.train_loss", "en"),
+        t("chart.val_loss", "en"),
+    ]
     other = A.trial_curves(store, pick["choices"][0][1])
     assert len(other.data) >= 2
     outside = A.trial_curves(store, str(small_csv.parent))  # not under the runs folder
@@ -329,15 +404,14 @@ def test_a_search_from_start_to_the_best_run(studio, small_csv, tiny_encoder):
     assert t("task.hpo", "zh") in label and "task.hpo" not in label
 
 
-def test_stop_after_the_current_trial_and_cancel_a_queued_search(studio, small_csv,
-                                                                 tiny_encoder):
+def test_stop_after_the_current_trial_and_cancel_a_queued_search(studio, small_csv, tiny_encoder):
     store, jobs = studio
     values = train_values(small_csv, tiny_encoder, max_steps=16)
-    out = A.start_search(store, jobs, values, search_values(trials=6, pruner="none"),
-                         A.space_frame(LR_SPACE))
+    out = A.start_search(
+        store, jobs, values, search_values(trials=6, pruner="none"), A.space_frame(LR_SPACE)
+    )
     rid = out["run_id"]
-    queued = A.start_search(store, jobs, values, search_values(trials=2),
-                            A.space_frame(LR_SPACE))
+    queued = A.start_search(store, jobs, values, search_values(trials=2), A.space_frame(LR_SPACE))
     assert "position 1" in msg(queued["message"])
     assert msg(A.render(store, jobs, queued["run_id"])["status"]).count("Queued (position 1)")
     text = msg(A.stop_search(store, jobs, queued["run_id"]))
@@ -370,11 +444,27 @@ def test_an_interrupted_search_reattaches_after_a_restart(tmp_path):
     cfg = HpoConfig(data="x.csv", output_dir=str(store.root), trials=5, study_name="s")
     run = store.create(cfg)
     run.set_status("running")
-    run.append_event("start", kind="hpo", study_name="s", storage="", metric="macro_f1",
-                     direction="maximize", space=LR_SPACE, trials=5)
-    run.append_event("trial", number=0, state="complete", value=0.75,
-                     params={"learning_rate": 0.001}, run_dir="", seconds=2.5, best_value=0.75,
-                     best_number=0)
+    run.append_event(
+        "start",
+        kind="hpo",
+        study_name="s",
+        storage="",
+        metric="macro_f1",
+        direction="maximize",
+        space=LR_SPACE,
+        trials=5,
+    )
+    run.append_event(
+        "trial",
+        number=0,
+        state="complete",
+        value=0.75,
+        params={"learning_rate": 0.001},
+        run_dir="",
+        seconds=2.5,
+        best_value=0.75,
+        best_number=0,
+    )
     store.create(RunConfig(data="x.csv"))  # a newer fine-tuning run is not a search
     jobs = JobManager(store)  # the restart marks the search interrupted
     out = A.attach(store, jobs)

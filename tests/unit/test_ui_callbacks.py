@@ -1,4 +1,5 @@
 """The studio's callbacks, called as plain functions (no browser, no model training)."""
+
 from __future__ import annotations
 
 import json
@@ -20,33 +21,102 @@ from ui.form import config_to_form, form_fields, form_to_config
 from ui.i18n import TEXT, t
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-ELEM_IDS = ["data-upload", "data-sample", "data-use-sample", "text-column", "label-column",
-            "data-messages", "data-summary", "data-preview", "train-start", "train-stop",
-            "train-chart", "train-progress", "train-params", "train-status", "train-log",
-            "train-message", "train-backbone", "train-strategy", "eval-run", "eval-metrics",
-            "eval-confusion", "predict-text", "predict-button", "predict-label", "predict-file",
-            "predict-file-button", "predict-download", "runs-table", "runs-select",
-            "runs-open-eval", "runs-compare-chart", "runs-compare-table", "lang-switch"]
+ELEM_IDS = [
+    "data-upload",
+    "data-sample",
+    "data-use-sample",
+    "text-column",
+    "label-column",
+    "data-messages",
+    "data-summary",
+    "data-preview",
+    "train-start",
+    "train-stop",
+    "train-chart",
+    "train-progress",
+    "train-params",
+    "train-status",
+    "train-log",
+    "train-message",
+    "train-backbone",
+    "train-strategy",
+    "eval-run",
+    "eval-metrics",
+    "eval-confusion",
+    "predict-text",
+    "predict-button",
+    "predict-label",
+    "predict-file",
+    "predict-file-button",
+    "predict-download",
+    "runs-table",
+    "runs-select",
+    "runs-open-eval",
+    "runs-compare-chart",
+    "runs-compare-table",
+    "lang-switch",
+]
 
-CSV = "text,label\n" + "\n".join(
-    f"{'great fun and loved it' if i % 2 else 'dull and far too long'} #{i},"
-    f"{'pos' if i % 2 else 'neg'}" for i in range(40)) + "\n"
+CSV = (
+    "text,label\n"
+    + "\n".join(
+        f"{'great fun and loved it' if i % 2 else 'dull and far too long'} #{i},"
+        f"{'pos' if i % 2 else 'neg'}"
+        for i in range(40)
+    )
+    + "\n"
+)
 
 EVENTS = [
     {"event": "message", "time": 1.0, "text": "Starting."},
-    {"event": "start", "time": 2.0, "device": "CPU (2 threads), fp32", "max_steps": 30,
-     "train_rows": 32, "parameters": {"trainable": 222338, "total": 22936324,
-                                      "percent": 0.9694}},
-    {"event": "log", "time": 3.0, "step": 5, "max_steps": 30, "loss": 0.69,
-     "learning_rate": 1e-3, "samples_per_second": 10.5, "eta_seconds": 50, "progress": 0.17,
-     "epoch": 0.5},
-    {"event": "eval", "time": 4.0, "step": 10, "eval_loss": 0.6, "eval_accuracy": 0.7,
-     "eval_macro_f1": 0.65},
-    {"event": "log", "time": 5.0, "step": 20, "max_steps": 30, "loss": 0.5,
-     "learning_rate": 5e-4, "samples_per_second": 11.0, "eta_seconds": 20, "progress": 0.67,
-     "epoch": 2.0},
-    {"event": "eval", "time": 6.0, "step": 30, "eval_loss": 0.4, "eval_accuracy": 0.9,
-     "eval_macro_f1": 0.88},
+    {
+        "event": "start",
+        "time": 2.0,
+        "device": "CPU (2 threads), fp32",
+        "max_steps": 30,
+        "train_rows": 32,
+        "parameters": {"trainable": 222338, "total": 22936324, "percent": 0.9694},
+    },
+    {
+        "event": "log",
+        "time": 3.0,
+        "step": 5,
+        "max_steps": 30,
+        "loss": 0.69,
+        "learning_rate": 1e-3,
+        "samples_per_second": 10.5,
+        "eta_seconds": 50,
+        "progress": 0.17,
+        "epoch": 0.5,
+    },
+    {
+        "event": "eval",
+        "time": 4.0,
+        "step": 10,
+        "eval_loss": 0.6,
+        "eval_accuracy": 0.7,
+        "eval_macro_f1": 0.65,
+    },
+    {
+        "event": "log",
+        "time": 5.0,
+        "step": 20,
+        "max_steps": 30,
+        "loss": 0.5,
+        "learning_rate": 5e-4,
+        "samples_per_second": 11.0,
+        "eta_seconds": 20,
+        "progress": 0.67,
+        "epoch": 2.0,
+    },
+    {
+        "event": "eval",
+        "time": 6.0,
+        "step": 30,
+        "eval_loss": 0.4,
+        "eval_accuracy": 0.9,
+        "eval_macro_f1": 0.88,
+    },
 ]
 
 
@@ -55,28 +125,51 @@ def fake_run(root: Path, name: str, status: str = "completed", **config) -> Path
     path = root / name
     path.mkdir(parents=True)
     RunConfig.from_dict({"data": "sample.csv", "run_name": name, **config}).save(
-        path / "config.json")
-    write_json_atomic(path / "status.json", {"status": status, "created": time.time(),
-                                             "started": time.time() - 60,
-                                             "finished": time.time()})
-    events = EVENTS + ([{"event": "end", "time": 7.0, "status": status}]
-                       if status != "running" else [])
+        path / "config.json"
+    )
+    write_json_atomic(
+        path / "status.json",
+        {
+            "status": status,
+            "created": time.time(),
+            "started": time.time() - 60,
+            "finished": time.time(),
+        },
+    )
+    events = EVENTS + (
+        [{"event": "end", "time": 7.0, "status": status}] if status != "running" else []
+    )
     (path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     if status == "completed":
-        write_json_atomic(path / "metrics.json", {
-            "status": "completed", "validation": {"accuracy": 0.9, "macro_f1": 0.88, "n": 4},
-            "test": {"accuracy": 0.875, "macro_f1": 0.87, "loss": 0.4, "n": 8},
-            "test_report": {"accuracy": 0.875, "macro_f1": 0.87, "weighted_f1": 0.874, "n": 8,
-                            "per_class": {"neg": {"precision": 1.0, "recall": 0.75, "f1": 0.857,
-                                                  "support": 4},
-                                          "pos": {"precision": 0.8, "recall": 1.0, "f1": 0.889,
-                                                  "support": 4}},
-                            "confusion_matrix": [[3, 1], [0, 4]], "labels": ["neg", "pos"]},
-            "worst_errors": [{"text": "dull #3", "gold": "neg", "predicted": "pos",
-                              "confidence": 0.71}],
-            "majority_baseline": 0.5, "train_samples_per_second": 11.2,
-            "parameters": {"trainable": 222338, "total": 22936324, "percent": 0.9694},
-            "device": "CPU", "total_seconds": 61.0, "labels": ["neg", "pos"]})
+        write_json_atomic(
+            path / "metrics.json",
+            {
+                "status": "completed",
+                "validation": {"accuracy": 0.9, "macro_f1": 0.88, "n": 4},
+                "test": {"accuracy": 0.875, "macro_f1": 0.87, "loss": 0.4, "n": 8},
+                "test_report": {
+                    "accuracy": 0.875,
+                    "macro_f1": 0.87,
+                    "weighted_f1": 0.874,
+                    "n": 8,
+                    "per_class": {
+                        "neg": {"precision": 1.0, "recall": 0.75, "f1": 0.857, "support": 4},
+                        "pos": {"precision": 0.8, "recall": 1.0, "f1": 0.889, "support": 4},
+                    },
+                    "confusion_matrix": [[3, 1], [0, 4]],
+                    "labels": ["neg", "pos"],
+                },
+                "worst_errors": [
+                    {"text": "dull #3", "gold": "neg", "predicted": "pos", "confidence": 0.71}
+                ],
+                "majority_baseline": 0.5,
+                "train_samples_per_second": 11.2,
+                "parameters": {"trainable": 222338, "total": 22936324, "percent": 0.9694},
+                "device": "CPU",
+                "total_seconds": 61.0,
+                "labels": ["neg", "pos"],
+            },
+        )
     return path
 
 
@@ -114,11 +207,13 @@ def form_args(ctx, **values):
 
 # ---- building ---------------------------------------------------------------------------------
 
+
 def test_build_app_has_every_field_and_elem_id(app):
     demo, ctx, _ = app
     assert isinstance(demo, gr.Blocks)
-    assert [f.name for f in form_fields()] == sorted(ctx.fields, key=[
-        f.name for f in fields(RunConfig)].index)
+    assert [f.name for f in form_fields()] == sorted(
+        ctx.fields, key=[f.name for f in fields(RunConfig)].index
+    )
     ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
     missing = [e for e in ELEM_IDS if e not in ids]
     assert not missing, missing
@@ -129,10 +224,22 @@ def test_build_app_has_every_field_and_elem_id(app):
 
 # ---- form <-> config --------------------------------------------------------------------------
 
+
 def test_form_config_round_trip():
-    cfg = RunConfig(data="d.csv", text_column="body", label_column="y", strategy="full",
-                    epochs=2.5, learning_rate=3e-5, batch_size=8, freeze_embeddings=True,
-                    lora_r=4, lr_scheduler="cosine", run_name="mine", max_rows=200)
+    cfg = RunConfig(
+        data="d.csv",
+        text_column="body",
+        label_column="y",
+        strategy="full",
+        epochs=2.5,
+        learning_rate=3e-5,
+        batch_size=8,
+        freeze_embeddings=True,
+        lora_r=4,
+        lr_scheduler="cosine",
+        run_name="mine",
+        max_rows=200,
+    )
     assert form_to_config(config_to_form(cfg)) == cfg
 
 
@@ -165,9 +272,11 @@ def test_save_and_load_config_file(app, tmp_path):
 
 # ---- data tab ---------------------------------------------------------------------------------
 
+
 def test_inspect_data_on_a_good_file(csv_file):
-    text_col, label_col, preview, label_fig, length_fig, summary, messages = \
-        data_tab.inspect_data(str(csv_file), "", "", "en")
+    text_col, label_col, preview, label_fig, length_fig, summary, messages = data_tab.inspect_data(
+        str(csv_file), "", "", "en"
+    )
     assert text_col["value"] == "text" and label_col["value"] == "label"
     assert text_col["choices"] == ["text", "label"] or ("text", "text") in text_col["choices"]
     assert "msg-error" not in messages and "msg-ok" in messages
@@ -211,6 +320,7 @@ def test_no_data_yet():
 
 # ---- train tab --------------------------------------------------------------------------------
 
+
 def test_start_without_data_or_with_bad_data(app, tmp_path):
     _, ctx, _ = app
     message, *rest = ctx.fn["start_run"]("en", *form_args(ctx, data=""))
@@ -224,11 +334,13 @@ def test_start_without_data_or_with_bad_data(app, tmp_path):
 def test_start_attach_and_render_a_run(app, csv_file):
     _, ctx, _ = app
     message, run_id, timer, past = ctx.fn["start_run"](
-        "en", *form_args(ctx, data=str(csv_file), run_name="quick"))
+        "en", *form_args(ctx, data=str(csv_file), run_name="quick")
+    )
     assert "msg-ok" in message and run_id
     assert ctx.jobs.wait(run_id, timeout=20)
     status, progress, params, device, chart, log = train_tab.render_run(
-        ctx.store, ctx.jobs, run_id, "en")
+        ctx.store, ctx.jobs, run_id, "en"
+    )
     assert "completed" in status
     assert "100%" in progress and "Step 30 / 30" in progress
     assert "222.3K of 22.9M parameters train (1.0%)" in params
@@ -259,6 +371,7 @@ def test_stop_without_a_run(app):
 
 # ---- evaluate tab -----------------------------------------------------------------------------
 
+
 def test_predict_without_a_run_says_so(tmp_path):
     store = RunStore(tmp_path)
     label, fig, message = evaluate_tab.predict_text(store, None, "hello", "en")
@@ -286,6 +399,7 @@ def test_show_a_finished_run(tmp_path):
 
 # ---- runs tab ---------------------------------------------------------------------------------
 
+
 def test_runs_table_and_comparison(tmp_path):
     fake_run(tmp_path, "a", strategy="lora")
     fake_run(tmp_path, "b", strategy="full", learning_rate=5e-5)
@@ -298,15 +412,18 @@ def test_runs_table_and_comparison(tmp_path):
     differing = [s for s, mark in zip(settings, comparison.iloc[:, 1]) if mark]
     assert "Fine-tuning strategy" in differing and "Learning rate" in differing
     # settings that differ come right after the metrics, before the shared ones
-    first_shared = next(i for i, (s, m) in enumerate(zip(settings, comparison.iloc[:, 1]))
-                        if not m and s not in [t(f"runs.metric.{k}") for k in
-                                               runs_tab.METRIC_ROWS])
+    first_shared = next(
+        i
+        for i, (s, m) in enumerate(zip(settings, comparison.iloc[:, 1]))
+        if not m and s not in [t(f"runs.metric.{k}") for k in runs_tab.METRIC_ROWS]
+    )
     assert settings.index("Fine-tuning strategy") < first_shared
     fig, comparison, message = runs_tab.compare(store, [], "en")
     assert "msg-info" in message
 
 
 # ---- language ---------------------------------------------------------------------------------
+
 
 def test_language_switch_updates_every_registered_text(app):
     _, ctx, _ = app
@@ -326,16 +443,22 @@ def test_every_text_has_chinese_and_every_field_a_label():
     for f in fields(RunConfig):
         assert f.name in TEXT, f.name
         assert t(f.name + ".help", "en") == TEXT.get(f.name + ".help", {}).get(
-            "en", f.metadata["help"])
+            "en", f.metadata["help"]
+        )
         assert CJK.search(t(f.name + ".help", "zh")), f.name
 
 
 # ---- charts -----------------------------------------------------------------------------------
 
+
 def test_chart_builders():
     fig = charts.training_figure(EVENTS, "en")
-    assert [trace.name for trace in fig.data] == ["training loss", "validation loss",
-                                                  "validation accuracy", "validation macro-F1"]
+    assert [trace.name for trace in fig.data] == [
+        "training loss",
+        "validation loss",
+        "validation accuracy",
+        "validation macro-F1",
+    ]
     assert list(fig.data[0].x) == [5, 20] and list(fig.data[3].y) == [0.65, 0.88]
     assert charts.training_figure([], "zh").layout.annotations  # the "waiting" note
     assert len(charts.compare_figure({"a": EVENTS, "b": EVENTS}).data) == 4
@@ -367,8 +490,11 @@ def test_threads_left_clean():
 
 
 def test_app_starts_in_chinese(tmp_path):
-    demo = build_app(tmp_path / "runs", lang="zh",
-                     jobs=JobManager(RunStore(tmp_path / "runs"), train_fn=instant_train))
+    demo = build_app(
+        tmp_path / "runs",
+        lang="zh",
+        jobs=JobManager(RunStore(tmp_path / "runs"), train_fn=instant_train),
+    )
     ctx = demo.adaptune
     assert ctx.tr.lang == "zh" and ctx.lang.value == "zh"
     assert ctx.fields["epochs"].label == "训练轮数"
@@ -395,8 +521,9 @@ def test_auto_plan_shown_before_start(tmp_path):
 
     build_app(runs_dir=tmp_path)  # wires the form, which fixes the field order
     names = train_tab._FORM_NAMES
-    values = config_to_form(RunConfig(data=str(SAMPLE_CSV), text_column="text",
-                                      label_column="label"))
+    values = config_to_form(
+        RunConfig(data=str(SAMPLE_CSV), text_column="text", label_column="label")
+    )
     text = train_tab.plan_text("en", *[values[n] for n in names])
     assert "What Auto will do" in text and "| strategy | lora |" in text
     assert "parameters will train" in text
@@ -438,8 +565,15 @@ def test_measure_speed_and_memory_at_the_form_size(tmp_path, small_csv, tiny_enc
     from ui.form import config_to_form
 
     build_app(runs_dir=tmp_path)
-    values = config_to_form(RunConfig(data=str(small_csv), backbone=str(tiny_encoder),
-                                      strategy="lora", batch_size=8, max_length=32))
+    values = config_to_form(
+        RunConfig(
+            data=str(small_csv),
+            backbone=str(tiny_encoder),
+            strategy="lora",
+            batch_size=8,
+            max_length=32,
+        )
+    )
     text = train_tab.measure_speed("en", *[values[n] for n in train_tab._FORM_NAMES])
     assert "per epoch" in text and "samples/s over 3 measured steps" in text
     small = train_tab.preview_text("minilm-l6", "full", 8, "en", 8, 64)

@@ -4,6 +4,7 @@ from disk, plain-words verdicts, the engine's messages for impossible exports, t
 the zip, a Hub push refused offline without the token landing anywhere, batch prediction with
 formula escaping and a wrong column, a warm-start retrain through the job queue with its
 old-vs-new table, the serve command, and every new text in Chinese."""
+
 from __future__ import annotations
 
 import html
@@ -26,20 +27,58 @@ from ui.i18n import TEXT, t
 from tests.conftest import two_class_rows
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-ELEM_IDS = ["tab-export", "export-run", "export-refresh", "export-note", "export-formats",
-            "export-sparsity", "export-button", "export-status", "export-table",
-            "export-verdicts", "export-artefact", "export-card", "export-zip-button",
-            "export-zip", "export-hub-repo", "export-hub-token", "export-hub-private",
-            "export-hub-push", "export-artefact-message", "export-batch-file",
-            "export-batch-source", "export-batch-column", "export-batch-button",
-            "export-batch-stop", "export-batch-message", "export-batch-download",
-            "export-batch-counts", "export-batch-preview", "export-retrain-file",
-            "export-retrain-button", "export-retrain-message", "export-retrain-status",
-            "export-retrain-open", "export-retrain-table", "export-retrain-summary",
-            "export-serve-artefact", "export-serve-key", "export-serve-cmd",
-            "export-serve-curl"]
-API_NAMES = {"export_run", "export_summary", "export_runs", "export_card", "export_zip",
-             "push_to_hub", "batch_predict", "retrain", "serve_command"}
+ELEM_IDS = [
+    "tab-export",
+    "export-run",
+    "export-refresh",
+    "export-note",
+    "export-formats",
+    "export-sparsity",
+    "export-button",
+    "export-status",
+    "export-table",
+    "export-verdicts",
+    "export-artefact",
+    "export-card",
+    "export-zip-button",
+    "export-zip",
+    "export-hub-repo",
+    "export-hub-token",
+    "export-hub-private",
+    "export-hub-push",
+    "export-artefact-message",
+    "export-batch-file",
+    "export-batch-source",
+    "export-batch-column",
+    "export-batch-button",
+    "export-batch-stop",
+    "export-batch-message",
+    "export-batch-download",
+    "export-batch-counts",
+    "export-batch-preview",
+    "export-retrain-file",
+    "export-retrain-button",
+    "export-retrain-message",
+    "export-retrain-status",
+    "export-retrain-open",
+    "export-retrain-table",
+    "export-retrain-summary",
+    "export-serve-artefact",
+    "export-serve-key",
+    "export-serve-cmd",
+    "export-serve-curl",
+]
+API_NAMES = {
+    "export_run",
+    "export_summary",
+    "export_runs",
+    "export_card",
+    "export_zip",
+    "push_to_hub",
+    "batch_predict",
+    "retrain",
+    "serve_command",
+}
 TOKEN = "hf_secretTOKENvalue1234567890"
 
 
@@ -63,10 +102,19 @@ def studio(tmp_path_factory, tiny_encoder):
     store = RunStore(root / "runs")
     ids = {}
     for strategy in ("full", "lora"):
-        cfg = RunConfig(data=str(data), backbone=str(tiny_encoder), output_dir=str(store.root),
-                        max_steps=6, batch_size=8, evaluations_per_epoch=2, max_length=32,
-                        strategy=strategy, run_name=f"tiny-{strategy}",
-                        text_column="review", label_column="sentiment")
+        cfg = RunConfig(
+            data=str(data),
+            backbone=str(tiny_encoder),
+            output_dir=str(store.root),
+            max_steps=6,
+            batch_size=8,
+            evaluations_per_epoch=2,
+            max_length=32,
+            strategy=strategy,
+            run_name=f"tiny-{strategy}",
+            text_column="review",
+            label_column="sentiment",
+        )
         run = store.create(cfg)
         train_run(cfg, run)
         assert run.status == "completed", run.status_info()
@@ -90,6 +138,7 @@ def keep(path: str) -> str:
 
 # ---- the tab ----------------------------------------------------------------------------------
 
+
 def test_the_tab_its_widgets_and_named_api(app):
     demo, ctx = app
     ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
@@ -97,8 +146,9 @@ def test_the_tab_its_widgets_and_named_api(app):
     tabs = [b.elem_id for b in demo.blocks.values() if isinstance(b, gr.Tab)]
     assert tabs.index("tab-export") == tabs.index("tab-playground") + 1
     assert tabs.index("tab-runs") == tabs.index("tab-export") + 1
-    names = {f.api_name for f in demo.fns.values()
-             if getattr(f, "api_visibility", "public") == "public"}
+    names = {
+        f.api_name for f in demo.fns.values() if getattr(f, "api_visibility", "public") == "public"
+    }
     assert API_NAMES <= names, API_NAMES - names
     view = ctx.c["export_view"]
     assert view["token"].type == "password"
@@ -125,10 +175,10 @@ def test_every_new_text_in_chinese(app):
     assert CJK.search(updates[id(view["token"])]["label"])
     assert CJK.search(updates[id(ctx.c["export_run"])]["label"])
     formats = next(b for b in ctx.tr.components if getattr(b, "elem_id", "") == "export-formats")
-    assert all(CJK.search(label) or label == "ONNX"
-               for label, _ in updates[id(formats)]["choices"])
-    assert CJK.search(X.format_help("zh")) and CJK.search(X.comparison_table(None, lang="zh")
-                                                          .columns[0])
+    assert all(CJK.search(label) or label == "ONNX" for label, _ in updates[id(formats)]["choices"])
+    assert CJK.search(X.format_help("zh")) and CJK.search(
+        X.comparison_table(None, lang="zh").columns[0]
+    )
 
 
 def test_nothing_picked_is_a_message_everywhere(studio):
@@ -158,11 +208,19 @@ def test_nothing_picked_is_a_message_everywhere(studio):
 
 # ---- exporting and the comparison table ---------------------------------------------------------
 
+
 def test_several_formats_one_table_read_back_from_disk(studio):
     store, rid = studio["store"], studio["lora"]
     calls = []
-    steps = list(X.export_steps(store, rid, ["int8", "adapter", "merged", "pruned"], 0.4,
-                                progress=lambda frac, desc="": calls.append((frac, desc))))
+    steps = list(
+        X.export_steps(
+            store,
+            rid,
+            ["int8", "adapter", "merged", "pruned"],
+            0.4,
+            progress=lambda frac, desc="": calls.append((frac, desc)),
+        )
+    )
     final = {}
     for s in steps:
         final.update(s)
@@ -179,8 +237,7 @@ def test_several_formats_one_table_read_back_from_disk(studio):
     table = final["table"]
     assert list(table.columns) == X.table_headers()
     fmt_col = t("export.col.format")
-    assert list(table[fmt_col]) == [t("export.fmt.pytorch"), "adapter", "merged", "int8",
-                                    "pruned"]
+    assert list(table[fmt_col]) == [t("export.fmt.pytorch"), "adapter", "merged", "int8", "pruned"]
     on_disk = {e["format"]: e for e in E.list_exports(store.get(rid).path)}
     assert set(on_disk) == {"adapter", "merged", "int8", "pruned"}
     for _, row in table.iloc[1:].iterrows():
@@ -206,8 +263,13 @@ def test_several_formats_one_table_read_back_from_disk(studio):
     assert "needs the base model" in verdicts and "of the weights are zero" in verdicts
     # the pickers follow: the last exported artefact, the run and its exports as sources
     assert final["artefact"]["value"] == "pruned"
-    assert [v for _, v in final["source"]["choices"]] == ["run", "adapter", "merged", "int8",
-                                                          "pruned"]
+    assert [v for _, v in final["source"]["choices"]] == [
+        "run",
+        "adapter",
+        "merged",
+        "int8",
+        "pruned",
+    ]
     assert [v for _, v in final["serve_artefact"]["choices"]] == list(X.SERVE_ARTEFACTS)
     # a page reload: the same table from disk, in Chinese too
     again = X.show_run(store, rid, "en", artefact="int8")
@@ -219,17 +281,29 @@ def test_several_formats_one_table_read_back_from_disk(studio):
 
 
 def test_verdict_in_plain_words():
-    summary = {"format": "int8", "model_bytes": 55e6, "original": {"size_bytes": 100e6},
-               "comparison": {"speedup": 2.94, "accuracy_change": -0.003, "agreement": 0.981}}
+    summary = {
+        "format": "int8",
+        "model_bytes": 55e6,
+        "original": {"size_bytes": 100e6},
+        "comparison": {"speedup": 2.94, "accuracy_change": -0.003, "agreement": 0.981},
+    }
     same = {"format": "merged", "comparison": {"speedup": 1.1}}
     assert X.verdict(same).startswith("merged: about as fast, ")
-    assert X.verdict(summary) == ("int8: 2.9× faster, 0.3 points less accurate, 45% smaller, "
-                                  "agrees with the run's model on 98% of the test texts")
-    slower = {"format": "onnx", "model_bytes": 120e6, "original": {"size_bytes": 100e6},
-              "comparison": {"speedup": 0.5, "agreement": 1.0}}
-    assert X.verdict(slower) == ("ONNX: 2.0× slower, accuracy not measured (the run's data file "
-                                 "is gone), 20% larger, agrees with the run's model on 100% of "
-                                 "the test texts")
+    assert X.verdict(summary) == (
+        "int8: 2.9× faster, 0.3 points less accurate, 45% smaller, "
+        "agrees with the run's model on 98% of the test texts"
+    )
+    slower = {
+        "format": "onnx",
+        "model_bytes": 120e6,
+        "original": {"size_bytes": 100e6},
+        "comparison": {"speedup": 0.5, "agreement": 1.0},
+    }
+    assert X.verdict(slower) == (
+        "ONNX: 2.0× slower, accuracy not measured (the run's data file "
+        "is gone), 20% larger, agrees with the run's model on 100% of "
+        "the test texts"
+    )
     bare = {"format": "merged", "model_bytes": 4e6, "original": {}, "comparison": {}}
     assert X.verdict(bare).startswith("merged: not measured yet")
     zh = X.verdict(summary, lang="zh")
@@ -245,8 +319,7 @@ def test_adapter_of_a_full_run_is_explained_and_the_rest_exports(studio):
     status = msg(out["status"])
     assert out["status"].count("msg-error") == 1 and out["status"].count("msg-ok") == 2
     assert "no separate adapter" in status and "export 'merged'" in status
-    assert list(out["table"][t("export.col.format")]) == [t("export.fmt.pytorch"), "int8",
-                                                          "ONNX"]
+    assert list(out["table"][t("export.col.format")]) == [t("export.fmt.pytorch"), "int8", "ONNX"]
     assert out["artefact"]["value"] == "onnx"
 
 
@@ -285,17 +358,27 @@ def test_push_offline_says_so_and_keeps_no_token(studio, monkeypatch):
 
 # ---- batch prediction ---------------------------------------------------------------------------
 
+
 def test_batch_prediction_writes_an_escaped_csv(studio, tmp_path):
     store, rid = studio["store"], studio["full"]
     table = tmp_path / "new texts.csv"
-    pd.DataFrame({"id": [1, 2, 3, 4],
-                  "review": ["i loved it", "boring and bad", '=HYPERLINK("http://x","y")',
-                             "excellent and fun"]}).to_csv(table, index=False)
+    pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "review": [
+                "i loved it",
+                "boring and bad",
+                '=HYPERLINK("http://x","y")',
+                "excellent and fun",
+            ],
+        }
+    ).to_csv(table, index=False)
     columns = X.batch_columns(str(table))
     assert [v for _, v in columns["choices"]] == ["", "id", "review"]
     steps = []
-    out = X.batch_predict(store, rid, "int8", str(table), "review",
-                          progress=lambda frac, desc="": steps.append(frac))
+    out = X.batch_predict(
+        store, rid, "int8", str(table), "review", progress=lambda frac, desc="": steps.append(frac)
+    )
     assert "msg-ok" in out["batch_message"], msg(out["batch_message"])
     assert "4 rows" in msg(out["batch_message"]) and "int8" in msg(out["batch_message"])
     path = Path(out["batch_file"])
@@ -322,8 +405,7 @@ def test_batch_prediction_writes_an_escaped_csv(studio, tmp_path):
     assert "msg-ok" in own["batch_message"] and own["batch_file"].endswith("-model.csv")
     # a stop before the first chunk
     stopped = X.batch_predict(store, rid, "run", str(table), "", should_stop=lambda: True)
-    assert "msg-warning" in stopped["batch_message"] and "0 of 4" in msg(
-        stopped["batch_message"])
+    assert "msg-warning" in stopped["batch_message"] and "0 of 4" in msg(stopped["batch_message"])
 
 
 def test_batch_prediction_errors_are_messages(studio, tmp_path):
@@ -345,6 +427,7 @@ def test_batch_prediction_errors_are_messages(studio, tmp_path):
 
 # ---- retraining ---------------------------------------------------------------------------------
 
+
 def test_retrain_from_the_tab_and_the_old_vs_new_table(studio, tmp_path):
     store, jobs, rid = studio["store"], studio["jobs"], studio["full"]
     new_data = tmp_path / "new rows.csv"
@@ -355,7 +438,8 @@ def test_retrain_from_the_tab_and_the_old_vs_new_table(studio, tmp_path):
     assert "msg-ok" in out["retrain_message"], msg(out["retrain_message"])
     new_id = out["retrain_id"]
     assert new_id in msg(out["retrain_message"]) and "text review, label sentiment" in msg(
-        out["retrain_message"])
+        out["retrain_message"]
+    )
     assert out["timer"].active
     cfg = store.get(new_id).config()
     assert Path(cfg.warm_start) == store.get(rid).path.resolve()
@@ -370,8 +454,7 @@ def test_retrain_from_the_tab_and_the_old_vs_new_table(studio, tmp_path):
     assert t("status.completed") in msg(view["retrain_status"])
     table = view["retrain_table"]
     assert list(table.columns) == X.retrain_headers()
-    assert list(table[t("export.rt.split")]) == [t("export.rt.new_split"),
-                                                 t("export.rt.old_split")]
+    assert list(table[t("export.rt.split")]) == [t("export.rt.new_split"), t("export.rt.old_split")]
     warm = new.metrics()["warm_start"]
     assert table[t("export.rt.new_acc")][0] == f"{warm['new_test']['new_model']['accuracy']:.3f}"
     assert table[t("export.rt.n")][1] == warm["old_test"]["new_model"]["n"]
@@ -394,7 +477,8 @@ def test_retrain_refusals_are_messages(studio, tmp_path):
     store, jobs = studio["store"], studio["jobs"]
     one_class = tmp_path / "one.csv"
     pd.DataFrame({"review": ["a", "b", "c", "d"], "sentiment": ["pos"] * 4}).to_csv(
-        one_class, index=False)
+        one_class, index=False
+    )
     before = {r.id for r in store.list()}
     out = X.start_retrain(store, jobs, studio["full"], str(one_class), keep)
     assert "msg-error" in out["retrain_message"] and "retrain_id" not in out
@@ -403,10 +487,12 @@ def test_retrain_refusals_are_messages(studio, tmp_path):
 
 # ---- runs that cannot be exported, serving ------------------------------------------------------
 
+
 def test_a_run_of_another_task_serves_but_does_not_export(studio):
     store = studio["store"]
-    cfg = RunConfig(task="ner", data=str(studio["data"]), output_dir=str(store.root),
-                    run_name="tagger")
+    cfg = RunConfig(
+        task="ner", data=str(studio["data"]), output_dir=str(store.root), run_name="tagger"
+    )
     run = store.create(cfg, run_id="tagger")
     write_json_atomic(run.model_dir / "task.json", {"task": "ner"})
     run.set_status("completed")

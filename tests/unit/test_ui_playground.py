@@ -3,6 +3,7 @@ PromptConfig, the verbalizer prefill, classification with a tiny random decoder 
 few-shot, side by side), errors shown as messages, Measure on a small table writing the
 comparison table, streamed generation, a fine-tuned tiny run added to the comparison and
 explained."""
+
 from __future__ import annotations
 
 import re
@@ -23,12 +24,34 @@ from ui.form import config_to_form
 from ui.i18n import TEXT, t
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-ELEM_IDS = ["tab-playground", "play-model", "play-compare", "play-mode", "play-template",
-            "play-verbalizers", "play-shots", "play-input", "play-classify", "play-probs",
-            "play-prompt", "play-generate", "play-gen-stop", "play-output", "play-measure",
-            "play-measure-stop", "play-measure-result", "play-compare-table", "play-run",
-            "play-add-run", "play-explain", "play-explain-run", "play-highlight",
-            "play-example-template", "play-calibration", "play-limit"]
+ELEM_IDS = [
+    "tab-playground",
+    "play-model",
+    "play-compare",
+    "play-mode",
+    "play-template",
+    "play-verbalizers",
+    "play-shots",
+    "play-input",
+    "play-classify",
+    "play-probs",
+    "play-prompt",
+    "play-generate",
+    "play-gen-stop",
+    "play-output",
+    "play-measure",
+    "play-measure-stop",
+    "play-measure-result",
+    "play-compare-table",
+    "play-run",
+    "play-add-run",
+    "play-explain",
+    "play-explain-run",
+    "play-highlight",
+    "play-example-template",
+    "play-calibration",
+    "play-limit",
+]
 # prompts the tiny decoder's BERT word-piece tokenizer reads (lower case, 128 positions)
 TEMPLATE = "{examples}text : {text} label :"
 EXAMPLE = "text : {text} label : {label} "
@@ -43,8 +66,15 @@ def values(**kw) -> dict:
 
 
 def tiny_values(tiny_decoder, **kw) -> dict:
-    return values(**{"backbone": str(tiny_decoder), "template": TEMPLATE,
-                     "example_template": EXAMPLE, "verbalizers": WORDS, **kw})
+    return values(
+        **{
+            "backbone": str(tiny_decoder),
+            "template": TEMPLATE,
+            "example_template": EXAMPLE,
+            "verbalizers": WORDS,
+            **kw,
+        }
+    )
 
 
 def msg(html_text: str) -> str:
@@ -61,13 +91,18 @@ def app(tmp_path_factory):
 
 # ---- the tab and its form -----------------------------------------------------------------------
 
+
 def test_the_tab_is_built_from_prompt_config(app):
     demo, ctx = app
     ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
     assert not [e for e in ELEM_IDS if e not in ids]
     comps = ctx.c["play_fields"]
-    expected = {f.name for f in fields(PromptConfig)} - {"data", "text_column", "label_column",
-                                                         "output_dir"}
+    expected = {f.name for f in fields(PromptConfig)} - {
+        "data",
+        "text_column",
+        "label_column",
+        "output_dir",
+    }
     assert set(comps) == expected == set(play.field_names())
     assert isinstance(comps["backbone"], gr.Dropdown) and comps["backbone"].allow_custom_value
     assert comps["backbone"].value == "smollm2-135m-instruct"
@@ -85,8 +120,9 @@ def test_the_tab_is_built_from_prompt_config(app):
 
 def test_advanced_fields_sit_in_the_accordion(app):
     demo, ctx = app
-    accordion = next(b for b in demo.blocks.values()
-                     if getattr(b, "elem_id", None) == "play-advanced")
+    accordion = next(
+        b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "play-advanced"
+    )
     inside = set()
 
     def walk(block):
@@ -111,9 +147,9 @@ def test_every_string_in_both_languages(app):
         for choice in f.metadata.get("choices", []):
             assert CJK.search(t(f"{key}.choice.{choice}", "zh")), (f.name, choice)
     play_keys = [k for k in TEXT if k.startswith("play.")]
-    assert len(play_keys) > 80 and all(CJK.search(TEXT[k]["zh"]) or k in ("play.top_p",
-                                                                          "play.where.hub")
-                                       for k in play_keys)
+    assert len(play_keys) > 80 and all(
+        CJK.search(TEXT[k]["zh"]) or k in ("play.top_p", "play.where.hub") for k in play_keys
+    )
     # the language switch relabels the tab and its widgets
     comps = ctx.c["play_fields"]
     updates = dict(zip(map(id, ctx.tr.components), ctx.tr.updates("zh")))
@@ -125,11 +161,17 @@ def test_every_string_in_both_languages(app):
 
 def test_prompt_config_from_the_widgets(small_csv, tmp_path):
     # the preset's own template in the box is sent as "" (named by the preset)
-    cfg = play.prompt_config(values(preset="sentiment",
-                                    template=P.PRESETS["sentiment"]["template"],
-                                    example_template=P.PRESETS["sentiment"]["example_template"]
-                                    .rstrip()),
-                             str(small_csv), "review", "sentiment", tmp_path)
+    cfg = play.prompt_config(
+        values(
+            preset="sentiment",
+            template=P.PRESETS["sentiment"]["template"],
+            example_template=P.PRESETS["sentiment"]["example_template"].rstrip(),
+        ),
+        str(small_csv),
+        "review",
+        "sentiment",
+        tmp_path,
+    )
     assert cfg.template == "" and cfg.example_template == ""
     assert cfg.data == str(small_csv) and cfg.label_column == "sentiment"
     assert cfg.output_dir == str(tmp_path)
@@ -144,8 +186,10 @@ def test_verbalizer_prefill_from_the_data_labels_and_the_preset(small_csv):
     data = (str(small_csv), "review", "sentiment", "classification")
     assert play.verbalizer_prefill(*data, "sentiment") == "neg: negative\npos: positive"
     assert play.verbalizer_prefill(*data, "general") == "neg: neg\npos: pos"
-    assert play.verbalizer_prefill("", "", "", "classification", "spam", "ham, spam") == \
-        "ham: normal\nspam: spam"
+    assert (
+        play.verbalizer_prefill("", "", "", "classification", "spam", "ham, spam")
+        == "ham: normal\nspam: spam"
+    )
     assert play.verbalizer_prefill("", "", "", "classification", "general") == gr.update()
     template, example, words = play.preset_changed("spam", *data)
     assert template == P.PRESETS["spam"]["template"] and words == "neg: neg\npos: pos"
@@ -155,8 +199,10 @@ def test_verbalizer_prefill_from_the_data_labels_and_the_preset(small_csv):
     assert words == "neg: negative\npos: positive" and sig
     again, same = play.prefill_on_data(*data, "sentiment", "", None, sig)
     assert again == gr.update() and same == sig
-    assert play.prefill_on_data("", "", "", "classification", "general", "", None, sig) == \
-        (gr.update(), sig)
+    assert play.prefill_on_data("", "", "", "classification", "general", "", None, sig) == (
+        gr.update(),
+        sig,
+    )
     assert play.gen_template_of("summarization") == P.PRESETS["summarization"]["template"]
     assert play.gen_template_of("free") == "{text}"
 
@@ -173,10 +219,17 @@ def test_data_line(small_csv):
 
 # ---- classify -----------------------------------------------------------------------------------
 
+
 def test_classify_with_the_tiny_decoder(tiny_decoder, small_csv, tmp_path):
-    out = play.classify(tiny_values(tiny_decoder, shots=2, calibrate=True),
-                        "great wonderful film", compare=str(tiny_decoder), data=str(small_csv),
-                        text_column="review", label_column="sentiment", runs_dir=tmp_path)
+    out = play.classify(
+        tiny_values(tiny_decoder, shots=2, calibrate=True),
+        "great wonderful film",
+        compare=str(tiny_decoder),
+        data=str(small_csv),
+        text_column="review",
+        label_column="sentiment",
+        runs_dir=tmp_path,
+    )
     assert out["message"] == ""
     main = out["state"]["main"]
     assert main["label"] in ("neg", "pos") and main["label"] in msg(out["label"])
@@ -199,8 +252,7 @@ def test_classify_with_the_tiny_decoder(tiny_decoder, small_csv, tmp_path):
     assert out["prompt_compare"]["value"] == prompt
     # a language switch re-renders the same result in Chinese
     zh = play.render_classify(out["state"], "zh")
-    assert CJK.search(zh["label"]) and zh["probs"].data[0].name == t("play.chart.calibrated",
-                                                                     "zh")
+    assert CJK.search(zh["label"]) and zh["probs"].data[0].name == t("play.chart.calibrated", "zh")
 
 
 def test_classify_without_data_uses_the_typed_labels(tiny_decoder):
@@ -210,18 +262,26 @@ def test_classify_without_data_uses_the_typed_labels(tiny_decoder):
     assert out["examples"]["visible"] is False
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"verbalizers": '{"neg": ["bad"'}, "not valid JSON"),
-    ({"template": "text : {text} {label}"}, "Unknown placeholder"),
-    ({"template": "no input here"}, "needs {text}"),
-    ({"labels": "", "data": ""}, "at least two labels"),
-    ({"shots": 2, "data": ""}, "no training rows"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"verbalizers": '{"neg": ["bad"'}, "not valid JSON"),
+        ({"template": "text : {text} {label}"}, "Unknown placeholder"),
+        ({"template": "no input here"}, "needs {text}"),
+        ({"labels": "", "data": ""}, "at least two labels"),
+        ({"shots": 2, "data": ""}, "no training rows"),
+    ],
+)
 def test_classify_errors_are_messages(tiny_decoder, small_csv, change, words):
     change = dict(change)
     data = change.pop("data", str(small_csv))
-    out = play.classify(tiny_values(tiny_decoder, **{"labels": "neg, pos", **change}), "some text",
-                        data=data, text_column="review", label_column="sentiment")
+    out = play.classify(
+        tiny_values(tiny_decoder, **{"labels": "neg, pos", **change}),
+        "some text",
+        data=data,
+        text_column="review",
+        label_column="sentiment",
+    )
     assert "msg-error" in out["message"] and words in msg(out["message"])
     assert "state" not in out
 
@@ -231,8 +291,9 @@ def test_classify_needs_a_text_and_a_known_model(tiny_decoder):
     out = play.classify(values(backbone="run:/nowhere/at/all", labels="a, b"), "x")
     assert "msg-error" in out["message"]
     # a bad compare model: the main result stays, the message names the compare model
-    out = play.classify(tiny_values(tiny_decoder, labels="neg, pos"), "x",
-                        compare="run:/nowhere/at/all")
+    out = play.classify(
+        tiny_values(tiny_decoder, labels="neg, pos"), "x", compare="run:/nowhere/at/all"
+    )
     assert out["state"]["main"] and "msg-error" in out["message"]
     assert "nowhere" in msg(out["message"])
 
@@ -249,9 +310,18 @@ def test_encoder_note_and_model_lists(tmp_path):
 
 # ---- generate -----------------------------------------------------------------------------------
 
+
 def test_generation_streams_growing_text(tiny_decoder):
-    outs = list(play.generate(str(tiny_decoder), str(tiny_decoder), "{text} :", "hello there",
-                              max_new_tokens=8, use_chat=False))
+    outs = list(
+        play.generate(
+            str(tiny_decoder),
+            str(tiny_decoder),
+            "{text} :",
+            "hello there",
+            max_new_tokens=8,
+            use_chat=False,
+        )
+    )
     texts = [o["output"] for o in outs if "output" in o]
     assert len(texts) >= 2 and all(b.startswith(a) for a, b in zip(texts, texts[1:]))
     assert len(texts[-1]) > len(texts[0]) or len(texts) > 2
@@ -263,8 +333,9 @@ def test_generation_streams_growing_text(tiny_decoder):
 def test_generation_stop_and_errors(tiny_decoder):
     stop = threading.Event()
     stop.set()  # Stop pressed: the stream ends after its first piece
-    outs = list(play.generate(str(tiny_decoder), "", "{text}", "hello", max_new_tokens=40,
-                              stop=stop))
+    outs = list(
+        play.generate(str(tiny_decoder), "", "{text}", "hello", max_new_tokens=40, stop=stop)
+    )
     assert msg(outs[-1]["message"]) == t("play.gen_stopped")
     assert len(outs[-1]["output"].split()) <= 3
     out = list(play.generate(str(tiny_decoder), "", "{text} {nope}", "hello"))
@@ -276,6 +347,7 @@ def test_generation_stop_and_errors(tiny_decoder):
 
 
 # ---- measure ------------------------------------------------------------------------------------
+
 
 def test_measure_needs_the_data_tab(tiny_decoder, tmp_path):
     out = list(play.measure(tiny_values(tiny_decoder), "", runs_dir=tmp_path))
@@ -310,21 +382,37 @@ def test_measure_records_a_comparison_row(tiny_decoder, small_csv, tmp_path):
     assert CJK.search(msg(zh["status"])) and CJK.search(msg(zh["result"]))
     assert "progress-done" in zh["status"]
     # a bad setting is a message
-    bad = list(play.measure({**vals, "verbalizers": "neg bad"}, str(small_csv), "review",
-                            "sentiment", runs_dir=tmp_path))
+    bad = list(
+        play.measure(
+            {**vals, "verbalizers": "neg bad"},
+            str(small_csv),
+            "review",
+            "sentiment",
+            runs_dir=tmp_path,
+        )
+    )
     assert "needs the form" in msg(bad[-1]["status"])
 
 
 def test_measure_stop_before_any_row(tiny_decoder, small_csv, tmp_path):
     stop = threading.Event()
     stop.set()
-    outs = list(play.measure(tiny_values(tiny_decoder, limit=4), str(small_csv), "review",
-                             "sentiment", runs_dir=tmp_path, stop=stop))
+    outs = list(
+        play.measure(
+            tiny_values(tiny_decoder, limit=4),
+            str(small_csv),
+            "review",
+            "sentiment",
+            runs_dir=tmp_path,
+            stop=stop,
+        )
+    )
     assert "Stopped before any row" in msg(outs[-1]["status"])
     assert P.load_measurements(tmp_path) == []
 
 
 # ---- a fine-tuned run: comparison and explanation --------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, tiny_encoder):
@@ -335,9 +423,17 @@ def tiny_run(tmp_path_factory, tiny_encoder):
 
     root = tmp_path_factory.mktemp("play-run")
     data = write_two_class_csv(root / "small.csv")
-    cfg = RunConfig(data=str(data), backbone=str(tiny_encoder), output_dir=str(root / "runs"),
-                    max_steps=6, batch_size=8, evaluations_per_epoch=2, max_length=32,
-                    strategy="full", run_name="tiny-cls")
+    cfg = RunConfig(
+        data=str(data),
+        backbone=str(tiny_encoder),
+        output_dir=str(root / "runs"),
+        max_steps=6,
+        batch_size=8,
+        evaluations_per_epoch=2,
+        max_length=32,
+        strategy="full",
+        run_name="tiny-cls",
+    )
     run = RunStore(cfg.output_dir).create(cfg)
     train_run(cfg, run)
     assert run.status == "completed"
@@ -349,8 +445,7 @@ def test_a_fine_tuned_run_joins_the_comparison(tiny_run, tiny_decoder):
     runs = play.run_list(runs_dir)
     assert [v for _, v in runs] == [str(run_path)] and "tiny-cls" in runs[0][0]
     vals = tiny_values(tiny_decoder, limit=8)
-    out = play.add_run(str(run_path), vals, str(data), "review", "sentiment",
-                       runs_dir=runs_dir)
+    out = play.add_run(str(run_path), vals, str(data), "review", "sentiment", runs_dir=runs_dir)
     assert "msg-ok" in out["message"] and "accuracy" in msg(out["message"])
     table = out["table"]
     assert list(table[t("play.col.kind")]) == [t("play.kind.run")]

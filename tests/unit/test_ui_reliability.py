@@ -2,6 +2,7 @@
 callbacks see them (no browser, no model training): a studio built with sign-in (``auth``), a
 JobManager with a fake training function that waits on an Event, and fake gradio requests that
 carry ``.username`` (``as_user`` makes one the current request, as gradio does for a callback)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -24,14 +25,20 @@ from ui.form import config_to_form
 from ui.i18n import TEXT, t
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-CSV = "text,label\n" + "\n".join(
-    f"{'great fun and loved it' if i % 2 else 'dull and far too long'} #{i},"
-    f"{'pos' if i % 2 else 'neg'}" for i in range(40)) + "\n"
+CSV = (
+    "text,label\n"
+    + "\n".join(
+        f"{'great fun and loved it' if i % 2 else 'dull and far too long'} #{i},"
+        f"{'pos' if i % 2 else 'neg'}"
+        for i in range(40)
+    )
+    + "\n"
+)
 ALICE, BOB = SimpleNamespace(username="alice"), SimpleNamespace(username="bob")
 CAROL, ROOT = SimpleNamespace(username="carol"), SimpleNamespace(username="root")
 NOBODY = SimpleNamespace(username=None)  # a studio started without --auth
 
-GATE = threading.Event()   # a running fake job trains until this is set
+GATE = threading.Event()  # a running fake job trains until this is set
 SEEN: dict[str, dict] = {}  # run id -> the keyword arguments its training got (resume_from)
 
 
@@ -52,8 +59,9 @@ def app(tmp_path_factory):
     """A studio with sign-in (alice, bob, carol; root is the admin)."""
     root = tmp_path_factory.mktemp("studio")
     store = RunStore(root / "runs")
-    demo = build_app(root / "runs", jobs=JobManager(store, train_fn=gated_train), auth=True,
-                     admins=("root",))
+    demo = build_app(
+        root / "runs", jobs=JobManager(store, train_fn=gated_train), auth=True, admins=("root",)
+    )
     return demo, demo.adaptune, root
 
 
@@ -61,8 +69,7 @@ def app(tmp_path_factory):
 def open_app(tmp_path_factory):
     """A studio without sign-in: everyone may see and do everything."""
     root = tmp_path_factory.mktemp("open-studio")
-    demo = build_app(root / "runs", jobs=JobManager(RunStore(root / "runs"),
-                                                    train_fn=gated_train))
+    demo = build_app(root / "runs", jobs=JobManager(RunStore(root / "runs"), train_fn=gated_train))
     return demo, demo.adaptune, root
 
 
@@ -122,8 +129,9 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
 
 
 def submit(ctx, name: str, owner: str):
-    run = ctx.jobs.submit(RunConfig(data="x.csv", run_name=name,
-                                    output_dir=str(ctx.store.root)), owner=owner)
+    run = ctx.jobs.submit(
+        RunConfig(data="x.csv", run_name=name, output_dir=str(ctx.store.root)), owner=owner
+    )
     return run
 
 
@@ -142,6 +150,7 @@ def with_checkpoint(run, step: int = 5) -> Path:
 
 # ---- who am I ---------------------------------------------------------------------------------
 
+
 def test_header_names_the_signed_in_user():
     assert signed_in_line("en", ALICE) == "Signed in as **alice**"
     assert CJK.search(signed_in_line("zh", ALICE)) and "alice" in signed_in_line("zh", ALICE)
@@ -154,17 +163,18 @@ def test_started_runs_belong_to_the_signed_in_user(app, open_app, csv_file):
     hers, his = (str(ctx.store.uploads.keep(csv_file, user)) for user in ("alice", "bob"))
     refused, *_ = call(ALICE, start, "en", *form_args(ctx, data=his, run_name="x"), user="alice")
     assert "is not yours to use" in refused  # bob's upload (or any file outside hers)
-    message, run_id, *_ = call(ALICE, start, "en", *form_args(ctx, data=hers,
-                                                                run_name="mine"), user="alice")
+    message, run_id, *_ = call(
+        ALICE, start, "en", *form_args(ctx, data=hers, run_name="mine"), user="alice"
+    )
     assert "msg-ok" in message and ctx.store.store.get(run_id).owner == "alice"
     wait_until(lambda: ctx.jobs.active == run_id)
     # a second run while the first trains: the message says where it waits
-    message, second, *_ = call(BOB, start, "en", *form_args(ctx, data=his,
-                                                              run_name="later"), user="bob")
+    message, second, *_ = call(
+        BOB, start, "en", *form_args(ctx, data=his, run_name="later"), user="bob"
+    )
     assert "Queued: position 1" in message, message
     assert ctx.store.store.get(second).owner == "bob"
-    zh, third, *_ = call(BOB, start, "zh", *form_args(ctx, data=his,
-                                                        run_name="third"), user="bob")
+    zh, third, *_ = call(BOB, start, "zh", *form_args(ctx, data=his, run_name="third"), user="bob")
     assert "第 2 位" in zh
     GATE.set()
     assert ctx.jobs.wait(third, timeout=10)
@@ -178,6 +188,7 @@ def test_started_runs_belong_to_the_signed_in_user(app, open_app, csv_file):
 
 # ---- the visible queue ------------------------------------------------------------------------
 
+
 def test_queue_table_positions_owners_and_cancel(app):
     _, ctx, _ = app
     jobs, store = ctx.jobs, ctx.store
@@ -190,9 +201,11 @@ def test_queue_table_positions_owners_and_cancel(app):
     rows = re.findall(r"<tr class=\"queue-(\w+)\"[^>]*>(.*?)</tr>", table)
     cells = [(kind, re.findall(r"<td>(.*?)</td>", row)) for kind, row in rows]
     # alice's jobs keep their places, but bob sees neither their names nor their owner
-    assert cells == [("other", ["training now", "another user&#x27;s job", "–", "running"]),
-                     ("mine", ["1", "b-run", "you", "queued"]),
-                     ("other", ["2", "another user&#x27;s job", "–", "queued"])]
+    assert cells == [
+        ("other", ["training now", "another user&#x27;s job", "–", "running"]),
+        ("mine", ["1", "b-run", "you", "queued"]),
+        ("other", ["2", "another user&#x27;s job", "–", "queued"]),
+    ]
     assert ">a-run<" not in table and "alice" not in table and a.id not in table
     assert "你" in train_tab.queue_html(jobs, "bob", "zh")
     choices = train_tab.queue_choices(jobs, "alice", "en")
@@ -202,8 +215,9 @@ def test_queue_table_positions_owners_and_cancel(app):
     admin = train_tab.queue_choices(jobs, Viewer("root", admin=True), "en")
     assert [v for _, v in admin] == [a.id, b.id, c.id]
     assert admin[1][0] == "b-run · position 1 · bob"
-    assert train_tab.queue_position(jobs, c.id) == 2 and train_tab.queue_position(jobs, a.id) \
-        is None
+    assert (
+        train_tab.queue_position(jobs, c.id) == 2 and train_tab.queue_position(jobs, a.id) is None
+    )
 
     # the timer's refresh: skipped while nothing changes
     html_, pick, row, sig = call(BOB, ctx.fn["train_queue"], "en", b.id, "")
@@ -278,6 +292,7 @@ def test_attach_prefers_the_users_own_live_run(app):
 
 # ---- resume -----------------------------------------------------------------------------------
 
+
 def test_resume_button_and_resume_from_the_checkpoint(app):
     _, ctx, _ = app
     store, jobs = ctx.store, ctx.jobs
@@ -296,8 +311,9 @@ def test_resume_button_and_resume_from_the_checkpoint(app):
     with as_user(BOB):
         assert train_tab.resume_button(store, jobs, run.id, "bob", "en")["visible"] is False
     with as_user(ROOT):
-        assert train_tab.resume_button(store, jobs, run.id, Viewer("root", admin=True),
-                                       "en")["visible"]
+        assert train_tab.resume_button(store, jobs, run.id, Viewer("root", admin=True), "en")[
+            "visible"
+        ]
     status = train_tab.status_html(run, run.events(), "interrupted", "en")
     assert "resume it from its last checkpoint" in status
     # the Runs tab shows the same button for the selected run
@@ -329,8 +345,7 @@ def test_resume_from_the_runs_tab_and_what_cannot_resume(app):
     run = create(ctx, "bob", run_name="failed-one")
     run.set_status("failed", error="boom")
     with_checkpoint(run, 12)
-    text, train_msg, button, tabs, run_id, timer = call(BOB, ctx.fn["runs_resume"], [run.id],
-                                                        "en")
+    text, train_msg, button, tabs, run_id, timer = call(BOB, ctx.fn["runs_resume"], [run.id], "en")
     assert "msg-ok" in text and text == train_msg and run_id == run.id
     assert button["visible"] is False and timer.active
     bare = create(ctx, "bob", run_name="bare")
@@ -347,6 +362,7 @@ def test_resume_from_the_runs_tab_and_what_cannot_resume(app):
 
 
 # ---- delete -----------------------------------------------------------------------------------
+
 
 def _uploaded(ctx, name: str, digest: str, user: str = "alice") -> Path:
     path = ctx.store.uploads.folder(user) / digest / name
@@ -365,8 +381,9 @@ def test_delete_with_and_without_its_data_file(app):
     for run in (one, two):
         run.set_status("completed")
 
-    visible, question, message, pending = call(ALICE, ctx.fn["runs_ask_delete"],
-                                               [one.id, two.id], "en")
+    visible, question, message, pending = call(
+        ALICE, ctx.fn["runs_ask_delete"], [one.id, two.id], "en"
+    )
     assert visible["visible"] and "Delete 2 run(s): one, two?" in question
     assert pending == [one.id, two.id]
     assert call(ALICE, ctx.fn["runs_ask_delete"], [], "en")[0]["visible"] is False
@@ -407,19 +424,24 @@ def test_delete_refused_for_another_user_and_a_running_run(app):
 
 # ---- privacy ----------------------------------------------------------------------------------
 
+
 def test_privacy_preview_counts_and_before_after(tmp_path):
-    rows = [("Write to ann.lee@example.org about it", "pos"),
-            ("See https://shop.example.com/item?id=7 now", "neg"),
-            ("Call me on +44 20 7946 0958 please", "pos"),
-            ("Account 12345678 was charged twice", "neg"),
-            ("Plain text with a year 2024 and 3 stars", "pos"),
-            ("nothing here at all", "neg")] * 3
+    rows = [
+        ("Write to ann.lee@example.org about it", "pos"),
+        ("See https://shop.example.com/item?id=7 now", "neg"),
+        ("Call me on +44 20 7946 0958 please", "pos"),
+        ("Account 12345678 was charged twice", "neg"),
+        ("Plain text with a year 2024 and 3 stars", "pos"),
+        ("nothing here at all", "neg"),
+    ] * 3
     path = tmp_path / "pii.csv"
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, index=False)
     summary, table = data_tab.privacy_preview(str(path), "text", "en")
     assert "msg-info" in summary
-    assert "Masking changes 12 of 18 texts: 3 e-mail address(es), 3 URL(s), " \
-           "3 phone number(s), 3 long number(s)" in summary
+    assert (
+        "Masking changes 12 of 18 texts: 3 e-mail address(es), 3 URL(s), "
+        "3 phone number(s), 3 long number(s)" in summary
+    )
     frame = table["value"]
     assert table["visible"] and list(frame.columns) == ["Before", "After masking"]
     assert len(frame) == 12 and frame.iloc[0, 1] == "Write to [EMAIL] about it"
@@ -445,10 +467,23 @@ def test_mask_pii_and_trust_remote_code_are_in_the_form(app):
     demo, ctx, _ = app
     assert {"mask_pii", "trust_remote_code"} <= set(ctx.fields)
     ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
-    for elem in ("cfg-mask-pii", "cfg-trust-remote-code", "data-privacy-preview",
-                 "data-privacy-table", "train-queue", "train-queue-pick", "train-queue-cancel",
-                 "train-resume", "train-remote-code-warning", "runs-resume", "runs-delete",
-                 "runs-delete-data", "runs-delete-yes", "runs-delete-no", "user-line"):
+    for elem in (
+        "cfg-mask-pii",
+        "cfg-trust-remote-code",
+        "data-privacy-preview",
+        "data-privacy-table",
+        "train-queue",
+        "train-queue-pick",
+        "train-queue-cancel",
+        "train-resume",
+        "train-remote-code-warning",
+        "runs-resume",
+        "runs-delete",
+        "runs-delete-data",
+        "runs-delete-yes",
+        "runs-delete-no",
+        "user-line",
+    ):
         assert elem in ids, elem
     assert data_tab._privacy_visible("classification")
     assert not data_tab._privacy_visible("ner")
@@ -460,9 +495,22 @@ def test_mask_pii_and_trust_remote_code_are_in_the_form(app):
 
 # ---- uploads ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["../../x.csv", "..\\..\\x.csv", "/etc/passwd", "..", ".",
-                                  "a\x00b.csv", "sub/dir/../../../evil.csv", "", " .hidden.csv",
-                                  "x" * 300 + ".csv"])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../x.csv",
+        "..\\..\\x.csv",
+        "/etc/passwd",
+        "..",
+        ".",
+        "a\x00b.csv",
+        "sub/dir/../../../evil.csv",
+        "",
+        " .hidden.csv",
+        "x" * 300 + ".csv",
+    ],
+)
 def test_upload_names_stay_inside_the_uploads_folder(tmp_path, csv_file, name):
     from engine.uploads import Uploads
 
@@ -488,17 +536,49 @@ def test_upload_file_with_a_hostile_name_on_disk(tmp_path):
 
 # ---- texts ------------------------------------------------------------------------------------
 
-NEW_KEYS = ["app.signed_in", "mask_pii", "mask_pii.help", "trust_remote_code",
-            "trust_remote_code.help", "train.remote_code_warning", "queue.title", "queue.empty",
-            "queue.col.position", "queue.col.name", "queue.col.owner", "queue.col.status",
-            "queue.now", "queue.position", "queue.you", "queue.pick", "queue.pick.help",
-            "queue.cancel", "queue.pick_none", "queue.cancelled", "train.not_yours",
-            "train.resume", "train.resuming", "train.cannot_resume", "train.interrupted_resume",
-            "train.queued_msg", "runs.delete", "runs.delete_confirm", "runs.delete_data",
-            "runs.delete_yes", "runs.delete_no", "runs.deleted", "runs.deleted_files",
-            "runs.delete_refused", "data.privacy_preview", "data.privacy_need_data",
-            "data.privacy_counts", "data.privacy_nothing", "data.privacy_before",
-            "data.privacy_after", "data.privacy_on"]
+NEW_KEYS = [
+    "app.signed_in",
+    "mask_pii",
+    "mask_pii.help",
+    "trust_remote_code",
+    "trust_remote_code.help",
+    "train.remote_code_warning",
+    "queue.title",
+    "queue.empty",
+    "queue.col.position",
+    "queue.col.name",
+    "queue.col.owner",
+    "queue.col.status",
+    "queue.now",
+    "queue.position",
+    "queue.you",
+    "queue.pick",
+    "queue.pick.help",
+    "queue.cancel",
+    "queue.pick_none",
+    "queue.cancelled",
+    "train.not_yours",
+    "train.resume",
+    "train.resuming",
+    "train.cannot_resume",
+    "train.interrupted_resume",
+    "train.queued_msg",
+    "runs.delete",
+    "runs.delete_confirm",
+    "runs.delete_data",
+    "runs.delete_yes",
+    "runs.delete_no",
+    "runs.deleted",
+    "runs.deleted_files",
+    "runs.delete_refused",
+    "data.privacy_preview",
+    "data.privacy_need_data",
+    "data.privacy_counts",
+    "data.privacy_nothing",
+    "data.privacy_before",
+    "data.privacy_after",
+    "data.privacy_on",
+]
 
 
 def test_every_new_text_has_english_and_chinese():
