@@ -3,8 +3,9 @@
 #   make install      .venv with the runtime dependencies and the bundled models
 #   make install-dev  ... plus pytest / playwright
 #   make run          start the studio on http://127.0.0.1:7860 (make run HOST=0.0.0.0 PORT=8080)
-#   make test         the whole test suite (needs /usr/bin/chromium for the browser tests)
+#   make test         lint, then the whole test suite on 2 workers (needs /usr/bin/chromium)
 #   make test-unit    tests/unit only
+#   make lint         ruff (lint + format check) and import-linter (the engine's layers)
 #   make bench        speed benchmark: reference PyTorch loop vs Adaptune's default recipe
 #   make bench-strategies  every strategy + the few-shot table (~20 min on 2 cores)
 #   make bench-tasks  every task on shared data: before vs after fine-tuning (~20 min)
@@ -38,11 +39,11 @@ STAMP_DEV := $(VENV)/.installed-dev-$(call hash_of,$(REQ_DEV))
 TEST_ENV := GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: help install install-dev run test test-unit bench bench-strategies bench-tasks bench-adaptive bench-prompting bench-hpo bench-serve bench-ui-latency clean \
+.PHONY: help install install-dev run test test-unit lint bench bench-strategies bench-tasks bench-adaptive bench-prompting bench-hpo bench-serve bench-ui-latency clean \
         check-chromium
 
 help:
-	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,18p' Makefile | sed 's/^# \{0,1\}//'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -76,11 +77,20 @@ check-chromium:
 	  fi; \
 	fi
 
-test: install-dev check-chromium
-	$(TEST_ENV) $(PY) -m pytest -q tests $(PYTEST_ARGS)
+# Parallel: 2 workers; the browser tests form one xdist group (one worker, in order, one studio).
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+test: install-dev check-chromium lint
+	$(TEST_ENV) $(PY) -m pytest -q tests $(XDIST) $(PYTEST_ARGS)
 
 test-unit: install-dev
-	$(TEST_ENV) $(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -q tests/unit $(XDIST) $(PYTEST_ARGS)
 
 bench: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \

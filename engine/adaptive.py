@@ -37,7 +37,6 @@ from engine.runs import Run, write_json_atomic
 
 MIN_DOCUMENTS = 4  # at least one held out and a few to train on
 MAX_EVAL_DOCUMENTS = 400  # the held-out slice never needs more documents than this
-LR_FULL, LR_LORA = 1e-4, 1e-3
 TRACKED_KIND = {"mlm": "masked-LM perplexity (fixed 15% mask)", "clm": "perplexity"}
 HEAD_LR = 1e-2
 # A control text that is nobody's domain: everyday English sentences written for Adaptune
@@ -960,10 +959,6 @@ def measure_control(model, tokenizer, objective: str, config: PretrainConfig) ->
     return round(m["perplexity"], 3)
 
 
-def default_lr(config: PretrainConfig) -> float:
-    return config.learning_rate or (LR_LORA if config.strategy == "lora" else LR_FULL)
-
-
 def _apply_lora(model, config: PretrainConfig):
     from peft import LoraConfig, get_peft_model
 
@@ -1109,7 +1104,6 @@ def pretrain_run(
         trainer_class=PretrainTrainer,
         data_collator=Collator(inner, schedule),
         callbacks=[GrowCallback(), *callbacks],
-        learning_rate=default_lr(config),
         evaluations=config.evaluations,
         before=step_zero,
         resume_from=resume_from,

@@ -26,7 +26,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from engine.config import LORA_FAMILY, HpoConfig, RunConfig
+from engine.config import HpoConfig, RunConfig
+from engine.strategies import LORA_KIND
 from engine.runs import Run, RunStore, write_json_atomic
 
 LORA_PARAMS = ("lora_r", "lora_alpha", "lora_dropout")
@@ -192,7 +193,7 @@ def sample(trial, space: dict[str, dict], strategy: str = "lora") -> dict[str, A
     order = sorted(space, key=lambda n: (n != "strategy", n))
     for name in order:
         spec = space[name]
-        if name in LORA_PARAMS and values.get("strategy", strategy) not in LORA_FAMILY:
+        if name in LORA_PARAMS and values.get("strategy", strategy) not in LORA_KIND:
             continue
         if spec["type"] == "categorical":
             values[name] = trial.suggest_categorical(name, spec["choices"])
@@ -349,7 +350,7 @@ def hpo_run(config: HpoConfig, run: Run, stop_event: threading.Event | None = No
     if first and not study.trials:  # a new study starts from the Auto plan
         strategy = first.get("strategy", base.strategy)
         study.enqueue_trial(
-            {k: v for k, v in first.items() if k not in LORA_PARAMS or strategy in LORA_FAMILY},
+            {k: v for k, v in first.items() if k not in LORA_PARAMS or strategy in LORA_KIND},
             user_attrs={"origin": "auto plan"},
             skip_if_exists=True,
         )

@@ -24,44 +24,15 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from engine.catalogue import STRATEGIES as STRATEGY_CATALOGUE
+from engine.catalogue import TASKS as TASK_CATALOGUE
 from engine.errors import ConfigError
 from engine.jsonio import write_json_atomic
 
-# Names are the CLI --task values; engine/tasks/<module>.py implements each (see engine/tasks).
-TASKS = [
-    "classification",
-    "multilabel",
-    "ner",
-    "relation",
-    "qa",
-    "summarization",
-    "translation",
-    "dialogue",
-]
-GENERATION_TASKS = ["summarization", "translation", "dialogue"]
-# Names are the CLI --strategy values and the UI choices; engine/strategies.py describes each.
-STRATEGIES = [
-    "auto",
-    "full",
-    "head",
-    "bitfit",
-    "lora",
-    "rslora",
-    "dora",
-    "pissa",
-    "adalora",
-    "ia3",
-    "loha",
-    "lokr",
-    "vera",
-    "prefix",
-    "prompt",
-    "ptuning",
-    "qlora",
-    "setfit",
-]
-LORA_FAMILY = ["lora", "rslora", "dora", "pissa", "adalora", "qlora"]
-PROMPT_FAMILY = ["prefix", "prompt", "ptuning"]
+# The CLI --task / --strategy values and the UI choices: views of the catalogue's registries.
+TASKS = list(TASK_CATALOGUE)
+GENERATION_TASKS = [name for name, task in TASK_CATALOGUE.items() if task.generation]
+STRATEGIES = list(STRATEGY_CATALOGUE)
 DEFAULT_STRATEGY = "auto"
 
 
@@ -315,7 +286,6 @@ class RunConfig(ConfigBase):
         minimum=1,
         maximum=256,
         step=1,
-        strategies=LORA_FAMILY + ["loha", "lokr", "vera"],
     )
     lora_alpha: int = _f(
         16,
@@ -325,7 +295,6 @@ class RunConfig(ConfigBase):
         minimum=1,
         maximum=512,
         step=1,
-        strategies=LORA_FAMILY + ["loha", "lokr"],
     )
     lora_dropout: float = _f(
         0.1,
@@ -335,7 +304,6 @@ class RunConfig(ConfigBase):
         minimum=0.0,
         maximum=0.5,
         step=0.05,
-        strategies=LORA_FAMILY + ["loha", "lokr", "vera"],
     )
     lora_target_modules: str = _f(
         "auto",
@@ -343,7 +311,6 @@ class RunConfig(ConfigBase):
         "the attention projections of the backbone family).",
         "model",
         advanced=True,
-        strategies=LORA_FAMILY + ["ia3", "loha", "lokr", "vera"],
     )
     num_virtual_tokens: int = _f(
         20,
@@ -353,7 +320,6 @@ class RunConfig(ConfigBase):
         minimum=1,
         maximum=200,
         step=1,
-        strategies=PROMPT_FAMILY,
     )
     setfit_iterations: int = _f(
         10,
@@ -364,14 +330,12 @@ class RunConfig(ConfigBase):
         minimum=1,
         maximum=100,
         step=1,
-        strategies=["setfit"],
     )
     freeze_embeddings: bool = _f(
         False,
         "Freeze the word-embedding table during full fine-tuning (faster, less memory).",
         "model",
         advanced=True,
-        strategies=["full"],
     )
 
     # ---- training ---------------------------------------------------------------------------

@@ -367,7 +367,7 @@ def calibrate_time(
     model.to(dev["device"]).train()
     load_seconds = time.time() - t0
     params = [p for p in model.parameters() if p.requires_grad]
-    lr = config.learning_rate or _default_lr(config.strategy, default_learning_rate, family)
+    lr = config.learning_rate or default_learning_rate(config.strategy, family, config.task)
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay)
     label2id = {n: i for i, n in enumerate(names)}
 
@@ -438,15 +438,6 @@ def _as_full(config):
     from dataclasses import replace
 
     return replace(config, strategy="full")
-
-
-def _default_lr(strategy: str, default_learning_rate, family: str = "encoder") -> float:
-    if strategy == "setfit":
-        return 2e-5
-    try:
-        return default_learning_rate(strategy, family)
-    except KeyError:
-        return 1e-4
 
 
 def _sync(dev: dict) -> None:

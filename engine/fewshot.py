@@ -45,7 +45,6 @@ from engine.backbones import family_of, resolve_backbone
 from engine.config import ConfigError, RunConfig
 from engine.runs import Run, read_json, write_json_atomic
 
-SETFIT_DEFAULT_LR = 2e-5  # SetFit's default body learning rate
 HEAD_PARAMS = {"max_iter": 1000}
 
 
@@ -151,7 +150,7 @@ def train_setfit(
     from setfit import SetFitModel, Trainer, TrainingArguments
     from transformers import set_seed
 
-    from engine.strategies import parameter_counts
+    from engine.strategies import default_learning_rate, parameter_counts
     from engine.tasks import classification as task
     from engine.training.loop import pick_device, quiet_libraries
 
@@ -168,7 +167,7 @@ def train_setfit(
     label2id = {label: i for i, label in enumerate(labels)}
     x_train = spec.train["text"].astype(str).tolist()
     y_train = [label2id[l] for l in spec.train["label"]]
-    lr = config.learning_rate or SETFIT_DEFAULT_LR
+    lr = config.learning_rate or default_learning_rate("setfit")
     head_params = dict(HEAD_PARAMS)
     if config.class_weights == "balanced":
         head_params["class_weight"] = "balanced"
@@ -519,5 +518,4 @@ __all__ = [
     "SetFitPredictor",
     "is_setfit_model",
     "setfit_pairs",
-    "SETFIT_DEFAULT_LR",
 ]

@@ -76,6 +76,8 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Iterable
 
+from engine.strategies import default_learning_rate
+
 # ---- thresholds (the table above) ---------------------------------------------------------------
 FEW_SHOT_PER_CLASS = 64
 FULL_MIN_ROWS_GPU = 5_000
@@ -87,7 +89,6 @@ MAX_EPOCHS = 20
 BASE_EPOCHS = 3
 EVALUATIONS_TOTAL = 12
 SETFIT_PAIRS_BUDGET = {"cpu": 2_000, "gpu": 20_000}
-SETFIT_LR = 2e-5
 TOKENS_PER_WORD = {"en": 1.3, "cjk": 1.0, "other": 1.6}
 # Backbones (names or name fragments) trained on many languages.
 MULTILINGUAL_HINTS = ("xlm", "multilingual", "mbert", "qwen", "e5", "labse", "mdeberta", "bloom")
@@ -492,8 +493,11 @@ def plan(
         v["epochs"] = 1.0
         r["epochs"] = "SetFit makes one pass over its generated pairs (the published recipe)."
         total_steps = math.ceil(pairs / bs)
-        v["learning_rate"] = SETFIT_LR
-        r["learning_rate"] = "2e-5, SetFit's default for fine-tuning the sentence encoder on pairs."
+        v["learning_rate"] = default_learning_rate("setfit")
+        r["learning_rate"] = (
+            f"{v['learning_rate']:g}, SetFit's default for fine-tuning the sentence encoder on "
+            "pairs."
+        )
     else:
         steps_per_epoch = max(1, math.ceil(train_rows / bs))
         high = STEPS_MAX["gpu" if gpu else "cpu"]

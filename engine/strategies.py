@@ -19,8 +19,20 @@ import shutil
 import tempfile
 import weakref
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
+
+from engine.catalogue import (  # noqa: F401 - the registry's names, re-exported
+    ADAPTER_KIND,
+    FAMILIES,
+    LORA_KIND,
+    PROMPT_KIND,
+    STRATEGIES,
+    TASK_RATES,
+    Strategy,
+    default_learning_rate,
+)
 
 # Head modules of *ForSequenceClassification models across families.
 HEAD_NAMES = ("classifier", "score", "pre_classifier", "qa_outputs")
@@ -29,219 +41,6 @@ HEAD_NAMES = ("classifier", "score", "pre_classifier", "qa_outputs")
 # It feeds only the classifier, so every strategy trains it together with the head.
 POOLER_NAMES = ("pooler",)
 
-FAMILIES = ("encoder", "decoder")
-_BOTH = ("encoder", "decoder")
-_LOW_RANK_KNOBS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
-_PROMPT_KNOBS = ("num_virtual_tokens",)
-
-
-@dataclass(frozen=True)
-class Strategy:
-    name: str
-    title: str  # short display name
-    description: str  # one line a non-expert understands
-    default_lr: float  # AdamW peak learning rate when the run leaves it at 0
-    saves: str  # "adapter" (peft folder) | "model" (full model folder)
-    families: tuple[str, ...] = _BOTH  # backbone families it supports
-    knobs: tuple[str, ...] = ()  # RunConfig fields it reads
-    peft_method: str = ""  # peft's PeftType name; "" when peft is not used
-    trainer: str = "engine"  # "engine" (training.py) | "fewshot" | "planner"
-    decoder_lr: float = 0.0  # learning rate on decoders when it differs (0: same)
-
-
-# Learning rates: checked on MiniLM-L6 (bundled) with reviews_sentiment.csv, AdamW, batch 16,
-# 10% warm-up then linear decay, 30-40 steps: the loss goes down for every method at its rate
-# (and at the next rate tried where that learned worse: LoHa / LoKr / AdaLoRA / IA3 learned more
-# at 3e-3 / 3e-3 / 3e-3 / 1e-2 than at 1e-3 / 1e-3 / 1e-3 / 5e-3). Over 90 steps LoRA ended
-# level at 1e-3 and 2e-3, AdaLoRA at 2e-3 and 3e-3. On SmolLM2-135M (batch 8) P-tuning learned
-# at 3e-3 but not at 1e-2 in 30 steps, the reverse of MiniLM, and prefix tuning went down at
-# 3e-3 over 90 steps but not at 1e-2 in 30: hence their decoder_lr. Prompt tuning learned at
-# 1e-2 on both. QLoRA (no GPU here) and SetFit (its own trainer's default) are unmeasured.
-STRATEGIES: dict[str, Strategy] = {
-    s.name: s
-    for s in [
-        Strategy(
-            "auto",
-            "Automatic",
-            "Automatic: picks a strategy for you from the backbone, the "
-            "amount of data and the hardware.",
-            1e-3,
-            "adapter",
-            trainer="planner",
-        ),
-        Strategy(
-            "full",
-            "Full fine-tuning",
-            "Full fine-tuning: every weight trains; most capacity, "
-            "slowest, needs the most memory, saves the whole model.",
-            5e-5,
-            "model",
-            knobs=("freeze_embeddings",),
-        ),
-        Strategy(
-            "head",
-            "Head only",
-            "Head only: the backbone is frozen and only the new "
-            "classification layers on top of it train; fastest, weakest.",
-            5e-3,
-            "model",
-        ),
-        Strategy(
-            "bitfit",
-            "BitFit",
-            "BitFit: only the bias terms of the backbone and the new head "
-            "train; tiny and fast, a step up from head only.",
-            1e-3,
-            "model",
-        ),
-        Strategy(
-            "lora",
-            "LoRA",
-            "LoRA: small low-rank updates on the attention projections plus the "
-            "new head; fast, little memory, saves a small adapter.",
-            1e-3,
-            "adapter",
-            knobs=_LOW_RANK_KNOBS,
-            peft_method="LORA",
-        ),
-        Strategy(
-            "rslora",
-            "rsLoRA",
-            "rsLoRA: LoRA with a rank-stabilised scale, so higher ranks keep "
-            "learning well; saves a small adapter.",
-            1e-3,
-            "adapter",
-            knobs=_LOW_RANK_KNOBS,
-            peft_method="LORA",
-        ),
-        Strategy(
-            "dora",
-            "DoRA",
-            "DoRA: LoRA that learns the size and the direction of each weight "
-            "separately; often a little better, a little slower.",
-            1e-3,
-            "adapter",
-            knobs=_LOW_RANK_KNOBS,
-            peft_method="LORA",
-        ),
-        Strategy(
-            "pissa",
-            "PiSSA",
-            "PiSSA: LoRA started from the most important directions of the "
-            "pretrained weights; tends to learn faster than LoRA.",
-            1e-3,
-            "adapter",
-            knobs=_LOW_RANK_KNOBS,
-            peft_method="LORA",
-        ),
-        Strategy(
-            "adalora",
-            "AdaLoRA",
-            "AdaLoRA: LoRA that moves its rank budget to the layers that "
-            "need it most during training.",
-            3e-3,
-            "adapter",
-            knobs=_LOW_RANK_KNOBS,
-            peft_method="ADALORA",
-        ),
-        Strategy(
-            "ia3",
-            "IA3",
-            "IA3: learns one scaling number per channel in attention and "
-            "feed-forward layers; very few trainable weights.",
-            1e-2,
-            "adapter",
-            knobs=("lora_target_modules",),
-            peft_method="IA3",
-        ),
-        Strategy(
-            "loha",
-            "LoHa",
-            "LoHa: a low-rank update built from a Hadamard product; can "
-            "express more than LoRA at a similar size.",
-            3e-3,
-            "adapter",
-            knobs=_LOW_RANK_KNOBS,
-            peft_method="LOHA",
-        ),
-        Strategy(
-            "lokr",
-            "LoKr",
-            "LoKr: a low-rank update built from a Kronecker product; very few trainable weights.",
-            3e-3,
-            "adapter",
-            knobs=_LOW_RANK_KNOBS,
-            peft_method="LOKR",
-        ),
-        Strategy(
-            "vera",
-            "VeRA",
-            "VeRA: one shared frozen random projection, only small scaling "
-            "vectors train; even smaller than LoRA.",
-            5e-3,
-            "adapter",
-            knobs=("lora_r", "lora_dropout", "lora_target_modules"),
-            peft_method="VERA",
-        ),
-        Strategy(
-            "prefix",
-            "Prefix tuning",
-            "Prefix tuning: learns a few virtual tokens added inside "
-            "every attention layer; the backbone stays frozen.",
-            1e-2,
-            "adapter",
-            knobs=_PROMPT_KNOBS,
-            peft_method="PREFIX_TUNING",
-            decoder_lr=3e-3,
-        ),
-        Strategy(
-            "prompt",
-            "Prompt tuning",
-            "Prompt tuning: learns a few virtual words put before "
-            "the text; the backbone stays frozen.",
-            1e-2,
-            "adapter",
-            knobs=_PROMPT_KNOBS,
-            peft_method="PROMPT_TUNING",
-        ),
-        Strategy(
-            "ptuning",
-            "P-tuning",
-            "P-tuning: virtual words produced by a small trained "
-            "network, put before the text; the backbone stays frozen.",
-            1e-2,
-            "adapter",
-            knobs=_PROMPT_KNOBS,
-            peft_method="P_TUNING",
-            decoder_lr=3e-3,
-        ),
-        Strategy(
-            "qlora",
-            "QLoRA",
-            "QLoRA: LoRA on a 4-bit copy of the backbone; fits large models on a small GPU.",
-            5e-4,
-            "adapter",
-            knobs=_LOW_RANK_KNOBS,
-            peft_method="LORA",
-        ),
-        Strategy(
-            "setfit",
-            "SetFit",
-            "SetFit: few-shot learning for sentence encoders; works with "
-            "as few as 8 examples per label.",
-            2e-5,
-            "model",
-            families=("encoder",),
-            knobs=("setfit_iterations",),
-            trainer="fewshot",
-        ),
-    ]
-}
-
-# Methods peft implements through a LoraConfig / AdaLoraConfig.
-LORA_KIND = ("lora", "rslora", "dora", "pissa", "adalora", "qlora")
-PROMPT_KIND = ("prefix", "prompt", "ptuning")
-ADAPTER_KIND = LORA_KIND + ("ia3", "loha", "lokr", "vera")
 
 # Default targets of the low-rank methods per model type: the query and value projections.
 LORA_TARGETS = {
@@ -316,12 +115,6 @@ DECODER_TYPES = {
     "gptj",
     "bloom",
 }
-
-
-def default_learning_rate(strategy: str, family: str = "encoder") -> float:
-    """The peak learning rate a run of ``strategy`` on a ``family`` backbone starts from."""
-    s = STRATEGIES[strategy]
-    return s.decoder_lr if family == "decoder" and s.decoder_lr else s.default_lr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -531,20 +324,10 @@ def apply_strategy(
     if reason:
         raise ValueError(reason)
 
-    if strategy == "full":
-        for p in model.parameters():
-            p.requires_grad = True
-        if getattr(config, "freeze_embeddings", False):
-            model.get_input_embeddings().weight.requires_grad = False
-        return model
-    if strategy in ("head", "bitfit"):
-        heads = head_modules(model)
-        for name, p in model.named_parameters():
-            p.requires_grad = _is_head_param(name, heads) or (
-                strategy == "bitfit" and name.endswith(".bias")
-            )
-        return model
-    return _apply_peft(model, config, strategy, total_steps, task_type)
+    build = BUILDERS.get(strategy)
+    if build is None:
+        raise ValueError(f"Unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
+    return build(model, config, Build.of(model, config, total_steps, task_type))
 
 
 def _is_quantized(model: torch.nn.Module) -> bool:
@@ -553,121 +336,196 @@ def _is_quantized(model: torch.nn.Module) -> bool:
     )
 
 
-def _apply_peft(model, config, strategy: str, total_steps: int | None, task_type: str = "SEQ_CLS"):
+# ---------------------------------------------------------------------------------------------
+# how each strategy builds itself: one registered function per method (peft's own configs)
+
+BUILDERS: dict[str, Callable] = {}
+
+
+def builds(*names: str):
+    """Register the decorated function as the way strategies ``names`` prepare a model:
+    ``fn(model, config, build: Build) -> model`` (peft's ``register_peft_method`` idea). A
+    strategy of the catalogue with trainer "engine" and no builder fails at import."""
+
+    def register(fn):
+        for name in names:
+            if name not in STRATEGIES:
+                raise KeyError(f"builder for {name!r}, which is not in STRATEGIES")
+            BUILDERS[name] = fn
+        return fn
+
+    return register
+
+
+@dataclass(frozen=True)
+class Build:
+    """What every builder reads besides the model and the config."""
+
+    task_type: Any  # peft.TaskType of the model's head
+    save: list[str] | None  # head (and pooler) modules trained and saved with the adapter
+    total_steps: int | None
+    meta: bool  # a preview on the meta device (no weights)
+
+    @classmethod
+    def of(cls, model, config, total_steps, task_type: str) -> Build:
+        from peft import TaskType
+
+        return cls(TaskType[task_type], head_modules(model) or None, total_steps, _on_meta(model))
+
+    @staticmethod
+    def targets(model, config, table=None, generic=None, what: str = "LoRA") -> list[str]:
+        setting = getattr(config, "lora_target_modules", "auto")
+        return _targets(model, setting, table or LORA_TARGETS, generic or _GENERIC_TARGETS, what)
+
+
+@builds("full")
+def _full(model, config, build: Build):
+    for p in model.parameters():
+        p.requires_grad = True
+    if getattr(config, "freeze_embeddings", False):
+        model.get_input_embeddings().weight.requires_grad = False
+    return model
+
+
+@builds("head", "bitfit")
+def _head_or_bias(model, config, build: Build):
+    heads = head_modules(model)
+    for name, p in model.named_parameters():
+        p.requires_grad = _is_head_param(name, heads) or (
+            config.strategy == "bitfit" and name.endswith(".bias")
+        )
+    return model
+
+
+@builds("lora", "rslora", "dora", "pissa", "qlora")
+def _lora(model, config, build: Build):
     import peft
-    from peft import TaskType, get_peft_model
 
-    seq = TaskType[task_type]
-    save = head_modules(model) or None
-    r, alpha, dropout = config.lora_r, config.lora_alpha, config.lora_dropout
-    setting = getattr(config, "lora_target_modules", "auto")
-    meta = _on_meta(model)
+    strategy = config.strategy
+    if strategy == "qlora":
+        if not _is_quantized(model):
+            raise ValueError(
+                "QLoRA needs the backbone loaded in 4-bit: load it with "
+                "engine.strategies.quantization_config('qlora')."
+            )
+        model = peft.prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    init = True
+    if strategy == "pissa" and not build.meta:  # SVD of meta weights is meaningless (preview)
+        # fast randomised SVD: 8x faster than the full one (1.1 s vs 8.6 s on SmolLM2-135M,
+        # one CPU thread); the residual weights stay exact, only the start is approximate
+        init = "pissa_niter_4"
+    cfg = peft.LoraConfig(
+        task_type=build.task_type,
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=build.targets(model, config),
+        modules_to_save=build.save,
+        use_rslora=strategy == "rslora",
+        use_dora=strategy == "dora",
+        init_lora_weights=init,
+    )
+    pm = peft.get_peft_model(model, cfg)
+    if strategy == "pissa" and not build.meta:
+        _keep_initial_adapter(pm)
+    return pm
 
-    if strategy in ("lora", "rslora", "dora", "pissa", "qlora"):
-        if strategy == "qlora":
-            if not _is_quantized(model):
-                raise ValueError(
-                    "QLoRA needs the backbone loaded in 4-bit: load it with "
-                    "engine.strategies.quantization_config('qlora')."
-                )
-            model = peft.prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-        targets = _targets(model, setting, LORA_TARGETS, _GENERIC_TARGETS, "LoRA")
-        init = True
-        if strategy == "pissa" and not meta:  # SVD of meta weights is meaningless (preview)
-            # fast randomised SVD: 8x faster than the full one (1.1 s vs 8.6 s on SmolLM2-135M,
-            # one CPU thread); the residual weights stay exact, only the start is approximate
-            init = "pissa_niter_4"
-        cfg = peft.LoraConfig(
-            task_type=seq,
-            r=r,
-            lora_alpha=alpha,
-            lora_dropout=dropout,
-            target_modules=targets,
-            modules_to_save=save,
-            use_rslora=strategy == "rslora",
-            use_dora=strategy == "dora",
-            init_lora_weights=init,
-        )
-        pm = get_peft_model(model, cfg)
-        if strategy == "pissa" and not meta:
-            _keep_initial_adapter(pm)
-        return pm
-    if strategy == "adalora":
-        targets = _targets(model, setting, LORA_TARGETS, _GENERIC_TARGETS, "AdaLoRA")
-        steps = int(total_steps or getattr(config, "max_steps", 0) or 1000)
-        # warm up on the full rank for 10% of the steps, fix the final budget for the last 20%
-        tinit, tfinal = int(0.1 * steps), int(0.2 * steps)
-        if tinit >= steps - tfinal:
-            tinit, tfinal = 0, 0
-        cfg = peft.AdaLoraConfig(
-            task_type=seq,
-            init_r=max(r + 1, round(1.5 * r)),
-            target_r=r,
-            lora_alpha=alpha,
-            lora_dropout=dropout,
-            target_modules=targets,
-            modules_to_save=save,
-            total_step=steps,
-            tinit=tinit,
-            tfinal=tfinal,
-            deltaT=max(1, steps // 100),
-        )
-        pm = get_peft_model(model, cfg)
-        for name, p in pm.named_parameters():  # a constant; peft leaves it trainable on meta
-            if ".ranknum." in name:
-                p.requires_grad_(False)
-        _adalora_reload_compat(pm)
-        return pm
-    if strategy == "ia3":
-        targets = _targets(model, setting, IA3_TARGETS, _GENERIC_IA3, "IA3")
-        ff = [t for t in targets if any(t == f or t.endswith("." + f) for f in IA3_FEEDFORWARD)]
-        cfg = peft.IA3Config(
-            task_type=seq, target_modules=targets, feedforward_modules=ff, modules_to_save=save
-        )
-        return get_peft_model(model, cfg)
-    if strategy == "loha":
-        targets = _targets(model, setting, LORA_TARGETS, _GENERIC_TARGETS, "LoHa")
-        _no_conv1d(model, targets, "loha")
-        cfg = peft.LoHaConfig(
-            task_type=seq,
-            r=r,
-            alpha=alpha,
-            rank_dropout=dropout,
-            target_modules=targets,
-            modules_to_save=save,
-        )
-        return get_peft_model(model, cfg)
-    if strategy == "lokr":
-        targets = _targets(model, setting, LORA_TARGETS, _GENERIC_TARGETS, "LoKr")
-        _no_conv1d(model, targets, "lokr")
-        cfg = peft.LoKrConfig(
-            task_type=seq,
-            r=r,
-            alpha=alpha,
-            rank_dropout=dropout,
-            target_modules=targets,
-            modules_to_save=save,
-        )
-        return get_peft_model(model, cfg)
-    if strategy == "vera":
-        targets = _targets(model, setting, LORA_TARGETS, _GENERIC_TARGETS, "VeRA")
-        cfg = peft.VeraConfig(
-            task_type=seq, r=r, vera_dropout=dropout, target_modules=targets, modules_to_save=save
-        )
-        return get_peft_model(model, cfg)
+
+@builds("adalora")
+def _adalora(model, config, build: Build):
+    import peft
+
+    r = config.lora_r
+    steps = int(build.total_steps or getattr(config, "max_steps", 0) or 1000)
+    # warm up on the full rank for 10% of the steps, fix the final budget for the last 20%
+    tinit, tfinal = int(0.1 * steps), int(0.2 * steps)
+    if tinit >= steps - tfinal:
+        tinit, tfinal = 0, 0
+    cfg = peft.AdaLoraConfig(
+        task_type=build.task_type,
+        init_r=max(r + 1, round(1.5 * r)),
+        target_r=r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=build.targets(model, config, what="AdaLoRA"),
+        modules_to_save=build.save,
+        total_step=steps,
+        tinit=tinit,
+        tfinal=tfinal,
+        deltaT=max(1, steps // 100),
+    )
+    pm = peft.get_peft_model(model, cfg)
+    for name, p in pm.named_parameters():  # a constant; peft leaves it trainable on meta
+        if ".ranknum." in name:
+            p.requires_grad_(False)
+    _adalora_reload_compat(pm)
+    return pm
+
+
+@builds("ia3")
+def _ia3(model, config, build: Build):
+    import peft
+
+    targets = build.targets(model, config, IA3_TARGETS, _GENERIC_IA3, "IA3")
+    ff = [t for t in targets if any(t == f or t.endswith("." + f) for f in IA3_FEEDFORWARD)]
+    cfg = peft.IA3Config(
+        task_type=build.task_type,
+        target_modules=targets,
+        feedforward_modules=ff,
+        modules_to_save=build.save,
+    )
+    return peft.get_peft_model(model, cfg)
+
+
+@builds("loha", "lokr")
+def _loha_lokr(model, config, build: Build):
+    import peft
+
+    strategy = config.strategy
+    targets = build.targets(model, config, what=STRATEGIES[strategy].title)
+    _no_conv1d(model, targets, strategy)
+    config_class = peft.LoHaConfig if strategy == "loha" else peft.LoKrConfig
+    cfg = config_class(
+        task_type=build.task_type,
+        r=config.lora_r,
+        alpha=config.lora_alpha,
+        rank_dropout=config.lora_dropout,
+        target_modules=targets,
+        modules_to_save=build.save,
+    )
+    return peft.get_peft_model(model, cfg)
+
+
+@builds("vera")
+def _vera(model, config, build: Build):
+    import peft
+
+    cfg = peft.VeraConfig(
+        task_type=build.task_type,
+        r=config.lora_r,
+        vera_dropout=config.lora_dropout,
+        target_modules=build.targets(model, config, what="VeRA"),
+        modules_to_save=build.save,
+    )
+    return peft.get_peft_model(model, cfg)
+
+
+@builds("prefix", "prompt", "ptuning")
+def _prompt_learning(model, config, build: Build):
+    import peft
+
+    strategy = config.strategy
     # Sizes from the config's attribute map (DistilBERT's dim / n_layers, GPT-2's n_embd...),
     # which peft's own lookup of the plain names misses.
     mc = model.config
     dims = dict(
-        task_type=seq,
+        task_type=build.task_type,
         num_virtual_tokens=config.num_virtual_tokens,
-        modules_to_save=save,
+        modules_to_save=build.save,
         token_dim=model.get_input_embeddings().embedding_dim,
         num_layers=getattr(mc, "num_hidden_layers", None),
         num_attention_heads=getattr(mc, "num_attention_heads", None),
     )
-    if strategy not in PROMPT_KIND:
-        raise ValueError(f"Unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
     if strategy == "prefix":
         _prefix_compat(model)
         cfg = peft.PrefixTuningConfig(**dims)
@@ -680,7 +538,12 @@ def _apply_peft(model, config, strategy: str, total_steps: int | None, task_type
             cfg = peft.PromptTuningConfig(**dims, prompt_tuning_init="SAMPLE_VOCAB")
         else:
             cfg = peft.PromptEncoderConfig(**dims)
-    return get_peft_model(model, cfg)
+    return peft.get_peft_model(model, cfg)
+
+
+_MISSING = [n for n, st in STRATEGIES.items() if st.trainer == "engine" and n not in BUILDERS]
+if _MISSING:  # a strategy in the catalogue that nothing can build
+    raise ImportError(f"strategies without a builder: {', '.join(_MISSING)}")
 
 
 def _adalora_reload_compat(pm) -> None:

@@ -183,3 +183,16 @@ def write_task_table(task: str, folder: Path) -> Path:
     path = folder / f"{task}.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Markers by tier (``-m "not browser"`` runs everything but Chromium), and every browser
+    test in one xdist group: they share one studio, so ``-n 2 --dist loadgroup`` runs them in
+    order on one worker while the other worker takes the unit and integration tests."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "e2e" in parts:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif "integration" in parts:
+            item.add_marker(pytest.mark.integration)

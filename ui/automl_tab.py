@@ -27,7 +27,8 @@ import gradio as gr
 import pandas as pd
 
 from engine import automl
-from engine.config import LORA_FAMILY, HpoConfig, RunConfig, config_fields
+from engine.config import HpoConfig, RunConfig, config_fields
+from engine.strategies import LORA_KIND
 from engine.jobs import JobManager
 from engine.runs import Run, RunStore, read_json
 
@@ -313,7 +314,7 @@ def first_values(first: dict | None, space: dict | None) -> dict:
     """The Auto plan's values the first trial trains (LoRA settings only for LoRA)."""
     if not first:
         return {}
-    lora = first.get("strategy", "lora") in LORA_FAMILY
+    lora = first.get("strategy", "lora") in LORA_KIND
     return {
         k: v
         for k, v in first.items()

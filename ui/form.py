@@ -55,8 +55,12 @@ def form_fields(cls: type = RunConfig) -> list[Field]:
 
 
 def strategy_only(f: Field) -> list[str] | None:
-    """The strategies a knob applies to (None: all)."""
-    return f.metadata.get("strategies")
+    """The strategies a knob applies to (None: all): those whose registry entry reads it
+    (engine.strategies.Strategy.knobs, the one declaration)."""
+    from engine.strategies import STRATEGIES
+
+    users = [name for name, s in STRATEGIES.items() if f.name in s.knobs]
+    return users or None
 
 
 def elem_id(name: str, kind: FormKind = TRAIN) -> str:

@@ -1,39 +1,45 @@
 """Tasks: one module per task, all behind the same small contract.
 
 ``RunConfig.task`` names the task; ``get_task(name)`` returns its module. The spine
-(engine/training.py: ``train_run``; engine/cli.py; the UI) only talks to a task through this
-contract, so a new task is a new module plus one line in ``TASK_MODULES``.
+(engine/training/pipeline.py: ``train_run``; engine/cli.py; the UI) only talks to a task through
+this contract, so a new task is a new module plus one line in engine/catalogue.py's ``TASKS``.
+Every task trains through the one loop, ``engine.training.loop.fit``.
 
-Contract of a task module (``classification`` is the spine's own path in engine/training.py and
-predict.py; every other task implements all of these):
+Contract of a task module (every task, classification included, implements all of these;
+tests/unit/test_spine.py walks the registry):
 
 ``DEFAULT_METRIC: str``
     The validation metric that picks the best checkpoint when ``config.metric_for_best_model`` is
     not one the task reports (e.g. "f1" for NER, "chrf" for translation). Direction: higher is
     better except "loss".
 ``DEFAULT_STRATEGY(family: str) -> str``  (a function)
-    What ``strategy=auto`` becomes for this task on an "encoder" or "decoder" backbone.
+    What ``strategy=auto`` becomes for this task on an "encoder" or "decoder" backbone when no
+    data is read (classification's ``plan(config, data)`` plans from the data instead).
+``MODEL_CLASS: (str, str)``
+    The transformers auto class and the peft task type of the task's model (previews).
+``DISTRIBUTED: bool``
+    The task trains under torchrun (rank 0 writes the run folder).
 ``unsupported(strategy: str, family: str) -> str | None``
     None when the strategy trains this task on a backbone of that family ("encoder"|"decoder"),
     else one human line why not (e.g. generation on an encoder, SetFit outside classification).
-    engine.training.check_support asks it after the generic engine.strategies.support, so the
-    CLI refuses and the Train tab disables the pair with that line.
+    engine.training.pipeline.check_support asks it after the generic
+    engine.strategies.support, so the CLI refuses and the Train tab disables the pair.
 ``prepare(config) -> TaskData``
     Load, check and split the data the configuration names. Every user mistake raises
     ``engine.data.DataError`` with one or two human sentences naming the file, the column, the
-    row when useful, and the fix. Never writes anything.
-``train(config, run, stop_event, data) -> dict``
-    Train, evaluate and save. Must: report progress through ``engine.training.EventsCallback``
-    (events.jsonl "start"/"log"/"eval"/"end" events, stop flag and time budget honoured); save
-    the model under ``run.model_dir`` (``engine.strategies.apply_strategy(model, config,
-    total_steps, task_type=...)`` to prepare it, ``engine.strategies.save_model`` + tokenizer +
-    ``task.json`` with what ``Predictor`` needs); write ``run.write_metrics(metrics)`` and set the
-    status. ``metrics`` holds at least: "status", "task", "test" (a flat dict of the task's
-    metrics: floats plus "n"), "validation", "train_samples_per_second", "train_seconds",
-    "global_step", "max_steps", "parameters", "device"; plus "examples": a list of dicts the
-    Evaluate tab shows (NER: tokens, gold and predicted spans; generation: source, reference,
-    before, after) and, where the task has one, "before" (the same test metrics of the untrained
-    / zero-shot model) and "report" (per-label or per-type rows).
+    row when useful, and the fix. Never writes anything. (Classification returns the
+    ``engine.data.DataSpec`` with the same ``to_dict()`` and ``warnings``.)
+``train(config, run, stop_event, data, *, resume_from=None, callbacks=()) -> dict``
+    Load the model, train it through ``engine.training.loop.fit`` (which applies the strategy,
+    writes the "start"/"log"/"eval" events, honours Stop, the time budget and early stopping,
+    resumes from ``resume_from`` and runs the extra ``callbacks``), evaluate, save the model
+    under ``run.model_dir`` when ``run.writer`` (``engine.strategies.save_model`` + tokenizer +
+    ``task.json`` with what ``Predictor`` needs), then ``loop.finish`` (metrics.json, "end"
+    event, status). ``metrics`` = ``loop.base_metrics(...)`` ("status", "task",
+    "train_samples_per_second", "train_seconds", "global_step", "max_steps", "parameters",
+    "device", "processes", ...) plus "test" (a flat dict of the task's metrics: floats plus
+    "n"), "validation", "examples" (what the Evaluate tab shows) and, where the task has them,
+    "before" (the untrained model's test metrics) and "report".
 ``Predictor(run_dir)``
     ``.predict(inputs: list) -> list[dict]`` for one or more inputs (a text, or a dict with the
     task's fields, e.g. {"context": ..., "question": ...}); each answer is JSON-serialisable.
@@ -56,42 +62,14 @@ from typing import Any
 
 import pandas as pd
 
+from engine.catalogue import TASKS
 from engine.errors import ConfigError
 
-TASK_MODULES = {
-    "classification": "engine.tasks.classification",
-    "multilabel": "engine.tasks.multilabel",
-    "ner": "engine.tasks.ner",
-    "relation": "engine.tasks.relation",
-    "qa": "engine.tasks.qa",
-    "summarization": "engine.tasks.generation",
-    "translation": "engine.tasks.generation",
-    "dialogue": "engine.tasks.generation",
-}
-
-
-# The one number that sums a run up in the Runs table, the CLI's `runs` list and comparisons.
-MAIN_METRIC = {
-    "classification": "macro_f1",
-    "multilabel": "micro_f1",
-    "ner": "f1",
-    "relation": "macro_f1",
-    "qa": "f1",
-    "summarization": "rougeL",
-    "translation": "chrf",
-    "dialogue": "rougeL",
-}
-# What the text / label columns mean for each task (the Data tab relabels its dropdowns).
-COLUMN_ROLES = {
-    "classification": ("text", "label"),
-    "multilabel": ("text", "labels"),
-    "ner": ("tokens", "tags"),
-    "relation": ("text", "relation"),
-    "qa": ("context", "answer"),
-    "summarization": ("source", "target"),
-    "translation": ("source", "target"),
-    "dialogue": ("source", "target"),
-}
+# Views of the one task list (engine/catalogue.py): the module of each task, the one number
+# that sums a run up (Runs table, the CLI's `runs`, comparisons), what its two columns mean.
+TASK_MODULES = {name: task.module for name, task in TASKS.items()}
+MAIN_METRIC = {name: task.main_metric for name, task in TASKS.items()}
+COLUMN_ROLES = {name: task.columns for name, task in TASKS.items()}
 _NAME_HINTS = [
     ("ner", ("ner", "conll", "wnut", "entities", "entity")),
     ("multilabel", ("multilabel", "multi_label", "multi-label")),

@@ -48,36 +48,10 @@ REPORTED = {"f1", "precision", "recall", "accuracy"}
 MAX_EXAMPLES = 50
 
 
-# Peak learning rates when the run leaves it at 0, where NER needs more than the strategy's
-# classification default (a fresh per-token head over mostly "O" tags). Measured with batch 16:
-# MiniLM-L6, 40 steps on sample_data/ner_english_demo.jsonl, test entity F1: full 5e-5 0.24,
-# 1e-4 0.49, 2e-4 0.83; LoRA 1e-3 0.07, 3e-3 0.79, 6e-3 0.83. MiniLM-L6, 120 steps on 800
-# WNUT-16 tweets, validation F1: full 5e-5 0.00, 2e-4 0.21; LoRA 1e-3 0.00, 3e-3 0.07, 6e-3 and
-# 1.2e-2 0.00 (everything "O"). SmolLM2-135M LoRA (batch 8, 30 steps, English demo): 1e-3 0.42,
-# 3e-3 0.53. (e5-small-multilingual LoRA on the Chinese demo wanted more: 1.2e-2 0.93 vs 6e-3
-# 0.60 in 60 steps; not the default, since the same rate collapsed on WNUT.)
-NER_LEARNING_RATES = {
-    "encoder": {"full": 2e-4, "lora": 3e-3, "rslora": 3e-3, "dora": 3e-3, "pissa": 3e-3},
-    "decoder": {"lora": 3e-3, "rslora": 3e-3, "dora": 3e-3, "pissa": 3e-3},
-}
-
-
 def DEFAULT_STRATEGY(family: str) -> str:  # noqa: N802 - the contract's name
     """Full fine-tuning on encoders: on MiniLM it learned NER better than LoRA in the same steps
     (WNUT-16, 120 steps at their NER rates: validation F1 0.21 vs 0.07); LoRA on decoders."""
     return "full" if family == "encoder" else "lora"
-
-
-def learning_rate(config, family: str) -> float:
-    """The run's peak learning rate: the user's, else the NER rate of the strategy, else the
-    strategy's own default."""
-    from engine.strategies import default_learning_rate
-
-    return (
-        config.learning_rate
-        or NER_LEARNING_RATES.get(family, {}).get(config.strategy)
-        or default_learning_rate(config.strategy, family)
-    )
 
 
 def unsupported(strategy: str, family: str) -> str | None:
@@ -531,7 +505,6 @@ def train(
         task="ner",
         task_type="TOKEN_CLS",
         metric=metric,
-        learning_rate=learning_rate(config, family),
         compute_metrics=_metrics_function(id2tag),
         data_collator=DataCollatorForTokenClassification(tokenizer),
         args_overrides={"label_smoothing_factor": config.label_smoothing},

@@ -38,7 +38,6 @@ import threading
 import time
 import unicodedata
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +55,9 @@ DISTRIBUTED = True  # trains under torchrun (rank 0 writes the run folder)
 INPUT_FIELDS = ["context", "question"]
 REPORTED = ("exact_match", "f1", "loss")
 N_BEST = 20
-# Full fine-tuning of an encoder for QA at the engine's default 5e-5 learned too slowly: on
-# MiniLM-L6 with qa_sample.jsonl (272 training questions, 64-token windows, batch 8, 130 steps)
-# test EM / F1 were 0.71 / 0.77 at 5e-5 and 0.91 / 0.94 at 1e-4 (measured). LoRA at its 1e-3
-# reached only 0.27 / 0.27 in 99 steps (batch 16), hence full as the encoders' default.
-FULL_ENCODER_LR = 1e-4
+# LoRA at its 1e-3 reached only 0.27 / 0.27 EM / F1 in 99 steps (batch 16) where full
+# fine-tuning at 1e-4 reached 0.91 / 0.94 (engine/strategies.py TASK_RATES), hence full as the
+# encoders' default.
 CONTEXT_NAMES = (
     "context",
     "passage",
@@ -544,13 +541,6 @@ def train(
     started = time.time()
     common.unused_options(config, run, "qa")
     model, tokenizer, family, _ = common.backbone(config, AutoModelForQuestionAnswering)
-    if config.strategy == "full" and family == "encoder" and not config.learning_rate:
-        config = replace(config, learning_rate=FULL_ENCODER_LR)
-        run.append_event(
-            "message",
-            text=f"Learning rate {FULL_ENCODER_LR:g}: the QA default for "
-            "full fine-tuning of an encoder.",
-        )
     max_len = config.max_length
     train_f = features(data.train, tokenizer, max_len, train=True)
     val_f = features(data.validation, tokenizer, max_len, train=True)

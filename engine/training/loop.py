@@ -234,7 +234,7 @@ def trainer_arguments(
     family: str = "encoder",
     metric: str | None = None,
     *,
-    learning_rate: float = 0.0,
+    task: str = "classification",
     evaluations: int = 0,
     **overrides,
 ):
@@ -242,8 +242,8 @@ def trainer_arguments(
     checkpoint, seed, device precision, length grouping. Returns (args, total_steps, lr).
 
     ``metric``: the validation metric for the best checkpoint (default: the config's; "loss"
-    and "perplexity" are minimised). ``learning_rate``: used when the config leaves it at 0
-    (default: the strategy's). ``evaluations``: evaluations over the whole run instead of the
+    and "perplexity" are minimised). ``task``: picks the default learning rate when the
+    config leaves it at 0 (engine.strategies.default_learning_rate). ``evaluations``: evaluations over the whole run instead of the
     config's evaluations per epoch. ``overrides``: extra TrainingArguments fields (e.g.
     train_sampling_strategy="random" when the dataset has no "length" column)."""
     from transformers import TrainingArguments
@@ -256,7 +256,7 @@ def trainer_arguments(
         eval_every = max(1, math.ceil(total / evaluations))
     else:
         eval_every = max(1, min(total, math.ceil(steps_per_epoch / config.evaluations_per_epoch)))
-    lr = config.learning_rate or learning_rate or default_learning_rate(config.strategy, family)
+    lr = config.learning_rate or default_learning_rate(config.strategy, family, task)
     best = metric or config.metric_for_best_model
     kwargs = dict(
         output_dir=str(run.checkpoints_dir),
@@ -339,7 +339,6 @@ def fit(
     callbacks: list | tuple = (),
     args=None,
     args_overrides: dict | None = None,
-    learning_rate: float = 0.0,
     evaluations: int = 0,
     label_names: list[str] | None = None,
     start_info: dict | None = None,
@@ -353,7 +352,8 @@ def fit(
     ``metric`` loaded at the end.
 
     ``args``: ready TrainingArguments (else built by ``trainer_arguments`` with
-    ``args_overrides``, ``learning_rate``, ``evaluations`` and ``label_names``). ``trainer_class``: a subclass of
+    ``args_overrides``, ``evaluations`` and ``label_names``; the task picks the default
+    learning rate). ``trainer_class``: a subclass of
     ``AdaptuneTrainer`` (default) for a job's own evaluation or loss. ``callbacks``: extra
     TrainerCallbacks (one with a ``stop_reason`` attribute names why it stopped the run).
     ``prepare_model(model)``: called after the strategy, before the Trainer is built.
@@ -376,7 +376,7 @@ def fit(
             dev,
             family,
             metric=metric,
-            learning_rate=learning_rate,
+            task=task,
             evaluations=evaluations,
             **overrides,
         )
