@@ -102,7 +102,7 @@ def is_adapter_run(run_dir: str | Path) -> bool:
 def load_run_model(run_dir: str | Path):
     """(model in eval mode on the CPU, tokenizer, labels) of a finished classification run;
     an adapter run comes back as the PeftModel on its original backbone."""
-    from engine.predict import _load
+    from engine.tasks.classification import _load
 
     run = _check_run(run_dir)
     labels = read_json(run.model_dir / "labels.json", {})["labels"]
@@ -384,7 +384,7 @@ class ArtefactPredictor:
         elif self.format == "int8":
             self._torch = load_int8(folder)
         elif self.format == "adapter":
-            from engine.predict import _load
+            from engine.tasks.classification import _load
 
             self._torch, _ = _load(folder, meta["backbone"])
         else:

@@ -31,9 +31,12 @@ def _minilm_tokenizer_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tmp_path_factory) -> Path:
-    """A 2-layer, 32-wide random BERT with the MiniLM tokenizer, saved as a local folder."""
+    """A 2-layer, 32-wide random BERT with the MiniLM tokenizer, saved as a local folder.
+    Seeded: the same weights whichever tests ran before in this worker (xdist orders vary)."""
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
+    torch.manual_seed(0)
     out = tmp_path_factory.mktemp("tiny-bert")
     cfg = BertConfig(
         vocab_size=30522,
@@ -50,9 +53,11 @@ def tiny_encoder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_decoder(tmp_path_factory) -> Path:
-    """A 2-layer random Llama (the SmolLM2 family) with a borrowed tokenizer."""
+    """A 2-layer random Llama (the SmolLM2 family) with a borrowed tokenizer (seeded)."""
+    import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+    torch.manual_seed(0)
     out = tmp_path_factory.mktemp("tiny-llama")
     tok = AutoTokenizer.from_pretrained(_minilm_tokenizer_dir())
     cfg = LlamaConfig(
