@@ -74,25 +74,7 @@ class JobManager:
         checkpoint: same folder, same curves (the points trained after that checkpoint are
         replaced). ValueError with the reason when it cannot resume."""
         run = check_run(self.store.get(run_id), user, write=True)
-        if self.is_live(run.id):
-            raise ValueError(f"{run.id} is already {run.status}.")
-        if run.status not in FINAL_STATUSES or run.status == "completed":
-            raise ValueError(
-                f"{run.id} is {run.status}; only an interrupted, failed or stopped "
-                "run can be resumed."
-            )
-        if run.kind not in ("train", "pretrain"):
-            raise ValueError(
-                "Resuming from a checkpoint is for training and adaptation runs; "
-                "start this search again instead (its study keeps the finished "
-                "trials)."
-            )
-        checkpoint = run.last_checkpoint()
-        if checkpoint is None:
-            raise ValueError(
-                f"{run.id} has no checkpoint to resume from (none was saved before "
-                "it ended); start it again instead."
-            )
+        checkpoint = self.resume_point(run)
         step = int(checkpoint.name.rpartition("-")[2])
         run.set_status("queued", error="")
         run.append_event(
@@ -107,6 +89,30 @@ class JobManager:
             self._order.append(run.id)
         self._queue.put(run.id)
         return run
+
+    def resume_point(self, run: Run):
+        """The checkpoint ``run`` would continue from; ValueError with the reason when it
+        cannot resume (live, completed, a search, no checkpoint). Any task's training run and
+        adaptive pre-training resume: they all train through the one loop."""
+        if self.is_live(run.id):
+            raise ValueError(f"{run.id} is already {run.status}.")
+        if run.status not in FINAL_STATUSES or run.status == "completed":
+            raise ValueError(
+                f"{run.id} is {run.status}; only an interrupted, failed or stopped "
+                "run can be resumed."
+            )
+        if run.kind not in ("train", "pretrain"):
+            raise ValueError(
+                "Resuming from a checkpoint is for training and adaptation runs; start this "
+                "search again instead (its study keeps the finished trials)."
+            )
+        checkpoint = run.last_checkpoint()
+        if checkpoint is None:
+            raise ValueError(
+                f"{run.id} has no checkpoint to resume from (none was saved before "
+                "it ended); start it again instead."
+            )
+        return checkpoint
 
     def queue_view(self, viewer: Viewer | str | None = None) -> list[dict]:
         """The running job and the waiting ones in order: id, position (0 = running), owner,

@@ -17,7 +17,7 @@ import gradio as gr
 from engine.backbones import CATALOGUE, backbone_info
 from engine.config import RunConfig, config_fields
 from engine.jobs import JobManager
-from engine.runs import FINAL_STATUSES, Run, RunStore, Viewer, as_viewer, may_write
+from engine.runs import Run, RunStore, Viewer, as_viewer, may_write
 from engine.strategies import STRATEGIES
 from engine.estimate import estimate_before_start
 from engine.training.pipeline import preflight
@@ -300,19 +300,14 @@ def cancel_job(
 
 
 def resume_step(jobs: JobManager, run: Run | None) -> int | None:
-    """The step a run would resume from (an interrupted, failed or stopped text-classification
-    run with a complete checkpoint, not queued again already); None when it cannot resume."""
-    if run is None or jobs.is_live(run.id):
+    """The step a run would resume from (engine.jobs.JobManager.resume_point: an interrupted,
+    failed or stopped training or adaptation run with a complete checkpoint, not queued again
+    already); None when it cannot resume."""
+    if run is None:
         return None
     try:
-        if run.status not in FINAL_STATUSES or run.status == "completed" or run.kind != "train":
-            return None
-        if (run.config_dict().get("task") or "classification") != "classification":
-            return None
-        checkpoint = run.last_checkpoint()
-    except OSError:
-        return None
-    if checkpoint is None:
+        checkpoint = jobs.resume_point(run)
+    except (ValueError, OSError):
         return None
     step = checkpoint.name.rpartition("-")[2]
     return int(step) if step.isdigit() else None
