@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     uploads = Uploads(os.path.abspath(os.path.join(args.runs_dir, "_uploads")))
     os.environ["GRADIO_TEMP_DIR"] = str(uploads.temp_dir)
     uploads.purge_temp(older_than=None)
+    uploads.keep_purging()  # and, while it runs, every copy older than a day, hourly
     if args.host not in LOOPBACK and not os.environ.get("SPACE_ID"):
         print(
             f"WARNING: listening on {args.host}: anyone who can reach this machine on port "

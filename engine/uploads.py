@@ -179,6 +179,23 @@ class Uploads:
                 _remove_empty(copy.parent, temp)
         return removed
 
+    def keep_purging(self, every: float = 3600.0, older_than: float = DAY):
+        """A daemon thread that runs ``purge_temp(older_than)`` every ``every`` seconds for as
+        long as the server lives (a studio left running for a week keeps no week-old copy).
+        Returns the thread; ``.stop`` (an Event) ends it."""
+        import threading
+
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every):
+                self.purge_temp(older_than)
+
+        thread = threading.Thread(target=loop, name="adaptune-purge-temp", daemon=True)
+        thread.stop = stop
+        thread.start()
+        return thread
+
     def purge_temp(self, older_than: float | None = DAY) -> list[str]:
         """Delete the server's temporary copies older than ``older_than`` seconds (None: all of
         them: at start-up no run refers to a temporary copy, uploads are kept elsewhere)."""

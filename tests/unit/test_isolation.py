@@ -168,6 +168,15 @@ def test_uploads_per_user_quota_and_deleted_means_deleted(tmp_path):
     fresh.parent.mkdir()
     fresh.write_text("x\n")
     assert uploads.purge_temp() == [str(old)] and fresh.exists()
+    older = fresh.with_name("older.csv")
+    older.write_text("x")
+    os.utime(older, (time.time() - 2 * 86400,) * 2)
+    purger = uploads.keep_purging(every=0.05)  # what a long-running studio does hourly
+    deadline = time.time() + 10
+    while older.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    purger.stop.set()
+    assert not older.exists() and fresh.exists()
     uploads.purge_temp(older_than=None)
     assert not any(uploads.temp_dir.rglob("*"))
 
