@@ -190,6 +190,7 @@ def write_task_table(task: str, folder: Path) -> Path:
     return path
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (it runs in the same hook)
 def pytest_collection_modifyitems(config, items):
     """Markers by tier (``-m "not browser"`` runs everything but Chromium), and every browser
     test in one xdist group: they share one studio, so ``-n 2 --dist loadgroup`` runs them in
