@@ -190,15 +190,32 @@ def write_task_table(task: str, folder: Path) -> Path:
     return path
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (it runs in the same hook)
-def pytest_collection_modifyitems(config, items):
+def pytest_itemcollected(item):
     """Markers by tier (``-m "not browser"`` runs everything but Chromium), and every browser
     test in one xdist group: they share one studio, so ``-n 2 --dist loadgroup`` runs them in
-    order on one worker while the other worker takes the unit and integration tests."""
+    order on one worker while the other worker takes the unit and integration tests. (Set as
+    each test is collected: xdist reads the groups in its own collection hook, after this.)"""
+    parts = Path(str(item.fspath)).parts
+    if "e2e" in parts:
+        item.add_marker(pytest.mark.browser)
+        item.add_marker(pytest.mark.xdist_group("browser"))
+    elif "integration" in parts:
+        item.add_marker(pytest.mark.integration)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """pytest-xdist 3.8 puts a test in its ``xdist_group`` by suffixing ``item._nodeid``, which
+    pytest 9 no longer reads (a node's id is ``item._id``): without this, ``--dist loadgroup``
+    spreads the browser tests over both workers, each starting its own studio. Same suffix,
+    set where pytest 9 keeps it (a no-op outside an xdist worker or with an older pytest)."""
+    if not (config.getvalue("loadgroup") if hasattr(config.option, "loadgroup") else False):
+        return
+    try:
+        from _pytest.nodeid import coerce_node_id
+    except ImportError:  # an older pytest: xdist's own suffix works there
+        return
     for item in items:
-        parts = Path(str(item.fspath)).parts
-        if "e2e" in parts:
-            item.add_marker(pytest.mark.browser)
-            item.add_marker(pytest.mark.xdist_group("browser"))
-        elif "integration" in parts:
-            item.add_marker(pytest.mark.integration)
+        groups = sorted({str(m.args[0]) for m in item.iter_markers("xdist_group") if m.args})
+        if groups and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
