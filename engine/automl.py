@@ -264,7 +264,10 @@ def open_study(config: HpoConfig, name: str):
         try:
             storage = _storage(storage_url(config))
         except SearchError as e:  # two workers creating the same database at once
-            if attempt == 4 or not any(w in str(e) for w in ("IntegrityError", "locked")):
+            # the schema is created by whichever worker comes first: the other one sees a
+            # duplicate row, a locked file or a table that "already exists"
+            racing = ("IntegrityError", "locked", "already exists")
+            if attempt == 4 or not any(w in str(e) for w in racing):
                 raise
             time.sleep(1 + attempt)
             continue

@@ -191,16 +191,19 @@ def write_task_table(task: str, folder: Path) -> Path:
 
 
 def pytest_itemcollected(item):
-    """Markers by tier (``-m "not browser"`` runs everything but Chromium), and every browser
-    test in one xdist group: they share one studio, so ``-n 2 --dist loadgroup`` runs them in
-    order on one worker while the other worker takes the unit and integration tests. (Set as
-    each test is collected: xdist reads the groups in its own collection hook, after this.)"""
+    """Markers by tier (``-m "not browser"`` runs everything but Chromium), and xdist groups:
+    every browser test in one (they share one studio, so ``-n 2 --dist loadgroup`` runs them in
+    order on one worker), every other module in its own (its tests run in order on one worker
+    and its module-scoped trained runs are built once). Set as each test is collected: xdist
+    reads the groups in its own collection hook, after this."""
     parts = Path(str(item.fspath)).parts
     if "e2e" in parts:
         item.add_marker(pytest.mark.browser)
         item.add_marker(pytest.mark.xdist_group("browser"))
-    elif "integration" in parts:
+        return
+    if "integration" in parts:
         item.add_marker(pytest.mark.integration)
+    item.add_marker(pytest.mark.xdist_group(Path(str(item.fspath)).stem))
 
 
 @pytest.hookimpl(trylast=True)

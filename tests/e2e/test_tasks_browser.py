@@ -160,6 +160,7 @@ def test_4_translation_trains(page: Page):
     )
     open_advanced(page)
     set_number(page, "cfg-max-steps", "8")
+    set_number(page, "cfg-batch-size", "4")  # 8 quick steps: the test is the path, not BLEU
     set_number(page, "cfg-generation-eval-rows", "4")
     set_number(page, "cfg-max-new-tokens", "24")
     set_number(page, "cfg-max-length", "96")
