@@ -52,7 +52,7 @@ class Strategy:
     families: tuple[str, ...] = _BOTH  # backbone families it supports
     knobs: tuple[str, ...] = ()  # RunConfig fields it reads
     peft_method: str = ""  # peft's PeftType name; "" when peft is not used
-    trainer: str = "engine"  # "engine" (training.py) | "fewshot" | "planner"
+    trainer: str = "engine"  # "engine" (training/loop.py's fit) | "fewshot" | "planner"
     decoder_lr: float = 0.0  # learning rate on decoders when it differs (0: same)
     # where a task wants another rate: (("ner", lr), ("qa/encoder", lr), ...): "task/family"
     # is looked up first, then "task" (the measurements are with NER_RATES / TASK_RATES below)

@@ -22,12 +22,12 @@ import math
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from transformers import TrainerCallback
 
-from engine.distributed import STOP_FILE
+from engine.distributed import STOP_FILE, is_distributed
 from engine.runs import Run
 
 
@@ -72,13 +72,6 @@ def pick_device(setting: str = "auto") -> dict:
         "fp16": False,
         "label": f"CPU ({threads} threads), fp32 — no GPU found",
     }
-
-
-def world_size() -> int:
-    """Processes training this run (torchrun's WORLD_SIZE; 1 alone)."""
-    import os
-
-    return int(os.environ.get("WORLD_SIZE", "1") or 1)
 
 
 class DivergedError(ValueError):
@@ -132,7 +125,7 @@ class EventsCallback(TrainerCallback):
             and not self.stop_reason
         ):
             self.stop_reason = f"time budget of {self.time_budget:.0f} s spent"
-        if world_size() > 1 and _any_rank(bool(self.stop_reason)) and not self.stop_reason:
+        if is_distributed() and _any_rank(bool(self.stop_reason)) and not self.stop_reason:
             # every rank stops at this step; a user's stop seen first by another rank is
             # still a stop here (rank 0 reports the run as stopped)
             self.stop_reason = "stopped by another process"
@@ -311,7 +304,6 @@ class Fit:
     samples_per_second: float
     processes: int
     before: Any = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def early_stopped(self) -> bool:
@@ -337,7 +329,6 @@ def fit(
     regularization=None,
     trainer_class=None,
     callbacks: list | tuple = (),
-    args=None,
     args_overrides: dict | None = None,
     evaluations: int = 0,
     label_names: list[str] | None = None,
@@ -351,9 +342,9 @@ def fit(
     False: the caller prepared the model), the spine's callbacks, the best checkpoint by
     ``metric`` loaded at the end.
 
-    ``args``: ready TrainingArguments (else built by ``trainer_arguments`` with
-    ``args_overrides``, ``evaluations`` and ``label_names``; the task picks the default
-    learning rate). ``trainer_class``: a subclass of
+    The TrainingArguments come from ``trainer_arguments`` with ``args_overrides``,
+    ``evaluations`` and ``label_names`` (the task picks the default learning rate).
+    ``trainer_class``: a subclass of
     ``AdaptuneTrainer`` (default) for a job's own evaluation or loss. ``callbacks``: extra
     TrainerCallbacks (one with a ``stop_reason`` attribute names why it stopped the run).
     ``prepare_model(model)``: called after the strategy, before the Trainer is built.
@@ -367,24 +358,18 @@ def fit(
     from engine.strategies import apply_strategy, parameter_counts, strategy_callbacks
 
     dev = pick_device(config.device)
-    if args is None:
-        overrides = {"label_names": label_names or ["labels"], **(args_overrides or {})}
-        args, total_steps, lr = trainer_arguments(
-            config,
-            run,
-            len(train_ds),
-            dev,
-            family,
-            metric=metric,
-            task=task,
-            evaluations=evaluations,
-            **overrides,
-        )
-    else:
-        total_steps, lr = args.max_steps if args.max_steps > 0 else 0, args.learning_rate
-        if not total_steps:
-            per_epoch = max(1, math.ceil(len(train_ds) / args.per_device_train_batch_size))
-            total_steps = max(1, math.ceil(per_epoch * args.num_train_epochs))
+    overrides = {"label_names": label_names or ["labels"], **(args_overrides or {})}
+    args, total_steps, lr = trainer_arguments(
+        config,
+        run,
+        len(train_ds),
+        dev,
+        family,
+        metric=metric,
+        task=task,
+        evaluations=evaluations,
+        **overrides,
+    )
     if strategy:
         model = apply_strategy(model, config, total_steps=total_steps, task_type=task_type)
     if prepare_model is not None:
